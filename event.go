@@ -95,25 +95,30 @@ func (e Event) MarshalJSON() ([]byte, error) {
 // A nil Hook is valid and does nothing.
 type Hook func(ctx context.Context, e Event)
 
-// Emit calls h, if not nil, after filling in the event's Time (if zero) and its RunID and Step
-// from the Scope in ctx (if empty).
+// Emit delivers e to h (if not nil) and then to the Hook of the Scope in ctx (if any), after
+// filling in the event's Time (if zero) and its RunID and Step from that Scope (if empty). Every
+// producer of events calls Emit, so that a durable run sees the retries, breaker changes and
+// fallbacks of its steps without being wired to each of them.
 func (h Hook) Emit(ctx context.Context, e Event) {
-	if h == nil {
+	s, _ := ctx.Value(scopeKey{}).(Scope)
+	if h == nil && s.Hook == nil {
 		return
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	if e.RunID == "" || e.Step == "" {
-		s := ScopeFrom(ctx)
-		if e.RunID == "" {
-			e.RunID = s.RunID
-		}
-		if e.Step == "" {
-			e.Step = s.Step
-		}
+	if e.RunID == "" {
+		e.RunID = s.RunID
 	}
-	h(ctx, e)
+	if e.Step == "" {
+		e.Step = s.Step
+	}
+	if h != nil {
+		h(ctx, e)
+	}
+	if s.Hook != nil {
+		s.Hook(ctx, e)
+	}
 }
 
 // Hooks returns a Hook that calls each non-nil hook in order.
@@ -143,6 +148,9 @@ func Hooks(hs ...Hook) Hook {
 type Scope struct {
 	RunID string
 	Step  string
+	// Hook, if set, receives every event emitted under this scope (see Hook.Emit), in addition
+	// to the producer's own hook.
+	Hook Hook
 }
 
 type scopeKey struct{}
