@@ -1,0 +1,373 @@
+package breaker
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rebound-go/rebound"
+)
+
+// State is a breaker's state.
+type State uint8
+
+// The states. A forced breaker (ForceOpen, ForceClosed) reports Open or Closed.
+const (
+	// Closed admits every call and watches the outcomes.
+	Closed State = iota
+	// Open refuses every call with ErrOpen until its open time has passed.
+	Open
+	// HalfOpen admits a limited number of probes; enough successes close the breaker, a failure
+	// opens it again for twice as long.
+	HalfOpen
+)
+
+// String returns "closed", "open" or "half_open", the names of DESIGN.md's breaker_changed event.
+func (s State) String() string {
+	switch s {
+	case Closed:
+		return "closed"
+	case Open:
+		return "open"
+	case HalfOpen:
+		return "half_open"
+	}
+	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
+type forced uint8
+
+const (
+	notForced forced = iota
+	forcedOpen
+	forcedClosed
+)
+
+// Breaker is a circuit breaker for one dependency. It is safe for concurrent use. Its methods
+// never call user code while holding its lock.
+type Breaker struct {
+	s        Settings
+	failures classSet
+	neutral  classSet
+
+	mu          sync.Mutex
+	state       State
+	forced      forced
+	gen         uint64 // bumped on every change of state; outcomes of older calls are dropped
+	consecutive int    // failures in a row while closed
+	win         window
+	openFor     time.Duration // the current opening's length
+	openUntil   time.Time
+	probes      int // probes in flight
+	successes   int // successful probes in this half-open period
+	inflight    int // admitted calls not yet done (any state), for Set eviction
+}
+
+// New returns a closed breaker with s's defaults filled in, or an error naming the setting that
+// is out of range.
+func New(s Settings) (*Breaker, error) {
+	s, err := s.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return newBreaker(s), nil
+}
+
+func newBreaker(s Settings) *Breaker {
+	return &Breaker{
+		s:        s,
+		failures: setOf(s.Failures),
+		neutral:  setOf(s.Neutral),
+		win:      newWindow(s.WindowSize, s.WindowPeriod),
+		openFor:  s.OpenFor,
+	}
+}
+
+// Name returns the breaker's name.
+func (b *Breaker) Name() string { return b.s.Name }
+
+// State returns the breaker's state now. An open breaker whose open time has passed reports
+// HalfOpen: the next call is admitted as a probe.
+func (b *Breaker) State() State { return b.StateAt(time.Now()) }
+
+// StateAt is State at the given time.
+func (b *Breaker) StateAt(now time.Time) State {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state == Open && b.forced == notForced && !now.Before(b.openUntil) {
+		return HalfOpen
+	}
+	return b.state
+}
+
+// Permit is an admitted call. Report its outcome exactly once with Done, DoneAt or DoneContext;
+// a half-open breaker holds a probe slot until then. The zero Permit ignores its outcome.
+// A Permit is a small value: admitting a call and reporting it allocates nothing.
+type Permit struct {
+	b     *Breaker
+	gen   uint64
+	start time.Time // set only when the breaker measures slow calls
+	probe bool
+}
+
+// Allow admits a call, or refuses it with an *ErrOpen (which matches rebound.ErrCircuitOpen).
+// It reads the clock only when it needs to: when the breaker is open, or measures slow calls.
+func (b *Breaker) Allow() (Permit, error) {
+	return b.allow(context.Background(), time.Time{})
+}
+
+// AllowAt is Allow at the given time (which must not be zero).
+func (b *Breaker) AllowAt(now time.Time) (Permit, error) {
+	return b.allow(context.Background(), now)
+}
+
+func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
+	if b.s.SlowCall > 0 && now.IsZero() {
+		now = time.Now()
+	}
+	b.mu.Lock()
+	if b.state == Closed {
+		p := Permit{b: b, gen: b.gen, start: now}
+		b.inflight++
+		b.mu.Unlock()
+		return p, nil
+	}
+	if b.forced == forcedOpen {
+		b.mu.Unlock()
+		return Permit{}, &ErrOpen{Name: b.s.Name, State: Open}
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var ch change
+	if b.state == Open {
+		if now.Before(b.openUntil) {
+			until := b.openUntil
+			b.mu.Unlock()
+			return Permit{}, &ErrOpen{Name: b.s.Name, State: Open, Until: until}
+		}
+		ch = b.setState(HalfOpen, now)
+	}
+	// Half-open.
+	if b.probes >= b.s.MaxProbes {
+		b.mu.Unlock()
+		b.notify(ctx, ch)
+		return Permit{}, &ErrOpen{Name: b.s.Name, State: HalfOpen, Until: now}
+	}
+	b.probes++
+	b.inflight++
+	p := Permit{b: b, gen: b.gen, start: now, probe: true}
+	b.mu.Unlock()
+	b.notify(ctx, ch)
+	return p, nil
+}
+
+// Done reports the call's outcome: nil is a success; an error counts by its class
+// (rebound.Classify) as Settings.Failures and Settings.Neutral say.
+func (p Permit) Done(err error) {
+	p.report(context.Background(), time.Time{}, err, false)
+}
+
+// DoneAt is Done at the given time (which must not be zero when the breaker measures slow calls
+// or uses a time-based window).
+func (p Permit) DoneAt(now time.Time, err error) {
+	p.report(context.Background(), now, err, false)
+}
+
+// DoneContext is Done for an error returned under ctx: when ctx has ended, the outcome is the
+// caller's and counts as class canceled (rebound.ClassifyContext). Events of a change of state
+// go to the Hook of ctx's rebound.Scope as well.
+func (p Permit) DoneContext(ctx context.Context, err error) {
+	p.report(ctx, time.Time{}, err, true)
+}
+
+func (p Permit) report(ctx context.Context, now time.Time, err error, useCtx bool) {
+	if p.b == nil {
+		return
+	}
+	c := rebound.ClassUnknown
+	ok := err == nil
+	if !ok {
+		if useCtx {
+			c, _ = rebound.ClassifyContext(ctx, err)
+		} else {
+			c, _ = rebound.Classify(err)
+		}
+	}
+	p.b.record(ctx, now, p, p.b.outcomeOf(ok, c))
+}
+
+// Record reports the outcome of a call by class, for callers that classify themselves: ok
+// means success (c is then ignored).
+func (p Permit) Record(now time.Time, ok bool, c rebound.Class) {
+	if p.b == nil {
+		return
+	}
+	p.b.record(context.Background(), now, p, p.b.outcomeOf(ok, c))
+}
+
+type outcome uint8
+
+const (
+	success outcome = iota
+	failure
+	neutral
+)
+
+func (b *Breaker) outcomeOf(ok bool, c rebound.Class) outcome {
+	switch {
+	case ok:
+		return success
+	case b.failures.has(c):
+		return failure
+	case b.neutral.has(c):
+		return neutral
+	}
+	return success
+}
+
+func (b *Breaker) record(ctx context.Context, now time.Time, p Permit, o outcome) {
+	if now.IsZero() && (b.s.SlowCall > 0 || b.win.timed()) {
+		now = time.Now()
+	}
+	slow := o != neutral && b.s.SlowCall > 0 && !p.start.IsZero() && now.Sub(p.start) >= b.s.SlowCall
+
+	b.mu.Lock()
+	b.inflight--
+	if p.gen != b.gen || b.forced != notForced {
+		b.mu.Unlock()
+		return
+	}
+	var ch change
+	switch b.state {
+	case Closed:
+		if o == neutral {
+			break
+		}
+		if o == failure {
+			b.consecutive++
+		} else {
+			b.consecutive = 0
+		}
+		b.win.add(now, o == failure, slow)
+		if b.shouldTrip() {
+			ch = b.setState(Open, now)
+		}
+	case HalfOpen:
+		b.probes--
+		switch {
+		case o == neutral:
+			// A neutral probe says nothing about the dependency: its slot is free again.
+		case o == failure || slow:
+			b.openFor *= 2
+			if b.openFor > b.s.MaxOpen {
+				b.openFor = b.s.MaxOpen
+			}
+			ch = b.setState(Open, now)
+		default:
+			b.successes++
+			if b.successes >= b.s.SuccessesToClose {
+				b.openFor = b.s.OpenFor
+				ch = b.setState(Closed, now)
+			}
+		}
+	}
+	b.mu.Unlock()
+	b.notify(ctx, ch)
+}
+
+func (b *Breaker) shouldTrip() bool {
+	if b.s.ConsecutiveFailures > 0 && b.consecutive >= b.s.ConsecutiveFailures {
+		return true
+	}
+	w := &b.win
+	if w.calls < b.s.MinCalls || w.calls == 0 {
+		return false
+	}
+	if b.s.FailureRate > 0 && float64(w.failures) >= b.s.FailureRate*float64(w.calls) {
+		return true
+	}
+	return b.s.SlowCall > 0 && float64(w.slow) >= b.s.SlowCallRate*float64(w.calls)
+}
+
+// change is a change of state to announce once the lock is released.
+type change struct {
+	from, to State
+	at       time.Time
+	ok       bool
+}
+
+// setState moves to state to; b.mu is held. now may be zero for forced changes (then the
+// event's time is the clock's).
+func (b *Breaker) setState(to State, now time.Time) change {
+	from := b.state
+	b.state = to
+	b.gen++
+	b.probes = 0
+	b.successes = 0
+	switch to {
+	case Open:
+		if !now.IsZero() {
+			b.openUntil = now.Add(b.openFor)
+		}
+	case Closed:
+		b.consecutive = 0
+		b.win.reset()
+	}
+	return change{from: from, to: to, at: now, ok: from != to}
+}
+
+// notify runs the callbacks for ch; b.mu must not be held.
+func (b *Breaker) notify(ctx context.Context, ch change) {
+	if !ch.ok {
+		return
+	}
+	if b.s.OnStateChange != nil {
+		b.s.OnStateChange(b.s.Name, ch.from, ch.to)
+	}
+	b.s.Hook.Emit(ctx, rebound.Event{
+		Time: ch.at, Kind: rebound.BreakerChanged, Model: b.s.Name,
+		From: ch.from.String(), To: ch.to.String(),
+	})
+}
+
+// ForceOpen pins the breaker open: every call is refused (ErrOpen with a zero Until) until
+// ForceClosed or Reset. Outcomes of calls admitted before are dropped.
+func (b *Breaker) ForceOpen() {
+	b.mu.Lock()
+	b.forced = forcedOpen
+	ch := b.setState(Open, time.Time{})
+	b.openUntil = time.Time{}
+	b.mu.Unlock()
+	b.notify(context.Background(), ch)
+}
+
+// ForceClosed pins the breaker closed: every call is admitted and no outcome is counted, until
+// ForceOpen or Reset.
+func (b *Breaker) ForceClosed() {
+	b.mu.Lock()
+	b.forced = forcedClosed
+	ch := b.setState(Closed, time.Time{})
+	b.mu.Unlock()
+	b.notify(context.Background(), ch)
+}
+
+// Reset returns the breaker to its first state: closed, unforced, with empty counts and the
+// first open time (Settings.OpenFor).
+func (b *Breaker) Reset() {
+	b.mu.Lock()
+	b.forced = notForced
+	b.openFor = b.s.OpenFor
+	ch := b.setState(Closed, time.Time{})
+	b.mu.Unlock()
+	b.notify(context.Background(), ch)
+}
+
+// idle reports whether the breaker is closed, unforced and has no call in flight: forgetting it
+// loses nothing but counts.
+func (b *Breaker) idle() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.state == Closed && b.forced == notForced && b.inflight == 0
+}

@@ -1,0 +1,56 @@
+// Package breaker is a circuit breaker per dependency: once a provider, model or tool is down,
+// calls to it are refused at once with an *ErrOpen instead of piling up, so the caller degrades
+// (a fallback answers) and the dependency is not hammered while it recovers.
+//
+// A Breaker is closed, open or half-open. Closed, it admits every call and watches the outcomes;
+// it opens after Settings.ConsecutiveFailures failures in a row (default 5), or when the share of
+// failures (or of slow calls) over a sliding window of the last WindowSize calls or the last
+// WindowPeriod of time passes a threshold, once the window holds MinCalls calls. Open, it refuses
+// every call until its open time has passed: 5 s the first time, doubled by each failed probe up
+// to MaxOpen (60 s), back to 5 s once it closes. Half-open, it admits up to MaxProbes probes at a
+// time and closes after SuccessesToClose (2) successful ones; a failed probe opens it again.
+//
+// What counts is decided by class (rebound.Classify), never by error strings: transient,
+// overloaded and timeout are failures; canceled is neutral (it says nothing about the dependency,
+// and a neutral probe never closes a half-open breaker); every other class, rate_limited
+// included, is a success as far as health goes: the dependency answered.
+//
+// Use Do, or Allow and the Permit it returns:
+//
+//	b, _ := breaker.New(breaker.Settings{Name: "anthropic/claude-sonnet-4-6"})
+//	text, err := breaker.Do(ctx, b, call) // err is an *ErrOpen when refused
+//
+//	p, err := b.Allow()
+//	if err != nil {
+//		return err // errors.Is(err, rebound.ErrCircuitOpen)
+//	}
+//	resp, err := call(ctx)
+//	p.DoneContext(ctx, err)
+//
+// Admitting a call and reporting a success allocates nothing and, unless the breaker measures
+// slow calls or uses a time window, reads no clock. Every method that reads the clock has an
+// explicit-time twin (AllowAt, DoneAt, StateAt, GetAt) for simulations and tests.
+//
+// A Set holds one breaker per dependency key, created on demand, bounded in size, idle ones
+// forgotten.
+//
+// # Composition
+//
+// Put the patterns together in this order, outermost first:
+//
+//	fallback.Chain           an alternative answers when the primary is down or gave up
+//	  retry.Do               retries what a retry can mend; stops at once on ErrOpen
+//	    breaker.Do           one breaker per dependency; refuses while it is down
+//	      timeout.Do         the attempt's own deadline: a timeout, a breaker failure
+//	        the call
+//
+// The breaker sits inside retry so that every attempt counts, and retry stops the moment the
+// breaker opens (ErrOpen matches rebound.ErrCircuitOpen, which is never retried). The attempt
+// timeout sits inside the breaker so that a hung call counts as a failure. The caller's own
+// cancellation counts as nothing anywhere: not a failure, not a success, not a reason to fall
+// back. See the package example.
+//
+// State changes are reported to Settings.OnStateChange and as rebound.BreakerChanged events to
+// Settings.Hook, with no lock held (unlike sony/gobreaker, whose callback runs under the
+// breaker's mutex and deadlocks if it calls the breaker).
+package breaker

@@ -1,0 +1,45 @@
+package breaker
+
+import (
+	"time"
+
+	"github.com/rebound-go/rebound"
+)
+
+// ErrOpen is the error with which a breaker refuses a call. It matches rebound.ErrCircuitOpen
+// (errors.Is), so retry never retries it (the breaker already knows the dependency is down) and
+// a fallback moves on at once. Find it with errors.As:
+//
+//	var open *breaker.ErrOpen
+//	if errors.As(err, &open) { ... open.Name, open.Until ... }
+type ErrOpen struct {
+	// Name is the breaker's name: the dependency that is down.
+	Name string
+	// State is Open, or HalfOpen when every probe slot is taken.
+	State State
+	// Until is when the breaker will next admit a probe: the end of the open time, or, when
+	// half-open with every probe slot taken, the time of refusal (a slot frees when a probe
+	// ends). Zero when the breaker was forced open: no probe until someone closes it.
+	Until time.Time
+}
+
+// Error says which breaker refused the call and until when.
+func (e *ErrOpen) Error() string {
+	switch {
+	case e.Until.IsZero():
+		return "circuit " + quote(e.Name) + " forced open"
+	case e.State == HalfOpen:
+		return "circuit " + quote(e.Name) + " half-open: every probe slot taken"
+	}
+	return "circuit " + quote(e.Name) + " open until " + e.Until.UTC().Format(time.RFC3339Nano)
+}
+
+// Is reports whether target is rebound.ErrCircuitOpen.
+func (e *ErrOpen) Is(target error) bool { return target == rebound.ErrCircuitOpen }
+
+func quote(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return `"` + s + `"`
+}
