@@ -1,0 +1,59 @@
+// Package checkpoint makes multi-step runs durable: every step is journaled, a crashed or
+// stopped run resumes at its first unfinished step with its message history intact, and a
+// completed side effect is never repeated.
+//
+// A Runner executes a Workflow under a run ID; the same ID resumes. Each Step is named and
+// typed; its result is encoded (JSON by default) and recorded:
+//
+//	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue})
+//	err := runner.Run(ctx, "report-001", func(ctx context.Context, run *checkpoint.Run) error {
+//		outline, err := checkpoint.Step(ctx, run, "outline", func(ctx context.Context) (string, error) {
+//			return model.Outline(ctx, run.Messages())
+//		})
+//		if err != nil {
+//			return err
+//		}
+//		_, err = checkpoint.Step(ctx, run, "publish", func(ctx context.Context) (string, error) {
+//			return cms.Publish(ctx, outline, checkpoint.IdempotencyKey(ctx))
+//		}, checkpoint.Irreversible(), checkpoint.NeedsApproval())
+//		return err
+//	})
+//
+// # Write-ahead protocol
+//
+// Before a step runs its intent is recorded; its result is recorded before Step returns. On
+// resume a completed step returns its recorded result without running. A step with an intent
+// and no result is in doubt: an idempotent step runs again with the same idempotency key
+// (IdempotencyKey, stable across attempts and resumes); an Irreversible one is never re-run
+// blindly: the run escalates with reason ambiguous_state.
+//
+// # Messages
+//
+// Run.Append journals messages: inside a step with the step's result, outside at once. The
+// journal is append-only, so recording step n costs what step n added, not the whole history.
+// On resume Run.Messages returns the history in order, as far as the workflow has replayed.
+//
+// # Leases
+//
+// A run is held by one worker through a lease (owner, epoch, expiry) renewed by a heartbeat.
+// Every write carries the epoch; a write from a worker whose lease was taken over fails with a
+// *StaleEpochError. An expired lease is taken over by the next worker that asks; a live one is
+// refused with a *LeaseHeldError naming the owner and the expiry. The default owner ID is
+// "<hostname>/<pid>": a run whose owner was a process on this host that no longer exists (killed
+// with SIGKILL, say) is taken over at once.
+//
+// # Escalations
+//
+// What a step cannot resolve goes to the Config's Escalator: an automatic give-up (reason
+// max_retries_exceeded), an error made with Escalate (the step's own reason), a step that
+// NeedsApproval (irreversible_action, before it runs), an irreversible step in doubt
+// (ambiguous_state). Run then returns a *EscalatedError and the run waits. Run again under the
+// same ID: until the escalation is decided the same *EscalatedError comes back; approve runs the
+// step (once); respond makes the reviewer's answer the step's result; retry runs it again; reject
+// fails the run.
+//
+// # Stores
+//
+// MemoryStore lives here; store/sqlite (embedded, the default) and store/postgres (a fleet)
+// implement the same Store and pass the conformance suite in checkpoint/checkpointtest.
+package checkpoint

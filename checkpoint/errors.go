@@ -1,0 +1,144 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinels matched with errors.Is by the typed errors below.
+var (
+	// ErrEscalated: the run waits for a person (see *EscalatedError).
+	ErrEscalated = errors.New("checkpoint: run escalated")
+	// ErrLeaseHeld: another live worker holds the run (see *LeaseHeldError).
+	ErrLeaseHeld = errors.New("checkpoint: lease held by another worker")
+	// ErrStaleEpoch: the run was taken over; this worker's writes are refused (see *StaleEpochError).
+	ErrStaleEpoch = errors.New("checkpoint: stale lease epoch")
+	// ErrWorkflowChanged: the steps called differ from the steps recorded (see *WorkflowChangedError).
+	ErrWorkflowChanged = errors.New("checkpoint: workflow changed")
+	// ErrCorrupt: a stored record is damaged (see *CorruptError).
+	ErrCorrupt = errors.New("checkpoint: damaged record")
+	// ErrRunNotFound: no run has that ID.
+	ErrRunNotFound = errors.New("checkpoint: run not found")
+	// ErrRejected: a reviewer rejected the escalated step; the run failed (see *RejectedError).
+	ErrRejected = errors.New("checkpoint: rejected by reviewer")
+	// ErrLeaseLost: the lease could not be renewed before it expired; the run was stopped.
+	ErrLeaseLost = errors.New("checkpoint: lease lost")
+)
+
+// EscalatedError says a run waits in the escalation queue.
+type EscalatedError struct {
+	RunID        string
+	Step         string
+	EscalationID string
+	Reason       string
+	// Err is the failure that was escalated, if any.
+	Err error
+}
+
+func (e *EscalatedError) Error() string {
+	s := fmt.Sprintf("run %q escalated at step %q (%s, escalation %s)", e.RunID, e.Step, e.Reason, e.EscalationID)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Is reports whether target is ErrEscalated.
+func (e *EscalatedError) Is(target error) bool { return target == ErrEscalated }
+
+// Unwrap returns the escalated failure.
+func (e *EscalatedError) Unwrap() error { return e.Err }
+
+// LeaseHeldError says another worker holds a live lease on the run.
+type LeaseHeldError struct {
+	RunID   string
+	Owner   string
+	Expires time.Time
+}
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("run %q is held by %s until %s", e.RunID, e.Owner, e.Expires.UTC().Format(time.RFC3339Nano))
+}
+
+// Is reports whether target is ErrLeaseHeld.
+func (e *LeaseHeldError) Is(target error) bool { return target == ErrLeaseHeld }
+
+// StaleEpochError says a write or renewal came from a lease that was taken over.
+type StaleEpochError struct {
+	RunID string
+	// Epoch is the writer's; Current the run's (0 if the run is gone).
+	Epoch, Current int64
+	Owner          string
+}
+
+func (e *StaleEpochError) Error() string {
+	return fmt.Sprintf("run %q: write with stale lease epoch %d refused (now epoch %d, held by %s)", e.RunID, e.Epoch, e.Current, e.Owner)
+}
+
+// Is reports whether target is ErrStaleEpoch.
+func (e *StaleEpochError) Is(target error) bool { return target == ErrStaleEpoch }
+
+// WorkflowChangedError says the workflow called a step (or appended a message) that differs
+// from what the run recorded at that position: its code changed since the run started.
+type WorkflowChangedError struct {
+	RunID string
+	// Index is the step's position (from 0), or the message's sequence number when Message is set.
+	Index    int
+	Recorded string
+	Called   string
+	Message  bool
+}
+
+func (e *WorkflowChangedError) Error() string {
+	if e.Message {
+		return fmt.Sprintf("run %q: workflow changed: message %d was %s, now %s", e.RunID, e.Index, e.Recorded, e.Called)
+	}
+	return fmt.Sprintf("run %q: workflow changed: step %d was %q, now %q", e.RunID, e.Index, e.Recorded, e.Called)
+}
+
+// Is reports whether target is ErrWorkflowChanged.
+func (e *WorkflowChangedError) Is(target error) bool { return target == ErrWorkflowChanged }
+
+// CorruptError says a stored record of a run is damaged: bad JSON, an unknown version, a
+// checksum that does not match.
+type CorruptError struct {
+	RunID string
+	Step  string
+	// Record names the record: "result of step 3", "message 12".
+	Record string
+	Err    error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("run %q step %q: damaged record (%s): %v", e.RunID, e.Step, e.Record, e.Err)
+}
+
+// Is reports whether target is ErrCorrupt.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// Unwrap returns what was wrong.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// RejectedError says a reviewer rejected an escalated step, failing the run.
+type RejectedError struct {
+	RunID        string
+	Step         string
+	EscalationID string
+	By           string
+	Note         string
+}
+
+func (e *RejectedError) Error() string {
+	s := fmt.Sprintf("run %q step %q rejected", e.RunID, e.Step)
+	if e.By != "" {
+		s += " by " + e.By
+	}
+	if e.Note != "" {
+		s += ": " + e.Note
+	}
+	return s
+}
+
+// Is reports whether target is ErrRejected.
+func (e *RejectedError) Is(target error) bool { return target == ErrRejected }

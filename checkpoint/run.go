@@ -1,0 +1,298 @@
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"sync"
+	"time"
+
+	"github.com/rebound-go/rebound"
+)
+
+// Run is one execution of a workflow, handed to the Workflow function. Its methods may be called
+// from the workflow's goroutine and from inside its steps; steps of one run execute one at a
+// time (Step must not be called concurrently on the same Run).
+type Run struct {
+	r    *Runner
+	id   string
+	info RunInfo
+
+	mu    sync.Mutex
+	lease Lease
+	steps []StepRecord
+	// journal is the recorded history; cursor how much of it the workflow has replayed.
+	journal []journalMsg
+	cursor  int
+	visible []rebound.Message
+	next    int // index of the next step the workflow calls
+	halt    error
+	cur     *stepState
+
+	lastStep     string
+	attemptCount int
+}
+
+type journalMsg struct {
+	msg  rebound.Message
+	step int
+}
+
+// stepState buffers what a step appends while it runs; it is journaled with the step's result.
+type stepState struct {
+	index    int
+	messages []rebound.Message
+	attempts []AttemptRecord
+	retries  int
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+func newRun(r *Runner, c *Claimed) (*Run, error) {
+	run := &Run{
+		r: r, id: c.Lease.RunID, info: c.Run, lease: c.Lease,
+		lastStep: c.Run.LastStep, attemptCount: c.Run.AttemptCount,
+	}
+	run.steps = make([]StepRecord, 0, len(c.Steps))
+	for i, s := range c.Steps {
+		if s.Index != i {
+			return nil, &CorruptError{RunID: run.id, Step: s.Name, Record: fmt.Sprintf("step %d", s.Index),
+				Err: fmt.Errorf("step index %d where %d was expected", s.Index, i)}
+		}
+		if err := verifyStep(s); err != nil {
+			return nil, &CorruptError{RunID: run.id, Step: s.Name, Record: fmt.Sprintf("step %d", s.Index), Err: err}
+		}
+		run.steps = append(run.steps, s)
+	}
+	run.journal = make([]journalMsg, 0, len(c.Messages))
+	for i, m := range c.Messages {
+		msg, err := decodeMessage(m, int64(i))
+		if err != nil {
+			step := "(outside steps)"
+			if m.Step >= 0 && m.Step < len(run.steps) {
+				step = run.steps[m.Step].Name
+			}
+			return nil, &CorruptError{RunID: run.id, Step: step, Record: fmt.Sprintf("message %d", m.Seq), Err: err}
+		}
+		run.journal = append(run.journal, journalMsg{msg: msg, step: m.Step})
+	}
+	return run, nil
+}
+
+func verifyStep(s StepRecord) error {
+	if s.Version != RecordVersion {
+		return fmt.Errorf("unknown record version %d", s.Version)
+	}
+	switch s.Status {
+	case StepStarted, StepFailed, StepEscalated:
+	case StepCompleted:
+		if got := checksum(s.Result); got != s.Checksum {
+			return fmt.Errorf("result checksum %08x, recorded %08x", got, s.Checksum)
+		}
+	default:
+		return fmt.Errorf("unknown step status %q", s.Status)
+	}
+	return nil
+}
+
+func decodeMessage(m MessageRecord, wantSeq int64) (rebound.Message, error) {
+	var msg rebound.Message
+	if m.Seq != wantSeq {
+		return msg, fmt.Errorf("sequence %d where %d was expected", m.Seq, wantSeq)
+	}
+	if m.Version != RecordVersion {
+		return msg, fmt.Errorf("unknown record version %d", m.Version)
+	}
+	if got := checksum(m.Body); got != m.Checksum {
+		return msg, fmt.Errorf("checksum %08x, recorded %08x", got, m.Checksum)
+	}
+	if err := json.Unmarshal(m.Body, &msg); err != nil {
+		return msg, fmt.Errorf("decode message: %w", err)
+	}
+	return msg, nil
+}
+
+func encodeMessage(seq int64, step int, m rebound.Message) (MessageRecord, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return MessageRecord{}, err
+	}
+	return MessageRecord{Seq: seq, Step: step, Version: RecordVersion, Body: b, Checksum: checksum(b)}, nil
+}
+
+// ID returns the run's ID.
+func (run *Run) ID() string { return run.id }
+
+// Workflow returns the workflow name recorded for the run (see WithWorkflow).
+func (run *Run) Workflow() string { return run.info.Workflow }
+
+// Input returns the workflow input recorded for the run, as JSON (nil if none).
+func (run *Run) Input() json.RawMessage { return run.info.Input }
+
+// DecodeInput decodes the recorded workflow input into v.
+func (run *Run) DecodeInput(v any) error {
+	if len(run.info.Input) == 0 {
+		return fmt.Errorf("run %q: no workflow input recorded", run.id)
+	}
+	if err := json.Unmarshal(run.info.Input, v); err != nil {
+		return fmt.Errorf("run %q: decode workflow input: %w", run.id, err)
+	}
+	return nil
+}
+
+// Messages returns the conversation so far, in order: on resume, the recorded history up to
+// the point the workflow has reached (after the steps it skipped), so that a resumed step sees
+// exactly the history it saw before.
+func (run *Run) Messages() []rebound.Message {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return append([]rebound.Message(nil), run.visible...)
+}
+
+// Append adds messages to the run's history. Inside a step they are journaled with the step's
+// result (a step that fails leaves no messages behind); outside a step they are journaled at
+// once. On resume, a message appended outside a step that the journal already holds at that
+// position is recognised, not written again; one that differs is a *WorkflowChangedError.
+// Recording costs the size of the messages added, never the size of the whole history.
+func (run *Run) Append(msgs ...rebound.Message) error {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if len(msgs) == 0 {
+		return nil
+	}
+	if run.cur != nil {
+		run.cur.messages = append(run.cur.messages, msgs...)
+		run.visible = append(run.visible, msgs...)
+		return nil
+	}
+	var recs []MessageRecord
+	for _, m := range msgs {
+		if run.cursor < len(run.journal) {
+			j := run.journal[run.cursor]
+			if j.step != -1 || j.msg != m {
+				return &WorkflowChangedError{RunID: run.id, Index: run.cursor, Message: true,
+					Recorded: describeMessage(j.msg, j.step), Called: describeMessage(m, -1)}
+			}
+			run.cursor++
+			run.visible = append(run.visible, m)
+			continue
+		}
+		rec, err := encodeMessage(int64(len(run.journal)+len(recs)), -1, m)
+		if err != nil {
+			return fmt.Errorf("run %q: encode message: %w", run.id, err)
+		}
+		recs = append(recs, rec)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := run.writeLocked(context.Background(), Write{Messages: recs}); err != nil {
+		return err
+	}
+	for _, m := range msgs[len(msgs)-len(recs):] {
+		run.journal = append(run.journal, journalMsg{msg: m, step: -1})
+		run.visible = append(run.visible, m)
+	}
+	run.cursor = len(run.journal)
+	return nil
+}
+
+func describeMessage(m rebound.Message, step int) string {
+	c := m.Content
+	if len(c) > 40 {
+		c = c[:40] + "..."
+	}
+	where := "outside steps"
+	if step >= 0 {
+		where = fmt.Sprintf("of step %d", step)
+	}
+	return fmt.Sprintf("%s %q (%s)", m.Role, c, where)
+}
+
+// consumeMessages replays the recorded messages of a skipped step into the visible history.
+func (run *Run) consumeMessages(idx int) error {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	for run.cursor < len(run.journal) {
+		j := run.journal[run.cursor]
+		if j.step == idx {
+			run.visible = append(run.visible, j.msg)
+			run.cursor++
+			continue
+		}
+		if j.step == -1 {
+			return &WorkflowChangedError{RunID: run.id, Index: run.cursor, Message: true,
+				Recorded: describeMessage(j.msg, j.step), Called: fmt.Sprintf("step %d %q", idx, run.steps[idx].Name)}
+		}
+		break
+	}
+	return nil
+}
+
+func (run *Run) currentLease() Lease {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.lease
+}
+
+func (run *Run) setLease(l Lease) {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if l.Epoch == run.lease.Epoch {
+		run.lease = l
+	}
+}
+
+func (run *Run) write(ctx context.Context, w Write) error {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.writeLocked(ctx, w)
+}
+
+func (run *Run) writeLocked(ctx context.Context, w Write) error {
+	start := time.Now()
+	err := run.r.store.Write(ctx, run.lease, w)
+	if run.r.cfg.ObserveWrite != nil {
+		run.r.cfg.ObserveWrite(time.Since(start))
+	}
+	if err != nil {
+		return fmt.Errorf("run %q: write journal: %w", run.id, err)
+	}
+	if w.Release {
+		run.lease.Expires = time.Now()
+	}
+	return nil
+}
+
+// summary returns the run's summary as it stands (status running).
+func (run *Run) summary() RunUpdate {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.summaryLocked()
+}
+
+func (run *Run) summaryLocked() RunUpdate {
+	return RunUpdate{Status: StatusRunning, LastStep: run.lastStep, StepCount: len(run.steps), AttemptCount: run.attemptCount}
+}
+
+// checkUnvisited reports recorded steps the workflow did not reach although it completed.
+func (run *Run) checkUnvisited() error {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if run.next < len(run.steps) {
+		return &WorkflowChangedError{RunID: run.id, Index: run.next, Recorded: run.steps[run.next].Name, Called: "(end of workflow)"}
+	}
+	return nil
+}
+
+func (run *Run) stop(err error) error {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if run.halt == nil {
+		run.halt = err
+	}
+	return err
+}

@@ -1,0 +1,272 @@
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/rebound-go/rebound"
+)
+
+// Config configures a Runner. The zero value works.
+type Config struct {
+	// Escalations receives what a step cannot resolve. Nil: an escalation is an error that fails
+	// the run.
+	Escalations Escalator
+	// Owner names this worker in leases. Default "<hostname>/<pid>", which lets a run whose owner
+	// process on this host has died be taken over at once.
+	Owner string
+	// LeaseTTL is how long a lease lasts without renewal. Default 30 s.
+	LeaseTTL time.Duration
+	// Heartbeat is how often the lease is renewed while a run executes. Default LeaseTTL/3.
+	Heartbeat time.Duration
+	// Hook receives the run and step events (RunStarted, RunResumed, StepStarted, StepSkipped,
+	// StepCompleted, Escalated, RunCompleted, RunFailed) and the attempt events emitted inside
+	// steps. Called on the goroutine of the workflow, with no lock held.
+	Hook rebound.Hook
+	// ObserveWrite, if set, receives the duration of each durable write (for the
+	// rebound_checkpoint_write_seconds histogram). Called on the writing goroutine.
+	ObserveWrite func(time.Duration)
+	// EscalateOn decides which step failures escalate with reason max_retries_exceeded.
+	// Default: any automatic give-up, errors.Is(err, rebound.ErrGaveUp) or
+	// errors.Is(err, rebound.ErrCircuitOpen). Other failures fail the run. A step can always
+	// escalate explicitly by returning Escalate(...).
+	EscalateOn func(class rebound.Class, err error) bool
+}
+
+// Runner executes workflows as durable runs on a Store. It is safe for concurrent use; each
+// Run call holds the lease of its run.
+type Runner struct {
+	store Store
+	cfg   Config
+	host  string
+}
+
+// NewRunner returns a Runner journaling to store. Defaults are filled in from cfg.
+func NewRunner(store Store, cfg Config) *Runner {
+	host, _ := os.Hostname()
+	if cfg.Owner == "" {
+		cfg.Owner = host + "/" + strconv.Itoa(os.Getpid())
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 30 * time.Second
+	}
+	if cfg.Heartbeat <= 0 || cfg.Heartbeat >= cfg.LeaseTTL {
+		cfg.Heartbeat = cfg.LeaseTTL / 3
+	}
+	if cfg.EscalateOn == nil {
+		cfg.EscalateOn = defaultEscalateOn
+	}
+	return &Runner{store: store, cfg: cfg, host: host}
+}
+
+// Owner returns the owner ID this runner writes into leases.
+func (r *Runner) Owner() string { return r.cfg.Owner }
+
+// Workflow is the code of a durable run: it calls Step for each piece of work, and Append for
+// messages. It must be deterministic in the sequence of steps it calls (the same steps, in the
+// same order, given the same recorded results), so that a resumed run lines up with its journal.
+type Workflow func(ctx context.Context, run *Run) error
+
+// RunOption configures one Run call.
+type RunOption func(*runOptions)
+
+type runOptions struct {
+	workflow string
+	input    any
+	hasInput bool
+}
+
+// WithWorkflow records, when the run is created, the workflow's name and its input (encoded as
+// JSON), so that a resumer (`rebound runs resume`, a dashboard worker) can find which workflow to
+// run and with which arguments (see RunInfo.Workflow and Input, and Run.DecodeInput).
+func WithWorkflow(name string, input any) RunOption {
+	return func(o *runOptions) { o.workflow, o.input, o.hasInput = name, input, true }
+}
+
+// Run executes wf as the run runID: a new run starts, an existing one resumes (completed steps
+// return their recorded results without running). It returns nil when the workflow completes;
+// a *EscalatedError (errors.Is ErrEscalated) when the run waits for a person; a *LeaseHeldError
+// (ErrLeaseHeld) when another live worker holds the run; a *WorkflowChangedError when the steps
+// differ from the journal; a *CorruptError for a damaged record; a *StaleEpochError when the run
+// was taken over meanwhile; otherwise the workflow's failure.
+func (r *Runner) Run(ctx context.Context, runID string, wf Workflow, opts ...RunOption) error {
+	if runID == "" {
+		return errors.New("checkpoint: empty run ID")
+	}
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	req := ClaimRequest{RunID: runID, Owner: r.cfg.Owner, TTL: r.cfg.LeaseTTL, Workflow: o.workflow}
+	if o.hasInput {
+		b, err := json.Marshal(o.input)
+		if err != nil {
+			return fmt.Errorf("run %q: encode workflow input: %w", runID, err)
+		}
+		req.Input = b
+	}
+	claimed, err := r.claim(ctx, req)
+	if err != nil {
+		return err
+	}
+	run, err := newRun(r, claimed)
+	if err != nil {
+		_ = r.store.Write(context.WithoutCancel(ctx), claimed.Lease, Write{Release: true})
+		return err
+	}
+	if claimed.Created {
+		r.emit(ctx, rebound.Event{Kind: rebound.RunStarted, RunID: runID, Status: string(StatusRunning)})
+	} else {
+		r.emit(ctx, rebound.Event{Kind: rebound.RunResumed, RunID: runID, Status: string(claimed.Run.Status)})
+	}
+
+	wctx, cancel := context.WithCancelCause(ctx)
+	hbDone := make(chan struct{})
+	stop := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		r.heartbeat(wctx, run, stop, cancel)
+	}()
+	werr := wf(wctx, run)
+	close(stop)
+	<-hbDone
+	lost := context.Cause(wctx)
+	cancel(nil)
+	if werr == nil && run.halt == nil {
+		werr = run.checkUnvisited()
+	}
+	if werr == nil && run.halt != nil {
+		werr = run.halt // the workflow swallowed a step's stopping error
+	}
+	return r.finish(ctx, run, werr, lost)
+}
+
+func (r *Runner) claim(ctx context.Context, req ClaimRequest) (*Claimed, error) {
+	c, err := r.store.Claim(ctx, req)
+	var held *LeaseHeldError
+	if errors.As(err, &held) && r.ownerDead(held.Owner) {
+		// The owner is a process on this host that no longer exists: take over at once.
+		req.TakeOver = &Lease{RunID: req.RunID, Owner: held.Owner}
+		c, err = r.store.Claim(ctx, req)
+	}
+	if err != nil {
+		if errors.Is(err, ErrLeaseHeld) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("claim run %q: %w", req.RunID, err)
+	}
+	return c, nil
+}
+
+// ownerDead reports whether owner names a process on this host ("host/pid") that does not exist.
+func (r *Runner) ownerDead(owner string) bool {
+	host, pid, ok := parseOwner(owner)
+	if !ok || host != r.host || pid == os.Getpid() {
+		return false
+	}
+	return !processAlive(pid)
+}
+
+func parseOwner(owner string) (host string, pid int, ok bool) {
+	for i := len(owner) - 1; i >= 0; i-- {
+		if owner[i] == '/' {
+			p, err := strconv.Atoi(owner[i+1:])
+			if err != nil || p <= 0 {
+				return "", 0, false
+			}
+			return owner[:i], p, true
+		}
+	}
+	return "", 0, false
+}
+
+func (r *Runner) heartbeat(ctx context.Context, run *Run, stop <-chan struct{}, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(r.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		lease := run.currentLease()
+		nl, err := r.store.Renew(ctx, lease, r.cfg.LeaseTTL)
+		switch {
+		case err == nil:
+			run.setLease(nl)
+		case errors.Is(err, ErrStaleEpoch):
+			cancel(err)
+			return
+		case time.Now().After(lease.Expires):
+			cancel(fmt.Errorf("run %q: %w: %v", lease.RunID, ErrLeaseLost, err))
+			return
+		}
+	}
+}
+
+// finish records the run's outcome and releases the lease.
+func (r *Runner) finish(ctx context.Context, run *Run, werr, lost error) error {
+	wctx := context.WithoutCancel(ctx)
+	if lost != nil && (errors.Is(lost, ErrStaleEpoch) || errors.Is(lost, ErrLeaseLost)) {
+		r.emit(ctx, rebound.Event{Kind: rebound.RunFailed, RunID: run.id, Err: lost})
+		return lost
+	}
+	if errors.Is(werr, ErrStaleEpoch) {
+		r.emit(ctx, rebound.Event{Kind: rebound.RunFailed, RunID: run.id, Err: werr})
+		return werr
+	}
+	up := run.summary()
+	var esc *EscalatedError
+	switch {
+	case werr == nil:
+		up.Status = StatusCompleted
+		up.Error = ""
+		up.EscalationID = ""
+	case errors.As(werr, &esc):
+		up.Status = StatusEscalated
+		up.EscalationID = esc.EscalationID
+		up.Error = werr.Error()
+	case ctx.Err() != nil:
+		up.Status = StatusCanceled
+		up.Error = werr.Error()
+	default:
+		up.Status = StatusFailed
+		up.Error = werr.Error()
+	}
+	if err := run.write(wctx, Write{Run: &up, Release: true}); err != nil {
+		if werr == nil {
+			werr = err
+		} else {
+			werr = errors.Join(werr, err)
+		}
+		r.emit(ctx, rebound.Event{Kind: rebound.RunFailed, RunID: run.id, Err: werr})
+		return werr
+	}
+	switch up.Status {
+	case StatusCompleted:
+		r.emit(ctx, rebound.Event{Kind: rebound.RunCompleted, RunID: run.id, Status: string(up.Status)})
+	case StatusEscalated:
+		// The Escalated event was emitted by the step.
+	default:
+		c, _ := rebound.Classify(werr)
+		r.emit(ctx, rebound.Event{Kind: rebound.RunFailed, RunID: run.id, Status: string(up.Status), Class: c, Err: werr})
+	}
+	return werr
+}
+
+func (r *Runner) emit(ctx context.Context, e rebound.Event) {
+	if r.cfg.Hook == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	r.cfg.Hook(ctx, e)
+}

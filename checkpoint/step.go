@@ -1,0 +1,421 @@
+package checkpoint
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rebound-go/rebound"
+)
+
+// Codec encodes step results for the journal. JSON is the default.
+type Codec interface {
+	Marshal(v any) ([]byte, error)
+	Unmarshal(data []byte, v any) error
+}
+
+type jsonCodec struct{}
+
+func (jsonCodec) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
+func (jsonCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// JSON is the default Codec, encoding/json.
+var JSON Codec = jsonCodec{}
+
+// StepOption configures one step.
+type StepOption func(*stepOptions)
+
+type stepOptions struct {
+	codec        Codec
+	irreversible bool
+	approval     bool
+}
+
+// Irreversible marks a step whose effect cannot be repeated safely (a payment, an email, a
+// publication). Found in doubt on resume (intent recorded, no result), it is never re-run
+// blindly: the run escalates with reason ambiguous_state. Approve re-runs it; respond supplies
+// its result.
+func Irreversible() StepOption { return func(o *stepOptions) { o.irreversible = true } }
+
+// NeedsApproval makes the step escalate with reason irreversible_action before it runs; it runs
+// (once) when the escalation is approved.
+func NeedsApproval() StepOption { return func(o *stepOptions) { o.approval = true } }
+
+// WithCodec encodes the step's result with c instead of JSON.
+func WithCodec(c Codec) StepOption { return func(o *stepOptions) { o.codec = c } }
+
+type keyCtx struct{}
+
+// IdempotencyKey returns the idempotency key of the step whose context ctx is: the same on every
+// attempt and on every resume of that step, different for every step of every run. Pass it to
+// APIs that deduplicate (an Idempotency-Key header). Empty outside a step.
+func IdempotencyKey(ctx context.Context) string {
+	k, _ := ctx.Value(keyCtx{}).(string)
+	return k
+}
+
+func newKey(runID string, idx int, name string) string {
+	h := sha256.Sum256([]byte(runID + "\x00" + strconv.Itoa(idx) + "\x00" + name))
+	return hex.EncodeToString(h[:16])
+}
+
+// Step runs fn as the next step of run, named name, unless the run already recorded it: a
+// completed step returns its recorded result without running (and replays the messages it
+// appended). The intent is recorded before fn runs and the result before Step returns.
+//
+// fn's context carries the step's idempotency key (IdempotencyKey) and a rebound.Scope whose
+// Hook journals the attempt events of retries, breakers and fallbacks inside the step.
+//
+// A failure of fn fails the run and is returned, unless it escalates: an error made with
+// Escalate, or an automatic give-up (see Config.EscalateOn), sends the run to the Escalator and
+// Step returns a *EscalatedError. After an escalating or failing step the run stops: later Step
+// calls return the same error without running.
+func Step[T any](ctx context.Context, run *Run, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
+	o := stepOptions{codec: JSON}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var zero T
+	exec := func(ctx context.Context) ([]byte, error) {
+		v, err := fn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b, err := o.codec.Marshal(v)
+		if err != nil {
+			return nil, rebound.Permanent(fmt.Errorf("encode result: %w", err))
+		}
+		return b, nil
+	}
+	respond := func(answer string) ([]byte, error) {
+		var v T
+		if s, ok := any(&v).(*string); ok {
+			*s = answer
+		} else if err := json.Unmarshal([]byte(answer), &v); err != nil {
+			return nil, fmt.Errorf("decode reviewer's answer: %w", err)
+		}
+		return o.codec.Marshal(v)
+	}
+	b, err := run.step(ctx, name, o, exec, respond)
+	if err != nil {
+		return zero, err
+	}
+	var v T
+	if err := o.codec.Unmarshal(b, &v); err != nil {
+		return zero, run.stop(&CorruptError{RunID: run.id, Step: name, Record: "result", Err: err})
+	}
+	return v, nil
+}
+
+func (run *Run) step(ctx context.Context, name string, o stepOptions,
+	exec func(context.Context) ([]byte, error), respond func(string) ([]byte, error)) ([]byte, error) {
+	run.mu.Lock()
+	if run.halt != nil {
+		err := run.halt
+		run.mu.Unlock()
+		return nil, err
+	}
+	if run.cur != nil {
+		run.mu.Unlock()
+		return nil, fmt.Errorf("run %q: step %q called inside another step", run.id, name)
+	}
+	idx := run.next
+	run.next++
+	var rec *StepRecord
+	if idx < len(run.steps) {
+		rec = &run.steps[idx]
+	}
+	run.mu.Unlock()
+	if name == "" {
+		return nil, run.stop(fmt.Errorf("run %q: step %d has no name", run.id, idx))
+	}
+	if rec != nil && rec.Name != name {
+		return nil, run.stop(&WorkflowChangedError{RunID: run.id, Index: idx, Recorded: rec.Name, Called: name})
+	}
+	base := StepRecord{Index: idx, Name: name, Key: newKey(run.id, idx, name), Irreversible: o.irreversible, Version: RecordVersion}
+	approved := false
+	if rec != nil {
+		base.Key, base.Executions, base.StartedAt = rec.Key, rec.Executions, rec.StartedAt
+		switch rec.Status {
+		case StepCompleted:
+			if err := run.consumeMessages(idx); err != nil {
+				return nil, run.stop(err)
+			}
+			run.r.emit(ctx, rebound.Event{Kind: rebound.StepSkipped, RunID: run.id, Step: name, Status: string(StepCompleted)})
+			return rec.Result, nil
+		case StepEscalated:
+			esc := run.r.cfg.Escalations
+			if esc == nil {
+				return nil, run.stop(fmt.Errorf("run %q step %q waits on escalation %s, but the runner has no Escalator", run.id, name, rec.EscalationID))
+			}
+			d, decided, err := esc.Decision(ctx, rec.EscalationID)
+			if err != nil {
+				return nil, run.stop(fmt.Errorf("run %q step %q: read decision on escalation %s: %w", run.id, name, rec.EscalationID, err))
+			}
+			if !decided {
+				return nil, run.stop(&EscalatedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, Reason: rec.Reason})
+			}
+			switch d.Action {
+			case ActionRespond:
+				b, err := respond(d.Answer)
+				if err != nil {
+					return nil, run.stop(fmt.Errorf("run %q step %q, escalation %s: %w", run.id, name, rec.EscalationID, err))
+				}
+				done := base
+				done.Status, done.Result, done.Checksum = StepCompleted, b, checksum(b)
+				done.EscalationID, done.Reason = rec.EscalationID, rec.Reason
+				done.FinishedAt = time.Now()
+				if err := run.record(ctx, done, nil); err != nil {
+					return nil, run.stop(err)
+				}
+				run.r.emit(ctx, rebound.Event{Kind: rebound.StepCompleted, RunID: run.id, Step: name, Status: string(StepCompleted), EscalationID: rec.EscalationID})
+				return b, nil
+			case ActionReject:
+				rej := &RejectedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, By: d.By, Note: d.Note}
+				failed := base
+				failed.Status, failed.Error, failed.Reason, failed.EscalationID = StepFailed, rej.Error(), rec.Reason, rec.EscalationID
+				failed.FinishedAt = time.Now()
+				if err := run.record(ctx, failed, nil); err != nil {
+					return nil, run.stop(err)
+				}
+				return nil, run.stop(rej)
+			case ActionApprove, ActionRetry:
+				approved = true
+			default:
+				return nil, run.stop(fmt.Errorf("run %q step %q: unknown decision %q on escalation %s", run.id, name, d.Action, rec.EscalationID))
+			}
+		case StepStarted:
+			// In doubt: the step may or may not have taken effect.
+			if o.irreversible {
+				return nil, run.escalate(ctx, base, ReasonAmbiguousState,
+					"the step's intent was recorded but not its result: it may or may not have taken effect", nil, 0, nil)
+			}
+			// Idempotent: run again with the same key.
+		case StepFailed:
+			// Run again.
+		}
+	}
+	if o.approval && !approved {
+		return nil, run.escalate(ctx, base, ReasonIrreversibleAction, "the step needs approval before it runs", nil, 0, nil)
+	}
+	return run.execute(ctx, base, exec)
+}
+
+func (run *Run) execute(ctx context.Context, base StepRecord, exec func(context.Context) ([]byte, error)) ([]byte, error) {
+	intent := base
+	intent.Status = StepStarted
+	intent.Executions++
+	intent.StartedAt = time.Now()
+	intent.FinishedAt = time.Time{}
+	run.mu.Lock()
+	run.lastStep = base.Name
+	run.attemptCount++
+	if base.Index < len(run.steps) {
+		run.steps[base.Index] = intent
+	} else {
+		run.steps = append(run.steps, intent)
+	}
+	up := run.summaryLocked()
+	err := run.writeLocked(ctx, Write{Steps: []StepRecord{intent}, Run: &up})
+	run.mu.Unlock()
+	if err != nil {
+		return nil, run.stop(err)
+	}
+	run.r.emit(ctx, rebound.Event{Kind: rebound.StepStarted, RunID: run.id, Step: base.Name, Attempt: intent.Executions})
+
+	st := &stepState{index: base.Index}
+	run.mu.Lock()
+	run.cur = st
+	mark := len(run.visible)
+	run.mu.Unlock()
+	sctx := context.WithValue(ctx, keyCtx{}, intent.Key)
+	sctx = rebound.WithScope(sctx, rebound.Scope{RunID: run.id, Step: base.Name, Hook: run.stepHook(st)})
+	b, ferr := exec(sctx)
+	run.mu.Lock()
+	run.cur = nil
+	if ferr != nil {
+		run.visible = run.visible[:mark] // a failed step leaves no messages
+	}
+	run.mu.Unlock()
+
+	if ferr == nil {
+		done := intent
+		done.Status, done.Result, done.Checksum, done.FinishedAt = StepCompleted, b, checksum(b), time.Now()
+		// The effect has happened: record it even if ctx has just ended.
+		if err := run.record(context.WithoutCancel(ctx), done, st); err != nil {
+			return nil, run.stop(err)
+		}
+		run.r.emit(ctx, rebound.Event{Kind: rebound.StepCompleted, RunID: run.id, Step: base.Name, Status: string(StepCompleted)})
+		return b, nil
+	}
+
+	class, _ := rebound.ClassifyContext(ctx, ferr)
+	var ee *EscalateError
+	switch {
+	case errors.As(ferr, &ee):
+		cause := ee.Err
+		if cause == nil {
+			cause = ferr
+		}
+		return nil, run.escalate(ctx, intent, ee.Reason, ee.Context, cause, attemptsOf(ferr, st), st)
+	case ctx.Err() == nil && run.r.cfg.EscalateOn(class, ferr):
+		return nil, run.escalate(ctx, intent, ReasonMaxRetriesExceeded, "", ferr, attemptsOf(ferr, st), st)
+	}
+	failed := intent
+	failed.Status, failed.Error, failed.Class, failed.FinishedAt = StepFailed, ferr.Error(), class.String(), time.Now()
+	if err := run.record(context.WithoutCancel(ctx), failed, st); err != nil {
+		return nil, run.stop(errors.Join(fmt.Errorf("step %q: %w", base.Name, ferr), err))
+	}
+	return nil, run.stop(fmt.Errorf("step %q: %w", base.Name, ferr))
+}
+
+// attemptsOf returns how many attempts a failed step made.
+func attemptsOf(err error, st *stepState) int {
+	var g *rebound.GiveUpError
+	if errors.As(err, &g) && g.Attempts > 0 {
+		return g.Attempts
+	}
+	if st != nil {
+		return st.retries + 1
+	}
+	return 1
+}
+
+// record journals a step's new state, with what it appended and its attempts, in one write.
+func (run *Run) record(ctx context.Context, rec StepRecord, st *stepState) error {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	w := Write{Steps: []StepRecord{rec}}
+	var added []rebound.Message
+	if st != nil {
+		w.Attempts = st.attempts
+		run.attemptCount += st.retries
+		if rec.Status == StepCompleted {
+			added = st.messages
+			for i, m := range added {
+				mr, err := encodeMessage(int64(len(run.journal)+i), rec.Index, m)
+				if err != nil {
+					return fmt.Errorf("run %q step %q: encode message: %w", run.id, rec.Name, err)
+				}
+				w.Messages = append(w.Messages, mr)
+			}
+		}
+	}
+	if rec.Index < len(run.steps) {
+		run.steps[rec.Index] = rec
+	} else {
+		run.steps = append(run.steps, rec)
+		run.lastStep = rec.Name
+	}
+	up := run.summaryLocked()
+	if rec.Status == StepEscalated {
+		up.Status, up.EscalationID = StatusEscalated, rec.EscalationID
+	}
+	w.Run = &up
+	if err := run.writeLocked(ctx, w); err != nil {
+		return err
+	}
+	for _, m := range added {
+		run.journal = append(run.journal, journalMsg{msg: m, step: rec.Index})
+	}
+	run.cursor = len(run.journal)
+	return nil
+}
+
+// escalate parks the step with the Escalator and stops the run.
+func (run *Run) escalate(ctx context.Context, base StepRecord, reason, text string, cause error, attempts int, st *stepState) error {
+	esc := run.r.cfg.Escalations
+	class, _ := rebound.Classify(cause)
+	if esc == nil {
+		err := fmt.Errorf("run %q step %q must escalate (%s) but the runner has no Escalator", run.id, base.Name, reason)
+		if cause != nil {
+			err = fmt.Errorf("%w: %w", err, cause)
+		}
+		failed := base
+		failed.Status, failed.Error, failed.Class, failed.Reason, failed.FinishedAt = StepFailed, err.Error(), class.String(), reason, time.Now()
+		if reason == ReasonAmbiguousState {
+			// In doubt: keep it so, for the next resume to escalate.
+			return run.stop(err)
+		}
+		if werr := run.record(context.WithoutCancel(ctx), failed, st); werr != nil {
+			return run.stop(errors.Join(err, werr))
+		}
+		return run.stop(err)
+	}
+	e := Escalation{
+		RunID: run.id, Step: base.Name, Reason: reason, Class: class, Err: cause,
+		Attempts: attempts, Messages: run.Messages(), State: run.state(base), Context: text,
+	}
+	id, err := esc.Escalate(ctx, e)
+	if err != nil {
+		return run.stop(fmt.Errorf("run %q step %q: escalate (%s): %w", run.id, base.Name, reason, err))
+	}
+	rec := base
+	rec.Status, rec.Reason, rec.EscalationID, rec.Class = StepEscalated, reason, id, class.String()
+	rec.Result, rec.Checksum = nil, 0
+	if cause != nil {
+		rec.Error = cause.Error()
+	}
+	rec.FinishedAt = time.Now()
+	if err := run.record(context.WithoutCancel(ctx), rec, st); err != nil {
+		return run.stop(err)
+	}
+	run.r.emit(ctx, rebound.Event{Kind: rebound.Escalated, RunID: run.id, Step: base.Name, Reason: reason,
+		EscalationID: id, Class: class, Err: cause, Status: string(StatusEscalated)})
+	return run.stop(&EscalatedError{RunID: run.id, Step: base.Name, EscalationID: id, Reason: reason, Err: cause})
+}
+
+// state is the JSON snapshot of the run handed to an escalation.
+func (run *Run) state(at StepRecord) json.RawMessage {
+	run.mu.Lock()
+	var done []string
+	for _, s := range run.steps {
+		if s.Status == StepCompleted {
+			done = append(done, s.Name)
+		}
+	}
+	run.mu.Unlock()
+	b, _ := json.Marshal(struct {
+		RunID          string          `json:"run_id"`
+		Workflow       string          `json:"workflow,omitempty"`
+		Input          json.RawMessage `json:"input,omitempty"`
+		Step           string          `json:"step"`
+		Index          int             `json:"index"`
+		Key            string          `json:"idempotency_key"`
+		Irreversible   bool            `json:"irreversible,omitempty"`
+		Executions     int             `json:"executions"`
+		CompletedSteps []string        `json:"completed_steps"`
+	}{run.id, run.info.Workflow, run.info.Input, at.Name, at.Index, at.Key, at.Irreversible, at.Executions, done})
+	return b
+}
+
+// stepHook journals the attempt events emitted inside a step and forwards them to Config.Hook.
+func (run *Run) stepHook(st *stepState) rebound.Hook {
+	return func(ctx context.Context, e rebound.Event) {
+		switch e.Kind {
+		case rebound.AttemptFailed, rebound.RetryScheduled, rebound.FallbackUsed, rebound.BreakerChanged, rebound.GaveUp:
+			a := AttemptRecord{Step: st.index, Time: e.Time, Kind: string(e.Kind), Attempt: e.Attempt,
+				Delay: e.Delay, Model: e.Model, From: e.From, To: e.To, Reason: e.Reason}
+			if e.Class != rebound.ClassUnknown || e.Err != nil {
+				a.Class = e.Class.String()
+			}
+			if e.Err != nil {
+				a.Error = e.Err.Error()
+			}
+			run.mu.Lock()
+			if run.cur == st {
+				st.attempts = append(st.attempts, a)
+				if e.Kind == rebound.RetryScheduled {
+					st.retries++
+				}
+			}
+			run.mu.Unlock()
+		}
+		run.r.emit(ctx, e)
+	}
+}
