@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rebound-go/rebound"
@@ -51,6 +52,10 @@ type Breaker struct {
 	failures classSet
 	neutral  classSet
 
+	// fast mirrors gen<<1 | 1 while the breaker is closed, so that admitting a call on a closed
+	// breaker takes no lock.
+	fast atomic.Uint64
+
 	mu          sync.Mutex
 	state       State
 	forced      forced
@@ -61,7 +66,6 @@ type Breaker struct {
 	openUntil   time.Time
 	probes      int // probes in flight
 	successes   int // successful probes in this half-open period
-	inflight    int // admitted calls not yet done (any state), for Set eviction
 }
 
 // New returns a closed breaker with s's defaults filled in, or an error naming the setting that
@@ -75,13 +79,15 @@ func New(s Settings) (*Breaker, error) {
 }
 
 func newBreaker(s Settings) *Breaker {
-	return &Breaker{
+	b := &Breaker{
 		s:        s,
 		failures: setOf(s.Failures),
 		neutral:  setOf(s.Neutral),
 		win:      newWindow(s.WindowSize, s.WindowPeriod),
 		openFor:  s.OpenFor,
 	}
+	b.fast.Store(1)
+	return b
 }
 
 // Name returns the breaker's name.
@@ -123,13 +129,16 @@ func (b *Breaker) AllowAt(now time.Time) (Permit, error) {
 }
 
 func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
-	if b.s.SlowCall > 0 && now.IsZero() {
+	if b.s.SlowCall == 0 {
+		if v := b.fast.Load(); v&1 != 0 {
+			return Permit{b: b, gen: v >> 1}, nil
+		}
+	} else if now.IsZero() {
 		now = time.Now()
 	}
 	b.mu.Lock()
 	if b.state == Closed {
 		p := Permit{b: b, gen: b.gen, start: now}
-		b.inflight++
 		b.mu.Unlock()
 		return p, nil
 	}
@@ -156,7 +165,6 @@ func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
 		return Permit{}, &ErrOpen{Name: b.s.Name, State: HalfOpen, Until: now}
 	}
 	b.probes++
-	b.inflight++
 	p := Permit{b: b, gen: b.gen, start: now, probe: true}
 	b.mu.Unlock()
 	b.notify(ctx, ch)
@@ -234,7 +242,6 @@ func (b *Breaker) record(ctx context.Context, now time.Time, p Permit, o outcome
 	slow := o != neutral && b.s.SlowCall > 0 && !p.start.IsZero() && now.Sub(p.start) >= b.s.SlowCall
 
 	b.mu.Lock()
-	b.inflight--
 	if p.gen != b.gen || b.forced != notForced {
 		b.mu.Unlock()
 		return
@@ -304,13 +311,19 @@ func (b *Breaker) setState(to State, now time.Time) change {
 	from := b.state
 	b.state = to
 	b.gen++
+	if to == Closed {
+		b.fast.Store(b.gen<<1 | 1)
+	} else {
+		b.fast.Store(b.gen << 1)
+	}
 	b.probes = 0
 	b.successes = 0
 	switch to {
 	case Open:
-		if !now.IsZero() {
-			b.openUntil = now.Add(b.openFor)
+		if now.IsZero() {
+			now = time.Now() // the closed path reads no clock; opening does
 		}
+		b.openUntil = now.Add(b.openFor)
 	case Closed:
 		b.consecutive = 0
 		b.win.reset()
@@ -364,10 +377,10 @@ func (b *Breaker) Reset() {
 	b.notify(context.Background(), ch)
 }
 
-// idle reports whether the breaker is closed, unforced and has no call in flight: forgetting it
-// loses nothing but counts.
+// idle reports whether the breaker is closed and unforced: forgetting it loses nothing but
+// counts (and the outcomes of calls in flight, which then go to a breaker no longer in the Set).
 func (b *Breaker) idle() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.state == Closed && b.forced == notForced && b.inflight == 0
+	return b.state == Closed && b.forced == notForced
 }

@@ -11,14 +11,14 @@ type SetConfig struct {
 	// Settings are those of every breaker in the set; each breaker's Name is its key.
 	Settings Settings
 	// MaxSize bounds the number of breakers. When a new key would pass it, an idle breaker
-	// (closed, unforced, no call in flight), preferring one not used since the last sweep, is
+	// (closed, unforced), preferring one not used since the last sweep, is
 	// forgotten; if none is idle, the set grows past MaxSize rather than forget an open breaker.
 	// Default 1024.
 	MaxSize int
-	// IdleAfter is how long a closed breaker may go unused before it is forgotten. Sweeps happen
-	// when a breaker is created, at most once per IdleAfter; a breaker unused since the previous
-	// sweep is forgotten. So a breaker is kept at least IdleAfter after its last use and at most
-	// about twice that, counted in creations. Default 10 minutes.
+	// IdleAfter is how long a closed breaker may go unused before it is forgotten. Sweeps run
+	// when a breaker is created (lookups of existing keys read no clock), at most once per
+	// IdleAfter; a sweep forgets the closed breakers unused since the sweep before. So a breaker
+	// is kept at least IdleAfter after its last use. Default 10 minutes.
 	IdleAfter time.Duration
 }
 
