@@ -341,7 +341,7 @@ func TestCountWindowFailureRate(t *testing.T) {
 	call(t, b, errTransient)
 	call(t, b, errTransient)
 	call(t, b, nil)
-	call(t, b, nil) // 2 of 4
+	call(t, b, nil)          // 2 of 4
 	call(t, b, errTransient) // drops a failure: 2 of 4
 	wantState(t, b, breaker.Closed)
 	call(t, b, errTransient) // drops a failure: 2 of 4
