@@ -1,0 +1,33 @@
+package timeout_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/timeout"
+)
+
+func Example() {
+	slow := func(ctx context.Context) (string, error) {
+		select {
+		case <-time.After(time.Second):
+			return "late answer", nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	_, err := timeout.Do(context.Background(), 10*time.Millisecond, slow)
+	c, _ := rebound.Classify(err)
+	fmt.Println(c, rebound.Retriable(err))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the caller gives up
+	_, err = timeout.Do(ctx, 10*time.Millisecond, slow)
+	c, _ = rebound.Classify(err)
+	fmt.Println(c, rebound.Retriable(err))
+	// Output:
+	// timeout true
+	// canceled false
+}
