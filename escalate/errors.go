@@ -1,0 +1,76 @@
+package escalate
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The sentinel errors, matched with errors.Is. Each typed error below matches one of them; a
+// front end maps them to HTTP statuses: ErrNotFound to 404, ErrConflict to 409, ErrInvalid to
+// 400.
+var (
+	// ErrNotFound: no item has the ID.
+	ErrNotFound = errors.New("escalate: item not found")
+	// ErrConflict: the item is claimed by someone else, or its status does not allow the change.
+	ErrConflict = errors.New("escalate: conflict")
+	// ErrInvalid: the request itself is wrong (an unknown action, a respond without an answer,
+	// no reviewer named).
+	ErrInvalid = errors.New("escalate: invalid request")
+)
+
+// NotFoundError says that no item has the ID. It matches ErrNotFound.
+type NotFoundError struct{ ID string }
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("escalation %q not found", e.ID) }
+
+// Is reports whether target is ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// ClaimedError says that another reviewer holds the item. It matches ErrConflict.
+type ClaimedError struct {
+	ID string
+	// Op is what was refused: "claim", "resolve", "dismiss", "release", "reopen".
+	Op string
+	// By holds the item until Until.
+	By    string
+	Until time.Time
+}
+
+func (e *ClaimedError) Error() string {
+	return fmt.Sprintf("cannot %s escalation %q: claimed by %q until %s", e.Op, e.ID, e.By,
+		e.Until.UTC().Format(time.RFC3339))
+}
+
+// Is reports whether target is ErrConflict.
+func (e *ClaimedError) Is(target error) bool { return target == ErrConflict }
+
+// StatusError says that the item's status does not allow the change (resolving a dismissed item,
+// reopening an open one). It matches ErrConflict.
+type StatusError struct {
+	ID     string
+	Op     string
+	Status Status
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("cannot %s escalation %q: it is %s", e.Op, e.ID, e.Status)
+}
+
+// Is reports whether target is ErrConflict.
+func (e *StatusError) Is(target error) bool { return target == ErrConflict }
+
+// InvalidError says what is wrong with a request: an unknown action, a respond without an answer,
+// a missing reviewer. It matches ErrInvalid.
+type InvalidError struct {
+	// Field names the offending input ("action", "answer", "by").
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("invalid escalation %s: %s", e.Field, e.Reason)
+}
+
+// Is reports whether target is ErrInvalid.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }

@@ -1,0 +1,193 @@
+package escalate
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+
+	"github.com/rebound-go/rebound"
+)
+
+// Redacted replaces every secret the Redactor finds.
+const Redacted = "[REDACTED]"
+
+// DefaultRedactFields are the field names whose values are always redacted, in JSON (as keys)
+// and in text (as "name: value", "name=value", "name":"value"). Config.RedactFields adds to
+// them.
+var DefaultRedactFields = []string{
+	"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie",
+	"password", "passwd", "secret", "client-secret", "access-token", "refresh-token", "id-token",
+	"session-token",
+}
+
+// tokenPatterns find credentials by their shape, wherever they are. Group 1, when present, is a
+// boundary kept in the output.
+var tokenPatterns = []*regexp.Regexp{
+	// Anthropic (sk-ant-api03-…), OpenAI (sk-proj-…, sk-svcacct-…, sk-…) and other sk- keys.
+	regexp.MustCompile(`(^|[^A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}`),
+	// Stripe-style secret and restricted keys.
+	regexp.MustCompile(`(^|[^A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`),
+	// GitHub tokens.
+	regexp.MustCompile(`(^|[^A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`),
+	// AWS access key IDs and Google API keys.
+	regexp.MustCompile(`(^|[^A-Za-z0-9])(?:AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})`),
+	// JSON Web Tokens.
+	regexp.MustCompile(`(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+`),
+}
+
+// bearerPattern finds "Bearer <token>" (any case) and keeps the scheme.
+var bearerPattern = regexp.MustCompile(`(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}`)
+
+// userinfoPattern finds the password of a URL's user info (scheme://user:password@host).
+var userinfoPattern = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@"']+:)[^@\s/"']+@`)
+
+// Redactor removes secrets from text and JSON before they are stored: API keys by their shape
+// (Anthropic sk-ant-…, OpenAI sk-proj-… and sk-…, any other sk-… key, and a few other well-known
+// forms), bearer tokens, the password in a URL, and the values of sensitive fields, named
+// either in JSON keys or in text ("Authorization: …", "x-api-key=…", `"password": "…"`, Go's
+// printed http.Header). A field matches when its name, lower-cased and without '-' and '_',
+// ends with one of the configured names normalised the same way: "openai_api_key" and
+// "X-Api-Key" both match "api-key". A Redactor is safe for concurrent use.
+type Redactor struct {
+	fields []string // normalised
+	kv     []kvPattern
+}
+
+type kvPattern struct {
+	re   *regexp.Regexp
+	repl string
+}
+
+// NewRedactor returns a Redactor for DefaultRedactFields and fields.
+func NewRedactor(fields ...string) *Redactor {
+	all := append(append([]string(nil), DefaultRedactFields...), fields...)
+	r := &Redactor{}
+	var alts []string
+	seen := map[string]bool{}
+	for _, f := range all {
+		n := normField(f)
+		if n == "" || seen[n] {
+			continue
+		}
+		seen[n] = true
+		r.fields = append(r.fields, n)
+		// In text, a separator may sit between any two letters of the name as written.
+		var b strings.Builder
+		for i, c := range strings.ToLower(strings.TrimSpace(f)) {
+			if c == '-' || c == '_' || c == ' ' {
+				continue
+			}
+			if i > 0 {
+				b.WriteString(`[-_]?`)
+			}
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+		alts = append(alts, b.String())
+	}
+	// Group 1: the name (with any prefix such as "openai_"), its quotes and the separator.
+	prefix := `(?i)(\b[\w-]*(?:` + strings.Join(alts, "|") + `)\\?["']?\s*[:=]\s*)`
+	r.kv = []kvPattern{
+		{regexp.MustCompile(prefix + `\\"[^"]*?\\"`), `${1}\"` + Redacted + `\"`},
+		{regexp.MustCompile(prefix + `"(?:[^"\\]|\\.)*"`), `${1}"` + Redacted + `"`},
+		{regexp.MustCompile(prefix + `'[^']*'`), `${1}'` + Redacted + `'`},
+		{regexp.MustCompile(prefix + `\[[^\]]*\]`), `${1}[` + Redacted + `]`},
+		{regexp.MustCompile(prefix + `(?:(?:bearer|basic|token|digest)\s+)?[^\s,;&"'\\\]\[}{)(<>]+`), `${1}` + Redacted},
+	}
+	return r
+}
+
+func normField(f string) string {
+	f = strings.ToLower(strings.TrimSpace(f))
+	return strings.NewReplacer("-", "", "_", "", " ", "").Replace(f)
+}
+
+// Field reports whether a JSON key names a sensitive field.
+func (r *Redactor) Field(key string) bool {
+	n := normField(key)
+	for _, f := range r.fields {
+		if strings.HasSuffix(n, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// Text returns s with every secret replaced by Redacted.
+func (r *Redactor) Text(s string) string {
+	if s == "" {
+		return s
+	}
+	for _, p := range r.kv {
+		s = p.re.ReplaceAllString(s, p.repl)
+	}
+	for _, p := range tokenPatterns {
+		s = p.ReplaceAllString(s, "${1}"+Redacted)
+	}
+	s = bearerPattern.ReplaceAllString(s, "${1} "+Redacted)
+	s = userinfoPattern.ReplaceAllString(s, "${1}"+Redacted+"@")
+	return s
+}
+
+// JSON returns raw with the values of sensitive keys replaced by Redacted (whatever their type)
+// and every string redacted as Text. Keys come out sorted. raw that is not valid JSON comes
+// back as a JSON string of its redacted text; empty raw comes back nil.
+func (r *Redactor) JSON(raw json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return mustJSON(r.Text(string(raw)))
+	}
+	return mustJSON(r.value(v))
+}
+
+func (r *Redactor) value(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if r.Field(k) {
+				x[k] = Redacted
+			} else {
+				x[k] = r.value(e)
+			}
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = r.value(e)
+		}
+		return x
+	case string:
+		return r.Text(x)
+	}
+	return v
+}
+
+func mustJSON(v any) json.RawMessage {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Only strings, numbers, bools, nil, maps and slices of them get here.
+		panic("escalate: encode redacted JSON: " + err.Error())
+	}
+	return bytes.TrimRight(b.Bytes(), "\n")
+}
+
+// Messages returns a copy of ms with every message's content redacted as Text.
+func (r *Redactor) Messages(ms []rebound.Message) []rebound.Message {
+	if ms == nil {
+		return nil
+	}
+	out := make([]rebound.Message, len(ms))
+	for i, m := range ms {
+		m.Content = r.Text(m.Content)
+		m.Source = r.Text(m.Source)
+		out[i] = m
+	}
+	return out
+}
