@@ -1,0 +1,380 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/escalate"
+)
+
+// The JSON API under /api/v1/ (docs/api.md). Items are escalate.Item's JSON; runs are written
+// here with snake_case names; every error is {"error": "..."} with the status of statusOf.
+
+func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(err)
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "dashboard API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, status, err.Error())
+}
+
+func (s *Server) apiEscalations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	statuses, err := parseStatusFilter(q.Get("status"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	f := escalate.Filter{Status: statuses, Reason: parseReasonFilter(q.Get("reason")),
+		RunID: q.Get("run_id"), Limit: listLimit}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad limit %q: want a number from 1 to 10000", v))
+			return
+		}
+		f.Limit = n
+	}
+	items, err := s.cfg.Escalations.List(r.Context(), f)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	if items == nil {
+		items = []escalate.Item{}
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+func (s *Server) apiStats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.cfg.Escalations.Stats(r.Context())
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	if st.ByReason == nil {
+		st.ByReason = []escalate.ReasonStats{}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// escalationJSON is one item with its audit trail.
+type escalationJSON struct {
+	escalate.Item
+	Audit []escalate.AuditEntry
+}
+
+// MarshalJSON writes the item's fields and an "audit" array beside them.
+func (e escalationJSON) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(e.Item)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	audit := e.Audit
+	if audit == nil {
+		audit = []escalate.AuditEntry{}
+	}
+	if m["audit"], err = json.Marshal(audit); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+func (s *Server) apiEscalation(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	it, err := s.cfg.Escalations.Get(r.Context(), id)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	audit, err := s.cfg.Escalations.Audit(r.Context(), id)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, escalationJSON{Item: it, Audit: audit})
+}
+
+func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
+	audit, err := s.cfg.Escalations.Audit(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	if audit == nil {
+		audit = []escalate.AuditEntry{}
+	}
+	writeJSON(w, http.StatusOK, audit)
+}
+
+// actionRequest is the body of the API's claim, resolve, dismiss and reopen calls.
+type actionRequest struct {
+	Action string `json:"action"`
+	Answer string `json:"answer"`
+	Note   string `json:"note"`
+	By     string `json:"by"`
+	// ClaimFor is the claim's length for claim, in Go duration syntax ("30m"); default the
+	// dashboard's ClaimFor.
+	ClaimFor string `json:"claim_for"`
+}
+
+func readAction(w http.ResponseWriter, r *http.Request) (actionRequest, bool) {
+	var req actionRequest
+	body := http.MaxBytesReader(w, r.Body, maxFormBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return req, false
+	}
+	return req, true
+}
+
+// apiAct runs one reviewer action and answers with the item as it now is.
+func (s *Server) apiAct(w http.ResponseWriter, r *http.Request, act func(id string, req actionRequest) (escalate.Item, error)) {
+	req, ok := readAction(w, r)
+	if !ok {
+		return
+	}
+	it, err := act(r.PathValue("id"), req)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, it)
+}
+
+func (s *Server) apiClaim(w http.ResponseWriter, r *http.Request) {
+	s.apiAct(w, r, func(id string, req actionRequest) (escalate.Item, error) {
+		d := s.cfg.ClaimFor
+		if req.ClaimFor != "" {
+			v, err := time.ParseDuration(req.ClaimFor)
+			if err != nil || v <= 0 {
+				return escalate.Item{}, &escalate.InvalidError{Field: "claim_for", Reason: fmt.Sprintf("%q is not a positive duration such as 30m", req.ClaimFor)}
+			}
+			d = v
+		}
+		return s.cfg.Escalations.Claim(r.Context(), id, req.By, d)
+	})
+}
+
+func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request) {
+	s.apiAct(w, r, func(id string, req actionRequest) (escalate.Item, error) {
+		action, err := escalate.ParseAction(req.Action)
+		if err != nil {
+			return escalate.Item{}, err
+		}
+		return s.cfg.Escalations.Resolve(r.Context(), id, escalate.Decision{
+			Action: action, Answer: req.Answer, Note: req.Note, By: req.By,
+		})
+	})
+}
+
+func (s *Server) apiDismiss(w http.ResponseWriter, r *http.Request) {
+	s.apiAct(w, r, func(id string, req actionRequest) (escalate.Item, error) {
+		return s.cfg.Escalations.Dismiss(r.Context(), id, req.By, req.Note)
+	})
+}
+
+func (s *Server) apiReopen(w http.ResponseWriter, r *http.Request) {
+	s.apiAct(w, r, func(id string, req actionRequest) (escalate.Item, error) {
+		return s.cfg.Escalations.Reopen(r.Context(), id, req.By, req.Note)
+	})
+}
+
+// runJSON is a run's summary in the API.
+type runJSON struct {
+	ID           string          `json:"id"`
+	Workflow     string          `json:"workflow,omitempty"`
+	Input        json.RawMessage `json:"input,omitempty"`
+	Status       string          `json:"status"`
+	Owner        string          `json:"owner,omitempty"`
+	LeaseExpires *time.Time      `json:"lease_expires,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+	LastStep     string          `json:"last_step,omitempty"`
+	StepCount    int             `json:"step_count"`
+	AttemptCount int             `json:"attempt_count"`
+	EscalationID string          `json:"escalation_id,omitempty"`
+	Error        string          `json:"error,omitempty"`
+}
+
+func toRunJSON(ri checkpoint.RunInfo) runJSON {
+	j := runJSON{
+		ID: ri.ID, Workflow: ri.Workflow, Status: string(ri.Status), Owner: ri.Owner,
+		CreatedAt: ri.CreatedAt, UpdatedAt: ri.UpdatedAt, LastStep: ri.LastStep,
+		StepCount: ri.StepCount, AttemptCount: ri.AttemptCount, EscalationID: ri.EscalationID,
+		Error: ri.Error,
+	}
+	if json.Valid(ri.Input) {
+		j.Input = ri.Input
+	}
+	if !ri.LeaseExpires.IsZero() {
+		t := ri.LeaseExpires
+		j.LeaseExpires = &t
+	}
+	return j
+}
+
+type eventJSON struct {
+	Time    time.Time `json:"time"`
+	Event   string    `json:"event"`
+	Attempt int       `json:"attempt,omitempty"`
+	Class   string    `json:"class,omitempty"`
+	DelayMS *int64    `json:"delay_ms,omitempty"`
+	Model   string    `json:"model,omitempty"`
+	From    string    `json:"from,omitempty"`
+	To      string    `json:"to,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Error   string    `json:"error,omitempty"`
+}
+
+func toEventJSON(a checkpoint.AttemptRecord) eventJSON {
+	e := eventJSON{Time: a.Time, Event: a.Kind, Attempt: a.Attempt, Class: a.Class, Model: a.Model,
+		From: a.From, To: a.To, Reason: a.Reason, Error: a.Error}
+	if a.Delay > 0 || a.Kind == "retry_scheduled" {
+		ms := a.Delay.Milliseconds()
+		e.DelayMS = &ms
+	}
+	return e
+}
+
+type stepJSON struct {
+	Index        int         `json:"index"`
+	Name         string      `json:"name"`
+	Status       string      `json:"status"`
+	Irreversible bool        `json:"irreversible,omitempty"`
+	Fallback     string      `json:"fallback,omitempty"`
+	Error        string      `json:"error,omitempty"`
+	Class        string      `json:"class,omitempty"`
+	Reason       string      `json:"reason,omitempty"`
+	EscalationID string      `json:"escalation_id,omitempty"`
+	Executions   int         `json:"executions"`
+	StartedAt    *time.Time  `json:"started_at,omitempty"`
+	FinishedAt   *time.Time  `json:"finished_at,omitempty"`
+	Events       []eventJSON `json:"events"`
+}
+
+type runDetailJSON struct {
+	runJSON
+	Steps          []stepJSON      `json:"steps"`
+	BreakerEvents  []eventJSON     `json:"breaker_events"`
+	Escalations    []escalate.Item `json:"escalations"`
+	MessageCount   int             `json:"message_count"`
+	DamagedRecords []string        `json:"damaged_records,omitempty"`
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Runs == nil {
+		writeError(w, http.StatusNotFound, errNoRuns.Error())
+		return
+	}
+	f, err := parseRunFilter(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	runs, err := s.cfg.Runs.ListRuns(r.Context(), f)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	out := make([]runJSON, 0, len(runs))
+	for _, ri := range runs {
+		out = append(out, toRunJSON(ri))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Runs == nil {
+		writeError(w, http.StatusNotFound, errNoRuns.Error())
+		return
+	}
+	p, err := s.loadRun(r, r.PathValue("id"))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	out := runDetailJSON{runJSON: toRunJSON(p.Run), Steps: []stepJSON{}, BreakerEvents: []eventJSON{},
+		Escalations: p.Escalations, MessageCount: len(p.Messages), DamagedRecords: p.Damaged}
+	if out.Escalations == nil {
+		out.Escalations = []escalate.Item{}
+	}
+	for _, st := range p.Steps {
+		sj := stepJSON{Index: st.Index, Name: st.Name, Status: string(st.Status), Irreversible: st.Irreversible,
+			Fallback: st.Fallback, Error: st.Error, Class: st.Class, Reason: st.Reason,
+			EscalationID: st.EscalationID, Executions: st.Executions,
+			StartedAt: timeOrNil(st.StartedAt), FinishedAt: timeOrNil(st.FinishedAt), Events: []eventJSON{}}
+		for _, a := range st.Events {
+			sj.Events = append(sj.Events, toEventJSON(a))
+		}
+		out.Steps = append(out.Steps, sj)
+	}
+	for _, a := range p.Breakers {
+		out.BreakerEvents = append(out.BreakerEvents, toEventJSON(a))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type breakerJSON struct {
+	Name        string       `json:"name"`
+	State       string       `json:"state"`
+	Transitions []Transition `json:"transitions"`
+}
+
+type breakersPage struct {
+	Now        time.Time
+	Configured bool
+	Breakers   []BreakerStatus
+}
+
+func (s *Server) breakers(r *http.Request) ([]BreakerStatus, error) {
+	if s.cfg.Breakers == nil {
+		return nil, nil
+	}
+	return s.cfg.Breakers.Breakers(r.Context())
+}
+
+func (s *Server) pageBreakers(w http.ResponseWriter, r *http.Request) {
+	bs, err := s.breakers(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "breakers", breakersPage{Now: s.now(), Configured: s.cfg.Breakers != nil, Breakers: bs})
+}
+
+func (s *Server) apiBreakers(w http.ResponseWriter, r *http.Request) {
+	bs, err := s.breakers(r)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	out := make([]breakerJSON, 0, len(bs))
+	for _, b := range bs {
+		ts := b.Transitions
+		if ts == nil {
+			ts = []Transition{}
+		}
+		out = append(out, breakerJSON{Name: b.Name, State: b.State.String(), Transitions: ts})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,173 @@
+package dashboard
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cookie names. Both cookies are Secure, HttpOnly and SameSite=Strict. Browsers keep Secure
+// cookies set over plain HTTP only for loopback hosts (localhost, 127.0.0.1, ::1); anywhere else
+// the dashboard must be reached over HTTPS (a TLS-terminating proxy in front of `rebound serve`)
+// for the login to stick. The API's bearer header works either way.
+const (
+	sessionCookie = "rebound_session"
+	csrfCookie    = "rebound_csrf"
+)
+
+// keys holds the secrets derived at construction. With a token, every key derives from it, so
+// sessions and CSRF tokens survive a restart and die with a token change; without one, a random
+// secret is drawn per process.
+type keys struct {
+	token   []byte // the configured token; empty: no authentication
+	session []byte // HMAC key for session cookies
+	csrf    []byte // HMAC key for CSRF tokens
+}
+
+func deriveKey(secret []byte, label string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("rebound-dashboard/" + label))
+	return m.Sum(nil)
+}
+
+// checkToken compares a presented token with the configured one in constant time.
+func (k *keys) checkToken(presented string) bool {
+	if len(k.token) == 0 || presented == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(presented), k.token) == 1
+}
+
+// newSession returns a cookie value valid until exp: "<unix seconds>.<mac>". The cookie never
+// holds the token itself.
+func (k *keys) newSession(exp time.Time) string {
+	e := strconv.FormatInt(exp.Unix(), 10)
+	return e + "." + k.mac(k.session, e)
+}
+
+// checkSession reports whether v is a session this server issued that has not expired at now.
+func (k *keys) checkSession(v string, now time.Time) bool {
+	e, mac, ok := strings.Cut(v, ".")
+	if !ok {
+		return false
+	}
+	sec, err := strconv.ParseInt(e, 10, 64)
+	if err != nil || now.Unix() >= sec {
+		return false
+	}
+	return hmac.Equal([]byte(mac), []byte(k.mac(k.session, e)))
+}
+
+func (k *keys) mac(key []byte, msg string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// bearer returns the token of an "Authorization: Bearer X" header, or "".
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// authKind is how a request proved who it is.
+type authKind int
+
+const (
+	authNone    authKind = iota // no valid credential
+	authOpen                    // no token configured: everything is open
+	authBearer                  // Authorization: Bearer <token>
+	authSession                 // the session cookie from the login form
+)
+
+func (s *Server) authenticate(r *http.Request) authKind {
+	if len(s.keys.token) == 0 {
+		return authOpen
+	}
+	if s.keys.checkToken(bearer(r)) {
+		return authBearer
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && s.keys.checkSession(c.Value, s.now()) {
+		return authSession
+	}
+	return authNone
+}
+
+// requireAuth lets a request through when it carries the token (bearer header) or a valid
+// session cookie. Otherwise an API call gets 401 with a JSON body and a page is redirected to
+// the login form, which returns to the page after signing in.
+func (s *Server) requireAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kind := s.authenticate(r)
+		if kind != authNone {
+			next.ServeHTTP(w, r.WithContext(withAuth(r.Context(), kind)))
+			return
+		}
+		if isAPI(r) || r.Method != http.MethodGet && r.Method != http.MethodHead || r.URL.Path == "/metrics" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rebound"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong token: send Authorization: Bearer <token>")
+			return
+		}
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	})
+}
+
+// safeNext keeps a post-login redirect on this site: a local absolute path, never "//host".
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	if len(s.keys.token) == 0 || s.authenticate(r) != authNone {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", loginPage{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.PostFormValue("next"))
+	if len(s.keys.token) == 0 {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	if !s.keys.checkToken(r.PostFormValue("token")) {
+		s.render(w, r, http.StatusUnauthorized, "login", loginPage{Next: next, Failed: true})
+		return
+	}
+	exp := s.now().Add(s.cfg.SessionTTL)
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: s.keys.newSession(exp), Path: "/",
+		Expires: exp, MaxAge: int(s.cfg.SessionTTL.Seconds()),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
+	dest := "/"
+	if len(s.keys.token) > 0 {
+		dest = "/login"
+	}
+	http.Redirect(w, r, dest, http.StatusSeeOther)
+}
+
+func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }

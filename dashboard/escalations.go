@@ -1,0 +1,318 @@
+package dashboard
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/escalate"
+)
+
+// listLimit caps the rows of the queue page and of an API list without its own limit.
+const listLimit = 500
+
+// reviewerCookie remembers the name a reviewer typed, to fill in the next form.
+const reviewerCookie = "rebound_reviewer"
+
+// statusFilters are the values of the status filter, in the order the page offers them. The
+// empty value shows every item; "waiting" shows those that still need a decision.
+var statusFilters = []string{"", "waiting", "open", "claimed", "resolved", "dismissed"}
+
+// parseStatusFilter turns "open,claimed" (or "waiting") into the queue's filter.
+func parseStatusFilter(v string) ([]escalate.Status, error) {
+	var out []escalate.Status
+	for _, s := range strings.Split(v, ",") {
+		switch s = strings.TrimSpace(strings.ToLower(s)); s {
+		case "", "all":
+		case "waiting":
+			out = append(out, escalate.StatusOpen, escalate.StatusClaimed)
+		case string(escalate.StatusOpen), string(escalate.StatusClaimed),
+			string(escalate.StatusResolved), string(escalate.StatusDismissed):
+			out = append(out, escalate.Status(s))
+		default:
+			return nil, fmt.Errorf("unknown status %q: want open, claimed, resolved, dismissed or waiting", s)
+		}
+	}
+	return out, nil
+}
+
+func parseReasonFilter(v string) []escalate.Reason {
+	var out []escalate.Reason
+	for _, r := range strings.Split(v, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, escalate.Reason(r))
+		}
+	}
+	return out
+}
+
+type reasonCard struct {
+	Reason  string
+	Open    int
+	Claimed int
+	Oldest  time.Duration
+}
+
+type escalationsPage struct {
+	Now       time.Time
+	Stats     escalate.Stats
+	Cards     []reasonCard
+	Items     []escalate.Item
+	Status    string
+	Reason    string
+	Statuses  []string
+	Reasons   []string
+	Truncated bool
+}
+
+func (s *Server) pageEscalations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	statuses, err := parseStatusFilter(q.Get("status"))
+	if err != nil {
+		s.renderError(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	items, err := s.cfg.Escalations.List(r.Context(), escalate.Filter{
+		Status: statuses, Reason: parseReasonFilter(q.Get("reason")), Limit: listLimit + 1,
+	})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	stats, err := s.cfg.Escalations.Stats(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	p := escalationsPage{
+		Now: s.now(), Stats: stats, Items: items, Status: q.Get("status"), Reason: q.Get("reason"),
+		Statuses: statusFilters,
+	}
+	if len(p.Items) > listLimit {
+		p.Items, p.Truncated = p.Items[:listLimit], true
+	}
+	reasons := map[string]bool{}
+	for _, rs := range stats.ByReason {
+		p.Cards = append(p.Cards, reasonCard{Reason: string(rs.Reason), Open: rs.Open,
+			Claimed: rs.Claimed, Oldest: rs.OldestAge(p.Now)})
+		reasons[string(rs.Reason)] = true
+	}
+	for _, it := range items {
+		reasons[string(it.Reason)] = true
+	}
+	for _, rr := range []escalate.Reason{escalate.MaxRetriesExceeded, escalate.AmbiguousState,
+		escalate.LowConfidence, escalate.RequiresHuman, escalate.IrreversibleAction} {
+		reasons[string(rr)] = true
+	}
+	if p.Reason != "" {
+		reasons[p.Reason] = true
+	}
+	for rr := range reasons {
+		p.Reasons = append(p.Reasons, rr)
+	}
+	sort.Strings(p.Reasons)
+	s.render(w, r, http.StatusOK, "escalations", p)
+}
+
+// escalationPage is one item with everything needed to decide.
+type escalationPage struct {
+	Now      time.Time
+	Item     escalate.Item
+	Audit    []escalate.AuditEntry
+	State    string // the state snapshot, indented
+	Run      *checkpoint.RunInfo
+	Step     *checkpoint.StepRecord
+	Attempts []checkpoint.AttemptRecord
+	Reviewer string
+	// Error is the message of a refused action; Form holds what was typed, to fill in again.
+	Error   string
+	Form    decisionForm
+	Refresh bool
+}
+
+func (p escalationPage) refreshSeconds() int {
+	if p.Refresh {
+		return 2
+	}
+	return 0
+}
+
+type decisionForm struct {
+	Action, Answer, Note, By string
+}
+
+// defaultAction suggests the decision the item's reason most often needs.
+func defaultAction(reason escalate.Reason) string {
+	switch reason {
+	case escalate.IrreversibleAction, escalate.AmbiguousState:
+		return string(escalate.ActionApprove)
+	case escalate.MaxRetriesExceeded:
+		return string(escalate.ActionRetry)
+	case escalate.LowConfidence, escalate.RequiresHuman:
+		return string(escalate.ActionRespond)
+	}
+	return string(escalate.ActionApprove)
+}
+
+func (s *Server) loadEscalation(r *http.Request, id string) (escalationPage, error) {
+	ctx := r.Context()
+	it, err := s.cfg.Escalations.Get(ctx, id)
+	if err != nil {
+		return escalationPage{}, err
+	}
+	audit, err := s.cfg.Escalations.Audit(ctx, id)
+	if err != nil {
+		return escalationPage{}, err
+	}
+	p := escalationPage{Now: s.now(), Item: it, Audit: audit, Reviewer: reviewerName(r)}
+	if len(it.State) > 0 {
+		var buf bytes.Buffer
+		if json.Indent(&buf, it.State, "", "  ") == nil {
+			p.State = buf.String()
+		} else {
+			p.State = string(it.State)
+		}
+	}
+	if s.cfg.Runs != nil && it.RunID != "" {
+		rec, err := s.cfg.Runs.GetRun(ctx, it.RunID)
+		switch {
+		case err == nil:
+			info := rec.RunInfo
+			p.Run = &info
+			for i := range rec.Steps {
+				if rec.Steps[i].Name == it.Step {
+					p.Step = &rec.Steps[i]
+				}
+			}
+			if p.Step != nil {
+				for _, a := range rec.Attempts {
+					if a.Step == p.Step.Index {
+						p.Attempts = append(p.Attempts, a)
+					}
+				}
+			}
+		case !errors.Is(err, checkpoint.ErrRunNotFound):
+			return escalationPage{}, err
+		}
+	}
+	decided := it.Status == escalate.StatusResolved || it.Status == escalate.StatusDismissed
+	p.Refresh = decided && p.Run != nil && (p.Run.Status == checkpoint.StatusEscalated ||
+		p.Run.Status == checkpoint.StatusRunning) && p.Run.EscalationID == it.ID
+	p.Form = decisionForm{Action: defaultAction(it.Reason), By: p.Reviewer}
+	return p, nil
+}
+
+func (s *Server) pageEscalation(w http.ResponseWriter, r *http.Request) {
+	p, err := s.loadEscalation(r, r.PathValue("id"))
+	if err != nil {
+		s.pageFailed(w, r, err)
+		return
+	}
+	s.renderTitled(w, r, http.StatusOK, "escalation", "Escalation "+p.Item.ID, p)
+}
+
+// formAction runs one reviewer action from a form: on success it remembers the reviewer's name
+// and returns to the item's page with a message; a refused action (409, 400) shows the page
+// again with the reason and what was typed.
+func (s *Server) formAction(w http.ResponseWriter, r *http.Request, done string,
+	act func(id string, f decisionForm) error) {
+	id := r.PathValue("id")
+	f := decisionForm{
+		Action: r.PostFormValue("action"), Answer: r.PostFormValue("answer"),
+		Note: r.PostFormValue("note"), By: strings.TrimSpace(r.PostFormValue("by")),
+	}
+	if f.By != "" {
+		http.SetCookie(w, &http.Cookie{
+			Name: reviewerCookie, Value: url.QueryEscape(f.By), Path: "/", MaxAge: 365 * 24 * 3600,
+			Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		})
+	}
+	if err := act(id, f); err != nil {
+		status := statusOf(err)
+		if status == http.StatusNotFound || status >= 500 {
+			s.pageFailed(w, r, err)
+			return
+		}
+		p, lerr := s.loadEscalation(r, id)
+		if lerr != nil {
+			s.pageFailed(w, r, lerr)
+			return
+		}
+		p.Error, p.Form = err.Error(), f
+		if p.Form.Action == "" {
+			p.Form.Action = defaultAction(p.Item.Reason)
+		}
+		s.renderTitled(w, r, status, "escalation", "Escalation "+p.Item.ID, p)
+		return
+	}
+	http.Redirect(w, r, "/escalations/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
+}
+
+func (s *Server) formClaim(w http.ResponseWriter, r *http.Request) {
+	s.formAction(w, r, "claimed", func(id string, f decisionForm) error {
+		_, err := s.cfg.Escalations.Claim(r.Context(), id, f.By, s.cfg.ClaimFor)
+		return err
+	})
+}
+
+func (s *Server) formResolve(w http.ResponseWriter, r *http.Request) {
+	s.formAction(w, r, "resolved", func(id string, f decisionForm) error {
+		action, err := escalate.ParseAction(f.Action)
+		if err != nil {
+			return err
+		}
+		_, err = s.cfg.Escalations.Resolve(r.Context(), id, escalate.Decision{
+			Action: action, Answer: f.Answer, Note: f.Note, By: f.By,
+		})
+		return err
+	})
+}
+
+func (s *Server) formDismiss(w http.ResponseWriter, r *http.Request) {
+	s.formAction(w, r, "dismissed", func(id string, f decisionForm) error {
+		_, err := s.cfg.Escalations.Dismiss(r.Context(), id, f.By, f.Note)
+		return err
+	})
+}
+
+func (s *Server) formReopen(w http.ResponseWriter, r *http.Request) {
+	s.formAction(w, r, "reopened", func(id string, f decisionForm) error {
+		_, err := s.cfg.Escalations.Reopen(r.Context(), id, f.By, f.Note)
+		return err
+	})
+}
+
+func reviewerName(r *http.Request) string {
+	c, err := r.Cookie(reviewerCookie)
+	if err != nil {
+		return ""
+	}
+	v, err := url.QueryUnescape(c.Value)
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
+// pageFailed renders the error page for a failed read: 404 for an unknown ID, 500 (logged)
+// for a store failing.
+func (s *Server) pageFailed(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(err)
+	if status >= 500 {
+		s.serverError(w, r, err)
+		return
+	}
+	s.renderError(w, r, status, err.Error())
+}
+
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.renderError(w, r, http.StatusInternalServerError, "The store failed to answer: "+err.Error())
+}

@@ -1,0 +1,76 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/rebound-go/rebound/breaker"
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/escalate"
+)
+
+// Queue is what the dashboard reads and changes in the escalation queue. *escalate.Queue
+// implements it.
+type Queue interface {
+	List(ctx context.Context, f escalate.Filter) ([]escalate.Item, error)
+	Get(ctx context.Context, id string) (escalate.Item, error)
+	Audit(ctx context.Context, id string) ([]escalate.AuditEntry, error)
+	Stats(ctx context.Context) (escalate.Stats, error)
+	Claim(ctx context.Context, id, by string, d time.Duration) (escalate.Item, error)
+	Resolve(ctx context.Context, id string, d escalate.Decision) (escalate.Item, error)
+	Dismiss(ctx context.Context, id, by, note string) (escalate.Item, error)
+	Reopen(ctx context.Context, id, by, note string) (escalate.Item, error)
+}
+
+var _ Queue = (*escalate.Queue)(nil)
+
+// RunSource reads durable runs. Every checkpoint.Store implements it (the memory store,
+// store/sqlite, store/postgres).
+type RunSource interface {
+	ListRuns(ctx context.Context, f checkpoint.RunFilter) ([]checkpoint.RunInfo, error)
+	GetRun(ctx context.Context, runID string) (*checkpoint.RunRecord, error)
+}
+
+var _ RunSource = checkpoint.Store(nil)
+
+// BreakerSource reports the circuit breakers of the serving process: each dependency's state
+// and its recent transitions. Breaker state lives in the process, so this is the serving
+// process's own view (a *BreakerLog over the process's breaker.Set).
+type BreakerSource interface {
+	Breakers(ctx context.Context) ([]BreakerStatus, error)
+}
+
+// BreakerStatus is one dependency's breaker as the breakers page shows it.
+type BreakerStatus struct {
+	// Name is the dependency's key ("anthropic/claude-x", "tool/search").
+	Name  string        `json:"name"`
+	State breaker.State `json:"-"`
+	// Transitions are the most recent changes of state, newest first.
+	Transitions []Transition `json:"transitions"`
+}
+
+// Transition is one change of a breaker's state.
+type Transition struct {
+	At   time.Time `json:"at"`
+	From string    `json:"from"`
+	To   string    `json:"to"`
+}
+
+// statusOf maps the typed errors of the queue and the run store to HTTP statuses: 404 for an
+// unknown ID, 409 for a conflict (claimed by someone else, a status that does not allow the
+// change), 400 for a bad request (an unknown action, a respond without an answer, no name).
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, escalate.ErrNotFound), errors.Is(err, checkpoint.ErrRunNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, escalate.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, escalate.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
