@@ -10,30 +10,43 @@ import (
 	"github.com/rebound-go/rebound/breaker"
 )
 
-// BreakerLog is a BreakerSource over a breaker.Set: the set gives each breaker's current state,
-// and the log remembers the recent transitions it was told of, through Hook (a rebound.Hook fed
-// BreakerChanged events) or OnStateChange (a breaker.Settings.OnStateChange). Wire one of the
-// two into the set's Settings, or into the hook of the runner whose steps use the set. Safe for
-// concurrent use.
+// BreakerLog is a BreakerSource over the breakers of a process: a watched breaker.Set gives
+// each breaker's current state, and the log remembers the recent transitions it was told of,
+// through Hook (a rebound.Hook fed BreakerChanged events: put it in the hook of the runner whose
+// steps use the breakers) or OnStateChange (for breaker.Settings.OnStateChange):
+//
+//	log := dashboard.NewBreakerLog(0)
+//	set, err := breaker.NewSet(breaker.SetConfig{Settings: breaker.Settings{OnStateChange: log.OnStateChange}})
+//	...
+//	log.Watch(set)
+//
+// Safe for concurrent use.
 type BreakerLog struct {
-	set  *breaker.Set
 	keep int
 	now  func() time.Time
 
-	mu sync.Mutex
-	m  map[string][]Transition // newest last, at most keep
+	mu   sync.Mutex
+	sets []*breaker.Set
+	m    map[string][]Transition // newest last, at most keep
 }
 
 var _ BreakerSource = (*BreakerLog)(nil)
 
-// NewBreakerLog returns a log over set (which may be nil: then only breakers the log has seen
-// change are listed, with the state of their last transition), keeping keep transitions per
-// breaker (default 20 when keep <= 0).
-func NewBreakerLog(set *breaker.Set, keep int) *BreakerLog {
+// NewBreakerLog returns an empty log keeping keep transitions per breaker (default 20 when
+// keep <= 0). Until it watches a set, it lists only the breakers it has seen change, each in
+// the state of its last transition.
+func NewBreakerLog(keep int) *BreakerLog {
 	if keep <= 0 {
 		keep = 20
 	}
-	return &BreakerLog{set: set, keep: keep, now: time.Now, m: make(map[string][]Transition)}
+	return &BreakerLog{keep: keep, now: time.Now, m: make(map[string][]Transition)}
+}
+
+// Watch adds set's breakers to the list, with their current states.
+func (l *BreakerLog) Watch(set *breaker.Set) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sets = append(l.sets, set)
 }
 
 // Hook records the BreakerChanged events it receives and ignores the others. Its signature is
@@ -69,8 +82,11 @@ func (l *BreakerLog) record(name string, t Transition) {
 func (l *BreakerLog) Breakers(_ context.Context) ([]BreakerStatus, error) {
 	byName := make(map[string]*BreakerStatus)
 	inSet := make(map[string]bool)
-	if l.set != nil {
-		l.set.Range(func(key string, b *breaker.Breaker) bool {
+	l.mu.Lock()
+	sets := append([]*breaker.Set(nil), l.sets...)
+	l.mu.Unlock()
+	for _, set := range sets {
+		set.Range(func(key string, b *breaker.Breaker) bool {
 			byName[key] = &BreakerStatus{Name: key, State: b.State()}
 			inSet[key] = true
 			return true
