@@ -52,9 +52,13 @@ type Breaker struct {
 	failures classSet
 	neutral  classSet
 
-	// fast mirrors gen<<1 | 1 while the breaker is closed, so that admitting a call on a closed
-	// breaker takes no lock.
+	// fast mirrors gen<<2 | quiet<<1 | closed, so that the hot path takes no lock: closed admits
+	// a call with one atomic load; quiet means a success changes nothing (closed, no failure in a
+	// row, a full count window holding only fast successes, or forced closed), so reporting one
+	// is a second atomic load.
 	fast atomic.Uint64
+
+	epoch time.Time // creation, for Permit.start
 
 	mu          sync.Mutex
 	state       State
@@ -86,7 +90,10 @@ func newBreaker(s Settings) *Breaker {
 		win:      newWindow(s.WindowSize, s.WindowPeriod),
 		openFor:  s.OpenFor,
 	}
-	b.fast.Store(1)
+	if s.SlowCall > 0 {
+		b.epoch = time.Now()
+	}
+	b.publish()
 	return b
 }
 
@@ -113,15 +120,19 @@ func (b *Breaker) StateAt(now time.Time) State {
 type Permit struct {
 	b     *Breaker
 	gen   uint64
-	start time.Time // set only when the breaker measures slow calls
-	probe bool
+	start int64 // admission, in ns since b.epoch (+1, so 0 is unset); only when measuring slow calls
 }
 
 // Allow admits a call, or refuses it with an *ErrOpen (which matches rebound.ErrCircuitOpen).
 // It reads the clock only when it needs to: when the breaker is open, or measures slow calls.
 func (b *Breaker) Allow() (Permit, error) {
-	return b.allow(context.Background(), time.Time{})
+	if v := b.fast.Load(); v&fastClosed != 0 {
+		return Permit{b: b, gen: v >> 2}, nil // inlined: the closed path takes no lock
+	}
+	return b.allowSlow()
 }
+
+func (b *Breaker) allowSlow() (Permit, error) { return b.allow(context.Background(), time.Time{}) }
 
 // AllowAt is Allow at the given time (which must not be zero).
 func (b *Breaker) AllowAt(now time.Time) (Permit, error) {
@@ -129,16 +140,15 @@ func (b *Breaker) AllowAt(now time.Time) (Permit, error) {
 }
 
 func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
-	if b.s.SlowCall == 0 {
-		if v := b.fast.Load(); v&1 != 0 {
-			return Permit{b: b, gen: v >> 1}, nil
-		}
-	} else if now.IsZero() {
+	if v := b.fast.Load(); v&fastClosed != 0 {
+		return Permit{b: b, gen: v >> 2}, nil
+	}
+	if b.s.SlowCall > 0 && now.IsZero() {
 		now = time.Now()
 	}
 	b.mu.Lock()
 	if b.state == Closed {
-		p := Permit{b: b, gen: b.gen, start: now}
+		p := Permit{b: b, gen: b.gen, start: b.since(now)}
 		b.mu.Unlock()
 		return p, nil
 	}
@@ -165,17 +175,30 @@ func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
 		return Permit{}, &ErrOpen{Name: b.s.Name, State: HalfOpen, Until: now}
 	}
 	b.probes++
-	p := Permit{b: b, gen: b.gen, start: now, probe: true}
+	p := Permit{b: b, gen: b.gen, start: b.since(now)}
 	b.mu.Unlock()
 	b.notify(ctx, ch)
 	return p, nil
 }
 
+// since returns now as ns since b.epoch, plus one (0 means no time); 0 for a zero now.
+func (b *Breaker) since(now time.Time) int64 {
+	if now.IsZero() {
+		return 0
+	}
+	return int64(now.Sub(b.epoch)) + 1
+}
+
 // Done reports the call's outcome: nil is a success; an error counts by its class
 // (rebound.Classify) as Settings.Failures and Settings.Neutral say.
 func (p Permit) Done(err error) {
-	p.report(context.Background(), time.Time{}, err, false)
+	if err == nil && p.b != nil && p.b.fast.Load()&fastQuiet != 0 {
+		return // inlined: a success on a quiet breaker changes nothing
+	}
+	p.done(err)
 }
+
+func (p Permit) done(err error) { p.report(context.Background(), time.Time{}, err, false) }
 
 // DoneAt is Done at the given time (which must not be zero when the breaker measures slow calls
 // or uses a time-based window).
@@ -193,6 +216,9 @@ func (p Permit) DoneContext(ctx context.Context, err error) {
 func (p Permit) report(ctx context.Context, now time.Time, err error, useCtx bool) {
 	if p.b == nil {
 		return
+	}
+	if err == nil && p.b.fast.Load()&fastQuiet != 0 {
+		return // a success on a quiet breaker changes nothing
 	}
 	c := rebound.ClassUnknown
 	ok := err == nil
@@ -239,7 +265,7 @@ func (b *Breaker) record(ctx context.Context, now time.Time, p Permit, o outcome
 	if now.IsZero() && (b.s.SlowCall > 0 || b.win.timed()) {
 		now = time.Now()
 	}
-	slow := o != neutral && b.s.SlowCall > 0 && !p.start.IsZero() && now.Sub(p.start) >= b.s.SlowCall
+	slow := o != neutral && b.s.SlowCall > 0 && p.start != 0 && time.Duration(b.since(now)-p.start) >= b.s.SlowCall
 
 	b.mu.Lock()
 	if p.gen != b.gen || b.forced != notForced {
@@ -260,6 +286,8 @@ func (b *Breaker) record(ctx context.Context, now time.Time, p Permit, o outcome
 		b.win.add(now, o == failure, slow)
 		if b.shouldTrip() {
 			ch = b.setState(Open, now)
+		} else {
+			b.publish()
 		}
 	case HalfOpen:
 		b.probes--
@@ -298,6 +326,25 @@ func (b *Breaker) shouldTrip() bool {
 	return b.s.SlowCall > 0 && float64(w.slow) >= b.s.SlowCallRate*float64(w.calls)
 }
 
+const (
+	fastClosed = 1
+	fastQuiet  = 2
+)
+
+// publish mirrors the state into b.fast; b.mu is held (or b is not yet shared).
+func (b *Breaker) publish() {
+	v := b.gen << 2
+	if b.state == Closed && b.s.SlowCall == 0 { // slow calls need the start time: the locked path
+		v |= fastClosed
+		w := &b.win
+		if b.forced == forcedClosed ||
+			b.consecutive == 0 && !w.timed() && w.failures == 0 && w.slow == 0 && w.calls == len(w.ring) {
+			v |= fastQuiet
+		}
+	}
+	b.fast.Store(v)
+}
+
 // change is a change of state to announce once the lock is released.
 type change struct {
 	from, to State
@@ -311,11 +358,6 @@ func (b *Breaker) setState(to State, now time.Time) change {
 	from := b.state
 	b.state = to
 	b.gen++
-	if to == Closed {
-		b.fast.Store(b.gen<<1 | 1)
-	} else {
-		b.fast.Store(b.gen << 1)
-	}
 	b.probes = 0
 	b.successes = 0
 	switch to {
@@ -328,6 +370,7 @@ func (b *Breaker) setState(to State, now time.Time) change {
 		b.consecutive = 0
 		b.win.reset()
 	}
+	b.publish()
 	return change{from: from, to: to, at: now, ok: from != to}
 }
 
