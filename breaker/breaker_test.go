@@ -586,3 +586,20 @@ func TestStateNames(t *testing.T) {
 		}
 	}
 }
+
+// TestQuietBreakerStillCounts checks that successes on a healthy breaker (which take the
+// lock-free path) leave the window exact: failures that follow are counted against a full
+// window of successes.
+func TestQuietBreakerStillCounts(t *testing.T) {
+	b := mustNew(t, breaker.Settings{WindowSize: 10, MinCalls: 10, FailureRate: 0.5, ConsecutiveFailures: -1})
+	for range 50 {
+		call(t, b, nil)
+	}
+	for range 4 {
+		call(t, b, errTransient)
+		call(t, b, nil)
+		wantState(t, b, breaker.Closed) // at most 4 failures of 10
+	}
+	call(t, b, errTransient) // F S F S F S F S F + one old S: 5 of 10
+	wantState(t, b, breaker.Open)
+}
