@@ -21,7 +21,8 @@ var ErrCircuitOpen = errors.New("rebound: circuit open")
 //   - the marks Permanent (class of what it wraps), Transient and RetryAfter (a retriable class:
 //     the wrapped one's if retriable, else ClassTransient);
 //   - a *GiveUpError (ClassCanceled if the context ended, else the class of its last failure);
-//   - an *Error (its Class, or the class of its Status when Class is ClassUnknown; its RetryAfter);
+//   - an *Error (its Class, or the class of its Status when Class is ClassUnknown, or else the
+//     class of its Err; its RetryAfter);
 //   - an error matching ErrCircuitOpen (ClassTransient, never retried: see Retriable);
 //   - context.Canceled (ClassCanceled) and context.DeadlineExceeded (ClassTimeout: an attempt's own
 //     deadline; the caller's deadline is told apart by ClassifyContext);
@@ -130,6 +131,14 @@ func classifyOne(e error) (Class, time.Duration, bool) {
 		c := x.Class
 		if c == ClassUnknown && x.Status != 0 {
 			c = StatusClass(x.Status)
+		}
+		if c == ClassUnknown && x.Err != nil {
+			// An adapter that wrapped a transport or context error without classifying it.
+			cc, d, _ := classify(x.Err)
+			if x.RetryAfter > 0 {
+				d = x.RetryAfter
+			}
+			return cc, d, true
 		}
 		return c, x.RetryAfter, true
 	case *net.DNSError:

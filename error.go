@@ -40,7 +40,11 @@ type Error struct {
 // Error formats the failure on one line: class, provider, status, type, code, message.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Class.String())
+	c := e.Class
+	if c == ClassUnknown && e.Status != 0 {
+		c = StatusClass(e.Status) // as Classify reads it
+	}
+	b.WriteString(c.String())
 	if e.Provider != "" {
 		b.WriteString(" from ")
 		b.WriteString(e.Provider)

@@ -109,7 +109,7 @@ func ResetHint(h http.Header, now time.Time) (time.Duration, bool) {
 		if err != nil {
 			continue
 		}
-		note(max(t.Sub(now), 0), h.Get("anthropic-ratelimit-"+kind+"-remaining"))
+		note(min(max(t.Sub(now), 0), maxHint), h.Get("anthropic-ratelimit-"+kind+"-remaining"))
 	}
 	for _, kind := range [...]string{"requests", "tokens"} {
 		d, ok := ParseResetDuration(h.Get("x-ratelimit-reset-" + kind))
