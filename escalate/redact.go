@@ -91,7 +91,7 @@ func NewRedactor(fields ...string) *Redactor {
 		{regexp.MustCompile(prefix + `\\"[^"]*?\\"`), `${1}\"` + Redacted + `\"`},
 		{regexp.MustCompile(prefix + `"(?:[^"\\]|\\.)*"`), `${1}"` + Redacted + `"`},
 		{regexp.MustCompile(prefix + `'[^']*'`), `${1}'` + Redacted + `'`},
-		{regexp.MustCompile(prefix + `\[[^\]]*\]`), `${1}[` + Redacted + `]`},
+		{regexp.MustCompile(prefix + `\[[^\]]*\]`), `${1}` + Redacted},
 		{regexp.MustCompile(prefix + `(?:(?:bearer|basic|token|digest)\s+)?[^\s,;&"'\\\]\[}{)(<>]+`), `${1}` + Redacted},
 	}
 	return r
