@@ -127,7 +127,7 @@ type Permit struct {
 // It reads the clock only when it needs to: when the breaker is open, or measures slow calls.
 func (b *Breaker) Allow() (Permit, error) {
 	if v := b.fast.Load(); v&fastClosed != 0 {
-		return Permit{b: b, gen: v >> 2}, nil // inlined: the closed path takes no lock
+		return Permit{b: b, gen: v >> 2}, nil // the closed path takes no lock
 	}
 	return b.allowSlow()
 }
@@ -193,15 +193,15 @@ func (b *Breaker) since(now time.Time) int64 {
 // (rebound.Classify) as Settings.Failures and Settings.Neutral say.
 func (p Permit) Done(err error) {
 	if err == nil && p.b != nil && p.b.fast.Load()&fastQuiet != 0 {
-		return // inlined: a success on a quiet breaker changes nothing
+		return // a success on a quiet breaker changes nothing
 	}
 	p.done(err)
 }
 
 func (p Permit) done(err error) { p.report(context.Background(), time.Time{}, err, false) }
 
-// DoneAt is Done at the given time (which must not be zero when the breaker measures slow calls
-// or uses a time-based window).
+// DoneAt is Done at the given time. (Given a zero time, it reads the clock when it needs one:
+// to measure a slow call, to roll a time-based window, to time an opening.)
 func (p Permit) DoneAt(now time.Time, err error) {
 	p.report(context.Background(), now, err, false)
 }
@@ -386,44 +386,4 @@ func (b *Breaker) notify(ctx context.Context, ch change) {
 		Time: ch.at, Kind: rebound.BreakerChanged, Model: b.s.Name,
 		From: ch.from.String(), To: ch.to.String(),
 	})
-}
-
-// ForceOpen pins the breaker open: every call is refused (ErrOpen with a zero Until) until
-// ForceClosed or Reset. Outcomes of calls admitted before are dropped.
-func (b *Breaker) ForceOpen() {
-	b.mu.Lock()
-	b.forced = forcedOpen
-	ch := b.setState(Open, time.Time{})
-	b.openUntil = time.Time{}
-	b.mu.Unlock()
-	b.notify(context.Background(), ch)
-}
-
-// ForceClosed pins the breaker closed: every call is admitted and no outcome is counted, until
-// ForceOpen or Reset.
-func (b *Breaker) ForceClosed() {
-	b.mu.Lock()
-	b.forced = forcedClosed
-	ch := b.setState(Closed, time.Time{})
-	b.mu.Unlock()
-	b.notify(context.Background(), ch)
-}
-
-// Reset returns the breaker to its first state: closed, unforced, with empty counts and the
-// first open time (Settings.OpenFor).
-func (b *Breaker) Reset() {
-	b.mu.Lock()
-	b.forced = notForced
-	b.openFor = b.s.OpenFor
-	ch := b.setState(Closed, time.Time{})
-	b.mu.Unlock()
-	b.notify(context.Background(), ch)
-}
-
-// idle reports whether the breaker is closed and unforced: forgetting it loses nothing but
-// counts (and the outcomes of calls in flight, which then go to a breaker no longer in the Set).
-func (b *Breaker) idle() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.state == Closed && b.forced == notForced
 }
