@@ -42,8 +42,6 @@ type Queue struct {
 	redact *Redactor
 }
 
-var _ Escalator = (*Queue)(nil)
-
 // NewQueue returns a Queue over store, with cfg's defaults filled in.
 func NewQueue(store Store, cfg Config) *Queue {
 	if cfg.ClaimFor <= 0 {
