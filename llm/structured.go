@@ -1,0 +1,160 @@
+package llm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rebound-go/rebound"
+)
+
+// DefaultMaxRepairs is the number of re-asks of a zero StructuredConfig.
+const DefaultMaxRepairs = 2
+
+// StructuredConfig configures Structured. Its zero value works.
+type StructuredConfig[T any] struct {
+	// Validate, if set, checks a decoded answer; its error is a soft failure, sent back to the
+	// model to repair.
+	Validate func(T) error
+	// MaxRepairs is how many times a soft failure is sent back to the model. Default 2 (3
+	// answers in all); negative: none.
+	MaxRepairs int
+	// Instruction is appended to the system prompt. Default: ask for one JSON value only, shaped
+	// like the JSON of T's zero value.
+	Instruction string
+}
+
+// MalformedError is the last answer of a Structured call that never produced a usable value.
+// Structured returns it inside a *rebound.Error of class malformed.
+type MalformedError struct {
+	// Answer is the model's last answer, as it came.
+	Answer string
+	// Answers is the number of answers received.
+	Answers int
+	// Err is why the last answer was refused.
+	Err error
+}
+
+func (e *MalformedError) Error() string {
+	return fmt.Sprintf("no usable answer after %d: %v", e.Answers, e.Err)
+}
+
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+// Structured asks m for a JSON value of type T and decodes it. A soft failure (an answer that
+// is not JSON, JSON of the wrong shape, a Validate error, or a max_tokens stop) is sent back:
+// the answer is appended as an assistant turn and the failure as a user turn asking for a
+// corrected answer (after a max_tokens stop, with MaxTokens doubled), at most MaxRepairs times.
+// Then Structured fails with a *rebound.Error of class malformed whose Err is a
+// *MalformedError carrying the last answer. Failures of m itself are returned as they are.
+//
+// The Response is that of the answer used (or the last one, on a soft failure).
+func Structured[T any](ctx context.Context, m Model, req Request, c StructuredConfig[T]) (T, *Response, error) {
+	var zero T
+	if c.MaxRepairs == 0 {
+		c.MaxRepairs = DefaultMaxRepairs
+	} else if c.MaxRepairs < 0 {
+		c.MaxRepairs = 0
+	}
+	instruction := c.Instruction
+	if instruction == "" {
+		instruction = "Answer with one JSON value and nothing else: no prose, no code fence."
+		if shape, err := json.Marshal(zero); err == nil && string(shape) != "null" {
+			instruction += " Its shape: " + string(shape)
+		}
+	}
+	if req.System != "" {
+		req.System += "\n\n"
+	}
+	req.System += instruction
+	req.Messages = append([]Message(nil), req.Messages...)
+	var resp *Response
+	var soft error
+	for answers := 1; ; answers++ {
+		var err error
+		resp, err = m.Generate(ctx, req)
+		if err != nil {
+			return zero, nil, err
+		}
+		var v T
+		v, soft = decodeAnswer(resp, c.Validate)
+		if soft == nil {
+			return v, resp, nil
+		}
+		if answers > c.MaxRepairs {
+			return zero, resp, &rebound.Error{
+				Class:   rebound.ClassMalformed,
+				Message: fmt.Sprintf("%s: no usable answer after %d", m.Name(), answers),
+				Err:     &MalformedError{Answer: resp.Text, Answers: answers, Err: soft},
+			}
+		}
+		if resp.Truncated() {
+			req.MaxTokens = 2 * req.MaxTokensOrDefault()
+		}
+		req.Messages = append(req.Messages,
+			Assistant(resp.Text),
+			User("That answer could not be used: "+soft.Error()+". Answer again with only the corrected JSON value."))
+	}
+}
+
+// ErrTruncated is the soft failure of an answer that stopped at MaxTokens.
+var ErrTruncated = errors.New("the answer stopped at the token limit (max_tokens) before it was complete")
+
+func decodeAnswer[T any](resp *Response, validate func(T) error) (T, error) {
+	var v T
+	if resp.Truncated() {
+		return v, ErrTruncated
+	}
+	text := ExtractJSON(resp.Text)
+	if text == "" {
+		return v, errors.New("the answer holds no JSON value")
+	}
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, fmt.Errorf("the JSON does not match the expected shape: %w", err)
+	}
+	if dec.More() {
+		return v, errors.New("the answer holds more than one JSON value")
+	}
+	if validate != nil {
+		if err := validate(v); err != nil {
+			return v, fmt.Errorf("the value is not valid: %w", err)
+		}
+	}
+	return v, nil
+}
+
+// ExtractJSON returns the JSON value in a model's answer: the answer itself, the inside of a
+// ``` code fence, or the text from the first '{' or '[' to the last matching '}' or ']'. It
+// returns "" when there is none.
+func ExtractJSON(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "```"); i >= 0 {
+		rest := s[i+3:]
+		if nl := strings.IndexByte(rest, '\n'); nl >= 0 {
+			rest = rest[nl+1:]
+		}
+		if j := strings.Index(rest, "```"); j >= 0 {
+			s = strings.TrimSpace(rest[:j])
+		}
+	}
+	if json.Valid([]byte(s)) {
+		return s
+	}
+	start := strings.IndexAny(s, "{[")
+	if start < 0 {
+		return ""
+	}
+	closer := byte('}')
+	if s[start] == '[' {
+		closer = ']'
+	}
+	end := strings.LastIndexByte(s, closer)
+	if end < start {
+		return ""
+	}
+	return s[start : end+1]
+}
