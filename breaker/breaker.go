@@ -69,6 +69,7 @@ type Breaker struct {
 	openFor     time.Duration // the current opening's length
 	openUntil   time.Time
 	probes      int // probes in flight
+	lastProbe   time.Time
 	successes   int // successful probes in this half-open period
 }
 
@@ -168,13 +169,24 @@ func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
 		}
 		ch = b.setState(HalfOpen, now)
 	}
-	// Half-open.
+	// Half-open. A probe that has not reported for MaxOpen is taken for a failed one (its caller
+	// lost the Permit, or the call hangs): the breaker opens again rather than stay stuck.
+	if b.probes >= b.s.MaxProbes && now.Sub(b.lastProbe) >= b.s.MaxOpen {
+		b.openFor = min(b.openFor*2, b.s.MaxOpen)
+		ch2 := b.setState(Open, now)
+		until := b.openUntil
+		b.mu.Unlock()
+		b.notify(ctx, ch)
+		b.notify(ctx, ch2)
+		return Permit{}, &ErrOpen{Name: b.s.Name, State: Open, Until: until}
+	}
 	if b.probes >= b.s.MaxProbes {
 		b.mu.Unlock()
 		b.notify(ctx, ch)
 		return Permit{}, &ErrOpen{Name: b.s.Name, State: HalfOpen, Until: now}
 	}
 	b.probes++
+	b.lastProbe = now
 	p := Permit{b: b, gen: b.gen, start: b.since(now)}
 	b.mu.Unlock()
 	b.notify(ctx, ch)

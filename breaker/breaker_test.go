@@ -603,3 +603,32 @@ func TestQuietBreakerStillCounts(t *testing.T) {
 	call(t, b, errTransient) // F S F S F S F S F + one old S: 5 of 10
 	wantState(t, b, breaker.Open)
 }
+
+func TestLostProbeDoesNotStickHalfOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, breaker.Settings{})
+		for range 5 {
+			call(t, b, errTransient)
+		}
+		time.Sleep(5 * time.Second)
+		lost, err := b.Allow() // never reported in time
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(59 * time.Second)
+		if open := wantRefused(t, b); open.State != breaker.HalfOpen {
+			t.Fatalf("refusal state %v, want half_open while the probe may still answer", open.State)
+		}
+		time.Sleep(time.Second)
+		open := wantRefused(t, b) // the lost probe counts as failed: open again, for 10 s
+		if open.State != breaker.Open || time.Until(open.Until) != 10*time.Second {
+			t.Fatalf("after a lost probe: %+v, want open for 10s", open)
+		}
+		lost.Done(nil) // too late: dropped
+		wantState(t, b, breaker.Open)
+		time.Sleep(10 * time.Second)
+		call(t, b, nil)
+		call(t, b, nil)
+		wantState(t, b, breaker.Closed)
+	})
+}

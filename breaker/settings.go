@@ -31,7 +31,9 @@ type Settings struct {
 	// Default 2.
 	SuccessesToClose int
 	// MaxProbes is how many probes may be in flight at once while half-open; further calls are
-	// refused with ErrOpen until one finishes. Default 1.
+	// refused with ErrOpen until one finishes. Default 1. Every Permit must be reported: a probe
+	// whose outcome has not come MaxOpen after the last probe was admitted counts as failed, so
+	// that a lost Permit cannot keep the breaker half-open forever.
 	MaxProbes int
 
 	// WindowSize is the number of most recent calls over which the failure and slow-call rates
