@@ -26,6 +26,8 @@ type Run struct {
 	journal []journalMsg
 	cursor  int
 	visible []rebound.Message
+	// firstMsg is the journal position of each step's first message.
+	firstMsg map[int]int
 	next    int // index of the next step the workflow calls
 	halt    error
 	cur     *stepState
@@ -68,6 +70,7 @@ func newRun(r *Runner, c *Claimed) (*Run, error) {
 		run.steps = append(run.steps, s)
 	}
 	run.journal = make([]journalMsg, 0, len(c.Messages))
+	run.firstMsg = make(map[int]int)
 	for i, m := range c.Messages {
 		msg, err := decodeMessage(m, int64(i))
 		if err != nil {
@@ -76,6 +79,9 @@ func newRun(r *Runner, c *Claimed) (*Run, error) {
 				step = run.steps[m.Step].Name
 			}
 			return nil, &CorruptError{RunID: run.id, Step: step, Record: fmt.Sprintf("message %d", m.Seq), Err: err}
+		}
+		if _, ok := run.firstMsg[m.Step]; !ok && m.Step >= 0 {
+			run.firstMsg[m.Step] = len(run.journal)
 		}
 		run.journal = append(run.journal, journalMsg{msg: msg, step: m.Step})
 	}
@@ -213,21 +219,19 @@ func describeMessage(m rebound.Message, step int) string {
 }
 
 // consumeMessages replays the recorded messages of a skipped step into the visible history.
+// They must come next in the journal: messages before them that the workflow has not appended
+// again mean the workflow changed.
 func (run *Run) consumeMessages(idx int) error {
 	run.mu.Lock()
 	defer run.mu.Unlock()
-	for run.cursor < len(run.journal) {
+	if first, ok := run.firstMsg[idx]; ok && first > run.cursor {
 		j := run.journal[run.cursor]
-		if j.step == idx {
-			run.visible = append(run.visible, j.msg)
-			run.cursor++
-			continue
-		}
-		if j.step == -1 {
-			return &WorkflowChangedError{RunID: run.id, Index: run.cursor, Message: true,
-				Recorded: describeMessage(j.msg, j.step), Called: fmt.Sprintf("step %d %q", idx, run.steps[idx].Name)}
-		}
-		break
+		return &WorkflowChangedError{RunID: run.id, Index: run.cursor, Message: true,
+			Recorded: describeMessage(j.msg, j.step), Called: fmt.Sprintf("step %d %q", idx, run.steps[idx].Name)}
+	}
+	for run.cursor < len(run.journal) && run.journal[run.cursor].step == idx {
+		run.visible = append(run.visible, run.journal[run.cursor].msg)
+		run.cursor++
 	}
 	return nil
 }

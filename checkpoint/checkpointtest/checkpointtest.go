@@ -1,0 +1,169 @@
+// Package checkpointtest is the conformance suite every checkpoint.Store passes, and the
+// process-kill crash harness the database stores run.
+//
+//	func TestConformance(t *testing.T) {
+//		checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return openFresh(t) })
+//	}
+package checkpointtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rebound-go/rebound/checkpoint"
+)
+
+// Open returns a fresh, empty store for one test; the test's cleanup closes it.
+type Open func(t *testing.T) checkpoint.Store
+
+// Run runs the conformance suite against the stores open returns.
+func Run(t *testing.T, open Open) {
+	t.Run("ResumeReturnsRecordedResults", func(t *testing.T) { testResume(t, open(t)) })
+	t.Run("MessageJournal", func(t *testing.T) { testMessages(t, open(t)) })
+	t.Run("History1000Steps", func(t *testing.T) { testLongHistory(t, open(t)) })
+	t.Run("ConcurrentWritersOneRun", func(t *testing.T) { testConcurrentOneRun(t, open(t)) })
+	t.Run("ConcurrentRuns", func(t *testing.T) { testConcurrentRuns(t, open(t)) })
+	t.Run("StaleEpochRejected", func(t *testing.T) { testStaleEpoch(t, open(t)) })
+	t.Run("StaleWorkerStopped", func(t *testing.T) { testStaleWorker(t, open(t)) })
+	t.Run("LeaseHeld", func(t *testing.T) { testLeaseHeld(t, open(t)) })
+	t.Run("LeaseTakeOverAfterExpiry", func(t *testing.T) { testTakeOver(t, open(t)) })
+	t.Run("DeadOwnerTakenOverAtOnce", func(t *testing.T) { testDeadOwner(t, open(t)) })
+	t.Run("DamagedRecords", func(t *testing.T) { testDamaged(t, open) })
+	t.Run("InDoubtIdempotentRerunsWithSameKey", func(t *testing.T) { testInDoubtIdempotent(t, open(t)) })
+	t.Run("InDoubtIrreversibleEscalates", func(t *testing.T) { testInDoubtIrreversible(t, open(t)) })
+	t.Run("Decisions", func(t *testing.T) { testDecisions(t, open) })
+	t.Run("GiveUpEscalates", func(t *testing.T) { testGiveUp(t, open(t)) })
+	t.Run("WorkflowChanged", func(t *testing.T) { testWorkflowChanged(t, open(t)) })
+	t.Run("ListGetPrune", func(t *testing.T) { testListPrune(t, open(t)) })
+	t.Run("WorkflowMetadata", func(t *testing.T) { testMetadata(t, open(t)) })
+	t.Run("AttemptsJournaled", func(t *testing.T) { testAttempts(t, open(t)) })
+}
+
+// Escalator is an in-memory checkpoint.Escalator for tests: escalations are kept in order and
+// decided with Decide.
+type Escalator struct {
+	mu        sync.Mutex
+	items     []checkpoint.Escalation
+	ids       []string
+	decisions map[string]checkpoint.Decision
+}
+
+var _ checkpoint.Escalator = (*Escalator)(nil)
+
+// Escalate implements checkpoint.Escalator.
+func (e *Escalator) Escalate(ctx context.Context, esc checkpoint.Escalation) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	id := "esc-" + strconv.Itoa(len(e.items)+1)
+	e.items = append(e.items, esc)
+	e.ids = append(e.ids, id)
+	return id, nil
+}
+
+// Decision implements checkpoint.Escalator.
+func (e *Escalator) Decision(ctx context.Context, id string) (checkpoint.Decision, bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d, ok := e.decisions[id]
+	return d, ok, nil
+}
+
+// Decide records the decision on escalation id.
+func (e *Escalator) Decide(id string, d checkpoint.Decision) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.decisions == nil {
+		e.decisions = map[string]checkpoint.Decision{}
+	}
+	e.decisions[id] = d
+}
+
+// Items returns the escalations so far, with their IDs.
+func (e *Escalator) Items() ([]string, []checkpoint.Escalation) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.ids...), append([]checkpoint.Escalation(nil), e.items...)
+}
+
+// crashStore wraps a store and, once crash is set, fails every write: the process "died".
+type crashStore struct {
+	checkpoint.Store
+	mu      sync.Mutex
+	crashed bool
+	// at decides, for each write, whether the process dies before it (true) — nil never.
+	before func(w checkpoint.Write) bool
+	// after decides whether the process dies right after the write lands.
+	after func(w checkpoint.Write) bool
+}
+
+var errCrashed = errors.New("checkpointtest: simulated crash")
+
+func (c *crashStore) Write(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.crashed || (c.before != nil && c.before(w)) {
+		c.crashed = true
+		return errCrashed
+	}
+	if err := c.Store.Write(ctx, l, w); err != nil {
+		return err
+	}
+	if c.after != nil && c.after(w) {
+		c.crashed = true
+	}
+	return nil
+}
+
+func (c *crashStore) Renew(ctx context.Context, l checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
+	c.mu.Lock()
+	crashed := c.crashed
+	c.mu.Unlock()
+	if crashed {
+		return checkpoint.Lease{}, errCrashed
+	}
+	return c.Store.Renew(ctx, l, ttl)
+}
+
+// deadOwner returns an owner ID naming a process of this host that has exited, as a crashed
+// worker's would.
+func deadOwner(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "CHECKPOINTTEST_NOOP=1")
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("start a short-lived process: %v", err)
+	}
+	host, _ := os.Hostname()
+	return host + "/" + strconv.Itoa(cmd.Process.Pid)
+}
+
+// stepIs reports whether w records step idx in the given status.
+func stepIs(w checkpoint.Write, idx int, st checkpoint.StepStatus) bool {
+	for _, s := range w.Steps {
+		if s.Index == idx && s.Status == st {
+			return true
+		}
+	}
+	return false
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func sum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runID(t *testing.T) string { return fmt.Sprintf("%s-%d", t.Name(), os.Getpid()) }
