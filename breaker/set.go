@@ -36,10 +36,11 @@ type Set struct {
 	maxSize   int
 	idleAfter time.Duration
 
-	m sync.Map // string -> *entry
+	// m is read without a lock and replaced whole (copy on write) when a breaker is created or
+	// forgotten: dependency keys are few and long-lived, lookups are many.
+	m atomic.Pointer[map[string]*entry]
 
 	mu        sync.Mutex // serialises creation and eviction
-	size      int
 	lastSweep time.Time
 }
 
@@ -60,13 +61,14 @@ func NewSet(c SetConfig) (*Set, error) {
 	if c.IdleAfter <= 0 {
 		c.IdleAfter = DefaultIdleAfter
 	}
-	return &Set{s: s, maxSize: c.MaxSize, idleAfter: c.IdleAfter}, nil
+	set := &Set{s: s, maxSize: c.MaxSize, idleAfter: c.IdleAfter}
+	set.m.Store(&map[string]*entry{})
+	return set, nil
 }
 
 // Get returns the breaker for key, creating it if needed.
 func (s *Set) Get(key string) *Breaker {
-	if v, ok := s.m.Load(key); ok {
-		e := v.(*entry)
+	if e, ok := (*s.m.Load())[key]; ok {
 		if !e.used.Load() {
 			e.used.Store(true)
 		}
@@ -78,8 +80,7 @@ func (s *Set) Get(key string) *Breaker {
 // GetAt is Get at the given time, which only matters when a breaker is created (and idle ones
 // may be swept).
 func (s *Set) GetAt(now time.Time, key string) *Breaker {
-	if v, ok := s.m.Load(key); ok {
-		e := v.(*entry)
+	if e, ok := (*s.m.Load())[key]; ok {
 		if !e.used.Load() {
 			e.used.Store(true)
 		}
@@ -91,65 +92,67 @@ func (s *Set) GetAt(now time.Time, key string) *Breaker {
 func (s *Set) create(key string, now time.Time) *Breaker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.m.Load(key); ok {
-		e := v.(*entry)
+	old := *s.m.Load()
+	if e, ok := old[key]; ok {
 		e.used.Store(true)
 		return e.b
+	}
+	m := make(map[string]*entry, len(old)+1)
+	for k, e := range old {
+		m[k] = e
 	}
 	if s.lastSweep.IsZero() {
 		s.lastSweep = now
 	}
 	if now.Sub(s.lastSweep) >= s.idleAfter {
-		s.sweep(false)
+		s.sweep(m, false)
 		s.lastSweep = now
 	}
-	if s.size >= s.maxSize {
-		s.sweep(true)
+	if len(m) >= s.maxSize {
+		s.sweep(m, true)
 	}
 	st := s.s
 	st.Name = key
 	e := &entry{b: newBreaker(st)}
 	e.used.Store(true)
-	s.m.Store(key, e)
-	s.size++
+	m[key] = e
+	s.m.Store(&m)
 	return e.b
 }
 
-// sweep forgets idle breakers not used since the previous sweep and clears the use marks of the
-// others. With room, it stops after making room for one: the least recently marked idle breaker
-// first, else any idle one. s.mu is held.
-func (s *Set) sweep(room bool) {
-	var spare []any
-	s.m.Range(func(k, v any) bool {
-		e := v.(*entry)
-		if !e.used.Load() && e.b.idle() {
-			s.m.Delete(k)
-			s.size--
-			return !room || s.size >= s.maxSize
+// sweep forgets from m the idle breakers not used since the previous sweep and clears the use
+// marks of the others. With room, it stops once there is room for one more, forgetting any idle
+// breaker if none was unused. s.mu is held; m is not yet published.
+func (s *Set) sweep(m map[string]*entry, room bool) {
+	spare := ""
+	for k, e := range m {
+		if room && len(m) < s.maxSize {
+			return
 		}
-		if e.used.Load() {
-			e.used.Store(false)
+		idle := e.b.idle()
+		if !e.used.Load() && idle {
+			delete(m, k)
+			continue
 		}
-		if room && len(spare) < 1 && e.b.idle() {
-			spare = append(spare, k)
+		e.used.Store(false)
+		if idle && spare == "" {
+			spare = k
 		}
-		return true
-	})
-	if room && s.size >= s.maxSize && len(spare) > 0 {
-		s.m.Delete(spare[0])
-		s.size--
+	}
+	if room && len(m) >= s.maxSize && spare != "" {
+		delete(m, spare)
 	}
 }
 
 // Len returns the number of breakers in the set.
-func (s *Set) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.size
-}
+func (s *Set) Len() int { return len(*s.m.Load()) }
 
 // Range calls f for each breaker in the set, in no particular order, until f returns false.
 // It holds no lock while f runs.
 func (s *Set) Range(f func(key string, b *Breaker) bool) {
-	s.m.Range(func(k, v any) bool { return f(k.(string), v.(*entry).b) })
+	for k, e := range *s.m.Load() {
+		if !f(k, e.b) {
+			return
+		}
+	}
 }
