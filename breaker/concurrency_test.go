@@ -74,15 +74,15 @@ func TestConcurrentProbeLimit(t *testing.T) {
 // TestConcurrentHalfOpenExact checks the probe limit exactly: the breaker is half-open and no
 // call finishes until all goroutines have tried.
 func TestConcurrentHalfOpenExact(t *testing.T) {
-	b := mustNew(t, breaker.Settings{ConsecutiveFailures: 1, OpenFor: time.Nanosecond, MaxProbes: 3})
+	b := mustNew(t, breaker.Settings{ConsecutiveFailures: 1, MaxProbes: 3})
 	call(t, b, errTransient)
-	time.Sleep(time.Millisecond) // real time, no assertion on it: only to let the open time pass
+	later := time.Now().Add(10 * time.Second) // past the open time, through the explicit-time twin
 	var admitted atomic.Int64
 	var wg sync.WaitGroup
 	permits := make(chan breaker.Permit, 50)
 	for range 50 {
 		wg.Go(func() {
-			if p, err := b.Allow(); err == nil {
+			if p, err := b.AllowAt(later); err == nil {
 				admitted.Add(1)
 				permits <- p
 			}
@@ -94,7 +94,9 @@ func TestConcurrentHalfOpenExact(t *testing.T) {
 		t.Fatalf("%d probes admitted at once, want 3", n)
 	}
 	for p := range permits {
-		p.Done(nil)
+		p.DoneAt(later, nil)
 	}
-	wantState(t, b, breaker.Closed)
+	if got := b.StateAt(later); got != breaker.Closed {
+		t.Fatalf("state after 3 successful probes = %v, want closed", got)
+	}
 }
