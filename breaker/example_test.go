@@ -88,3 +88,17 @@ func Example() {
 	// fell back from anthropic/claude-sonnet to static
 	// "The assistant is busy; please try again shortly." from static (degraded true)
 }
+
+func ExampleSet() {
+	breakers, _ := breaker.NewSet(breaker.SetConfig{
+		Settings: breaker.Settings{ConsecutiveFailures: 1},
+		MaxSize:  100,
+	})
+	search := breakers.Get("tool/search")
+	p, _ := search.Allow()
+	p.Done(&rebound.Error{Class: rebound.ClassTransient, Status: 502})
+
+	fmt.Println(breakers.Get("tool/search").State(), breakers.Get("anthropic/claude-x").State(), breakers.Len())
+	// Output:
+	// open closed 2
+}

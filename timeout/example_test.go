@@ -12,19 +12,19 @@ import (
 func Example() {
 	slow := func(ctx context.Context) (string, error) {
 		select {
-		case <-time.After(time.Second):
+		case <-time.After(time.Minute):
 			return "late answer", nil
 		case <-ctx.Done():
 			return "", ctx.Err()
 		}
 	}
-	_, err := timeout.Do(context.Background(), 10*time.Millisecond, slow)
+	_, err := timeout.Do(context.Background(), time.Millisecond, slow)
 	c, _ := rebound.Classify(err)
 	fmt.Println(c, rebound.Retriable(err))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the caller gives up
-	_, err = timeout.Do(ctx, 10*time.Millisecond, slow)
+	_, err = timeout.Do(ctx, time.Millisecond, slow)
 	c, _ = rebound.Classify(err)
 	fmt.Println(c, rebound.Retriable(err))
 	// Output:
