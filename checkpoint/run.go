@@ -28,9 +28,9 @@ type Run struct {
 	visible []rebound.Message
 	// firstMsg is the journal position of each step's first message.
 	firstMsg map[int]int
-	next    int // index of the next step the workflow calls
-	halt    error
-	cur     *stepState
+	next     int // index of the next step the workflow calls
+	halt     error
+	cur      *stepState
 
 	lastStep     string
 	attemptCount int
