@@ -1,0 +1,397 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rebound-go/rebound/escalate"
+)
+
+func newEscalationsCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:     "escalations",
+		Aliases: []string{"esc"},
+		Short:   "List, show, claim and resolve what runs could not resolve by themselves",
+		Long: `The escalation queue holds what a run could not resolve by itself: retries exhausted, an
+irreversible action that needs approval, an ambiguous state after a crash, low confidence.
+A person resolves an item; its run then continues with 'rebound runs resume RUN_ID'.`,
+		Example: `  rebound escalations list
+  rebound escalations show ESC_ID
+  rebound escalations resolve ESC_ID --action approve --by alice`,
+	}
+	c.AddCommand(newEscListCmd(g), newEscShowCmd(g), newEscClaimCmd(g), newEscResolveCmd(g))
+	return c
+}
+
+// escListCmd is `rebound escalations list`.
+type escListCmd struct {
+	g      *globals
+	status []string
+	reason []string
+	runID  string
+	limit  int
+}
+
+func newEscListCmd(g *globals) *cobra.Command {
+	c := &escListCmd{g: g}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List escalations, waiting ones first",
+		Example: `  rebound escalations list
+  rebound escalations list --status open --reason irreversible_action
+  rebound escalations list --json | jq -r '.[].id'`,
+		Args: exactArgs(),
+		RunE: g.runE(c.run),
+	}
+	cmd.Flags().StringSliceVar(&c.status, "status", nil, "keep items with this status: open, claimed, resolved, dismissed (repeatable)")
+	cmd.Flags().StringSliceVar(&c.reason, "reason", nil, "keep items with this reason, e.g. irreversible_action, max_retries_exceeded (repeatable)")
+	cmd.Flags().StringVar(&c.runID, "run", "", "keep the items of one run")
+	cmd.Flags().IntVar(&c.limit, "limit", 100, "show at most this many items (0: all)")
+	return cmd
+}
+
+func parseStatuses(vals []string) ([]escalate.Status, error) {
+	var out []escalate.Status
+	for _, v := range vals {
+		s := escalate.Status(strings.ToLower(strings.TrimSpace(v)))
+		switch s {
+		case escalate.StatusOpen, escalate.StatusClaimed, escalate.StatusResolved, escalate.StatusDismissed:
+			out = append(out, s)
+		default:
+			return nil, usagef("--status %q: want open, claimed, resolved or dismissed", v)
+		}
+	}
+	return out, nil
+}
+
+func (c *escListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
+	f := escalate.Filter{RunID: c.runID, Limit: c.limit}
+	var err error
+	if f.Status, err = parseStatuses(c.status); err != nil {
+		return err
+	}
+	for _, r := range c.reason {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			return usagef("--reason is empty")
+		}
+		f.Reason = append(f.Reason, escalate.Reason(r))
+	}
+	if c.limit < 0 {
+		return usagef("--limit %d: want 0 (all) or more", c.limit)
+	}
+	s, err := c.g.openStores(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	items, err := s.queue.List(ctx, f)
+	if err != nil {
+		return err
+	}
+	if c.g.json {
+		if items == nil {
+			items = []escalate.Item{}
+		}
+		return writeJSON(w, items)
+	}
+	if len(items) == 0 {
+		fmt.Fprintln(w, "No escalations.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tRUN\tSTEP\tREASON\tSTATUS\tAGE\tERROR")
+	now := time.Now()
+	for _, it := range items {
+		status := string(it.Status)
+		if it.Status == escalate.StatusClaimed {
+			status += " by " + it.ClaimedBy
+		}
+		if it.Decision != nil {
+			status += " (" + string(it.Decision.Action) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.RunID, it.Step, it.Reason, status,
+			humanAge(now.Sub(it.CreatedAt)), oneLine(it.Error, 60))
+	}
+	return tw.Flush()
+}
+
+// escShowCmd is `rebound escalations show`.
+type escShowCmd struct{ g *globals }
+
+func newEscShowCmd(g *globals) *cobra.Command {
+	c := &escShowCmd{g: g}
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show an escalation: why, the run's state and recent messages, its audit trail",
+		Example: `  rebound escalations show esc_0192f3a4b5c6d7e8f9a0b1
+  rebound escalations show ESC_ID --json`,
+		Args: exactArgs("ID"),
+		RunE: g.runE(c.run),
+	}
+}
+
+func (c *escShowCmd) run(ctx context.Context, args []string, w io.Writer) error {
+	s, err := c.g.openStores(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	it, err := s.queue.Get(ctx, args[0])
+	if err != nil {
+		return escError(err, args[0])
+	}
+	audit, err := s.queue.Audit(ctx, args[0])
+	if err != nil {
+		return escError(err, args[0])
+	}
+	if c.g.json {
+		return writeJSON(w, struct {
+			escalate.Item
+			Audit []escalate.AuditEntry `json:"audit"`
+		}{it, audit})
+	}
+	showItem(w, it, audit)
+	return nil
+}
+
+// itemWithAudit marshals an item and its audit trail as one object.
+func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry) {
+	fmt.Fprintf(w, "Escalation %s\n", it.ID)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  run\t%s\n  step\t%s\n  reason\t%s\n  status\t%s\n", it.RunID, it.Step, it.Reason, it.Status)
+	if it.Error != "" {
+		fmt.Fprintf(tw, "  error\t%s (%s)\n", it.Error, it.Class)
+	}
+	if it.Attempts > 0 {
+		fmt.Fprintf(tw, "  attempts\t%d\n", it.Attempts)
+	}
+	fmt.Fprintf(tw, "  created\t%s (%s ago)\n", it.CreatedAt.Local().Format(time.DateTime), humanAge(time.Since(it.CreatedAt)))
+	if it.ClaimedBy != "" {
+		fmt.Fprintf(tw, "  claimed by\t%s until %s\n", it.ClaimedBy, it.ClaimedUntil.Local().Format(time.DateTime))
+	}
+	if d := it.Decision; d != nil {
+		fmt.Fprintf(tw, "  decision\t%s by %s\n", d.Action, d.By)
+		if d.Answer != "" {
+			fmt.Fprintf(tw, "  answer\t%s\n", oneLine(d.Answer, 200))
+		}
+		if d.Note != "" {
+			fmt.Fprintf(tw, "  note\t%s\n", oneLine(d.Note, 200))
+		}
+	}
+	if it.Context != "" {
+		fmt.Fprintf(tw, "  context\t%s\n", oneLine(it.Context, 200))
+	}
+	_ = tw.Flush()
+	if n := len(it.Messages); n > 0 {
+		fmt.Fprintf(w, "\nRecent messages (%d):\n", n)
+		for _, m := range it.Messages[max(0, n-6):] {
+			mark := ""
+			if m.Degraded {
+				mark = " [degraded: " + m.Source + "]"
+			}
+			fmt.Fprintf(w, "  %-9s %s%s\n", m.Role, oneLine(m.Content, 100), mark)
+		}
+	}
+	if len(audit) > 0 {
+		fmt.Fprintln(w, "\nAudit trail:")
+		for _, a := range audit {
+			line := fmt.Sprintf("  %s  %-9s %s → %s", a.At.Local().Format(time.DateTime), a.Event, orDash(string(a.From)), a.To)
+			if a.By != "" {
+				line += " by " + a.By
+			}
+			if a.Action != "" {
+				line += " (" + string(a.Action) + ")"
+			}
+			if a.Note != "" {
+				line += ": " + oneLine(a.Note, 80)
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	switch it.Status {
+	case escalate.StatusOpen, escalate.StatusClaimed:
+		fmt.Fprintf(w, "\nResolve it:\n  rebound escalations resolve %s --action approve|reject|respond|retry --by NAME\n", it.ID)
+	case escalate.StatusResolved:
+		fmt.Fprintf(w, "\nContinue the run:\n  rebound runs resume %s\n", it.RunID)
+	}
+}
+
+// escClaimCmd is `rebound escalations claim`.
+type escClaimCmd struct {
+	g   *globals
+	by  string
+	dur time.Duration
+}
+
+func newEscClaimCmd(g *globals) *cobra.Command {
+	c := &escClaimCmd{g: g}
+	cmd := &cobra.Command{
+		Use:   "claim ID --by NAME",
+		Short: "Hold an escalation so that no one else works on it meanwhile",
+		Example: `  rebound escalations claim ESC_ID --by alice
+  rebound escalations claim ESC_ID --by alice --for 1h`,
+		Args: exactArgs("ID"),
+		RunE: g.runE(c.run),
+	}
+	cmd.Flags().StringVar(&c.by, "by", "", "who claims it (required)")
+	cmd.Flags().DurationVar(&c.dur, "for", 0, "how long the claim lasts (default 15m)")
+	return cmd
+}
+
+func (c *escClaimCmd) run(ctx context.Context, args []string, w io.Writer) error {
+	if strings.TrimSpace(c.by) == "" {
+		return usagef("--by is required: name who claims the escalation")
+	}
+	if c.dur < 0 {
+		return usagef("--for %s: want a positive duration", c.dur)
+	}
+	s, err := c.g.openStores(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	it, err := s.queue.Claim(ctx, args[0], c.by, c.dur)
+	if err != nil {
+		return escError(err, args[0])
+	}
+	if c.g.json {
+		return writeJSON(w, it)
+	}
+	fmt.Fprintf(w, "Claimed %s for %s until %s.\n", it.ID, it.ClaimedBy, it.ClaimedUntil.Local().Format(time.DateTime))
+	return nil
+}
+
+// escResolveCmd is `rebound escalations resolve`.
+type escResolveCmd struct {
+	g      *globals
+	action string
+	answer string
+	note   string
+	by     string
+}
+
+func newEscResolveCmd(g *globals) *cobra.Command {
+	c := &escResolveCmd{g: g}
+	cmd := &cobra.Command{
+		Use:   "resolve ID --action approve|reject|respond|retry --by NAME",
+		Short: "Record a decision on an escalation (the run continues with 'runs resume')",
+		Long: `Record a decision on an escalation. It does not run the workflow: the run continues with
+'rebound runs resume RUN_ID' (or under a worker), where the escalated step receives the decision:
+
+  approve   the step runs (an irreversible step, once)
+  reject    the run fails, with the note as the reason
+  respond   the answer (--answer) becomes the step's result
+  retry     the step runs again with a fresh retry budget`,
+		Example: `  rebound escalations resolve ESC_ID --action approve --by alice
+  rebound escalations resolve ESC_ID --action respond --answer "Use the cached figures." --by bob
+  rebound escalations resolve ESC_ID --action reject --note "wrong audience" --by carol`,
+		Args: exactArgs("ID"),
+		RunE: g.runE(c.run),
+	}
+	cmd.Flags().StringVar(&c.action, "action", "", "approve, reject, respond or retry (required)")
+	cmd.Flags().StringVar(&c.answer, "answer", "", "the step's result, for --action respond")
+	cmd.Flags().StringVar(&c.note, "note", "", "a note kept in the audit trail (for reject: the reason)")
+	cmd.Flags().StringVar(&c.by, "by", "", "who decides (required)")
+	return cmd
+}
+
+func (c *escResolveCmd) run(ctx context.Context, args []string, w io.Writer) error {
+	if c.action == "" {
+		return usagef("--action is required: approve, reject, respond or retry")
+	}
+	action, err := escalate.ParseAction(c.action)
+	if err != nil {
+		return usagef("--action %q: want approve, reject, respond or retry", c.action)
+	}
+	if action == escalate.ActionRespond && strings.TrimSpace(c.answer) == "" {
+		return usagef("--action respond needs --answer TEXT: the answer becomes the step's result")
+	}
+	if action != escalate.ActionRespond && c.answer != "" {
+		return usagef("--answer applies only to --action respond (got --action %s)", action)
+	}
+	if strings.TrimSpace(c.by) == "" {
+		return usagef("--by is required: name who decides")
+	}
+	d := escalate.Decision{Action: action, Answer: c.answer, Note: c.note, By: c.by}
+	if err := escalate.ValidateDecision(d); err != nil {
+		return asUsage(err)
+	}
+	s, err := c.g.openStores(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	it, err := s.queue.Resolve(ctx, args[0], d)
+	if err != nil {
+		return escError(err, args[0])
+	}
+	if c.g.json {
+		return writeJSON(w, it)
+	}
+	fmt.Fprintf(w, "Resolved %s: %s by %s.\n", it.ID, action, it.Decision.By)
+	if it.RunID != "" {
+		fmt.Fprintf(w, "The run waits to continue:\n  rebound runs resume %s\n", it.RunID)
+	}
+	return nil
+}
+
+// escError turns the queue's refusals into usage errors (exit code 2) that name the item.
+func escError(err error, id string) error {
+	var st *escalate.StatusError
+	var cl *escalate.ClaimedError
+	switch {
+	case errors.Is(err, escalate.ErrNotFound):
+		return usagef("escalation %q not found (list them with 'rebound escalations list')", id)
+	case errors.As(err, &st):
+		return usagef("escalation %q is %s: %s does not apply (see 'rebound escalations show %s')", id, st.Status, st.Op, id)
+	case errors.As(err, &cl):
+		return usagef("escalation %q is claimed by %s until %s", id, cl.By, cl.Until.Local().Format(time.DateTime))
+	case errors.Is(err, escalate.ErrConflict), errors.Is(err, escalate.ErrInvalid):
+		return asUsage(err)
+	}
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func humanAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// oneLine shortens s to one line of at most n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rebound-go/rebound/fakellm"
+)
+
+// fakeLLMCmd is `rebound fakellm`.
+type fakeLLMCmd struct {
+	g      *globals
+	addr   string
+	script string
+	demo   bool
+	ready  func(addr string)
+}
+
+func newFakeLLMCmd(g *globals) *cobra.Command {
+	c := &fakeLLMCmd{g: g}
+	cmd := &cobra.Command{
+		Use:   "fakellm",
+		Short: "Serve the fault-injecting fake LLM (Anthropic and OpenAI wire formats)",
+		Long: `Serve a fake LLM that speaks the Anthropic Messages and OpenAI Chat Completions wire formats and
+injects the faults of a script: rate limits with retry hints, overloaded errors, hangs, resets,
+malformed and truncated answers, refusals. Point any agent at it to test its recovery.
+
+A script has one rule a line, first match wins, e.g.:
+
+  error 429 retry-after-ms=500 times=2     # two rate limits, then normal answers
+  error 529 model=claude-big*              # every request to one model overloaded
+  hang contains="[summary]" times=1        # one call that never answers
+  not-json p=0.1                           # prose where JSON was asked, 10% of the time`,
+		Example: `  rebound fakellm --addr 127.0.0.1:8081 --script faults.txt
+  rebound fakellm --demo-script
+  rebound demo --provider anthropic --base-url http://127.0.0.1:8081 --model claude-x`,
+		Args: exactArgs(),
+		RunE: g.runE(c.run),
+	}
+	cmd.Flags().StringVar(&c.addr, "addr", "127.0.0.1:8081", "address to listen on, HOST:PORT")
+	cmd.Flags().StringVar(&c.script, "script", "", "fault script file (default: no faults)")
+	cmd.Flags().BoolVar(&c.demo, "demo-script", false, "run the demo's default fault script")
+	return cmd
+}
+
+func (c *fakeLLMCmd) run(ctx context.Context, _ []string, w io.Writer) error {
+	if c.script != "" && c.demo {
+		return usagef("give --script or --demo-script, not both")
+	}
+	var script *fakellm.Script
+	var err error
+	switch {
+	case c.script != "":
+		script, err = fakellm.LoadScript(c.script)
+		if err != nil {
+			return usagef("--script: %w", err)
+		}
+	case c.demo:
+		script, err = fakellm.ParseScript(demoFaults)
+		if err != nil {
+			return fmt.Errorf("the demo's fault script: %w", err)
+		}
+	default:
+		script = &fakellm.Script{}
+	}
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return usagef("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8081", c.addr)
+	}
+	h := fakellm.NewWithScript(script, fakellm.Options{})
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return usagef("--addr %s: %w", c.addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(c.g.human(), "Fake LLM on %s (%d fault rules)\n  Anthropic: --base-url %s\n  OpenAI:    --base-url %s/v1/\n",
+		url, len(script.Rules), url, url)
+	if c.ready != nil {
+		c.ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("fakellm: %w", err)
+	case <-ctx.Done():
+	}
+	h.Close() // release hanging requests so that Shutdown does not wait for them
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("fakellm: shut down: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	anthropicoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/openai/openai-go/v3"
+	openaioption "github.com/openai/openai-go/v3/option"
+
+	"github.com/rebound-go/rebound/breaker"
+	"github.com/rebound-go/rebound/fakellm"
+	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/anthropicllm"
+	"github.com/rebound-go/rebound/llm/openaillm"
+	"github.com/rebound-go/rebound/retry"
+)
+
+// demoModels are the models the research pipeline calls.
+type demoModels struct {
+	// text is the primary model, falling back to the fallback model when there is one.
+	text llm.Model
+	// structured asks text for a JSON section and repairs an answer that is not one.
+	structured func(ctx context.Context, req llm.Request) (section, *llm.Response, error)
+	close      func()
+}
+
+// The demo's recovery settings on the built-in fake: short, so that the whole demo takes
+// seconds, while every pattern still shows.
+var (
+	fakeRetry = retry.Policy{MaxAttempts: 4, Base: 200 * time.Millisecond, Cap: 3 * time.Second}
+	fakeBreak = breaker.Settings{ConsecutiveFailures: 3, OpenFor: 5 * time.Second}
+)
+
+const (
+	fakeAttemptTimeout = 2 * time.Second
+	realAttemptTimeout = 90 * time.Second
+)
+
+// buildModels makes the models in names: the built-in fake (started here, with the run's fault
+// script) or a real provider, whose key comes from the environment. A missing key is a
+// configuration error.
+func (g *globals) buildModels(ctx context.Context, in demoInput) (*demoModels, error) {
+	_ = ctx
+	m := &demoModels{close: func() {}}
+	var primary, fallback llm.Model
+	cfg := llm.Config{AttemptTimeout: realAttemptTimeout}
+	switch in.Provider {
+	case providerFake:
+		h, err := fakellm.New(in.Faults, fakellm.Options{})
+		if err != nil {
+			return nil, usagef("the run's fault script: %w", err)
+		}
+		srv := fakellm.Serve(h)
+		m.close = srv.Close
+		client := anthropic.NewClient(anthropicoption.WithBaseURL(srv.AnthropicBaseURL),
+			anthropicoption.WithAPIKey("fake-key"), anthropicoption.WithHTTPClient(&http.Client{}))
+		primary = anthropicllm.New(client, in.Model)
+		if in.FallbackModel != "" {
+			fallback = anthropicllm.New(client, in.FallbackModel)
+		}
+		cfg = llm.Config{Retry: fakeRetry, Breaker: fakeBreak, AttemptTimeout: fakeAttemptTimeout}
+	case providerAnth:
+		key := g.getenv("ANTHROPIC_API_KEY")
+		if key == "" && in.BaseURL == "" {
+			return nil, usagef("--provider anthropic needs ANTHROPIC_API_KEY in the environment")
+		}
+		opts := []anthropicoption.RequestOption{anthropicoption.WithAPIKey(orKey(key))}
+		if in.BaseURL != "" {
+			opts = append(opts, anthropicoption.WithBaseURL(in.BaseURL))
+		}
+		client := anthropic.NewClient(opts...)
+		primary = anthropicllm.New(client, in.Model)
+		if in.FallbackModel != "" {
+			fallback = anthropicllm.New(client, in.FallbackModel)
+		}
+	case providerOAI:
+		key := g.getenv("OPENAI_API_KEY")
+		if key == "" && in.BaseURL == "" {
+			return nil, usagef("--provider openai needs OPENAI_API_KEY in the environment")
+		}
+		opts := []openaioption.RequestOption{openaioption.WithAPIKey(orKey(key))}
+		if in.BaseURL != "" {
+			opts = append(opts, openaioption.WithBaseURL(openAIBase(in.BaseURL)))
+		}
+		client := openai.NewClient(opts...)
+		primary = openaillm.New(client, in.Model)
+		if in.FallbackModel != "" {
+			fallback = openaillm.New(client, in.FallbackModel)
+		}
+	default:
+		return nil, usagef("unknown provider %q", in.Provider)
+	}
+	// One breaker set for both models, so that each model has its own breaker and the
+	// breaker_changed events name it.
+	set, err := breaker.NewSet(breaker.SetConfig{Settings: cfg.Breaker})
+	if err != nil {
+		m.close()
+		return nil, err
+	}
+	cfg.Breakers = set
+	models := []llm.Model{llm.Resilient(primary, cfg)}
+	if fallback != nil {
+		models = append(models, llm.Resilient(fallback, cfg))
+	}
+	if len(models) == 1 {
+		m.text = models[0]
+	} else {
+		m.text = llm.Fallback(models...)
+	}
+	m.structured = structuredSection(m.text)
+	return m, nil
+}
+
+// orKey stands in for a key a compatible server does not check.
+func orKey(k string) string {
+	if k == "" {
+		return "unused"
+	}
+	return k
+}
+
+// openAIBase makes sure an OpenAI base URL ends with a slash, as the SDK joins paths to it.
+func openAIBase(u string) string {
+	if !strings.HasSuffix(u, "/") {
+		u += "/"
+	}
+	return u
+}

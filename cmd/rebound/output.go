@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/rebound-go/rebound"
+)
+
+// designEvents are the run events of DESIGN.md's --json contract; others are not printed.
+var designEvents = map[rebound.EventKind]bool{
+	rebound.RunStarted: true, rebound.RunResumed: true, rebound.StepStarted: true, rebound.StepSkipped: true,
+	rebound.AttemptFailed: true, rebound.RetryScheduled: true, rebound.BreakerChanged: true,
+	rebound.FallbackUsed: true, rebound.StepCompleted: true, rebound.Escalated: true,
+	rebound.RunCompleted: true, rebound.RunFailed: true,
+}
+
+// jsonEvents writes each event of the --json contract as one JSON object per line.
+func jsonEvents(w io.Writer) rebound.Hook {
+	var mu sync.Mutex
+	enc := json.NewEncoder(w)
+	return func(_ context.Context, e rebound.Event) {
+		if !designEvents[e.Kind] {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		_ = enc.Encode(e) // a closed stdout must not stop the run
+	}
+}
+
+// plainEvents writes one readable line per event, for output that is not a terminal.
+func plainEvents(w io.Writer) rebound.Hook {
+	var mu sync.Mutex
+	return func(_ context.Context, e rebound.Event) {
+		line := plainLine(e)
+		if line == "" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "%s %s\n", e.Time.Format("15:04:05.000"), line)
+	}
+}
+
+func plainLine(e rebound.Event) string {
+	step := e.Step
+	errText := ""
+	if e.Err != nil {
+		errText = ": " + e.Err.Error()
+	}
+	switch e.Kind {
+	case rebound.RunStarted:
+		return fmt.Sprintf("run %s started", e.RunID)
+	case rebound.RunResumed:
+		return fmt.Sprintf("run %s resumed (was %s)", e.RunID, e.Status)
+	case rebound.StepStarted:
+		return step + ": started"
+	case rebound.StepSkipped:
+		return step + ": done earlier, skipped"
+	case rebound.AttemptFailed:
+		return fmt.Sprintf("%s: attempt %d on %s failed (%s)%s", step, e.Attempt, orUnknown(e.Model), e.Class, errText)
+	case rebound.RetryScheduled:
+		return fmt.Sprintf("%s: retry in %s (%s)", step, e.Delay.Round(time.Millisecond), e.Class)
+	case rebound.GaveUp:
+		return fmt.Sprintf("%s: gave up on %s (%s)%s", step, orUnknown(e.Model), e.Reason, errText)
+	case rebound.BreakerChanged:
+		return fmt.Sprintf("breaker %s: %s → %s", e.Model, e.From, e.To)
+	case rebound.FallbackUsed:
+		return fmt.Sprintf("%s: fallback %s → %s (degraded)", step, e.From, e.To)
+	case rebound.StepCompleted:
+		return step + ": done"
+	case rebound.Escalated:
+		return fmt.Sprintf("%s: escalated (%s), escalation %s%s", step, e.Reason, e.EscalationID, errText)
+	case rebound.RunCompleted:
+		return fmt.Sprintf("run %s completed", e.RunID)
+	case rebound.RunFailed:
+		return fmt.Sprintf("run %s failed%s", e.RunID, errText)
+	}
+	return ""
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "the model"
+	}
+	return s
+}
+
+// runDisplay shows a run while it executes: JSON events (--json), the live view (a terminal),
+// or plain lines. Its hook also feeds the progress the summary is made from.
+type runDisplay struct {
+	progress *progress
+	hook     rebound.Hook
+	live     *tea.Program
+	liveDone chan struct{}
+}
+
+// newRunDisplay chooses the display for a run named runID with the given steps.
+func (g *globals) newRunDisplay(runID, title string, steps []string) *runDisplay {
+	d := &runDisplay{progress: newProgress(runID, steps)}
+	track := func(_ context.Context, e rebound.Event) { d.progress.observe(e) }
+	switch {
+	case g.json:
+		d.hook = rebound.Hooks(track, jsonEvents(g.stdout))
+	case g.terminal:
+		d.hook = track
+		d.live = tea.NewProgram(&liveModel{p: d.progress, title: title},
+			tea.WithOutput(g.stdout), tea.WithInput(nil), tea.WithoutSignalHandler())
+	default:
+		d.hook = rebound.Hooks(track, plainEvents(g.stdout))
+	}
+	return d
+}
+
+// start starts the live view, if any.
+func (d *runDisplay) start() {
+	if d.live == nil {
+		return
+	}
+	d.liveDone = make(chan struct{})
+	go func() {
+		defer close(d.liveDone)
+		_, _ = d.live.Run()
+	}()
+}
+
+// stop draws the live view's last frame and stops it.
+func (d *runDisplay) stop() {
+	if d.live == nil {
+		return
+	}
+	d.live.Send(finishMsg{})
+	<-d.liveDone
+}
+
+// liveModel is the terminal live view: a header and one line per step, redrawn ten times a
+// second from the progress the run's events update.
+type liveModel struct {
+	p     *progress
+	title string
+	frame int
+	done  bool
+}
+
+type tickMsg struct{}
+type finishMsg struct{}
+
+func tick() tea.Cmd {
+	return tea.Tick(100*time.Millisecond, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+func (m *liveModel) Init() tea.Cmd { return tick() }
+
+func (m *liveModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg.(type) {
+	case tickMsg:
+		m.frame++
+		return m, tick()
+	case finishMsg:
+		m.done = true
+		return m, tea.Quit
+	}
+	return m, nil
+}
+
+func (m *liveModel) View() tea.View {
+	pal := colorPalette()
+	var b strings.Builder
+	b.WriteString(pal.bold.Render(m.title))
+	b.WriteString("\n")
+	for _, l := range m.p.lines(time.Now(), pal, m.frame) {
+		b.WriteString(l)
+		b.WriteString("\n")
+	}
+	return tea.NewView(b.String())
+}

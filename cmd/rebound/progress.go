@@ -1,0 +1,259 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rebound-go/rebound"
+)
+
+// stepPhase is where a step is, as the live view shows it.
+type stepPhase int
+
+const (
+	phasePending stepPhase = iota
+	phaseRunning
+	phaseWaiting // a retry is scheduled
+	phaseDone
+	phaseSkipped
+	phaseEscalated
+	phaseFailed
+)
+
+// stepProgress is what the events of one step have said so far.
+type stepProgress struct {
+	name      string
+	phase     stepPhase
+	attempt   int
+	attempts  int // attempts made in this process (failed ones plus the successful one)
+	retryAt   time.Time
+	retryWhy  rebound.Class
+	model     string // the model of the last attempt or fallback
+	failures  map[rebound.Class]int
+	hint      time.Duration // the largest retry delay
+	fallback  string        // from → to, when a fallback answered
+	degraded  bool
+	breakers  []string // "model closed→open"
+	reason    string   // escalation reason
+	escID     string
+	err       string
+	started   time.Time
+	finished  time.Time
+	repaired  bool
+	timedOut  bool
+	outOfHint bool
+}
+
+// progress folds run events into the state the live view, the plain log and the summary show.
+// It is safe for concurrent use.
+type progress struct {
+	mu       sync.Mutex
+	runID    string
+	resumed  bool
+	steps    []*stepProgress
+	byName   map[string]*stepProgress
+	breakers map[string]string // breaker key → state
+	status   string            // running, completed, failed, escalated
+	escID    string
+	escStep  string
+	reason   string
+	err      string
+	started  time.Time
+	finished time.Time
+}
+
+func newProgress(runID string, steps []string) *progress {
+	p := &progress{runID: runID, byName: map[string]*stepProgress{}, breakers: map[string]string{}, status: "starting"}
+	for _, s := range steps {
+		p.step(s)
+	}
+	return p
+}
+
+func (p *progress) step(name string) *stepProgress {
+	s := p.byName[name]
+	if s == nil {
+		s = &stepProgress{name: name, failures: map[rebound.Class]int{}}
+		p.byName[name] = s
+		p.steps = append(p.steps, s)
+	}
+	return s
+}
+
+// observe folds one event in.
+func (p *progress) observe(e rebound.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.runID == "" {
+		p.runID = e.RunID
+	}
+	var s *stepProgress
+	if e.Step != "" {
+		s = p.step(e.Step)
+	}
+	switch e.Kind {
+	case rebound.RunStarted, rebound.RunResumed:
+		p.resumed = e.Kind == rebound.RunResumed
+		p.status, p.started = "running", e.Time
+	case rebound.StepStarted:
+		s.phase, s.started, s.attempt = phaseRunning, e.Time, 1
+	case rebound.StepSkipped:
+		s.phase = phaseSkipped
+	case rebound.AttemptFailed:
+		if s == nil {
+			return
+		}
+		s.attempts++
+		s.failures[e.Class]++
+		if e.Model != "" {
+			s.model = e.Model
+		}
+		if e.Attempt > 0 {
+			s.attempt = e.Attempt
+		}
+		switch e.Class {
+		case rebound.ClassMalformed:
+			s.repaired = true
+		case rebound.ClassTimeout:
+			s.timedOut = true
+		}
+		if e.Err != nil {
+			s.err = e.Err.Error()
+		}
+	case rebound.RetryScheduled:
+		if s == nil {
+			return
+		}
+		s.phase, s.retryAt, s.retryWhy = phaseWaiting, e.Time.Add(e.Delay), e.Class
+		s.hint = max(s.hint, e.Delay)
+		if e.Attempt > 0 {
+			s.attempt = e.Attempt + 1
+		}
+	case rebound.GaveUp:
+		if s != nil && e.Reason == string(rebound.HintTooLong) {
+			s.outOfHint = true
+		}
+	case rebound.BreakerChanged:
+		p.breakers[e.Model] = e.To
+		if s != nil {
+			s.breakers = append(s.breakers, fmt.Sprintf("%s %s→%s", e.Model, e.From, e.To))
+		}
+	case rebound.FallbackUsed:
+		if s != nil {
+			s.fallback, s.model, s.degraded = e.From+" → "+e.To, e.To, true
+			s.phase = phaseRunning
+		}
+	case rebound.StepCompleted:
+		s.phase, s.finished = phaseDone, e.Time
+		s.attempts++
+		s.err = ""
+		if e.Model != "" && s.model == "" {
+			s.model = e.Model
+		}
+	case rebound.Escalated:
+		p.status, p.escID, p.reason = "escalated", e.EscalationID, e.Reason
+		if s != nil {
+			p.escStep = s.name
+			s.phase, s.reason, s.escID = phaseEscalated, e.Reason, e.EscalationID
+		}
+		p.finished = e.Time
+	case rebound.RunCompleted:
+		p.status, p.finished = "completed", e.Time
+	case rebound.RunFailed:
+		p.status, p.finished = "failed", e.Time
+		if e.Err != nil {
+			p.err = e.Err.Error()
+		}
+		for _, st := range p.steps {
+			if st.phase == phaseRunning || st.phase == phaseWaiting {
+				st.phase = phaseFailed
+			}
+		}
+	}
+}
+
+// breakerOf returns the breaker state of the model a step is using ("" when unknown).
+func (p *progress) breakerOf(model string) string {
+	if model == "" {
+		return ""
+	}
+	if st, ok := p.breakers[model]; ok {
+		return st
+	}
+	return "closed"
+}
+
+// recoveries says, per step, what went wrong and how it recovered, for the summary.
+func (p *progress) recoveries() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, s := range p.steps {
+		if len(s.failures) == 0 && s.fallback == "" && s.phase != phaseEscalated {
+			continue
+		}
+		var parts []string
+		for _, c := range sortedClasses(s.failures) {
+			n := s.failures[c]
+			parts = append(parts, fmt.Sprintf("%d× %s", n, c)+recoveryOf(c, s))
+		}
+		for _, b := range s.breakers {
+			parts = append(parts, "breaker "+b)
+		}
+		if s.fallback != "" {
+			parts = append(parts, "answered by the fallback ("+s.fallback+"), marked degraded")
+		}
+		if s.phase == phaseEscalated {
+			parts = append(parts, "escalated: "+s.reason)
+		}
+		out = append(out, fmt.Sprintf("%s: %s", s.name, strings.Join(parts, "; ")))
+	}
+	return out
+}
+
+func recoveryOf(c rebound.Class, s *stepProgress) string {
+	switch c {
+	case rebound.ClassRateLimited:
+		if s.hint > 0 {
+			return fmt.Sprintf(", retried after the server's hint (%s)", s.hint.Round(time.Millisecond))
+		}
+		return ", retried with backoff"
+	case rebound.ClassMalformed:
+		return ", repaired by re-asking with the validation error"
+	case rebound.ClassTimeout:
+		return ", cut by the attempt timeout and retried"
+	case rebound.ClassOverloaded:
+		return ", retried briefly"
+	case rebound.ClassTransient:
+		return ", retried with backoff"
+	}
+	return ""
+}
+
+// counts returns how many steps are done, skipped, and the attempts made in this process.
+func (p *progress) counts() (done, skipped, attempts int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.steps {
+		switch s.phase {
+		case phaseDone:
+			done++
+		case phaseSkipped:
+			skipped++
+		}
+		attempts += s.attempts
+	}
+	return done, skipped, attempts
+}
+
+func sortedClasses(m map[rebound.Class]int) []rebound.Class {
+	cs := make([]rebound.Class, 0, len(m))
+	for c := range m {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i] < cs[j] })
+	return cs
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+)
+
+// palette styles the live view and the summary. The zero palette prints plain text.
+type palette struct {
+	ok, warn, bad, dim, bold, accent lipgloss.Style
+}
+
+func colorPalette() palette {
+	return palette{
+		ok:     lipgloss.NewStyle().Foreground(lipgloss.Color("2")),
+		warn:   lipgloss.NewStyle().Foreground(lipgloss.Color("3")),
+		bad:    lipgloss.NewStyle().Foreground(lipgloss.Color("1")),
+		dim:    lipgloss.NewStyle().Faint(true),
+		bold:   lipgloss.NewStyle().Bold(true),
+		accent: lipgloss.NewStyle().Foreground(lipgloss.Color("6")),
+	}
+}
+
+func plainPalette() palette {
+	s := lipgloss.NewStyle()
+	return palette{ok: s, warn: s, bad: s, dim: s, bold: s, accent: s}
+}
+
+var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+// lines renders one line per step, as of now.
+func (p *progress) lines(now time.Time, pal palette, frame int) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	width := 0
+	for _, s := range p.steps {
+		width = max(width, len(s.name))
+	}
+	out := make([]string, 0, len(p.steps))
+	for _, s := range p.steps {
+		name := fmt.Sprintf("%-*s", width, s.name)
+		var icon, state string
+		var extra []string
+		switch s.phase {
+		case phasePending:
+			icon, state = pal.dim.Render("○"), pal.dim.Render("pending")
+		case phaseRunning, phaseWaiting:
+			icon = pal.accent.Render(spinner[frame%len(spinner)])
+			state = fmt.Sprintf("attempt %d", max(s.attempt, 1))
+			if s.phase == phaseWaiting && now.Before(s.retryAt) {
+				left := s.retryAt.Sub(now).Round(100 * time.Millisecond)
+				state = pal.warn.Render(fmt.Sprintf("retry in %.1fs (%s)", left.Seconds(), s.retryWhy)) +
+					pal.dim.Render(fmt.Sprintf(" · attempt %d next", max(s.attempt, 2)))
+			}
+		case phaseDone:
+			icon = pal.ok.Render("✓")
+			state = pal.ok.Render("done")
+			if s.attempts > 1 {
+				state += pal.dim.Render(fmt.Sprintf(" after %d attempts", s.attempts))
+			}
+			if d := s.finished.Sub(s.started); !s.started.IsZero() && d > 0 {
+				state += pal.dim.Render(fmt.Sprintf(" in %.1fs", d.Seconds()))
+			}
+		case phaseSkipped:
+			icon, state = pal.dim.Render("↷"), pal.dim.Render("done earlier (skipped)")
+		case phaseEscalated:
+			icon = pal.warn.Render("⚑")
+			state = pal.warn.Render("escalated: " + s.reason)
+		case phaseFailed:
+			icon, state = pal.bad.Render("✗"), pal.bad.Render("failed")
+		}
+		if s.model != "" && (s.phase == phaseRunning || s.phase == phaseWaiting || s.phase == phaseDone) {
+			b := p.breakerOf(s.model)
+			bs := pal.ok
+			switch b {
+			case "open":
+				bs = pal.bad
+			case "half_open":
+				bs = pal.warn
+			}
+			extra = append(extra, pal.dim.Render(s.model)+" "+bs.Render("["+strings.ReplaceAll(b, "_", "-")+"]"))
+		}
+		if s.phase != phaseSkipped {
+			if len(s.failures) > 0 {
+				var fs []string
+				for _, c := range sortedClasses(s.failures) {
+					fs = append(fs, fmt.Sprintf("%d× %s", s.failures[c], c))
+				}
+				extra = append(extra, pal.dim.Render(strings.Join(fs, ", ")))
+			}
+			if s.fallback != "" {
+				extra = append(extra, pal.warn.Render("↪ fallback "+s.fallback+" (degraded)"))
+			}
+		}
+		line := fmt.Sprintf("  %s %s  %s", icon, pal.bold.Render(name), state)
+		if len(extra) > 0 {
+			line += "  " + strings.Join(extra, pal.dim.Render(" · "))
+		}
+		out = append(out, line)
+	}
+	return out
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rebound-go/rebound/checkpoint"
+)
+
+func newRunsCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "runs",
+		Short: "List, show and resume durable runs",
+		Long: `A run is one execution of a workflow, journaled step by step. A run that crashed, was killed or
+waited for a person resumes at its first unfinished step; finished steps are not repeated.`,
+		Example: `  rebound runs list
+  rebound runs show demo-1129-001203
+  rebound runs resume demo-1129-001203`,
+	}
+	c.AddCommand(newRunsListCmd(g), newRunsShowCmd(g), newRunsResumeCmd(g))
+	return c
+}
+
+// runsListCmd is `rebound runs list`.
+type runsListCmd struct {
+	g      *globals
+	status []string
+	limit  int
+}
+
+func newRunsListCmd(g *globals) *cobra.Command {
+	c := &runsListCmd{g: g}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List runs, newest first",
+		Example: `  rebound runs list
+  rebound runs list --status escalated
+  rebound runs list --json | jq -r '.[] | select(.status == "failed") | .id'`,
+		Args: exactArgs(),
+		RunE: g.runE(c.run),
+	}
+	cmd.Flags().StringSliceVar(&c.status, "status", nil, "keep runs with this status: running, completed, failed, escalated, canceled (repeatable)")
+	cmd.Flags().IntVar(&c.limit, "limit", 50, "show at most this many runs")
+	return cmd
+}
+
+func parseRunStatuses(vals []string) ([]checkpoint.Status, error) {
+	var out []checkpoint.Status
+	for _, v := range vals {
+		s := checkpoint.Status(strings.ToLower(strings.TrimSpace(v)))
+		switch s {
+		case checkpoint.StatusRunning, checkpoint.StatusCompleted, checkpoint.StatusFailed,
+			checkpoint.StatusEscalated, checkpoint.StatusCanceled:
+			out = append(out, s)
+		default:
+			return nil, usagef("--status %q: want running, completed, failed, escalated or canceled", v)
+		}
+	}
+	return out, nil
+}
+
+// runJSON is a run's summary in --json output.
+type runJSON struct {
+	ID           string          `json:"id"`
+	Workflow     string          `json:"workflow"`
+	Status       string          `json:"status"`
+	Input        json.RawMessage `json:"input,omitempty"`
+	Owner        string          `json:"owner,omitempty"`
+	LeaseExpires *time.Time      `json:"lease_expires,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+	LastStep     string          `json:"last_step,omitempty"`
+	Steps        int             `json:"step_count"`
+	Attempts     int             `json:"attempt_count"`
+	EscalationID string          `json:"escalation_id,omitempty"`
+	Error        string          `json:"error,omitempty"`
+}
+
+func toRunJSON(r checkpoint.RunInfo) runJSON {
+	j := runJSON{ID: r.ID, Workflow: r.Workflow, Status: string(r.Status), Input: r.Input, Owner: r.Owner,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, LastStep: r.LastStep, Steps: r.StepCount,
+		Attempts: r.AttemptCount, EscalationID: r.EscalationID, Error: r.Error}
+	if !r.LeaseExpires.IsZero() && r.LeaseExpires.After(time.Now()) {
+		t := r.LeaseExpires
+		j.LeaseExpires = &t
+	}
+	return j
+}
+
+func (c *runsListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
+	st, err := parseRunStatuses(c.status)
+	if err != nil {
+		return err
+	}
+	if c.limit <= 0 {
+		return usagef("--limit %d: want 1 or more", c.limit)
+	}
+	s, err := c.g.openStores(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	runs, err := s.runs.ListRuns(ctx, checkpoint.RunFilter{Status: st, Limit: c.limit})
+	if err != nil {
+		return fmt.Errorf("list runs: %w", err)
+	}
+	if c.g.json {
+		out := make([]runJSON, 0, len(runs))
+		for _, r := range runs {
+			out = append(out, toRunJSON(r))
+		}
+		return writeJSON(w, out)
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(w, "No runs. Start one with 'rebound demo'.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tSTEPS\tATTEMPTS\tLAST STEP\tUPDATED")
+	now := time.Now()
+	for _, r := range runs {
+		status := string(r.Status)
+		if r.Status == checkpoint.StatusEscalated && r.EscalationID != "" {
+			status += " (" + r.EscalationID + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s ago\n", r.ID, orDash(r.Workflow), status, r.StepCount,
+			r.AttemptCount, orDash(r.LastStep), humanAge(now.Sub(r.UpdatedAt)))
+	}
+	return tw.Flush()
+}
+
+// runsShowCmd is `rebound runs show`.
+type runsShowCmd struct{ g *globals }
+
+func newRunsShowCmd(g *globals) *cobra.Command {
+	c := &runsShowCmd{g: g}
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a run: its steps, their attempts and what recovered",
+		Example: `  rebound runs show demo-1129-001203
+  rebound runs show demo-1129-001203 --json`,
+		Args: exactArgs("ID"),
+		RunE: g.runE(c.run),
+	}
+}
+
+// stepJSON is a step in `runs show --json`.
+type stepJSON struct {
+	Index        int             `json:"index"`
+	Name         string          `json:"name"`
+	Status       string          `json:"status"`
+	Irreversible bool            `json:"irreversible,omitempty"`
+	Executions   int             `json:"executions"`
+	DurationMS   int64           `json:"duration_ms"`
+	Error        string          `json:"error,omitempty"`
+	Class        string          `json:"class,omitempty"`
+	Reason       string          `json:"reason,omitempty"`
+	EscalationID string          `json:"escalation_id,omitempty"`
+	Result       json.RawMessage `json:"result,omitempty"`
+	Attempts     []attemptJSON   `json:"attempts,omitempty"`
+}
+
+type attemptJSON struct {
+	Time    time.Time `json:"time"`
+	Event   string    `json:"event"`
+	Attempt int       `json:"attempt,omitempty"`
+	Class   string    `json:"class,omitempty"`
+	DelayMS int64     `json:"delay_ms,omitempty"`
+	Model   string    `json:"model,omitempty"`
+	From    string    `json:"from,omitempty"`
+	To      string    `json:"to,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Error   string    `json:"error,omitempty"`
+}
+
+func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error {
+	s, err := c.g.openStores(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	v, err := checkpoint.Get(ctx, s.runs, args[0])
+	if err != nil {
+		return runError(err, args[0])
+	}
+	if c.g.json {
+		out := struct {
+			runJSON
+			StepList []stepJSON `json:"steps"`
+			Messages int        `json:"message_count"`
+		}{runJSON: toRunJSON(v.RunInfo), Messages: len(v.Messages)}
+		for _, st := range v.Steps {
+			sj := stepJSON{Index: st.Index, Name: st.Name, Status: string(st.Status), Irreversible: st.Irreversible,
+				Executions: st.Executions, DurationMS: st.Duration.Milliseconds(), Error: st.Error, Class: st.Class,
+				Reason: st.Reason, EscalationID: st.EscalationID}
+			if json.Valid(st.Result) {
+				sj.Result = st.Result
+			}
+			for _, a := range st.Attempts {
+				sj.Attempts = append(sj.Attempts, attemptJSON{Time: a.Time, Event: a.Kind, Attempt: a.Attempt,
+					Class: a.Class, DelayMS: a.Delay.Milliseconds(), Model: a.Model, From: a.From, To: a.To,
+					Reason: a.Reason, Error: a.Error})
+			}
+			out.StepList = append(out.StepList, sj)
+		}
+		return writeJSON(w, out)
+	}
+	showRun(w, v)
+	return nil
+}
+
+func showRun(w io.Writer, v *checkpoint.RunView) {
+	fmt.Fprintf(w, "Run %s (%s): %s\n", v.ID, orDash(v.Workflow), v.Status)
+	fmt.Fprintf(w, "  created %s, updated %s ago; %d steps, %d attempts, %d messages\n",
+		v.CreatedAt.Local().Format(time.DateTime), humanAge(time.Since(v.UpdatedAt)), len(v.Steps), v.AttemptCount, len(v.Messages))
+	if v.Owner != "" && v.LeaseExpires.After(time.Now()) {
+		fmt.Fprintf(w, "  held by %s until %s\n", v.Owner, v.LeaseExpires.Local().Format(time.TimeOnly))
+	}
+	if v.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", v.Error)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tSTEP\tSTATUS\tRUNS\tTIME\tWHAT HAPPENED")
+	for _, st := range v.Steps {
+		var notes []string
+		for _, a := range st.Attempts {
+			switch a.Kind {
+			case "attempt_failed":
+				notes = append(notes, fmt.Sprintf("%s on %s", a.Class, orUnknown(a.Model)))
+			case "fallback_used":
+				notes = append(notes, fmt.Sprintf("fallback %s → %s", a.From, a.To))
+			case "breaker_changed":
+				notes = append(notes, fmt.Sprintf("breaker %s %s→%s", a.Model, a.From, a.To))
+			}
+		}
+		status := string(st.Status)
+		if st.Reason != "" {
+			status += " (" + st.Reason + ")"
+		}
+		if st.Irreversible {
+			status += " [irreversible]"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%d\t%s\t%s\n", st.Index+1, st.Name, status, st.Executions,
+			st.Duration.Round(10*time.Millisecond), oneLine(strings.Join(compact(notes), "; "), 100))
+	}
+	_ = tw.Flush()
+	if v.Status == checkpoint.StatusEscalated && v.EscalationID != "" {
+		fmt.Fprintf(w, "\nWaiting for a person:\n  rebound escalations show %s\n  rebound escalations resolve %s --action approve --by NAME\n  rebound runs resume %s\n",
+			v.EscalationID, v.EscalationID, v.ID)
+	}
+}
+
+// compact folds repeated notes: "a; a; b" becomes "2× a; b".
+func compact(notes []string) []string {
+	var out []string
+	for i := 0; i < len(notes); {
+		j := i
+		for j < len(notes) && notes[j] == notes[i] {
+			j++
+		}
+		if j-i > 1 {
+			out = append(out, fmt.Sprintf("%d× %s", j-i, notes[i]))
+		} else {
+			out = append(out, notes[i])
+		}
+		i = j
+	}
+	return out
+}
+
+// runError turns a missing run into a usage error naming it.
+func runError(err error, id string) error {
+	if errors.Is(err, checkpoint.ErrRunNotFound) {
+		return usagef("run %q not found (list them with 'rebound runs list')", id)
+	}
+	return fmt.Errorf("read run %q: %w", id, err)
+}

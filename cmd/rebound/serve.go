@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/rebound-go/rebound/observe"
+)
+
+// serveCmd is `rebound serve`.
+type serveCmd struct {
+	g     *globals
+	addr  string
+	token string
+	// ready, if set, receives the address serve listens on (tests listen on port 0).
+	ready func(addr string)
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	c := &serveCmd{g: g}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the dashboard, /metrics and /healthz",
+		Long: `Serve Prometheus metrics at /metrics (the escalation queue's depth and age, and the recovery
+metrics of what runs in this process) and a health check at /healthz, with the dashboard when it
+is built in. Listens on 127.0.0.1:8080 by default; bound to any other address it needs a token
+(--token or REBOUND_TOKEN), which every request but /healthz must then carry as
+"Authorization: Bearer TOKEN".`,
+		Example: `  rebound serve
+  rebound serve --addr 0.0.0.0:8080 --token "$(openssl rand -hex 16)"
+  curl -s localhost:8080/metrics | grep rebound_escalations_open`,
+		Args: exactArgs(),
+		RunE: g.runE(c.run),
+	}
+	cmd.Flags().StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
+	cmd.Flags().StringVar(&c.token, "token", "", "token every request needs (env REBOUND_TOKEN); required off loopback")
+	return cmd
+}
+
+// serveDeps is what serve hands the handlers it mounts: the store, the metrics and the token.
+type serveDeps struct {
+	stores   *stores
+	registry *prometheus.Registry
+	metrics  *observe.Metrics
+	// metricsHandler serves /metrics, behind the token when there is one.
+	metricsHandler http.Handler
+	healthz        http.Handler
+	token          string
+	logger         *slog.Logger
+}
+
+func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
+	token := c.token
+	if token == "" {
+		token = c.g.getenv("REBOUND_TOKEN")
+	}
+	host, _, err := net.SplitHostPort(c.addr)
+	if err != nil {
+		return usagef("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8080", c.addr)
+	}
+	if !isLoopback(host) && token == "" {
+		return usagef("--addr %s is not a loopback address: refusing to serve without a token (--token or REBOUND_TOKEN)", c.addr)
+	}
+	s, err := c.g.openStores(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	logger := slog.New(slog.NewTextHandler(c.g.stderr, nil))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	deps := serveDeps{stores: s, registry: reg, metrics: observe.NewMetrics(reg), token: token, logger: logger}
+	reg.MustRegister(observe.NewEscalationCollector(queueStats(s), observe.EscalationConfig{Logger: logger}))
+	deps.metricsHandler = requireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
+	deps.healthz = healthz(s)
+
+	h, err := c.handler(deps)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return usagef("--addr %s: %w", c.addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(c.g.human(), "Serving on http://%s (metrics at /metrics, health at /healthz); store %s\n", ln.Addr(), s.dsn)
+	if c.ready != nil {
+		c.ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("serve: shut down: %w", err)
+	}
+	return nil
+}
+
+// handler builds what serve listens with: /metrics and /healthz, and the dashboard at / when
+// dashboardHandler (serve_dashboard.go, wired by the dashboard's owner) provides one. The
+// dashboard then serves /metrics and /healthz itself from deps.
+func (c *serveCmd) handler(deps serveDeps) (http.Handler, error) {
+	dash, err := dashboardHandler(deps)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	if dash != nil {
+		return dash, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", deps.metricsHandler)
+	mux.Handle("GET /healthz", deps.healthz)
+	mux.Handle("/", requireToken(deps.token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintln(w, "rebound: /metrics, /healthz")
+	})))
+	return mux, nil
+}
+
+// healthz answers 200 "ok" when the store answers, 503 otherwise.
+func healthz(s *stores) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if _, err := s.queue.Stats(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "store %s: %v\n", s.dsn, err)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+}
+
+// queueStats adapts the escalation queue to the metrics collector.
+func queueStats(s *stores) observe.EscalationStatsFunc {
+	return func(ctx context.Context) ([]observe.EscalationStat, error) {
+		st, err := s.queue.Stats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]observe.EscalationStat, 0, len(st.ByReason))
+		for _, r := range st.ByReason {
+			out = append(out, observe.EscalationStat{Reason: string(r.Reason), Open: r.Open, Oldest: r.OldestCreatedAt})
+		}
+		return out, nil
+	}
+}
+
+// requireToken lets through requests that carry "Authorization: Bearer token" (all of them when
+// token is empty).
+func requireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rebound"`)
+			http.Error(w, "a token is required: Authorization: Bearer TOKEN", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/escalate"
+)
+
+// defaultStore is the store used without --store or REBOUND_STORE: a SQLite file in the working
+// directory.
+const defaultStore = "sqlite:rebound.db"
+
+// dsn is a parsed store address.
+type dsn struct {
+	kind string // "sqlite", "postgres", "memory"
+	// target is the SQLite path or the PostgreSQL URL.
+	target string
+	raw    string
+}
+
+func (d dsn) String() string { return d.raw }
+
+// parseDSN reads a store address: sqlite:PATH, postgres://… (or postgresql://…), memory:.
+// source names where the address came from ("--store", "REBOUND_STORE") for the error.
+func parseDSN(s, source string) (dsn, error) {
+	raw := s
+	s = strings.TrimSpace(s)
+	const want = "want sqlite:PATH, postgres://USER@HOST/DB, or memory:"
+	if s == "" {
+		return dsn{}, usagef("%s is empty; %s", source, want)
+	}
+	scheme, rest, ok := strings.Cut(s, ":")
+	if !ok {
+		return dsn{}, usagef("%s %q has no scheme; %s (for a SQLite file: sqlite:%s)", source, raw, want, s)
+	}
+	switch strings.ToLower(scheme) {
+	case "memory":
+		if rest != "" {
+			return dsn{}, usagef("%s %q: memory: takes nothing after the colon", source, raw)
+		}
+		return dsn{kind: "memory", raw: raw}, nil
+	case "sqlite", "sqlite3":
+		path := strings.TrimPrefix(rest, "//")
+		if path == "" {
+			return dsn{}, usagef("%s %q: no file path after sqlite:", source, raw)
+		}
+		return dsn{kind: "sqlite", target: path, raw: raw}, nil
+	case "postgres", "postgresql":
+		if !strings.HasPrefix(rest, "//") {
+			return dsn{}, usagef("%s %q: want a URL such as postgres://USER@HOST:5432/DB", source, raw)
+		}
+		return dsn{kind: "postgres", target: s, raw: raw}, nil
+	}
+	hint := ""
+	if len(scheme) == 1 { // a Windows drive letter
+		hint = fmt.Sprintf(" (for a SQLite file: sqlite:%s)", s)
+	}
+	return dsn{}, usagef("%s %q: unknown scheme %q; %s%s", source, raw, scheme, want, hint)
+}
+
+// resolveDSN picks the store address: --store if given, else REBOUND_STORE, else the default.
+func (g *globals) resolveDSN() (dsn, error) {
+	if g.storeSet {
+		return parseDSN(g.store, "--store")
+	}
+	if v := g.getenv("REBOUND_STORE"); v != "" {
+		return parseDSN(v, "REBOUND_STORE")
+	}
+	return parseDSN(defaultStore, "the default store")
+}
+
+// stores is an open store: the run journal and the escalation queue, usually one database.
+type stores struct {
+	dsn    dsn
+	runs   checkpoint.Store
+	queue  *escalate.Queue
+	closer io.Closer
+}
+
+func (s *stores) Close() error {
+	if s.closer == nil {
+		return nil
+	}
+	return s.closer.Close()
+}
+
+// openStores opens the store the flags and environment name. A store that cannot be opened is
+// a configuration error (exit code 2).
+func (g *globals) openStores(ctx context.Context) (*stores, error) {
+	d, err := g.resolveDSN()
+	if err != nil {
+		return nil, err
+	}
+	s, err := openDSN(ctx, d)
+	if err != nil {
+		return nil, usagef("open store %s: %w", d, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rebound-go/rebound/checkpoint"
+)
+
+// summaryOf is what the end-of-run summary is made from.
+type summaryOf struct {
+	p         *progress
+	runID     string
+	in        demoInput
+	store     dsn
+	storeFlag string // " --store X" to repeat in commands, or ""
+	err       error
+	elapsed   time.Duration
+	report    string
+}
+
+// printSummary writes what happened: steps, attempts, what recovered how, where the report is,
+// and for an escalation the exact commands to resolve it and resume.
+func (g *globals) printSummary(w io.Writer, s summaryOf) {
+	pal := plainPalette()
+	if g.terminal && !g.json {
+		pal = colorPalette()
+	}
+	done, skipped, attempts := s.p.counts()
+	total := len(demoSteps)
+	var esc *checkpoint.EscalatedError
+	fmt.Fprintln(w)
+	switch {
+	case s.err == nil:
+		fmt.Fprintf(w, "%s run %s completed: %d of %d steps", pal.ok.Render("✓"), pal.bold.Render(s.runID), done+skipped, total)
+	case errors.As(s.err, &esc):
+		fmt.Fprintf(w, "%s run %s is waiting for a person: %d of %d steps done", pal.warn.Render("⚑"), pal.bold.Render(s.runID), done+skipped, total)
+	default:
+		fmt.Fprintf(w, "%s run %s failed after %d of %d steps", pal.bad.Render("✗"), pal.bold.Render(s.runID), done+skipped, total)
+	}
+	fmt.Fprintf(w, " (%d skipped as done earlier), %d attempts, %.1fs.\n", skipped, attempts, s.elapsed.Seconds())
+
+	if rec := s.p.recoveries(); len(rec) > 0 {
+		fmt.Fprintln(w, "\nWhat recovered, and how:")
+		for _, r := range rec {
+			fmt.Fprintf(w, "  %s\n", r)
+		}
+	}
+	switch {
+	case s.err == nil:
+		if s.report != "" {
+			fmt.Fprintf(w, "\nReport: %s\n", relPath(s.report))
+		}
+	case esc != nil:
+		fmt.Fprintf(w, "\nStep %s needs a person (%s), escalation %s.\n", esc.Step, esc.Reason, esc.EscalationID)
+		if esc.Reason == checkpoint.ReasonIrreversibleAction {
+			fmt.Fprintf(w, "Publishing writes the report to %s; approve it, then resume:\n", relPath(filepath.Join(s.in.ReportDir, s.runID+".md")))
+		} else {
+			fmt.Fprintln(w, "Decide, then resume:")
+		}
+		fmt.Fprintf(w, "  rebound escalations show %s%s\n", esc.EscalationID, s.storeFlag)
+		fmt.Fprintf(w, "  rebound escalations resolve %s --action approve --by %s%s\n", esc.EscalationID, shellQuote(g.reviewer()), s.storeFlag)
+		fmt.Fprintf(w, "  rebound runs resume %s%s\n", s.runID, s.storeFlag)
+	default:
+		fmt.Fprintf(w, "\nError: %v\n", s.err)
+		fmt.Fprintf(w, "Look at it with 'rebound runs show %s%s'; rerun with 'rebound demo --run-id %s%s' to resume.\n",
+			s.runID, s.storeFlag, s.runID, s.storeFlag)
+	}
+}
+
+// reviewer is a plausible --by for the printed commands: the user's login name.
+func (g *globals) reviewer() string {
+	for _, k := range []string{"USER", "LOGNAME", "USERNAME"} {
+		if v := strings.TrimSpace(g.getenv(k)); v != "" {
+			return v
+		}
+	}
+	return "your-name"
+}
+
+// relPath shows p relative to the working directory when it is below it.
+func relPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	r, err := filepath.Rel(wd, p)
+	if err != nil || strings.HasPrefix(r, "..") {
+		return p
+	}
+	return r
+}
