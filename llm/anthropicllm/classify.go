@@ -33,7 +33,10 @@ func Translate(err error, now time.Time) error {
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	if errors.As(err, &syn) || errors.As(err, &typ) {
+	// The SDK reports a 2xx body it cannot decode as fmt.Errorf("error parsing response json: %w")
+	// (internal/requestconfig); the wrapped error may be a bare io.ErrUnexpectedEOF, so the prefix
+	// is what tells it from a cut connection.
+	if errors.As(err, &syn) || errors.As(err, &typ) || strings.HasPrefix(err.Error(), "error parsing response json: ") {
 		return &rebound.Error{Class: rebound.ClassMalformed, Provider: Provider, Message: "bad JSON from the API: " + err.Error(), Err: err}
 	}
 	// The one message matched by text: the SDK's own refusal, before sending, to run a

@@ -63,12 +63,17 @@ func Translate(err error, now time.Time) error {
 		}
 		if c, ok := classOf(e.Type, e.Code, e.Message); ok {
 			e.Class = c
+		} else if c, ok := streamTypeClass[e.Type]; ok {
+			e.Class = c
 		}
 		return e
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	if errors.As(err, &syn) || errors.As(err, &typ) {
+	// The SDK reports a 2xx body it cannot decode as fmt.Errorf("error parsing response json: %w")
+	// (internal/requestconfig); the wrapped error may be a bare io.ErrUnexpectedEOF, so the prefix
+	// is what tells it from a cut connection.
+	if errors.As(err, &syn) || errors.As(err, &typ) || strings.HasPrefix(err.Error(), "error parsing response json: ") {
 		return &rebound.Error{Class: rebound.ClassMalformed, Provider: Provider, Message: "bad JSON from the API: " + err.Error(), Err: err}
 	}
 	return err
@@ -97,20 +102,26 @@ var codeClass = map[string]rebound.Class{
 	"content_policy_violation":             rebound.ClassContentPolicy,
 }
 
-// OpenAI error types (error.type).
+// OpenAI error types (error.type) that say more than the status. The generic ones
+// (invalid_request_error for every 4xx, server_error for every 5xx) do not: the status decides
+// then (409 is transient, 413 context_overflow, 504 timeout).
 var typeClass = map[string]rebound.Class{
-	"insufficient_quota":    rebound.ClassQuota,
+	"insufficient_quota":   rebound.ClassQuota,
+	"authentication_error": rebound.ClassAuth,
+	"permission_error":     rebound.ClassAuth,
+	"rate_limit_error":     rebound.ClassRateLimited,
+	"requests":             rebound.ClassRateLimited,
+	"tokens":               rebound.ClassRateLimited,
+	"overloaded_error":     rebound.ClassOverloaded,
+	"timeout_error":        rebound.ClassTimeout,
+}
+
+// streamTypeClass classifies the generic types of an error frame inside a stream, which has
+// no status of its own.
+var streamTypeClass = map[string]rebound.Class{
 	"invalid_request_error": rebound.ClassInvalid,
-	"authentication_error":  rebound.ClassAuth,
-	"permission_error":      rebound.ClassAuth,
-	"not_found_error":       rebound.ClassInvalid,
-	"rate_limit_error":      rebound.ClassRateLimited,
-	"requests":              rebound.ClassRateLimited,
-	"tokens":                rebound.ClassRateLimited,
 	"server_error":          rebound.ClassTransient,
 	"api_error":             rebound.ClassTransient,
-	"overloaded_error":      rebound.ClassOverloaded,
-	"timeout_error":         rebound.ClassTimeout,
 }
 
 // classOf decides by code, then type, and reports false when neither is known (the status
