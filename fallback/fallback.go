@@ -3,6 +3,7 @@ package fallback
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/rebound-go/rebound"
@@ -139,6 +140,12 @@ func (c *Chain[T]) Do(ctx context.Context) (Result[T], error) {
 				Kind: rebound.FallbackUsed, From: last.Source, To: a.Name, Model: a.Name,
 				Class: last.Class, Err: last.Err, Status: st,
 			})
+		}
+		if a.Op == nil {
+			err := &rebound.Error{Class: rebound.ClassInvalid, Message: "fallback: alternative " + strconv.Quote(a.Name) + " has no Op"}
+			r.Failures = append(r.Failures, Failure{Source: a.Name, Class: rebound.ClassInvalid, Err: err})
+			last = &r.Failures[len(r.Failures)-1]
+			continue
 		}
 		v, err := a.Op(ctx)
 		if err == nil {

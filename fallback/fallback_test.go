@@ -182,3 +182,10 @@ func TestWhenSkips(t *testing.T) {
 		t.Fatalf("overflow: r = %+v, err = %v", r, err)
 	}
 }
+
+func TestNilOpIsAClearError(t *testing.T) {
+	_, err := fallback.Do(context.Background(), fallback.Alternative[string]{Name: "sonnet"})
+	if err == nil || !strings.Contains(err.Error(), `alternative "sonnet" has no Op`) {
+		t.Fatalf("err = %v", err)
+	}
+}
