@@ -632,3 +632,14 @@ func TestLostProbeDoesNotStickHalfOpen(t *testing.T) {
 		wantState(t, b, breaker.Closed)
 	})
 }
+
+func TestMinCallsAtMostTheWindow(t *testing.T) {
+	// WindowSize 4 with the default MinCalls (20): the rate rule must still work.
+	b := mustNew(t, breaker.Settings{WindowSize: 4, ConsecutiveFailures: -1})
+	call(t, b, errTransient)
+	call(t, b, nil)
+	call(t, b, errTransient)
+	wantState(t, b, breaker.Closed)
+	call(t, b, nil)
+	wantState(t, b, breaker.Open) // 2 of 4 = the default 50 %
+}

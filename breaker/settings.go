@@ -47,7 +47,7 @@ type Settings struct {
 	// the window holds at least MinCalls calls. A fraction in (0, 1]. Default 0.5; negative: off.
 	FailureRate float64
 	// MinCalls is the number of calls the window must hold before a rate can open the breaker.
-	// Default 20.
+	// Default 20; with a count-based window, at most WindowSize.
 	MinCalls int
 
 	// SlowCall is the duration from admission to outcome at or beyond which a call counts as
@@ -156,6 +156,9 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	if s.MinCalls < 0 {
 		return s, fmt.Errorf("breaker %q: MinCalls %d is negative", s.Name, s.MinCalls)
+	}
+	if s.WindowPeriod == 0 && s.MinCalls > s.WindowSize {
+		s.MinCalls = s.WindowSize
 	}
 	if s.SlowCall < 0 {
 		return s, fmt.Errorf("breaker %q: SlowCall %v is negative", s.Name, s.SlowCall)
