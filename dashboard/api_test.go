@@ -135,13 +135,20 @@ func TestAPIReads(t *testing.T) {
 		wantAPIError(t, b.api(t, "GET", "/api/v1/runs/run-nope", ""), 404, "run-nope")
 	})
 	t.Run("Breakers", func(t *testing.T) {
-		bs := decode[[]struct {
-			Name        string `json:"name"`
-			State       string `json:"state"`
-			Transitions []struct {
-				From, To string
-			} `json:"transitions"`
+		got := decode[struct {
+			Breakers []struct {
+				Name        string `json:"name"`
+				State       string `json:"state"`
+				Transitions []struct {
+					From, To string
+				} `json:"transitions"`
+			} `json:"breakers"`
+			RunEvents []json.RawMessage `json:"run_events"`
 		}](t, b.api(t, "GET", "/api/v1/breakers", ""))
+		bs := got.Breakers
+		if len(got.RunEvents) != 1 || !strings.Contains(string(got.RunEvents[0]), `"run_id": "run-tides"`) {
+			t.Fatalf("run events = %s", got.RunEvents)
+		}
 		if len(bs) != 1 || bs[0].Name != "fake/primary" || bs[0].State != "open" || len(bs[0].Transitions) != 1 ||
 			bs[0].Transitions[0].From != "closed" || bs[0].Transitions[0].To != "open" {
 			t.Fatalf("breakers = %+v", bs)

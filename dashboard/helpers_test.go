@@ -97,6 +97,7 @@ func (b *bundle) workflow(topic string) checkpoint.Workflow {
 			return err
 		}
 		_, err = checkpoint.Step(ctx, run, "section_1", func(ctx context.Context) (string, error) {
+			rebound.Hook(nil).Emit(ctx, rebound.Event{Kind: rebound.BreakerChanged, Model: "fake/primary", From: "closed", To: "open"})
 			rebound.Hook(nil).Emit(ctx, rebound.Event{Kind: rebound.FallbackUsed, From: "fake/primary", To: "fake/fallback"})
 			m := rebound.Assistant("Section on " + outline[:8])
 			m.Degraded, m.Source = true, "fake/fallback"

@@ -323,10 +323,11 @@ func TestRunPages(t *testing.T) {
 		wantStatus(t, rec, http.StatusOK)
 		wantBody(t, rec, "outline", "section_1", "publish", // the steps
 			"overloaded", "attempt 1 failed", // the failed attempt and its class
-			"fallback: fake/fallback",          // the fallback, marked
-			"irreversible",                     // publish
-			`href="/escalations/`+id+`"`,       // its escalation
-			"&#34;topic&#34;: &#34;tides&#34;", // the input
+			"fallback: fake/fallback", // the fallback, marked
+			"irreversible",            // publish
+			"fake/primary</span> closed → <strong>open</strong>", // the breaker event
+			`href="/escalations/`+id+`"`,                         // its escalation
+			"&#34;topic&#34;: &#34;tides&#34;",                   // the input
 		)
 	})
 	t.Run("UnknownID", func(t *testing.T) {
@@ -348,11 +349,14 @@ func TestRunPages(t *testing.T) {
 func TestBreakersPage(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
+	b.escalatedRun(t, "run-with-breaker")
 	b.set.Get("anthropic/claude-sonnet-4-6").ForceOpen()
 	b.set.Get("openai/gpt-5-mini")
 	rec := b.get(t, "/breakers")
 	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, "anthropic/claude-sonnet-4-6", "openai/gpt-5-mini", "closed → <strong>open</strong>", "none recorded")
+	wantBody(t, rec, "anthropic/claude-sonnet-4-6", "openai/gpt-5-mini", "closed → <strong>open</strong>", "none recorded",
+		// the change journaled by the run, from whichever process ran it
+		"Breaker changes in recent runs", `href="/runs/run-with-breaker"`, "section_1", "fake/primary")
 
 	srv, err := dashboard.New(dashboard.Config{Escalations: b.queue})
 	if err != nil {
