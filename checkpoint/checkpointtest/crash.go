@@ -1,0 +1,355 @@
+package checkpointtest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/rebound-go/rebound/checkpoint"
+)
+
+// Boundary is a point of the write-ahead protocol at which the crash test kills the process.
+type Boundary string
+
+// The persistence boundaries.
+const (
+	BeforeIntent    Boundary = "before_intent"     // the previous step is recorded; this one's intent is not
+	AfterIntent     Boundary = "after_intent"      // the intent is recorded; the step has not run
+	AfterSideEffect Boundary = "after_side_effect" // the step's effect happened; its result is not recorded
+	AfterResult     Boundary = "after_result"      // the result is recorded; the workflow has not advanced
+	crashSteps               = 5                   // steps of the crash workflow; odd ones are irreversible
+	envCrash                 = "CHECKPOINTTEST_CRASH_CHILD"
+	envNoop                  = "CHECKPOINTTEST_NOOP"
+	envDSN                   = "CHECKPOINTTEST_DSN"
+	envRunID                 = "CHECKPOINTTEST_RUN_ID"
+	envEffects               = "CHECKPOINTTEST_EFFECTS"
+	envKill                  = "CHECKPOINTTEST_KILL"
+)
+
+// Boundaries lists the four boundaries in protocol order.
+var Boundaries = []Boundary{BeforeIntent, AfterIntent, AfterSideEffect, AfterResult}
+
+// OpenDSN opens the store named by dsn, in the test process and in every child process.
+type OpenDSN func(ctx context.Context, dsn string) (checkpoint.Store, func(), error)
+
+// CrashMain must be called first in the TestMain of a package that runs Crash: in a child
+// process started by Crash it runs the crash workflow and exits; otherwise it returns.
+func CrashMain(open OpenDSN) {
+	if os.Getenv(envNoop) != "" {
+		os.Exit(0)
+	}
+	if os.Getenv(envCrash) == "" {
+		return
+	}
+	os.Exit(crashChild(open))
+}
+
+// childResult is what a child prints on its last line.
+type childResult struct {
+	Status string `json:"status"` // completed, escalated, failed, open_failed
+	Reason string `json:"reason,omitempty"`
+	Step   string `json:"step,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+func crashChild(open OpenDSN) int {
+	ctx := context.Background()
+	out := json.NewEncoder(os.Stdout)
+	s, closeStore, err := open(ctx, os.Getenv(envDSN))
+	if err != nil {
+		out.Encode(childResult{Status: "open_failed", Error: err.Error()})
+		return 3
+	}
+	defer closeStore()
+	var boundary Boundary
+	killAt := -1
+	if spec := os.Getenv(envKill); spec != "" {
+		b, k, _ := strings.Cut(spec, ":")
+		boundary = Boundary(b)
+		killAt, _ = strconv.Atoi(k)
+	}
+	die := func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL); select {} }
+	ks := &killStore{Store: s, before: func(w checkpoint.Write) {
+		if boundary == BeforeIntent && stepIs(w, killAt, checkpoint.StepStarted) {
+			die()
+		}
+	}, after: func(w checkpoint.Write) {
+		if (boundary == AfterIntent && stepIs(w, killAt, checkpoint.StepStarted)) ||
+			(boundary == AfterResult && stepIs(w, killAt, checkpoint.StepCompleted)) {
+			die()
+		}
+	}}
+	effects := os.Getenv(envEffects)
+	esc := &fileEscalator{path: effects + ".escalations"}
+	r := checkpoint.NewRunner(ks, checkpoint.Config{Escalations: esc})
+	err = r.Run(ctx, os.Getenv(envRunID), func(ctx context.Context, run *checkpoint.Run) error {
+		for i := range crashSteps {
+			var opts []checkpoint.StepOption
+			if i%2 == 1 {
+				opts = append(opts, checkpoint.Irreversible())
+			}
+			if _, err := checkpoint.Step(ctx, run, "step"+strconv.Itoa(i), func(ctx context.Context) (int, error) {
+				f, err := os.OpenFile(effects, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+				if err != nil {
+					return 0, err
+				}
+				_, err = fmt.Fprintf(f, "%d %s %d\n", i, checkpoint.IdempotencyKey(ctx), os.Getpid())
+				f.Close()
+				if err != nil {
+					return 0, err
+				}
+				if boundary == AfterSideEffect && i == killAt {
+					die()
+				}
+				return i, nil
+			}, opts...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var ee *checkpoint.EscalatedError
+	switch {
+	case err == nil:
+		out.Encode(childResult{Status: "completed"})
+		return 0
+	case errors.As(err, &ee):
+		out.Encode(childResult{Status: "escalated", Reason: ee.Reason, Step: ee.Step})
+		return 0
+	default:
+		out.Encode(childResult{Status: "failed", Error: err.Error()})
+		return 1
+	}
+}
+
+// killStore calls before and after around every write.
+type killStore struct {
+	checkpoint.Store
+	before, after func(w checkpoint.Write)
+}
+
+func (k *killStore) Write(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
+	k.before(w)
+	if err := k.Store.Write(ctx, l, w); err != nil {
+		return err
+	}
+	k.after(w)
+	return nil
+}
+
+// fileEscalator keeps escalations in a file, so that they outlive the process; none is decided.
+type fileEscalator struct{ path string }
+
+func (e *fileEscalator) Escalate(ctx context.Context, esc checkpoint.Escalation) (string, error) {
+	f, err := os.OpenFile(e.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	id := fmt.Sprintf("esc-%d-%d", os.Getpid(), rand.Uint32())
+	_, err = fmt.Fprintf(f, "%s %s %s\n", id, esc.Step, esc.Reason)
+	return id, err
+}
+
+func (e *fileEscalator) Decision(ctx context.Context, id string) (checkpoint.Decision, bool, error) {
+	return checkpoint.Decision{}, false, nil
+}
+
+// CrashCounts are the outcomes of a crash test, per boundary.
+type CrashCounts struct {
+	Trials, Killed, Completed, Escalated int
+	// ExactlyOnce counts completed steps verified to have taken effect exactly once.
+	ExactlyOnce int
+	// IdempotentReruns counts idempotent in-doubt steps re-run with the same key.
+	IdempotentReruns int
+	// IrreversibleEscalated counts irreversible in-doubt steps escalated and not re-run.
+	IrreversibleEscalated int
+}
+
+// Crash runs the crash test: for each boundary, perBoundary trials, each killing a child process
+// (this test binary, re-executed; its TestMain must call CrashMain) with SIGKILL at that boundary
+// of a random step of a five-step workflow, then resuming the run in a new process and checking
+// the side-effect log: every completed step took effect exactly once; an irreversible in-doubt
+// step was escalated (ambiguous_state) and not re-run; an idempotent in-doubt step re-ran with the
+// same idempotency key; the store opened cleanly every time. It returns the counts per boundary.
+func Crash(t *testing.T, dsn string, open OpenDSN, perBoundary, parallel int) map[Boundary]*CrashCounts {
+	t.Helper()
+	ctx := context.Background()
+	s, closeStore, err := open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	defer closeStore()
+	dir := t.TempDir()
+	counts := map[Boundary]*CrashCounts{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	trial := 0
+	for _, b := range Boundaries {
+		counts[b] = &CrashCounts{}
+		for range perBoundary {
+			trial++
+			k := rand.IntN(crashSteps)
+			id := fmt.Sprintf("crash-%d-%d-%s-%d", os.Getpid(), trial, b, k)
+			effects := filepath.Join(dir, id+".log")
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				c := crashTrial(t, ctx, s, dsn, id, effects, b, k)
+				mu.Lock()
+				defer mu.Unlock()
+				cc := counts[b]
+				cc.Trials++
+				cc.Killed += c.Killed
+				cc.Completed += c.Completed
+				cc.Escalated += c.Escalated
+				cc.ExactlyOnce += c.ExactlyOnce
+				cc.IdempotentReruns += c.IdempotentReruns
+				cc.IrreversibleEscalated += c.IrreversibleEscalated
+			})
+		}
+	}
+	wg.Wait()
+	return counts
+}
+
+func child(ctx context.Context, dsn, id, effects, kill string) (*exec.Cmd, []byte, error) {
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envCrash+"=1", envDSN+"="+dsn, envRunID+"="+id, envEffects+"="+effects, envKill+"="+kill)
+	out, err := cmd.Output()
+	return cmd, out, err
+}
+
+func crashTrial(t *testing.T, ctx context.Context, s checkpoint.Store, dsn, id, effects string, b Boundary, k int) CrashCounts {
+	var c CrashCounts
+	_, out, err := child(ctx, dsn, id, effects, fmt.Sprintf("%s:%d", b, k))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("%s: the child was not killed at %s of step %d: %v %s", id, b, k, err, out)
+		return c
+	}
+	c.Killed = 1
+	_, out, err = child(ctx, dsn, id, effects, "")
+	var res childResult
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &res); jerr != nil || err != nil {
+		t.Errorf("%s: resume: %v %s", id, err, out)
+		return c
+	}
+	v, err := checkpoint.Get(ctx, s, id)
+	if err != nil {
+		t.Errorf("%s: read the run after the crash: %v", id, err)
+		return c
+	}
+	ran := readEffects(t, effects)
+	inDoubt := b == AfterIntent || b == AfterSideEffect
+	irreversible := k%2 == 1
+	wantEscalated := inDoubt && irreversible
+	switch {
+	case wantEscalated:
+		if res.Status != "escalated" || res.Reason != checkpoint.ReasonAmbiguousState || res.Step != "step"+strconv.Itoa(k) ||
+			v.Status != checkpoint.StatusEscalated {
+			t.Errorf("%s: irreversible step %d in doubt: resume gave %+v, run %s; want an ambiguous_state escalation", id, k, res, v.Status)
+			return c
+		}
+		want := 0
+		if b == AfterSideEffect {
+			want = 1
+		}
+		if len(ran[k]) != want {
+			t.Errorf("%s: irreversible in-doubt step %d took effect %d times, want %d (never re-run)", id, k, len(ran[k]), want)
+			return c
+		}
+		c.Escalated, c.IrreversibleEscalated = 1, 1
+	default:
+		if res.Status != "completed" || v.Status != checkpoint.StatusCompleted {
+			t.Errorf("%s: resume gave %+v, run %s; want completed", id, res, v.Status)
+			return c
+		}
+		c.Completed = 1
+	}
+	for _, st := range v.Steps {
+		if st.Status != checkpoint.StepCompleted {
+			continue
+		}
+		keys := ran[st.Index]
+		want := 1
+		if b == AfterSideEffect && st.Index == k {
+			want = 2 // idempotent, in doubt after its effect: re-run with the same key
+		}
+		if len(keys) != want {
+			t.Errorf("%s: completed step %d took effect %d times, want %d", id, st.Index, len(keys), want)
+			continue
+		}
+		for _, key := range keys {
+			if key != st.Key {
+				t.Errorf("%s: step %d ran with key %s, recorded %s", id, st.Index, key, st.Key)
+			}
+		}
+		if want == 2 {
+			c.IdempotentReruns++
+		} else {
+			c.ExactlyOnce++
+		}
+	}
+	if b == AfterIntent && !irreversible {
+		c.IdempotentReruns++ // re-run with the same key, its first effect
+		c.ExactlyOnce--
+	}
+	for i := range crashSteps {
+		if i < len(v.Steps) && v.Steps[i].Status == checkpoint.StepCompleted {
+			continue
+		}
+		if len(ran[i]) > 0 && !(wantEscalated && i == k) {
+			t.Errorf("%s: step %d is not completed but took effect %d times", id, i, len(ran[i]))
+		}
+	}
+	return c
+}
+
+// readEffects returns, per step, the idempotency keys its effects were made with.
+func readEffects(t *testing.T, path string) map[int][]string {
+	ran := map[int][]string{}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return ran
+	}
+	if err != nil {
+		t.Errorf("read effects: %v", err)
+		return ran
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) != 3 {
+			t.Errorf("effects line %q", sc.Text())
+			continue
+		}
+		i, _ := strconv.Atoi(fields[0])
+		ran[i] = append(ran[i], fields[1])
+	}
+	return ran
+}
+
+// LogCrashCounts prints the counts with t.Log.
+func LogCrashCounts(t *testing.T, store string, counts map[Boundary]*CrashCounts) {
+	t.Helper()
+	for _, b := range Boundaries {
+		c := counts[b]
+		t.Logf("crash %-8s %-17s trials=%d killed=%d completed=%d escalated=%d steps_exactly_once=%d idempotent_reruns_same_key=%d irreversible_escalated_not_rerun=%d",
+			store, b, c.Trials, c.Killed, c.Completed, c.Escalated, c.ExactlyOnce, c.IdempotentReruns, c.IrreversibleEscalated)
+	}
+}

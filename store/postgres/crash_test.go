@@ -1,0 +1,35 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
+	"github.com/rebound-go/rebound/store/postgres"
+)
+
+func TestMain(m *testing.M) {
+	checkpointtest.CrashMain(openDSN)
+	os.Exit(m.Run())
+}
+
+// openDSN opens "SCHEMA URL".
+func openDSN(ctx context.Context, dsn string) (checkpoint.Store, func(), error) {
+	schema, url, _ := strings.Cut(dsn, " ")
+	s, err := postgres.Open(ctx, url, postgres.WithSchema(schema), postgres.WithMaxConns(4))
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.Close, nil
+}
+
+// TestCrash kills a child process with SIGKILL at each persistence boundary (25 random points
+// each) and resumes the run in a new process.
+func TestCrash(t *testing.T) {
+	s := open(t) // creates the schema and drops it at the end
+	counts := checkpointtest.Crash(t, s.Schema()+" "+databaseURL(t), openDSN, 25, 4)
+	checkpointtest.LogCrashCounts(t, "postgres", counts)
+}

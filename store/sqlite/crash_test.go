@@ -1,0 +1,33 @@
+package sqlite_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
+	"github.com/rebound-go/rebound/store/sqlite"
+)
+
+func TestMain(m *testing.M) {
+	checkpointtest.CrashMain(openDSN)
+	os.Exit(m.Run())
+}
+
+func openDSN(ctx context.Context, path string) (checkpoint.Store, func(), error) {
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func() { s.Close() }, nil
+}
+
+// TestCrash kills a child process with SIGKILL at each persistence boundary (25 random points
+// each) and resumes the run in a new process.
+func TestCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crash.db")
+	counts := checkpointtest.Crash(t, path, openDSN, 25, 4)
+	checkpointtest.LogCrashCounts(t, "sqlite", counts)
+}
