@@ -265,7 +265,7 @@ func testOrdering(t *testing.T, open Open) {
 func testFilters(t *testing.T, open Open) {
 	ctx, q, _ := setup(t, open, escalate.Config{})
 	old := mustEscalate(t, ctx, q, esc("run-a", "s1", "low_confidence"))
-	time.Sleep(120 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
 	a2 := mustEscalate(t, ctx, q, esc("run-a", "s2", "requires_human"))
 	b1 := mustEscalate(t, ctx, q, esc("run-b", "s1", "low_confidence"))
 	b2 := mustEscalate(t, ctx, q, esc("run-b", "s2", "refund_over_limit"))
@@ -293,8 +293,6 @@ func testFilters(t *testing.T, open Open) {
 		{"run", escalate.Filter{RunID: "run-b"}, []string{b1.ID, b2.ID}},
 		{"run and reason", escalate.Filter{RunID: "run-b", Reason: []escalate.Reason{escalate.LowConfidence}},
 			[]string{b1.ID}},
-		{"older than", escalate.Filter{OlderThan: 100 * time.Millisecond}, []string{old.ID}},
-		{"newer than", escalate.Filter{NewerThan: 100 * time.Millisecond}, []string{b1.ID, a2.ID, b2.ID}},
 		{"no such run", escalate.Filter{RunID: "run-z"}, nil},
 	}
 	for _, c := range cases {
@@ -304,6 +302,26 @@ func testFilters(t *testing.T, open Open) {
 		}
 		if !slices.Equal(ids(got), c.want) {
 			t.Errorf("%s: List = %v, want %v", c.name, ids(got), c.want)
+		}
+	}
+	// An age halfway between the old item's and the others', whatever time the calls took.
+	gap := a2.CreatedAt.Sub(old.CreatedAt)
+	for _, c := range []struct {
+		name  string
+		older bool
+		want  []string
+	}{{"older than", true, []string{old.ID}}, {"newer than", false, []string{b1.ID, a2.ID, b2.ID}}} {
+		age := time.Since(a2.CreatedAt) + gap/2
+		f := escalate.Filter{NewerThan: age}
+		if c.older {
+			f = escalate.Filter{OlderThan: age}
+		}
+		got, err := q.List(ctx, f)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !slices.Equal(ids(got), c.want) {
+			t.Errorf("%s %v: List = %v, want %v", c.name, age, ids(got), c.want)
 		}
 	}
 }
@@ -407,13 +425,15 @@ func testClaimRules(t *testing.T, open Open) {
 func testClaimExpires(t *testing.T, open Open) {
 	ctx, q, _ := setup(t, open, escalate.Config{})
 	it := mustEscalate(t, ctx, q, esc("run-1", "s", ""))
-	if _, err := q.Claim(ctx, it.ID, "ana", 50*time.Millisecond); err != nil {
+	c, err := q.Claim(ctx, it.ID, "ana", 300*time.Millisecond)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Claim(ctx, it.ID, "bo", time.Minute); !errors.Is(err, escalate.ErrConflict) {
+	if _, err := q.Claim(ctx, it.ID, "bo", time.Minute); !errors.Is(err, escalate.ErrConflict) &&
+		time.Now().Before(c.ClaimedUntil) {
 		t.Fatalf("claim of a held item: %v, want a conflict", err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(time.Until(c.ClaimedUntil) + 20*time.Millisecond)
 	got, err := q.Get(ctx, it.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,309 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/escalate"
+)
+
+var _ escalate.Store = (*Store)(nil)
+
+const escColumns = `id, run_id, step, reason, class, error, attempts, state, messages, context, status,
+	claimed_by, claimed_until, decision_action, decision_answer, decision_note, decision_by,
+	created_at, updated_at, decided_at`
+
+type escScanner interface{ Scan(dest ...any) error }
+
+func scanEscalation(row escScanner) (escalate.Item, error) {
+	var (
+		it                                 escalate.Item
+		reason, class, status, action      string
+		state, msgs                        []byte
+		claimedUntil, created, updated, at int64
+		d                                  escalate.Decision
+	)
+	if err := row.Scan(&it.ID, &it.RunID, &it.Step, &reason, &class, &it.Error, &it.Attempts, &state, &msgs,
+		&it.Context, &status, &it.ClaimedBy, &claimedUntil, &action, &d.Answer, &d.Note, &d.By,
+		&created, &updated, &at); err != nil {
+		return escalate.Item{}, err
+	}
+	c, err := rebound.ParseClass(class)
+	if err != nil {
+		return escalate.Item{}, fmt.Errorf("escalation %q: %w", it.ID, err)
+	}
+	it.Reason, it.Class, it.Status = escalate.Reason(reason), c, escalate.Status(status)
+	if len(state) > 0 {
+		it.State = json.RawMessage(state)
+	}
+	if len(msgs) > 0 {
+		if err := json.Unmarshal(msgs, &it.Messages); err != nil {
+			return escalate.Item{}, fmt.Errorf("escalation %q: damaged messages: %w", it.ID, err)
+		}
+	}
+	if action != "" {
+		d.Action = escalate.Action(action)
+		it.Decision = &d
+	}
+	it.ClaimedUntil, it.CreatedAt = fromNanos(claimedUntil), fromNanos(created)
+	it.UpdatedAt, it.DecidedAt = fromNanos(updated), fromNanos(at)
+	return it, nil
+}
+
+func escNullJSON(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func escDecisionColumns(d *escalate.Decision) (action, answer, note, by string) {
+	if d == nil {
+		return "", "", "", ""
+	}
+	return string(d.Action), d.Answer, d.Note, d.By
+}
+
+func escInsertAudit(ctx context.Context, tx *sql.Tx, a escalate.AuditEntry) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO escalation_audit (item_id, at, by_name, event, from_status, to_status, action, note)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ItemID, nanos(a.At), a.By, string(a.Event), string(a.From),
+		string(a.To), string(a.Action), a.Note)
+	if err != nil {
+		return fmt.Errorf("append audit of escalation %q: %w", a.ItemID, err)
+	}
+	return nil
+}
+
+// InsertEscalation implements escalate.Store.
+func (s *Store) InsertEscalation(ctx context.Context, it escalate.Item, a escalate.AuditEntry) (escalate.Item, bool, error) {
+	var msgs []byte
+	if it.Messages != nil {
+		var err error
+		if msgs, err = json.Marshal(it.Messages); err != nil {
+			return escalate.Item{}, false, fmt.Errorf("insert escalation %q: %w", it.ID, err)
+		}
+	}
+	var (
+		stored  escalate.Item
+		created bool
+	)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		action, answer, note, by := escDecisionColumns(it.Decision)
+		res, err := tx.ExecContext(ctx, `INSERT INTO escalations (`+escColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			it.ID, it.RunID, it.Step, string(it.Reason), it.Class.String(), it.Error, it.Attempts,
+			escNullJSON(it.State), escNullJSON(msgs), it.Context, string(it.Status), it.ClaimedBy,
+			nanos(it.ClaimedUntil), action, answer, note, by, nanos(it.CreatedAt), nanos(it.UpdatedAt),
+			nanos(it.DecidedAt))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			// The run already has a waiting item for this step.
+			row := tx.QueryRowContext(ctx, `SELECT `+escColumns+` FROM escalations
+				WHERE run_id = ? AND step = ? AND status IN ('open', 'claimed') AND run_id <> ''`, it.RunID, it.Step)
+			stored, err = scanEscalation(row)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("ID %q is taken", it.ID)
+			}
+			return err
+		}
+		stored, created = it, true
+		return escInsertAudit(ctx, tx, a)
+	})
+	if err != nil {
+		return escalate.Item{}, false, fmt.Errorf("insert escalation %q: %w", it.ID, err)
+	}
+	return stored, created, nil
+}
+
+// GetEscalation implements escalate.Store.
+func (s *Store) GetEscalation(ctx context.Context, id string) (escalate.Item, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+escColumns+` FROM escalations WHERE id = ?`, id)
+	it, err := scanEscalation(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return escalate.Item{}, &escalate.NotFoundError{ID: id}
+	}
+	if err != nil {
+		return escalate.Item{}, fmt.Errorf("get escalation %q: %w", id, err)
+	}
+	return it, nil
+}
+
+// UpdateEscalation implements escalate.Store. The change runs in one immediate transaction, so
+// it is serialised with every other writer of the database.
+func (s *Store) UpdateEscalation(ctx context.Context, id string, update func(*escalate.Item) (escalate.AuditEntry, error)) (escalate.Item, error) {
+	var it escalate.Item
+	var refused error
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		it, err = scanEscalation(tx.QueryRowContext(ctx, `SELECT `+escColumns+` FROM escalations WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			refused = &escalate.NotFoundError{ID: id}
+			return refused
+		}
+		if err != nil {
+			return err
+		}
+		a, err := update(&it)
+		if err != nil {
+			refused = err
+			return err
+		}
+		action, answer, note, by := escDecisionColumns(it.Decision)
+		if _, err := tx.ExecContext(ctx, `UPDATE escalations SET status = ?, claimed_by = ?, claimed_until = ?,
+			decision_action = ?, decision_answer = ?, decision_note = ?, decision_by = ?, updated_at = ?, decided_at = ?
+			WHERE id = ?`, string(it.Status), it.ClaimedBy, nanos(it.ClaimedUntil), action, answer, note, by,
+			nanos(it.UpdatedAt), nanos(it.DecidedAt), id); err != nil {
+			return err
+		}
+		return escInsertAudit(ctx, tx, a)
+	})
+	if refused != nil && errors.Is(err, refused) {
+		return escalate.Item{}, refused
+	}
+	if err != nil {
+		return escalate.Item{}, fmt.Errorf("update escalation %q: %w", id, err)
+	}
+	return it, nil
+}
+
+// ListEscalations implements escalate.Store.
+func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time.Time) ([]escalate.Item, error) {
+	n := nanos(now)
+	var where []string
+	var args []any
+	if len(f.Status) > 0 {
+		var ors []string
+		for _, st := range f.Status {
+			switch st {
+			case escalate.StatusOpen:
+				ors = append(ors, `(status = 'open' OR (status = 'claimed' AND claimed_until <= ?))`)
+				args = append(args, n)
+			case escalate.StatusClaimed:
+				ors = append(ors, `(status = 'claimed' AND claimed_until > ?)`)
+				args = append(args, n)
+			default:
+				ors = append(ors, `status = ?`)
+				args = append(args, string(st))
+			}
+		}
+		where = append(where, "("+strings.Join(ors, " OR ")+")")
+	}
+	if len(f.Reason) > 0 {
+		where = append(where, "reason IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Reason)), ", ")+")")
+		for _, r := range f.Reason {
+			args = append(args, string(r))
+		}
+	}
+	if f.RunID != "" {
+		where = append(where, "run_id = ?")
+		args = append(args, f.RunID)
+	}
+	if f.OlderThan > 0 {
+		where = append(where, "created_at <= ?")
+		args = append(args, nanos(now.Add(-f.OlderThan)))
+	}
+	if f.NewerThan > 0 {
+		where = append(where, "created_at > ?")
+		args = append(args, nanos(now.Add(-f.NewerThan)))
+	}
+	q := `SELECT ` + escColumns + ` FROM escalations`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY CASE WHEN status = 'open' OR (status = 'claimed' AND claimed_until <= ?) THEN 0
+		WHEN status = 'claimed' THEN 1 WHEN status = 'resolved' THEN 2 WHEN status = 'dismissed' THEN 3 ELSE 4 END,
+		created_at, id`
+	args = append(args, n)
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list escalations: %w", err)
+	}
+	defer rows.Close()
+	var out []escalate.Item
+	for rows.Next() {
+		it, err := scanEscalation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list escalations: %w", err)
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list escalations: %w", err)
+	}
+	return out, nil
+}
+
+// EscalationAudit implements escalate.Store.
+func (s *Store) EscalationAudit(ctx context.Context, id string) ([]escalate.AuditEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT at, by_name, event, from_status, to_status, action, note
+		FROM escalation_audit WHERE item_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
+	}
+	defer rows.Close()
+	var out []escalate.AuditEntry
+	for rows.Next() {
+		var (
+			a                       escalate.AuditEntry
+			at                      int64
+			event, from, to, action string
+		)
+		if err := rows.Scan(&at, &a.By, &event, &from, &to, &action, &a.Note); err != nil {
+			return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
+		}
+		a.ItemID, a.At, a.Event = id, fromNanos(at), escalate.AuditEvent(event)
+		a.From, a.To, a.Action = escalate.Status(from), escalate.Status(to), escalate.Action(action)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
+	}
+	if len(out) == 0 {
+		if _, err := s.GetEscalation(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// EscalationStats implements escalate.Store.
+func (s *Store) EscalationStats(ctx context.Context, now time.Time) ([]escalate.ReasonStats, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT reason, COUNT(*),
+		COALESCE(SUM(CASE WHEN status = 'claimed' AND claimed_until > ? THEN 1 ELSE 0 END), 0), MIN(created_at)
+		FROM escalations WHERE status IN ('open', 'claimed') GROUP BY reason ORDER BY reason`, nanos(now))
+	if err != nil {
+		return nil, fmt.Errorf("escalation stats: %w", err)
+	}
+	defer rows.Close()
+	out := []escalate.ReasonStats{}
+	for rows.Next() {
+		var (
+			r      escalate.ReasonStats
+			reason string
+			oldest int64
+		)
+		if err := rows.Scan(&reason, &r.Open, &r.Claimed, &oldest); err != nil {
+			return nil, fmt.Errorf("escalation stats: %w", err)
+		}
+		r.Reason, r.OldestCreatedAt = escalate.Reason(reason), fromNanos(oldest)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("escalation stats: %w", err)
+	}
+	return out, nil
+}
