@@ -74,23 +74,25 @@ type Limiter struct {
 	blocked   time.Time // no call before this (a 429's delay)
 	requests  bucket
 	tokens    bucket
-	sends     []send // admissions, oldest first
+	sends     []send // admissions not yet seen by every report, oldest first
+	seq       uint64 // admissions so far
 	wake      chan struct{}
 	admitted  int64
 	throttled int64
 }
 
 type send struct {
-	at     time.Time
+	seq    uint64
 	tokens float64
 }
 
 // bucket is the provider's last report on one limit: the bucket held remaining of limit when
-// the call sent at snap arrived, and will be full at reset.
+// the call admitted at snap (the seq-th admission) arrived, and will be full at reset.
 type bucket struct {
 	have      bool
 	limit     float64
 	remaining float64
+	seq       uint64
 	snap      time.Time
 	reset     time.Time
 }
@@ -129,6 +131,7 @@ func New(c Config) *Limiter {
 type Permit struct {
 	l     *Limiter
 	sent  time.Time
+	seq   uint64
 	probe bool
 }
 
@@ -204,10 +207,10 @@ func (l *Limiter) AllowAt(now time.Time, tokens int) (Permit, time.Duration) {
 	}
 	var wait time.Duration
 	if l.requests.have {
-		wait = max(wait, l.requests.waitFor(now, 1, l.uncounted(now, l.requests.snap, false), l.cfg.Reserve))
+		wait = max(wait, l.requests.waitFor(now, 1, l.uncounted(l.requests.seq, false), l.cfg.Reserve))
 	}
 	if l.tokens.have && tokens > 0 {
-		wait = max(wait, l.tokens.waitFor(now, float64(tokens), l.uncounted(now, l.tokens.snap, true), l.cfg.Reserve))
+		wait = max(wait, l.tokens.waitFor(now, float64(tokens), l.uncounted(l.tokens.seq, true), l.cfg.Reserve))
 	}
 	if wait > 0 {
 		l.throttled++
@@ -220,16 +223,17 @@ func (l *Limiter) admit(now time.Time, tokens int, probe bool) Permit {
 	if len(l.sends) >= maxSends {
 		l.sends = append(l.sends[:0], l.sends[len(l.sends)/2:]...)
 	}
-	l.sends = append(l.sends, send{at: now, tokens: float64(tokens)})
+	l.seq++
+	l.sends = append(l.sends, send{seq: l.seq, tokens: float64(tokens)})
 	l.admitted++
-	return Permit{l: l, sent: now, probe: probe}
+	return Permit{l: l, sent: now, seq: l.seq, probe: probe}
 }
 
 // uncounted is what was admitted after snap: calls the provider had not seen when it made its
 // report.
-func (l *Limiter) uncounted(now, snap time.Time, tokens bool) float64 {
+func (l *Limiter) uncounted(seq uint64, tokens bool) float64 {
 	var n float64
-	for i := len(l.sends) - 1; i >= 0 && l.sends[i].at.After(snap); i-- {
+	for i := len(l.sends) - 1; i >= 0 && l.sends[i].seq > seq; i-- {
 		if tokens {
 			n += l.sends[i].tokens
 		} else {
@@ -276,23 +280,23 @@ func (p Permit) ObserveAt(now time.Time, h http.Header, status int) {
 	if p.l == nil {
 		return
 	}
-	p.l.observe(now, p.sent, p.probe, h, status)
+	p.l.observe(now, p, h, status)
 }
 
-func (l *Limiter) observe(now, sent time.Time, probe bool, h http.Header, status int) {
+func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 	req, tok, ok := parse(h, now)
 	l.mu.Lock()
-	if probe {
+	if p.probe {
 		l.probing = false
 	}
 	if ok {
 		l.known, l.headers = true, true
-		if req.have && !sent.Before(l.requests.snap) {
-			req.snap = sent
+		if req.have && p.seq >= l.requests.seq {
+			req.seq, req.snap = p.seq, p.sent
 			l.requests = req
 		}
-		if tok.have && !sent.Before(l.tokens.snap) {
-			tok.snap = sent
+		if tok.have && p.seq >= l.tokens.seq {
+			tok.seq, tok.snap = p.seq, p.sent
 			l.tokens = tok
 		}
 		l.prune()
@@ -315,12 +319,12 @@ func (l *Limiter) observe(now, sent time.Time, probe bool, h http.Header, status
 
 // prune forgets the admissions every report has seen.
 func (l *Limiter) prune() {
-	oldest := l.requests.snap
-	if l.tokens.have && (!l.requests.have || l.tokens.snap.Before(oldest)) {
-		oldest = l.tokens.snap
+	oldest := l.requests.seq
+	if l.tokens.have && (!l.requests.have || l.tokens.seq < oldest) {
+		oldest = l.tokens.seq
 	}
 	i := 0
-	for i < len(l.sends) && !l.sends[i].at.After(oldest) {
+	for i < len(l.sends) && l.sends[i].seq <= oldest {
 		i++
 	}
 	if i > 0 {

@@ -1,0 +1,27 @@
+// Package ratelimit paces the calls that share a provider key so that they stay under the
+// provider's rate limit instead of discovering it by 429s.
+//
+// A Limiter learns the limit from the provider's own words: the anthropic-ratelimit-* and
+// x-ratelimit-* headers of every response (limit, remaining, reset, for requests and for
+// tokens) and its 429s (retry-after-ms, retry-after). Before each call, Wait admits the call
+// when the provider's bucket, as last reported and refilled since at the pace its reset time
+// implies, minus the calls admitted after that report, still holds the call's cost (one request
+// and its estimated tokens); otherwise the call waits its turn, with jitter, bounded by its
+// context. After the call, Permit.Observe reports the response.
+//
+//	lim := ratelimit.New(ratelimit.Config{Name: "anthropic/team-a"})
+//	p, err := lim.Wait(ctx, estimatedTokens)
+//	if err != nil {
+//		return err // ctx ended, or the turn would come after its deadline
+//	}
+//	resp, err := send(ctx)
+//	p.Observe(resp.Header, resp.StatusCode)
+//
+// Before the first response, one call at a time goes out (a probe), so that a pool of
+// goroutines released together learns the limit from one answer rather than from a wave of
+// 429s. A provider that sends no rate-limit headers is not paced; its 429s still block every
+// call for the delay they ask.
+//
+// Every method that reads the clock has an explicit-time twin (AllowAt, ObserveAt). The package
+// imports only the standard library and the module's root.
+package ratelimit

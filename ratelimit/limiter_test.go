@@ -1,0 +1,216 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rebound-go/rebound/ratelimit"
+)
+
+func anthropicHeader(limit, remaining int, reset time.Time) http.Header {
+	h := http.Header{}
+	h.Set("anthropic-ratelimit-requests-limit", strconv.Itoa(limit))
+	h.Set("anthropic-ratelimit-requests-remaining", strconv.Itoa(remaining))
+	h.Set("anthropic-ratelimit-requests-reset", reset.UTC().Format(time.RFC3339))
+	return h
+}
+
+func TestProbeFirst(t *testing.T) {
+	l := ratelimit.New(ratelimit.Config{})
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	p, d := l.AllowAt(now, 0)
+	if d != 0 {
+		t.Fatalf("first call waits %v", d)
+	}
+	if _, d := l.AllowAt(now, 0); d == 0 {
+		t.Fatal("second call admitted before the probe's response")
+	}
+	p.ObserveAt(now.Add(200*time.Millisecond), anthropicHeader(20, 19, now.Add(time.Second)), 200)
+	if _, d := l.AllowAt(now.Add(200*time.Millisecond), 0); d != 0 {
+		t.Fatalf("after the probe's response the call waits %v", d)
+	}
+}
+
+func TestProbeTimesOut(t *testing.T) {
+	l := ratelimit.New(ratelimit.Config{ProbeTimeout: time.Second})
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	l.AllowAt(now, 0)
+	if _, d := l.AllowAt(now.Add(500*time.Millisecond), 0); d != 500*time.Millisecond {
+		t.Fatalf("wait = %v, want the rest of the probe timeout", d)
+	}
+	if _, d := l.AllowAt(now.Add(time.Second), 0); d != 0 {
+		t.Fatalf("a lost probe blocks: wait %v", d)
+	}
+}
+
+func TestPacesFromRemaining(t *testing.T) {
+	l := ratelimit.New(ratelimit.Config{Reserve: -1})
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	p, _ := l.AllowAt(now, 0)
+	// The bucket holds 3 of 20 and is full again in 1 s: 3 calls go now, the 4th waits.
+	p.ObserveAt(now, anthropicHeader(20, 3, now.Add(time.Second)), 200)
+	for i := range 3 {
+		if _, d := l.AllowAt(now, 0); d != 0 {
+			t.Fatalf("call %d waits %v", i, d)
+		}
+	}
+	_, d := l.AllowAt(now, 0)
+	if d <= 0 || d > time.Second {
+		t.Fatalf("4th call: wait %v, want a wait under the reset", d)
+	}
+	// A later report of the same bucket, for a call sent after the three, frees room.
+	p2, _ := l.AllowAt(now.Add(d), 0)
+	p2.ObserveAt(now.Add(d+200*time.Millisecond), anthropicHeader(20, 10, now.Add(time.Second)), 200)
+	if _, d := l.AllowAt(now.Add(d+200*time.Millisecond), 0); d != 0 {
+		t.Fatalf("after a report of room: wait %v", d)
+	}
+}
+
+func TestTooManyRequestsBlocks(t *testing.T) {
+	l := ratelimit.New(ratelimit.Config{})
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	p, _ := l.AllowAt(now, 0)
+	h := http.Header{}
+	h.Set("retry-after", "3")
+	p.ObserveAt(now, h, http.StatusTooManyRequests)
+	if _, d := l.AllowAt(now.Add(time.Second), 0); d != 2*time.Second {
+		t.Fatalf("wait = %v, want the rest of retry-after", d)
+	}
+	if _, d := l.AllowAt(now.Add(3*time.Second), 0); d != 0 {
+		t.Fatalf("after retry-after: wait %v", d)
+	}
+}
+
+func TestNoHeadersNoPacing(t *testing.T) {
+	l := ratelimit.New(ratelimit.Config{})
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	p, _ := l.AllowAt(now, 0)
+	p.ObserveAt(now, http.Header{}, 200)
+	for i := range 1000 {
+		if _, d := l.AllowAt(now, 0); d != 0 {
+			t.Fatalf("call %d waits %v without any limit known", i, d)
+		}
+	}
+}
+
+func TestOpenAITokens(t *testing.T) {
+	l := ratelimit.New(ratelimit.Config{Reserve: -1})
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	p, _ := l.AllowAt(now, 100)
+	h := http.Header{}
+	h.Set("x-ratelimit-limit-requests", "1000")
+	h.Set("x-ratelimit-remaining-requests", "999")
+	h.Set("x-ratelimit-reset-requests", "60ms")
+	h.Set("x-ratelimit-limit-tokens", "10000")
+	h.Set("x-ratelimit-remaining-tokens", "500")
+	h.Set("x-ratelimit-reset-tokens", "1s")
+	p.ObserveAt(now, h, 200)
+	if _, d := l.AllowAt(now, 400); d != 0 {
+		t.Fatalf("400 tokens of 500: wait %v", d)
+	}
+	if _, d := l.AllowAt(now, 400); d <= 0 {
+		t.Fatal("800 tokens of 500 admitted")
+	}
+}
+
+func TestWaitBoundedByDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := ratelimit.New(ratelimit.Config{})
+		p, err := l.Wait(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set("retry-after", "30")
+		p.Observe(h, http.StatusTooManyRequests)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err = l.Wait(ctx, 0)
+		if !errors.Is(err, ratelimit.ErrWouldExceedDeadline) {
+			t.Fatalf("err = %v, want ErrWouldExceedDeadline", err)
+		}
+		if time.Since(start) != 0 {
+			t.Errorf("gave up after %v, want at once", time.Since(start))
+		}
+		ctx2, cancel2 := context.WithCancel(context.Background())
+		go func() { time.Sleep(time.Second); cancel2() }()
+		if _, err := l.Wait(ctx2, 0); !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	})
+}
+
+// fakeProvider is a provider's token bucket: rps requests a second, burst of rps, answering
+// after latency with Anthropic's headers (reset rounded up to the second, as the API does).
+type fakeProvider struct {
+	mu       sync.Mutex
+	rps      float64
+	level    float64
+	last     time.Time
+	ok, t429 int
+}
+
+func (f *fakeProvider) call(now time.Time) (http.Header, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.last.IsZero() {
+		f.level = math.Min(f.rps, f.level+now.Sub(f.last).Seconds()*f.rps)
+	}
+	f.last = now
+	if f.level < 1 {
+		f.t429++
+		h := http.Header{}
+		h.Set("retry-after", strconv.Itoa(int(math.Ceil((1-f.level)/f.rps))))
+		return h, http.StatusTooManyRequests
+	}
+	f.level--
+	f.ok++
+	full := now.Add(time.Duration((f.rps - f.level) / f.rps * float64(time.Second)))
+	if full.Nanosecond() != 0 {
+		full = full.Truncate(time.Second).Add(time.Second)
+	}
+	return anthropicHeader(int(f.rps), int(math.Floor(f.level)), full), http.StatusOK
+}
+
+// 64 goroutines share one key limited to 20 requests a second (answers take 200 ms): paced by
+// the limiter, they keep the limit busy and almost never hear a 429.
+func TestFleetStaysUnderTheLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const rps, agents, run = 20, 64, 30 * time.Second
+		f := &fakeProvider{rps: rps, level: rps}
+		l := ratelimit.New(ratelimit.Config{})
+		ctx, cancel := context.WithTimeout(context.Background(), run)
+		defer cancel()
+		var wg sync.WaitGroup
+		for range agents {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					p, err := l.Wait(ctx, 0)
+					if err != nil {
+						return
+					}
+					h, status := f.call(time.Now())
+					time.Sleep(200 * time.Millisecond)
+					p.Observe(h, status)
+				}
+			})
+		}
+		wg.Wait()
+		limit := rps * run.Seconds()
+		if good := float64(f.ok) / limit; good < 0.95 {
+			t.Errorf("goodput %.1f %% of the limit, want at least 95 %%", 100*good)
+		}
+		if share := float64(f.t429) / float64(f.ok+f.t429); share > 0.02 {
+			t.Errorf("%.1f %% of requests answered 429, want at most 2 %%", 100*share)
+		}
+		t.Logf("ok %d, 429 %d, limit %.0f", f.ok, f.t429, limit)
+	})
+}
