@@ -285,3 +285,36 @@ func TestBudgetOutageWithRetry(t *testing.T) {
 		t.Fatalf("fleet counted %d retries (%v), %d were sent", counted, err, retries)
 	}
 }
+
+func BenchmarkBudgetAcquireRetry(b *testing.B) {
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		b.Skip("TEST_REDIS_URL is not set")
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	var rb [6]byte
+	rand.Read(rb[:])
+	prefix := "rebound-bench:" + hex.EncodeToString(rb[:])
+	defer func() {
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, "{"+prefix+"}*", 100).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	}()
+	bud := fleetredis.NewBudget(c, fleetredis.BudgetConfig{Name: prefix, Ratio: 1})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		bud.Begin(ctx)
+		if bud.AcquireRetry(ctx) {
+			bud.ReleaseRetry(ctx)
+		}
+		bud.End(ctx)
+	}
+}
