@@ -1,0 +1,208 @@
+package fakellm
+
+import "net/http"
+
+// anthropicType is the Messages API error type for a status (reference §2.1).
+func anthropicType(status int) string {
+	switch status {
+	case 400:
+		return "invalid_request_error"
+	case 401:
+		return "authentication_error"
+	case 402:
+		return "billing_error"
+	case 403:
+		return "permission_error"
+	case 404:
+		return "not_found_error"
+	case 409:
+		return "conflict_error"
+	case 413:
+		return "request_too_large"
+	case 429:
+		return "rate_limit_error"
+	case 504:
+		return "timeout_error"
+	case 529:
+		return "overloaded_error"
+	}
+	if status >= 500 {
+		return "api_error"
+	}
+	return "invalid_request_error"
+}
+
+func anthropicMessage(status int, typ string) string {
+	switch typ {
+	case "authentication_error":
+		return "invalid x-api-key"
+	case "billing_error":
+		return "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."
+	case "permission_error":
+		return "Your API key does not have permission to use the specified resource."
+	case "not_found_error":
+		return "Not found"
+	case "conflict_error":
+		return "Conflict"
+	case "request_too_large":
+		return "Request exceeds the maximum allowed number of bytes."
+	case "rate_limit_error":
+		return "Number of requests has exceeded your per-minute rate limit"
+	case "timeout_error":
+		return "Request timeout"
+	case "overloaded_error":
+		return "Overloaded"
+	case "api_error":
+		if status == 503 {
+			return "Service unavailable"
+		}
+		return "Internal server error"
+	}
+	return "Invalid request"
+}
+
+// anthropicError appends {"type":"error","error":{"type","message"[,"details":{"error_code"}]},"request_id"}.
+func anthropicError(b []byte, status int, typ, code, msg, reqID string) []byte {
+	if typ == "" {
+		typ = anthropicType(status)
+	}
+	if msg == "" {
+		msg = anthropicMessage(status, typ)
+	}
+	b = append(b, `{"type":"error","error":{"type":`...)
+	b = appendJSONString(b, typ)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, msg)
+	if code != "" {
+		b = append(b, `,"details":{"error_code":`...)
+		b = appendJSONString(b, code)
+		b = append(b, '}')
+	}
+	b = append(b, `},"request_id":`...)
+	b = appendJSONString(b, reqID)
+	return append(b, '}')
+}
+
+func appendMsgID(b []byte, seq int64, hash string) []byte {
+	b = append(b, `"msg_fake_`...)
+	b = append(b, hash...)
+	b = append(b, '_')
+	b = appendInt(b, seq)
+	return append(b, '"')
+}
+
+func appendUsage(b []byte, in, out int64) []byte {
+	b = append(b, `{"input_tokens":`...)
+	b = appendInt(b, in)
+	b = append(b, `,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":`...)
+	b = appendInt(b, out)
+	return append(b, '}')
+}
+
+func appendStopDetails(b []byte, o outcome) []byte {
+	if o.stop != "refusal" {
+		return append(b, "null"...)
+	}
+	return append(b, `{"type":"refusal","category":"cyber","explanation":"The request was declined by the fake's scripted refusal."}`...)
+}
+
+// anthropicBody appends a non-streaming Messages response.
+func (c *call) anthropicBody(b []byte, o outcome, seq int64) []byte {
+	b = append(b, `{"id":`...)
+	b = appendMsgID(b, seq, c.p.hash)
+	b = append(b, `,"type":"message","role":"assistant","model":`...)
+	b = appendJSONString(b, c.req.Model)
+	b = append(b, `,"content":[`...)
+	if o.stop != "refusal" {
+		b = append(b, `{"type":"text","text":`...)
+		b = appendJSONString(b, o.text)
+		b = append(b, '}')
+	}
+	b = append(b, `],"stop_reason":`...)
+	b = appendJSONString(b, o.stop)
+	b = append(b, `,"stop_sequence":null,"stop_details":`...)
+	b = appendStopDetails(b, o)
+	b = append(b, `,"usage":`...)
+	b = appendUsage(b, c.p.inTokens, o.outTok)
+	return append(b, '}')
+}
+
+// chunks splits a reply into stream deltas of about three words.
+func chunks(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var out []string
+	words := 0
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			words++
+			if words == 3 {
+				out = append(out, s[start:i+1])
+				start = i + 1
+				words = 0
+			}
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+// anthropicEvents is the full event sequence of a streamed reply; the last is message_stop.
+func (c *call) anthropicEvents(o outcome, seq int64) []sseEvent {
+	var ev []sseEvent
+	add := func(name string, b []byte) { ev = append(ev, sseEvent{name, b}) }
+	b := []byte(`{"type":"message_start","message":{"id":`)
+	b = appendMsgID(b, seq, c.p.hash)
+	b = append(b, `,"type":"message","role":"assistant","model":`...)
+	b = appendJSONString(b, c.req.Model)
+	b = append(b, `,"content":[],"stop_reason":null,"stop_sequence":null,"stop_details":null,"usage":`...)
+	b = appendUsage(b, c.p.inTokens, 1)
+	b = append(b, "}}"...)
+	add("message_start", b)
+	if o.stop != "refusal" {
+		add("content_block_start", []byte(`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`))
+		add("ping", []byte(`{"type": "ping"}`))
+		for _, t := range chunks(o.text) {
+			d := []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`)
+			d = appendJSONString(d, t)
+			add("content_block_delta", append(d, "}}"...))
+		}
+		add("content_block_stop", []byte(`{"type":"content_block_stop","index":0}`))
+	} else {
+		add("ping", []byte(`{"type": "ping"}`))
+	}
+	d := []byte(`{"type":"message_delta","delta":{"stop_reason":`)
+	d = appendJSONString(d, o.stop)
+	d = append(d, `,"stop_sequence":null,"stop_details":`...)
+	d = appendStopDetails(d, o)
+	d = append(d, `},"usage":`...)
+	d = appendUsage(d, c.p.inTokens, o.outTok)
+	add("message_delta", append(d, '}'))
+	add("message_stop", []byte(`{"type":"message_stop"}`))
+	return ev
+}
+
+// anthropicStreamError is the error event a stream-error rule sends.
+func anthropicStreamError(r *Rule) sseEvent {
+	typ, msg := r.Type, r.Message
+	if typ == "" {
+		typ = "overloaded_error"
+	}
+	if msg == "" {
+		msg = anthropicMessage(http.StatusOK, typ)
+	}
+	b := []byte(`{"type":"error","error":{"type":`)
+	b = appendJSONString(b, typ)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, msg)
+	if r.Code != "" {
+		b = append(b, `,"details":{"error_code":`...)
+		b = appendJSONString(b, r.Code)
+		b = append(b, '}')
+	}
+	return sseEvent{"error", append(b, "}}"...)}
+}

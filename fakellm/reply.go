@@ -1,0 +1,336 @@
+package fakellm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"strings"
+)
+
+// apiRequest is the part of an Anthropic Messages or OpenAI Chat Completions request body the
+// fake reads.
+type apiRequest struct {
+	Model               string          `json:"model"`
+	System              json.RawMessage `json:"system"`
+	Messages            []apiMessage    `json:"messages"`
+	MaxTokens           int64           `json:"max_tokens"`
+	MaxCompletionTokens int64           `json:"max_completion_tokens"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	ResponseFormat json.RawMessage `json:"response_format"`
+	OutputFormat   json.RawMessage `json:"output_format"`
+	OutputConfig   json.RawMessage `json:"output_config"`
+}
+
+type apiMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type contentBlock struct {
+	Type    string          `json:"type"`
+	Text    string          `json:"text"`
+	Content json.RawMessage `json:"content"`
+}
+
+// textOf returns the text of a content value: a string, or an array of blocks whose text
+// fields (and the text inside tool results) are joined with newlines.
+func textOf(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	case '[':
+		var blocks []contentBlock
+		if err := json.Unmarshal(raw, &blocks); err != nil {
+			return "", err
+		}
+		var sb strings.Builder
+		for _, b := range blocks {
+			t := b.Text
+			if t == "" && len(b.Content) > 0 {
+				t, _ = textOf(b.Content)
+			}
+			if t == "" {
+				continue
+			}
+			if sb.Len() > 0 {
+				sb.WriteByte('\n')
+			}
+			sb.WriteString(t)
+		}
+		return sb.String(), nil
+	}
+	return "", errors.New("content is neither a string nor an array of blocks")
+}
+
+// prompt is what the fake derives from a request.
+type prompt struct {
+	system    string
+	lastUser  string
+	hash      string // 12 hex digits over model, system and every message
+	inTokens  int64
+	wantsJSON bool
+	schema    map[string]any // JSON schema of a structured-output request, if any
+}
+
+// readPrompt extracts the prompt from a parsed request. OpenAI system/developer messages count as
+// system text.
+func readPrompt(req *apiRequest) (prompt, error) {
+	var p prompt
+	h := fnv.New64a()
+	h.Write([]byte(req.Model))
+	sys, err := textOf(req.System)
+	if err != nil {
+		return p, errors.New("system: " + err.Error())
+	}
+	chars := len(sys)
+	var sysB strings.Builder
+	sysB.WriteString(sys)
+	for i := range req.Messages {
+		m := &req.Messages[i]
+		t, err := textOf(m.Content)
+		if err != nil {
+			return p, errors.New("messages: " + err.Error())
+		}
+		h.Write([]byte{0})
+		h.Write([]byte(m.Role))
+		h.Write([]byte{0})
+		h.Write([]byte(t))
+		chars += len(t)
+		switch m.Role {
+		case "user":
+			p.lastUser = t
+		case "system", "developer":
+			if sysB.Len() > 0 {
+				sysB.WriteByte('\n')
+			}
+			sysB.WriteString(t)
+		}
+	}
+	p.system = sysB.String()
+	h.Write([]byte{1})
+	h.Write([]byte(sys))
+	var sum [8]byte
+	v := h.Sum64()
+	for i := range sum {
+		sum[i] = byte(v >> (56 - 8*i))
+	}
+	hx := make([]byte, 12)
+	for i := 0; i < 6; i++ {
+		hx[2*i] = hexDigits[sum[i]>>4]
+		hx[2*i+1] = hexDigits[sum[i]&0xf]
+	}
+	p.hash = string(hx)
+	p.inTokens = int64(3 + 4*len(req.Messages) + (chars+3)/4)
+	p.wantsJSON = containsFold(p.system, "json") || containsFold(p.lastUser, "json")
+	for _, f := range []json.RawMessage{req.ResponseFormat, req.OutputFormat, req.OutputConfig} {
+		if len(f) == 0 || string(f) == "null" {
+			continue
+		}
+		var v map[string]any
+		if json.Unmarshal(f, &v) != nil {
+			continue
+		}
+		if fm, ok := v["format"].(map[string]any); ok { // output_config.format
+			v = fm
+		}
+		switch v["type"] {
+		case "json_object":
+			p.wantsJSON = true
+		case "json_schema":
+			p.wantsJSON = true
+			if s, ok := v["schema"].(map[string]any); ok {
+				p.schema = s
+			} else if js, ok := v["json_schema"].(map[string]any); ok {
+				if s, ok := js["schema"].(map[string]any); ok {
+					p.schema = s
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+func containsFold(s, sub string) bool {
+	n := len(sub)
+	for i := 0; i+n <= len(s); i++ {
+		if strings.EqualFold(s[i:i+n], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstWords returns up to n words of s joined by single spaces, at most 80 bytes.
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	if len(f) > n {
+		f = f[:n]
+	}
+	out := strings.Join(f, " ")
+	if len(out) > 80 {
+		out = strings.ToValidUTF8(out[:80], "")
+	}
+	return out
+}
+
+// ReplyText is the text the fake answers a prompt with when no fault or JSON request changes it:
+// "[fakellm HASH] " followed by the first eight words of the last user message. HASH is 12 hex
+// digits over the model, the system text and every message, so the same request always gets
+// the same reply and a test can tell which step a reply belongs to from the echoed words.
+func replyText(p prompt) string {
+	return "[fakellm " + p.hash + "] " + firstWords(p.lastUser, 8)
+}
+
+// replyJSON is the JSON answer to a prompt that asked for JSON: an instance of the requested
+// schema when one was given, else {"reply": HASH, "echo": first words}.
+func replyJSON(p prompt) string {
+	if p.schema != nil {
+		v := instance(p.schema, p, 0)
+		b, err := json.Marshal(v)
+		if err == nil {
+			return string(b)
+		}
+	}
+	b := make([]byte, 0, 64)
+	b = append(b, '{')
+	b = appendKStr(b, "reply", p.hash)
+	b = appendKStr(b, "echo", firstWords(p.lastUser, 8))
+	return string(append(b, '}'))
+}
+
+// instance builds a value that satisfies a (simple) JSON schema.
+func instance(s map[string]any, p prompt, depth int) any {
+	if depth > 8 {
+		return nil
+	}
+	if c, ok := s["const"]; ok {
+		return c
+	}
+	if e, ok := s["enum"].([]any); ok && len(e) > 0 {
+		return e[0]
+	}
+	for _, k := range []string{"anyOf", "oneOf", "allOf"} {
+		if alts, ok := s[k].([]any); ok && len(alts) > 0 {
+			if m, ok := alts[0].(map[string]any); ok {
+				return instance(m, p, depth+1)
+			}
+		}
+	}
+	t := s["type"]
+	if ts, ok := t.([]any); ok && len(ts) > 0 {
+		t = ts[0]
+	}
+	switch t {
+	case "object":
+		out := map[string]any{}
+		props, _ := s["properties"].(map[string]any)
+		for k, v := range props {
+			if m, ok := v.(map[string]any); ok {
+				out[k] = instance(m, p, depth+1)
+			}
+		}
+		return out
+	case "array":
+		n := 1
+		if mi, ok := s["minItems"].(float64); ok && int(mi) > n && mi < 100 {
+			n = int(mi)
+		}
+		items, _ := s["items"].(map[string]any)
+		arr := make([]any, 0, n)
+		for i := 0; i < n; i++ {
+			arr = append(arr, instance(items, p, depth+1))
+		}
+		return arr
+	case "integer":
+		if mn, ok := s["minimum"].(float64); ok {
+			return int64(mn)
+		}
+		return 1
+	case "number":
+		if mn, ok := s["minimum"].(float64); ok {
+			return mn
+		}
+		return 1.5
+	case "boolean":
+		return true
+	case "null":
+		return nil
+	case "string":
+		return "[fakellm " + p.hash + "] " + firstWords(p.lastUser, 8)
+	}
+	if _, ok := s["properties"]; ok {
+		return instance(map[string]any{"type": "object", "properties": s["properties"]}, p, depth+1)
+	}
+	return "[fakellm " + p.hash + "]"
+}
+
+func tokensOf(s string) int64 {
+	n := int64((len(s) + 3) / 4)
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
+// outcome is the generated answer before it is written in a provider's shape.
+type outcome struct {
+	text    string
+	stop    string // Anthropic stop reason: end_turn, max_tokens, refusal
+	refusal bool
+	filter  bool // OpenAI content_filter
+	outTok  int64
+}
+
+const refusalText = "I can't help with that request."
+
+// answer computes the reply for a prompt, applying the soft fault kind if any.
+func answer(p prompt, maxTokens int64, soft Kind) outcome {
+	var o outcome
+	switch {
+	case soft == KindNotJSON && p.wantsJSON:
+		o.text = "Sure! Here is what you asked for: " + firstWords(p.lastUser, 8) + " (" + p.hash + ")"
+	case soft == KindRefusal || soft == KindContentFilter:
+		o.refusal = soft == KindRefusal
+		o.filter = soft == KindContentFilter
+		o.stop = "refusal"
+		o.outTok = 1
+		return o
+	case p.wantsJSON:
+		o.text = replyJSON(p)
+	default:
+		o.text = replyText(p)
+	}
+	o.stop = "end_turn"
+	o.outTok = tokensOf(o.text)
+	if soft == KindMaxTokens {
+		// Cut the reply roughly in half, as a model that ran out of tokens would.
+		half := len(o.text) / 2
+		for half > 0 && half < len(o.text) && o.text[half]&0xc0 == 0x80 {
+			half--
+		}
+		o.text = o.text[:half]
+		o.outTok = tokensOf(o.text)
+		o.stop = "max_tokens"
+	} else if maxTokens > 0 && o.outTok > maxTokens {
+		cut := int(maxTokens) * 4
+		for cut > 0 && cut < len(o.text) && o.text[cut]&0xc0 == 0x80 {
+			cut--
+		}
+		if cut < len(o.text) {
+			o.text = o.text[:cut]
+		}
+		o.outTok = maxTokens
+		o.stop = "max_tokens"
+	}
+	return o
+}

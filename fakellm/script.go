@@ -1,0 +1,631 @@
+package fakellm
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Kind names what a rule does to the requests it matches.
+type Kind string
+
+// The rule kinds. Latency and Slow are modifiers: every matching modifier applies. Of the others,
+// the first matching rule in script order decides the outcome.
+const (
+	KindOK              Kind = "ok"               // a normal reply (stops the search for a fault)
+	KindError           Kind = "error"            // an HTTP error in the provider's shape
+	KindQuota           Kind = "quota"            // 429 spend limit / insufficient_quota, not to be retried
+	KindContextOverflow Kind = "context-overflow" // 400 prompt too long / context_length_exceeded
+	KindLatency         Kind = "latency"          // delay before the response (modifier)
+	KindSlow            Kind = "slow"             // delay between stream events (modifier)
+	KindHang            Kind = "hang"             // never answer; wait until the client gives up
+	KindReset           Kind = "reset"            // close the connection (TCP reset) before any response
+	KindMalformed       Kind = "malformed"        // 200 with a body (or one stream event) that is not valid JSON
+	KindHTML            Kind = "html"             // a proxy's HTML error page (413 by default)
+	KindCut             Kind = "cut"              // the response is cut mid-way (connection aborted)
+	KindTruncate        Kind = "truncate"         // the stream ends cleanly without its terminal event
+	KindStreamError     Kind = "stream-error"     // an error event in the middle of a 200 stream
+	KindStall           Kind = "stall"            // the stream stops sending mid-way and waits for the client to give up
+	KindMaxTokens       Kind = "max-tokens"       // stop_reason max_tokens / finish_reason length
+	KindRefusal         Kind = "refusal"          // stop_reason refusal / message.refusal
+	KindContentFilter   Kind = "content-filter"   // finish_reason content_filter (Anthropic: refusal)
+	KindNotJSON         Kind = "not-json"         // prose where the prompt asked for JSON
+)
+
+var kinds = map[Kind]bool{
+	KindOK: true, KindError: true, KindQuota: true, KindContextOverflow: true, KindLatency: true,
+	KindSlow: true, KindHang: true, KindReset: true, KindMalformed: true, KindHTML: true, KindCut: true,
+	KindTruncate: true, KindStreamError: true, KindStall: true, KindMaxTokens: true, KindRefusal: true,
+	KindContentFilter: true, KindNotJSON: true,
+}
+
+func (k Kind) modifier() bool { return k == KindLatency || k == KindSlow }
+
+// Script is a parsed fault script: the rules in order, the seed for probabilities and
+// distributions, and the rate limit. The zero Script answers every request normally.
+type Script struct {
+	Text  string // the source text
+	Seed  uint64 // "seed N"; 0 when absent
+	Limit Limit  // "limit ..."; zero means no limit is enforced
+	Rules []*Rule
+}
+
+// Limit is a per-key token-bucket rate limit on requests and on tokens.
+type Limit struct {
+	RequestsPerSec float64 // refill rate of the request bucket; 0 = unlimited
+	RequestBurst   float64 // capacity of the request bucket
+	TokensPerSec   float64 // refill rate of the token bucket; 0 = unlimited
+	TokenBurst     float64 // capacity of the token bucket
+}
+
+// Enabled reports whether any limit is set.
+func (l Limit) Enabled() bool { return l.RequestsPerSec > 0 || l.TokensPerSec > 0 }
+
+// Rule is one line of a script: a kind, its parameters and its selectors.
+type Rule struct {
+	Line int
+	Kind Kind
+	Name string // "line 3: error 529", the key of the per-fault counters
+
+	// parameters
+	Status       int
+	Type         string // error type override
+	Code         string // error code override
+	Message      string
+	RetryAfter   string // retry-after header value
+	RetryAfterMS string // retry-after-ms header value
+	ShouldRetry  string // x-should-retry header value
+	After        int    // stream events (or chunks) sent before a stream fault; -1 = default
+	Delay        Dist   // latency / slow
+
+	// selectors
+	Provider  string // "anthropic" or "openai"; "" = both
+	Model     string // glob (path.Match); "" = any
+	Contains  string // substring of the last user message
+	Req       Range  // global request number, 1-based
+	ModelReq  Range  // request number among requests for the same model
+	P         float64
+	HasP      bool
+	From, To  time.Duration // time window since the script was loaded; To 0 = open
+	HasWindow bool
+	Times     int64 // fire at most this many times; 0 = unlimited
+	Stream    int   // 0 any, 1 streaming only, 2 non-streaming only
+
+	fired atomic.Int64
+}
+
+// Range is an inclusive range of request numbers; Hi 0 means open-ended. The zero Range matches all.
+type Range struct{ Lo, Hi int64 }
+
+func (r Range) set() bool { return r.Lo != 0 || r.Hi != 0 }
+
+func (r Range) match(n int64) bool {
+	if !r.set() {
+		return true
+	}
+	return n >= r.Lo && (r.Hi == 0 || n <= r.Hi)
+}
+
+// Dist is a delay distribution: fixed (Min), uniform (Min..Max), exponential with mean Mean,
+// or normal with mean Mean and standard deviation SD (clamped at 0).
+type Dist struct {
+	Kind     string // "fixed", "uniform", "exp", "normal"
+	Min, Max time.Duration
+	Mean, SD time.Duration
+}
+
+// sample draws a delay from the distribution using u1, u2 uniform in [0,1).
+func (d Dist) sample(u1, u2 float64) time.Duration {
+	switch d.Kind {
+	case "uniform":
+		return d.Min + time.Duration(u1*float64(d.Max-d.Min))
+	case "exp":
+		return time.Duration(-math.Log(1-u1) * float64(d.Mean))
+	case "normal":
+		if u1 == 0 {
+			u1 = 1e-12
+		}
+		z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+		v := float64(d.Mean) + z*float64(d.SD)
+		if v < 0 {
+			v = 0
+		}
+		return time.Duration(v)
+	}
+	return d.Min
+}
+
+// ScriptError is a script that was rejected: the line (1-based) and the reason.
+type ScriptError struct {
+	Line   int
+	Reason string
+}
+
+func (e *ScriptError) Error() string {
+	return fmt.Sprintf("fault script line %d: %s", e.Line, e.Reason)
+}
+
+// ParseScript parses a fault script. An error is a *ScriptError naming the line and the reason.
+func ParseScript(text string) (*Script, error) {
+	s := &Script{Text: text}
+	seenLimit, seenSeed := 0, 0
+	for i, raw := range strings.Split(text, "\n") {
+		line := i + 1
+		toks, err := tokenize(raw)
+		if err != nil {
+			return nil, &ScriptError{line, err.Error()}
+		}
+		if len(toks) == 0 {
+			continue
+		}
+		switch toks[0] {
+		case "seed":
+			if seenSeed != 0 {
+				return nil, &ScriptError{line, fmt.Sprintf("second seed (first on line %d)", seenSeed)}
+			}
+			seenSeed = line
+			if len(toks) != 2 {
+				return nil, &ScriptError{line, "seed takes one integer: seed 42"}
+			}
+			v, err := strconv.ParseUint(toks[1], 10, 64)
+			if err != nil {
+				return nil, &ScriptError{line, fmt.Sprintf("seed %q is not a non-negative integer", toks[1])}
+			}
+			s.Seed = v
+		case "limit":
+			if seenLimit != 0 {
+				return nil, &ScriptError{line, fmt.Sprintf("second limit (first on line %d); put all keys on one line", seenLimit)}
+			}
+			seenLimit = line
+			l, err := parseLimit(toks[1:])
+			if err != nil {
+				return nil, &ScriptError{line, err.Error()}
+			}
+			s.Limit = l
+		default:
+			r, err := parseRule(toks)
+			if err != nil {
+				return nil, &ScriptError{line, err.Error()}
+			}
+			r.Line = line
+			r.Name = fmt.Sprintf("line %d: %s", line, strings.Join(headTokens(toks), " "))
+			s.Rules = append(s.Rules, r)
+		}
+	}
+	return s, nil
+}
+
+// LoadScript reads and parses a fault script file.
+func LoadScript(name string) (*Script, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("read fault script: %w", err)
+	}
+	s, err := ParseScript(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, nil
+}
+
+// headTokens is the kind and its positional arguments, for rule names.
+func headTokens(toks []string) []string {
+	n := 1
+	for n < len(toks) && !strings.Contains(toks[n], "=") {
+		n++
+	}
+	return toks[:n]
+}
+
+// tokenize splits a line into tokens: whitespace separates, '#' outside quotes starts a comment,
+// and a double-quoted part (with \" and \\ escapes) may contain spaces: contains="two words".
+func tokenize(line string) ([]string, error) {
+	var toks []string
+	var cur strings.Builder
+	in := false // inside a token
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == '"':
+			in = true
+			i++
+			closed := false
+			for ; i < len(line); i++ {
+				c = line[i]
+				if c == '\\' && i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\') {
+					cur.WriteByte(line[i+1])
+					i++
+					continue
+				}
+				if c == '"' {
+					closed = true
+					break
+				}
+				cur.WriteByte(c)
+			}
+			if !closed {
+				return nil, errors.New("unterminated quoted string")
+			}
+		case c == '#' && !in:
+			return toks, nil
+		case c == ' ' || c == '\t' || c == '\r':
+			if in {
+				toks = append(toks, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			if c < 0x20 || c == 0x7f {
+				return nil, fmt.Errorf("control character 0x%02x", c)
+			}
+			in = true
+			cur.WriteByte(c)
+		}
+	}
+	if in {
+		toks = append(toks, cur.String())
+	}
+	return toks, nil
+}
+
+func parseLimit(args []string) (Limit, error) {
+	var l Limit
+	var rpm, rps, burst, tpm, tps, tburst float64
+	if len(args) == 0 {
+		return l, errors.New("limit needs keys: limit rpm=1200 tpm=400000, or limit rps=20 burst=20")
+	}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return l, fmt.Errorf("limit: %q is not key=value", a)
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			return l, fmt.Errorf("limit: %s=%q is not a positive number", k, v)
+		}
+		switch k {
+		case "rpm":
+			rpm = f
+		case "rps":
+			rps = f
+		case "burst":
+			burst = f
+		case "tpm":
+			tpm = f
+		case "tps":
+			tps = f
+		case "token-burst":
+			tburst = f
+		default:
+			return l, fmt.Errorf("limit: unknown key %q (want rpm, rps, burst, tpm, tps, token-burst)", k)
+		}
+	}
+	if rpm > 0 && rps > 0 {
+		return l, errors.New("limit: give rpm or rps, not both")
+	}
+	if tpm > 0 && tps > 0 {
+		return l, errors.New("limit: give tpm or tps, not both")
+	}
+	switch {
+	case rpm > 0:
+		l.RequestsPerSec, l.RequestBurst = rpm/60, rpm
+	case rps > 0:
+		l.RequestsPerSec, l.RequestBurst = rps, rps
+	}
+	if burst > 0 {
+		if l.RequestsPerSec == 0 {
+			return l, errors.New("limit: burst needs rpm or rps")
+		}
+		l.RequestBurst = burst
+	}
+	switch {
+	case tpm > 0:
+		l.TokensPerSec, l.TokenBurst = tpm/60, tpm
+	case tps > 0:
+		l.TokensPerSec, l.TokenBurst = tps, tps
+	}
+	if tburst > 0 {
+		if l.TokensPerSec == 0 {
+			return l, errors.New("limit: token-burst needs tpm or tps")
+		}
+		l.TokenBurst = tburst
+	}
+	if l.RequestBurst > 0 && l.RequestBurst < 1 {
+		return l, errors.New("limit: request burst below 1 would refuse every request")
+	}
+	return l, nil
+}
+
+func parseRule(toks []string) (*Rule, error) {
+	k := Kind(toks[0])
+	if !kinds[k] {
+		return nil, fmt.Errorf("unknown rule %q (want seed, limit, or one of: ok, error, quota, context-overflow, latency, slow, hang, reset, malformed, html, cut, truncate, stream-error, stall, max-tokens, refusal, content-filter, not-json)", toks[0])
+	}
+	r := &Rule{Kind: k, After: -1}
+	var pos []string
+	for _, t := range toks[1:] {
+		if strings.Contains(t, "=") {
+			break
+		}
+		pos = append(pos, t)
+	}
+	kv := toks[1+len(pos):]
+	// positional arguments
+	switch k {
+	case KindError:
+		if len(pos) != 1 {
+			return nil, errors.New("error needs one status: error 529")
+		}
+		st, err := strconv.Atoi(pos[0])
+		if err != nil || st < 400 || st > 599 {
+			return nil, fmt.Errorf("error status %q is not a number from 400 to 599", pos[0])
+		}
+		r.Status = st
+	case KindHTML:
+		r.Status = 413
+		if len(pos) > 1 {
+			return nil, errors.New("html takes at most one status: html 413")
+		}
+		if len(pos) == 1 {
+			st, err := strconv.Atoi(pos[0])
+			if err != nil || st < 400 || st > 599 {
+				return nil, fmt.Errorf("html status %q is not a number from 400 to 599", pos[0])
+			}
+			r.Status = st
+		}
+	case KindLatency, KindSlow:
+		if len(pos) > 1 {
+			return nil, fmt.Errorf("%s takes one duration or range: %s 200ms, %s 100ms..500ms", k, k, k)
+		}
+		if len(pos) == 1 {
+			d, err := parseDist(pos[0])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", k, err)
+			}
+			r.Delay = d
+		}
+	default:
+		if len(pos) > 0 {
+			return nil, fmt.Errorf("%s takes no positional argument, got %q (keys are written key=value)", k, pos[0])
+		}
+	}
+	seen := map[string]bool{}
+	for _, a := range kv {
+		key, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q after key=value arguments is not key=value", a)
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("key %q given twice", key)
+		}
+		seen[key] = true
+		if err := r.setKey(key, v); err != nil {
+			return nil, err
+		}
+	}
+	if (k == KindLatency || k == KindSlow) && r.Delay.Kind == "" {
+		return nil, fmt.Errorf("%s needs a delay: %s 200ms, %s 100ms..500ms, %s exp=200ms, %s normal=200ms/50ms", k, k, k, k, k)
+	}
+	return r, nil
+}
+
+func (r *Rule) setKey(key, v string) error {
+	errorish := r.Kind == KindError || r.Kind == KindQuota || r.Kind == KindContextOverflow || r.Kind == KindStreamError
+	streamish := r.Kind == KindCut || r.Kind == KindTruncate || r.Kind == KindStreamError || r.Kind == KindStall || r.Kind == KindMalformed
+	switch key {
+	case "type", "code", "message":
+		if !errorish {
+			return fmt.Errorf("%s=... applies only to error, quota, context-overflow and stream-error", key)
+		}
+		switch key {
+		case "type":
+			r.Type = v
+		case "code":
+			r.Code = v
+		default:
+			r.Message = v
+		}
+	case "retry-after", "retry-after-ms", "should-retry":
+		if r.Kind != KindError && r.Kind != KindQuota && r.Kind != KindContextOverflow && r.Kind != KindHTML {
+			return fmt.Errorf("%s=... applies only to error, quota, context-overflow and html", key)
+		}
+		switch key {
+		case "retry-after":
+			if v == "" {
+				return errors.New("retry-after is empty")
+			}
+			r.RetryAfter = v
+		case "retry-after-ms":
+			if _, err := strconv.ParseFloat(v, 64); err != nil {
+				return fmt.Errorf("retry-after-ms=%q is not a number", v)
+			}
+			r.RetryAfterMS = v
+		default:
+			if v != "true" && v != "false" {
+				return fmt.Errorf("should-retry=%q: want true or false", v)
+			}
+			r.ShouldRetry = v
+		}
+	case "after":
+		if !streamish {
+			return errors.New("after=N applies only to cut, truncate, stream-error, stall and malformed")
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1000 {
+			return fmt.Errorf("after=%q is not a count from 0 to 1000", v)
+		}
+		r.After = n
+	case "exp", "normal":
+		if !r.Kind.modifier() {
+			return fmt.Errorf("%s=... applies only to latency and slow", key)
+		}
+		if r.Delay.Kind != "" {
+			return errors.New("give one delay: a duration, a range, exp= or normal=")
+		}
+		if key == "exp" {
+			d, err := parseDur(v)
+			if err != nil {
+				return fmt.Errorf("exp: %v", err)
+			}
+			r.Delay = Dist{Kind: "exp", Mean: d}
+		} else {
+			m, sd, ok := strings.Cut(v, "/")
+			if !ok {
+				return fmt.Errorf("normal=%q: want MEAN/SD, e.g. normal=200ms/50ms", v)
+			}
+			dm, err := parseDur(m)
+			if err != nil {
+				return fmt.Errorf("normal mean: %v", err)
+			}
+			ds, err := parseDur(sd)
+			if err != nil {
+				return fmt.Errorf("normal sd: %v", err)
+			}
+			r.Delay = Dist{Kind: "normal", Mean: dm, SD: ds}
+		}
+	case "provider":
+		if v != "anthropic" && v != "openai" {
+			return fmt.Errorf("provider=%q: want anthropic or openai", v)
+		}
+		r.Provider = v
+	case "model":
+		if _, err := path.Match(v, ""); err != nil {
+			return fmt.Errorf("model=%q is not a valid pattern", v)
+		}
+		r.Model = v
+	case "contains":
+		if v == "" {
+			return errors.New("contains is empty")
+		}
+		r.Contains = v
+	case "req", "model-req":
+		rg, err := parseRange(v)
+		if err != nil {
+			return fmt.Errorf("%s: %v", key, err)
+		}
+		if key == "req" {
+			r.Req = rg
+		} else {
+			r.ModelReq = rg
+		}
+	case "p":
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 || math.IsNaN(f) {
+			return fmt.Errorf("p=%q is not a probability from 0 to 1", v)
+		}
+		r.P, r.HasP = f, true
+	case "during":
+		a, b, ok := strings.Cut(v, "..")
+		if !ok {
+			return fmt.Errorf("during=%q: want T1..T2 (either may be empty), e.g. during=10s..20s", v)
+		}
+		if a != "" {
+			d, err := parseDur(a)
+			if err != nil {
+				return fmt.Errorf("during start: %v", err)
+			}
+			r.From = d
+		}
+		if b != "" {
+			d, err := parseDur(b)
+			if err != nil {
+				return fmt.Errorf("during end: %v", err)
+			}
+			if d <= r.From {
+				return fmt.Errorf("during=%q ends before it starts", v)
+			}
+			r.To = d
+		}
+		r.HasWindow = true
+	case "times":
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return fmt.Errorf("times=%q is not a positive integer", v)
+		}
+		r.Times = n
+	case "stream":
+		switch v {
+		case "true":
+			r.Stream = 1
+		case "false":
+			r.Stream = 2
+		default:
+			return fmt.Errorf("stream=%q: want true or false", v)
+		}
+	default:
+		return fmt.Errorf("unknown key %q for %s", key, r.Kind)
+	}
+	return nil
+}
+
+func parseDur(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like 250ms or 2s", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", s)
+	}
+	if d > 24*time.Hour {
+		return 0, fmt.Errorf("%q is longer than 24h", s)
+	}
+	return d, nil
+}
+
+func parseDist(s string) (Dist, error) {
+	if a, b, ok := strings.Cut(s, ".."); ok {
+		lo, err := parseDur(a)
+		if err != nil {
+			return Dist{}, err
+		}
+		hi, err := parseDur(b)
+		if err != nil {
+			return Dist{}, err
+		}
+		if hi < lo {
+			return Dist{}, fmt.Errorf("range %q ends before it starts", s)
+		}
+		return Dist{Kind: "uniform", Min: lo, Max: hi}, nil
+	}
+	d, err := parseDur(s)
+	if err != nil {
+		return Dist{}, err
+	}
+	return Dist{Kind: "fixed", Min: d}, nil
+}
+
+// parseRange reads N, A..B or A.. (1-based, inclusive).
+func parseRange(s string) (Range, error) {
+	num := func(x string) (int64, error) {
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil || n < 1 {
+			return 0, fmt.Errorf("%q is not a request number (1, 2, ...)", x)
+		}
+		return n, nil
+	}
+	a, b, ok := strings.Cut(s, "..")
+	lo, err := num(a)
+	if err != nil {
+		return Range{}, err
+	}
+	if !ok {
+		return Range{lo, lo}, nil
+	}
+	if b == "" {
+		return Range{lo, 0}, nil
+	}
+	hi, err := num(b)
+	if err != nil {
+		return Range{}, err
+	}
+	if hi < lo {
+		return Range{}, fmt.Errorf("range %q ends before it starts", s)
+	}
+	return Range{lo, hi}, nil
+}

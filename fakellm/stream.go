@@ -1,0 +1,97 @@
+package fakellm
+
+import "net/http"
+
+// stream writes a streamed reply, applying a stream fault if the rule is one.
+func (c *call) stream(o outcome, fault *Rule) {
+	seq := c.rec.Seq
+	var ev []sseEvent
+	if c.openai {
+		ev = c.openaiEvents(o, seq)
+	} else {
+		ev = c.anthropicEvents(o, seq)
+	}
+	var kind Kind
+	after := -1
+	if fault != nil {
+		kind = fault.Kind
+		after = fault.After
+	}
+	// Where the fault strikes: after that many events. Cut, truncate and stall default to
+	// the middle of the stream and never reach past the terminal event.
+	switch kind {
+	case KindCut, KindTruncate, KindStall:
+		if after < 0 {
+			after = len(ev) / 2
+		}
+		if after > len(ev)-1 {
+			after = len(ev) - 1
+		}
+	case KindStreamError:
+		if after < 0 {
+			after = 2
+		}
+		if after > len(ev)-1 {
+			after = len(ev) - 1
+		}
+	case KindMalformed:
+		if after < 0 {
+			after = 1
+		}
+		if after > len(ev)-1 {
+			after = len(ev) - 1
+		}
+	}
+	h := c.w.Header()
+	h["Content-Type"] = []string{"text/event-stream; charset=utf-8"}
+	h["Cache-Control"] = []string{"no-cache"}
+	c.w.WriteHeader(http.StatusOK)
+	c.status = http.StatusOK
+	fl, _ := c.w.(http.Flusher)
+	buf := getBuf()
+	defer putBuf(buf)
+	flush := func() {
+		c.w.Write(*buf)
+		*buf = (*buf)[:0]
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+	for i, e := range ev {
+		if i == after {
+			switch kind {
+			case KindCut:
+				flush()
+				panic(http.ErrAbortHandler)
+			case KindTruncate:
+				flush()
+				return
+			case KindStall:
+				flush()
+				c.hang()
+				panic(http.ErrAbortHandler)
+			case KindStreamError:
+				var se sseEvent
+				if c.openai {
+					se = openaiStreamError(fault, c.req.Model)
+				} else {
+					se = anthropicStreamError(fault)
+				}
+				*buf = AppendSSE(*buf, se.name, se.data)
+				flush()
+				return
+			case KindMalformed:
+				e.data = e.data[:len(e.data)/2]
+			}
+		}
+		if i > 0 && c.slow > 0 {
+			flush()
+			if !c.wait(c.slow) {
+				return
+			}
+		}
+		*buf = AppendSSE(*buf, e.name, e.data)
+		// Flush per event so that a client sees each as it comes, as the real APIs send them.
+		flush()
+	}
+}
