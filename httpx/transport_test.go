@@ -1,0 +1,218 @@
+package httpx_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/httpx"
+	"github.com/rebound-go/rebound/retry"
+)
+
+var fast = retry.Policy{MaxAttempts: 3, Base: time.Millisecond, Cap: 50 * time.Millisecond}
+
+func client(t *testing.T, c httpx.Config) *http.Client {
+	t.Helper()
+	if c.Retry.MaxAttempts == 0 {
+		c.Retry = fast
+	}
+	tr, err := httpx.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: tr}
+}
+
+func TestRetriesAndRewindsTheBody(t *testing.T) {
+	var n atomic.Int32
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		if n.Add(1) < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "done")
+	}))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/doc", strings.NewReader("payload"))
+	resp, err := client(t, httpx.Config{}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "done" || n.Load() != 3 {
+		t.Errorf("%q after %d attempts", b, n.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, body := range bodies {
+		if body != "payload" {
+			t.Errorf("bodies %q: not rewound", bodies)
+		}
+	}
+}
+
+func TestNotRetriedStatusComesBack(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		http.Error(w, "no such thing", http.StatusNotFound)
+	}))
+	defer srv.Close()
+	resp, err := client(t, httpx.Config{}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.Contains(string(b), "no such thing") || n.Load() != 1 {
+		t.Errorf("%d %q after %d", resp.StatusCode, b, n.Load())
+	}
+}
+
+func TestLastFailingResponseComesBack(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("retry-after-ms", "5")
+		http.Error(w, "busy", http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	resp, err := client(t, httpx.Config{}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 429 || !strings.Contains(string(b), "busy") || n.Load() != 3 {
+		t.Errorf("%d %q after %d attempts", resp.StatusCode, b, n.Load())
+	}
+}
+
+func TestShouldRetryFalseWins(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("x-should-retry", "false")
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	resp, err := client(t, httpx.Config{}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n.Load() != 1 {
+		t.Errorf("%d attempts, want 1", n.Load())
+	}
+}
+
+func TestNonIdempotentNotRetried(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer srv.Close()
+	c := client(t, httpx.Config{})
+	resp, err := c.Post(srv.URL, "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n.Load() != 1 {
+		t.Errorf("POST: %d attempts, want 1", n.Load())
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("x"))
+	req.Header.Set("Idempotency-Key", "k1")
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n.Load() != 4 {
+		t.Errorf("POST with an Idempotency-Key: %d attempts in all, want 1+3", n.Load())
+	}
+}
+
+func TestBreakerPerHost(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	c := client(t, httpx.Config{Retry: retry.Policy{MaxAttempts: 5, Base: time.Millisecond, Cap: time.Millisecond}})
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n.Load() != 5 {
+		t.Fatalf("%d attempts", n.Load())
+	}
+	_, err = c.Get(srv.URL)
+	if !errors.Is(err, rebound.ErrCircuitOpen) || n.Load() != 5 {
+		t.Fatalf("err %v after %d attempts, want an open breaker", err, n.Load())
+	}
+}
+
+func TestAttemptTimeout(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			<-r.Context().Done()
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	var failed []rebound.Class
+	c := client(t, httpx.Config{AttemptTimeout: 50 * time.Millisecond, Hook: func(_ context.Context, e rebound.Event) {
+		if e.Kind == rebound.AttemptFailed {
+			failed = append(failed, e.Class)
+		}
+	}})
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "ok" || len(failed) != 1 || failed[0] != rebound.ClassTimeout {
+		t.Errorf("%q, failures %v", b, failed)
+	}
+}
+
+func TestTransportErrorRetried(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			panic(http.ErrAbortHandler)
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	resp, err := client(t, httpx.Config{}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n.Load() != 2 {
+		t.Errorf("%d attempts", n.Load())
+	}
+}
