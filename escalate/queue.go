@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,7 +103,7 @@ func (q *Queue) Escalate(ctx context.Context, e Escalation) (string, error) {
 		msgs = msgs[len(msgs)-q.cfg.MaxMessages:]
 	}
 	it := Item{
-		ID: newID(t), RunID: e.RunID, Step: e.Step, Reason: reason, Class: class,
+		ID: newID(t), RunID: cleanText(e.RunID), Step: cleanText(e.Step), Reason: Reason(cleanText(string(reason))), Class: class,
 		Attempts: attempts, State: q.redact.JSON(e.State), Messages: q.redact.Messages(msgs),
 		Context: q.redact.Text(e.Context), Status: StatusOpen, CreatedAt: t, UpdatedAt: t,
 	}
@@ -138,6 +139,9 @@ func (q *Queue) notify(ctx context.Context, it Item) {
 
 // Get returns the item with the ID, or an error matching ErrNotFound.
 func (q *Queue) Get(ctx context.Context, id string) (Item, error) {
+	if cleanText(id) != id {
+		return Item{}, fmt.Errorf("get escalation: %w", &NotFoundError{ID: id})
+	}
 	it, err := q.store.GetEscalation(ctx, id)
 	if err != nil {
 		return Item{}, fmt.Errorf("get escalation: %w", err)
@@ -149,6 +153,11 @@ func (q *Queue) Get(ctx context.Context, id string) (Item, error) {
 // claimed, resolved, dismissed; oldest first within each.
 func (q *Queue) List(ctx context.Context, f Filter) ([]Item, error) {
 	t := now()
+	f.RunID = cleanText(f.RunID) // as Escalate stored it
+	f.Reason = slices.Clone(f.Reason)
+	for i, r := range f.Reason {
+		f.Reason[i] = Reason(cleanText(string(r)))
+	}
 	items, err := q.store.ListEscalations(ctx, f, t)
 	if err != nil {
 		return nil, fmt.Errorf("list escalations: %w", err)
@@ -161,6 +170,9 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Item, error) {
 
 // Audit returns the item's audit trail, oldest first.
 func (q *Queue) Audit(ctx context.Context, id string) ([]AuditEntry, error) {
+	if cleanText(id) != id {
+		return nil, fmt.Errorf("audit of escalation: %w", &NotFoundError{ID: id})
+	}
 	a, err := q.store.EscalationAudit(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("audit of escalation: %w", err)
@@ -194,6 +206,9 @@ func checkBy(by string) error {
 
 // change runs one atomic change of an item, seen as it is at the time of the change.
 func (q *Queue) change(ctx context.Context, op, id string, f func(it *Item, t time.Time) (AuditEntry, error)) (Item, error) {
+	if cleanText(id) != id {
+		return Item{}, fmt.Errorf("%s escalation: %w", op, &NotFoundError{ID: id})
+	}
 	var t time.Time
 	it, err := q.store.UpdateEscalation(ctx, id, func(it *Item) (AuditEntry, error) {
 		t = now()
@@ -222,6 +237,7 @@ func (q *Queue) Claim(ctx context.Context, id, by string, d time.Duration) (Item
 	if err := checkBy(by); err != nil {
 		return Item{}, err
 	}
+	by = cleanText(by)
 	if d <= 0 {
 		d = q.cfg.ClaimFor
 	}
@@ -272,6 +288,7 @@ func (q *Queue) Release(ctx context.Context, id, by string) (Item, error) {
 	if err := checkBy(by); err != nil {
 		return Item{}, err
 	}
+	by = cleanText(by)
 	return q.change(ctx, "release", id, func(it *Item, t time.Time) (AuditEntry, error) {
 		switch {
 		case it.Status != StatusClaimed:
@@ -320,7 +337,7 @@ func (q *Queue) Resolve(ctx context.Context, id string, d Decision) (Item, error
 	if err := ValidateDecision(d); err != nil {
 		return Item{}, fmt.Errorf("resolve escalation %q: %w", id, err)
 	}
-	d.Answer, d.Note = q.redact.Text(d.Answer), q.redact.Text(d.Note)
+	d.Answer, d.Note, d.By = q.redact.Text(d.Answer), q.redact.Text(d.Note), cleanText(d.By)
 	return q.decide(ctx, "resolve", id, StatusResolved, d)
 }
 
@@ -330,7 +347,7 @@ func (q *Queue) Dismiss(ctx context.Context, id, by, note string) (Item, error) 
 	if err := checkBy(by); err != nil {
 		return Item{}, fmt.Errorf("dismiss escalation %q: %w", id, err)
 	}
-	note = q.redact.Text(note)
+	by, note = cleanText(by), q.redact.Text(note)
 	if strings.TrimSpace(note) == "" {
 		note = "dismissed by " + by
 	}
@@ -364,7 +381,7 @@ func (q *Queue) Reopen(ctx context.Context, id, by, note string) (Item, error) {
 	if err := checkBy(by); err != nil {
 		return Item{}, fmt.Errorf("reopen escalation %q: %w", id, err)
 	}
-	note = q.redact.Text(note)
+	by, note = cleanText(by), q.redact.Text(note)
 	return q.change(ctx, "reopen", id, func(it *Item, t time.Time) (AuditEntry, error) {
 		if it.Status != StatusResolved && it.Status != StatusDismissed {
 			return AuditEntry{}, &StatusError{ID: id, Op: "reopen", Status: it.Status}

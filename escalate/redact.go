@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rebound-go/rebound"
 )
@@ -97,6 +98,14 @@ func NewRedactor(fields ...string) *Redactor {
 	return r
 }
 
+// cleanText returns s as valid UTF-8 without NUL bytes.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
 func normField(f string) string {
 	f = strings.ToLower(strings.TrimSpace(f))
 	return strings.NewReplacer("-", "", "_", "", " ", "").Replace(f)
@@ -113,11 +122,13 @@ func (r *Redactor) Field(key string) bool {
 	return false
 }
 
-// Text returns s with every secret replaced by Redacted.
+// Text returns s with every secret replaced by Redacted. It also makes s valid UTF-8 without
+// NUL bytes (invalid bytes become U+FFFD, NULs are dropped), which every store can keep.
 func (r *Redactor) Text(s string) string {
 	if s == "" {
 		return s
 	}
+	s = cleanText(s)
 	for _, p := range r.kv {
 		s = p.re.ReplaceAllString(s, p.repl)
 	}

@@ -1,0 +1,316 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/escalate"
+)
+
+var _ escalate.Store = (*Store)(nil)
+
+const escColumns = `id, run_id, step, reason, class, error, attempts, state, messages, context, status,
+	claimed_by, claimed_until, decision_action, decision_answer, decision_note, decision_by,
+	created_at, updated_at, decided_at`
+
+func scanEscalation(row pgx.Row) (escalate.Item, error) {
+	var (
+		it                            escalate.Item
+		reason, class, status, action string
+		state, msgs                   *string
+		claimedUntil, decidedAt       *time.Time
+		d                             escalate.Decision
+	)
+	if err := row.Scan(&it.ID, &it.RunID, &it.Step, &reason, &class, &it.Error, &it.Attempts, &state, &msgs,
+		&it.Context, &status, &it.ClaimedBy, &claimedUntil, &action, &d.Answer, &d.Note, &d.By,
+		&it.CreatedAt, &it.UpdatedAt, &decidedAt); err != nil {
+		return escalate.Item{}, err
+	}
+	c, err := rebound.ParseClass(class)
+	if err != nil {
+		return escalate.Item{}, fmt.Errorf("escalation %q: %w", it.ID, err)
+	}
+	it.Reason, it.Class, it.Status = escalate.Reason(reason), c, escalate.Status(status)
+	if state != nil {
+		it.State = json.RawMessage(*state)
+	}
+	if msgs != nil {
+		if err := json.Unmarshal([]byte(*msgs), &it.Messages); err != nil {
+			return escalate.Item{}, fmt.Errorf("escalation %q: damaged messages: %w", it.ID, err)
+		}
+	}
+	if action != "" {
+		d.Action = escalate.Action(action)
+		it.Decision = &d
+	}
+	if claimedUntil != nil {
+		it.ClaimedUntil = claimedUntil.UTC()
+	}
+	if decidedAt != nil {
+		it.DecidedAt = decidedAt.UTC()
+	}
+	it.CreatedAt, it.UpdatedAt = it.CreatedAt.UTC(), it.UpdatedAt.UTC()
+	return it, nil
+}
+
+func escText(b []byte) *string {
+	if len(b) == 0 {
+		return nil
+	}
+	s := string(b)
+	return &s
+}
+
+func escTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func escDecision(d *escalate.Decision) (action, answer, note, by string) {
+	if d == nil {
+		return "", "", "", ""
+	}
+	return string(d.Action), d.Answer, d.Note, d.By
+}
+
+func escInsertAudit(ctx context.Context, tx pgx.Tx, a escalate.AuditEntry) error {
+	_, err := tx.Exec(ctx, `INSERT INTO escalation_audit (item_id, at, by_name, event, from_status, to_status, action, note)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, a.ItemID, a.At, a.By, string(a.Event), string(a.From),
+		string(a.To), string(a.Action), a.Note)
+	if err != nil {
+		return fmt.Errorf("append audit of escalation %q: %w", a.ItemID, err)
+	}
+	return nil
+}
+
+// InsertEscalation implements escalate.Store. Two workers escalating the same step at once get
+// one item: the second insert waits on the unique index of waiting items and then reads the
+// first one's row.
+func (s *Store) InsertEscalation(ctx context.Context, it escalate.Item, a escalate.AuditEntry) (escalate.Item, bool, error) {
+	var msgs []byte
+	if it.Messages != nil {
+		var err error
+		if msgs, err = json.Marshal(it.Messages); err != nil {
+			return escalate.Item{}, false, fmt.Errorf("insert escalation %q: %w", it.ID, err)
+		}
+	}
+	var (
+		stored  escalate.Item
+		created bool
+	)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		action, answer, note, by := escDecision(it.Decision)
+		tag, err := tx.Exec(ctx, `INSERT INTO escalations (`+escColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+			ON CONFLICT DO NOTHING`,
+			it.ID, it.RunID, it.Step, string(it.Reason), it.Class.String(), it.Error, it.Attempts,
+			escText(it.State), escText(msgs), it.Context, string(it.Status), it.ClaimedBy,
+			escTime(it.ClaimedUntil), action, answer, note, by, it.CreatedAt, it.UpdatedAt, escTime(it.DecidedAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			row := tx.QueryRow(ctx, `SELECT `+escColumns+` FROM escalations
+				WHERE run_id = $1 AND step = $2 AND status IN ('open', 'claimed') AND run_id <> ''`, it.RunID, it.Step)
+			stored, err = scanEscalation(row)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("ID %q is taken", it.ID)
+			}
+			return err
+		}
+		stored, created = it, true
+		return escInsertAudit(ctx, tx, a)
+	})
+	if err != nil {
+		return escalate.Item{}, false, fmt.Errorf("insert escalation %q: %w", it.ID, err)
+	}
+	return stored, created, nil
+}
+
+// GetEscalation implements escalate.Store.
+func (s *Store) GetEscalation(ctx context.Context, id string) (escalate.Item, error) {
+	it, err := scanEscalation(s.pool.QueryRow(ctx, `SELECT `+escColumns+` FROM escalations WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return escalate.Item{}, &escalate.NotFoundError{ID: id}
+	}
+	if err != nil {
+		return escalate.Item{}, fmt.Errorf("get escalation %q: %w", id, err)
+	}
+	return it, nil
+}
+
+// UpdateEscalation implements escalate.Store. The item's row is locked (SELECT … FOR UPDATE)
+// for the whole change, so concurrent claims and decisions on one item queue and each sees the
+// one before it: exactly one of two competing claims wins.
+func (s *Store) UpdateEscalation(ctx context.Context, id string, update func(*escalate.Item) (escalate.AuditEntry, error)) (escalate.Item, error) {
+	var it escalate.Item
+	var refused error
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		it, err = scanEscalation(tx.QueryRow(ctx, `SELECT `+escColumns+` FROM escalations WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			refused = &escalate.NotFoundError{ID: id}
+			return refused
+		}
+		if err != nil {
+			return err
+		}
+		a, err := update(&it)
+		if err != nil {
+			refused = err
+			return err
+		}
+		action, answer, note, by := escDecision(it.Decision)
+		if _, err := tx.Exec(ctx, `UPDATE escalations SET status = $1, claimed_by = $2, claimed_until = $3,
+			decision_action = $4, decision_answer = $5, decision_note = $6, decision_by = $7, updated_at = $8,
+			decided_at = $9 WHERE id = $10`, string(it.Status), it.ClaimedBy, escTime(it.ClaimedUntil), action,
+			answer, note, by, it.UpdatedAt, escTime(it.DecidedAt), id); err != nil {
+			return err
+		}
+		return escInsertAudit(ctx, tx, a)
+	})
+	if refused != nil && errors.Is(err, refused) {
+		return escalate.Item{}, refused
+	}
+	if err != nil {
+		return escalate.Item{}, fmt.Errorf("update escalation %q: %w", id, err)
+	}
+	return it, nil
+}
+
+// ListEscalations implements escalate.Store.
+func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time.Time) ([]escalate.Item, error) {
+	var where []string
+	args := []any{now}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if len(f.Status) > 0 {
+		var ors []string
+		for _, st := range f.Status {
+			switch st {
+			case escalate.StatusOpen:
+				ors = append(ors, `(status = 'open' OR (status = 'claimed' AND claimed_until <= $1))`)
+			case escalate.StatusClaimed:
+				ors = append(ors, `(status = 'claimed' AND claimed_until > $1)`)
+			default:
+				ors = append(ors, `status = `+arg(string(st)))
+			}
+		}
+		where = append(where, "("+strings.Join(ors, " OR ")+")")
+	}
+	if len(f.Reason) > 0 {
+		rs := make([]string, len(f.Reason))
+		for i, r := range f.Reason {
+			rs[i] = string(r)
+		}
+		where = append(where, "reason = ANY("+arg(rs)+")")
+	}
+	if f.RunID != "" {
+		where = append(where, "run_id = "+arg(f.RunID))
+	}
+	if f.OlderThan > 0 {
+		where = append(where, "created_at <= "+arg(now.Add(-f.OlderThan)))
+	}
+	if f.NewerThan > 0 {
+		where = append(where, "created_at > "+arg(now.Add(-f.NewerThan)))
+	}
+	q := `SELECT ` + escColumns + ` FROM escalations`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY CASE WHEN status = 'open' OR (status = 'claimed' AND claimed_until <= $1) THEN 0
+		WHEN status = 'claimed' THEN 1 WHEN status = 'resolved' THEN 2 WHEN status = 'dismissed' THEN 3 ELSE 4 END,
+		created_at, id COLLATE "C"`
+	if f.Limit > 0 {
+		q += " LIMIT " + arg(f.Limit)
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list escalations: %w", err)
+	}
+	defer rows.Close()
+	var out []escalate.Item
+	for rows.Next() {
+		it, err := scanEscalation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list escalations: %w", err)
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list escalations: %w", err)
+	}
+	return out, nil
+}
+
+// EscalationAudit implements escalate.Store.
+func (s *Store) EscalationAudit(ctx context.Context, id string) ([]escalate.AuditEntry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT at, by_name, event, from_status, to_status, action, note
+		FROM escalation_audit WHERE item_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
+	}
+	defer rows.Close()
+	var out []escalate.AuditEntry
+	for rows.Next() {
+		var (
+			a                       escalate.AuditEntry
+			event, from, to, action string
+		)
+		if err := rows.Scan(&a.At, &a.By, &event, &from, &to, &action, &a.Note); err != nil {
+			return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
+		}
+		a.ItemID, a.At, a.Event = id, a.At.UTC(), escalate.AuditEvent(event)
+		a.From, a.To, a.Action = escalate.Status(from), escalate.Status(to), escalate.Action(action)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
+	}
+	if len(out) == 0 {
+		if _, err := s.GetEscalation(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// EscalationStats implements escalate.Store.
+func (s *Store) EscalationStats(ctx context.Context, now time.Time) ([]escalate.ReasonStats, error) {
+	rows, err := s.pool.Query(ctx, `SELECT reason, COUNT(*),
+		COUNT(*) FILTER (WHERE status = 'claimed' AND claimed_until > $1), MIN(created_at)
+		FROM escalations WHERE status IN ('open', 'claimed') GROUP BY reason ORDER BY reason COLLATE "C"`, now)
+	if err != nil {
+		return nil, fmt.Errorf("escalation stats: %w", err)
+	}
+	defer rows.Close()
+	out := []escalate.ReasonStats{}
+	for rows.Next() {
+		var (
+			r            escalate.ReasonStats
+			reason       string
+			open, claimd int64
+		)
+		if err := rows.Scan(&reason, &open, &claimd, &r.OldestCreatedAt); err != nil {
+			return nil, fmt.Errorf("escalation stats: %w", err)
+		}
+		r.Reason, r.Open, r.Claimed, r.OldestCreatedAt = escalate.Reason(reason), int(open), int(claimd), r.OldestCreatedAt.UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("escalation stats: %w", err)
+	}
+	return out, nil
+}

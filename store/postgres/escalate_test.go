@@ -1,0 +1,67 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rebound-go/rebound/escalate/escalatetest"
+	"github.com/rebound-go/rebound/store/postgres"
+)
+
+// openEscalateStore opens a store in a fresh schema, dropped when the test ends. Raw returns
+// every row of the escalation tables as text (row_to_json), as PostgreSQL keeps them.
+func openEscalateStore(tb testing.TB) escalatetest.Harness {
+	tb.Helper()
+	dsn := os.Getenv("TEST_DATABASE_URL")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("TEST_DATABASE_URL is not set (required when CI=true)")
+		}
+		tb.Skip("TEST_DATABASE_URL is not set")
+	}
+	ctx := context.Background()
+	schema := fmt.Sprintf("rbt_esc_%d_%d", os.Getpid(), rand.Uint64())
+	s, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema), postgres.WithMaxConns(8))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.DropSchema(context.WithoutCancel(ctx)); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+		s.Close()
+	})
+	return escalatetest.Harness{Store: s, Raw: func(ctx context.Context) ([]byte, error) {
+		var b strings.Builder
+		for _, table := range []string{"escalations", "escalation_audit"} {
+			rows, err := s.Pool().Query(ctx, `SELECT row_to_json(t)::text FROM `+
+				pgx.Identifier{schema, table}.Sanitize()+` t`)
+			if err != nil {
+				return nil, err
+			}
+			texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range texts {
+				b.WriteString(t)
+				b.WriteByte('\n')
+			}
+		}
+		return []byte(b.String()), nil
+	}}
+}
+
+func TestEscalateConformance(t *testing.T) {
+	escalatetest.Run(t, openEscalateStore)
+}
+
+func BenchmarkEscalateClaimResolve(b *testing.B) {
+	escalatetest.Bench(b, openEscalateStore)
+}
