@@ -239,4 +239,3 @@ func TestDoAttemptLimits(t *testing.T) {
 		}
 	})
 }
-
