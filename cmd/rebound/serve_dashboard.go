@@ -1,11 +1,120 @@
 package main
 
-import "net/http"
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
 
-// dashboardHandler is the hook where the dashboard's owner mounts the dashboard: it returns the
-// whole handler for `rebound serve` (the dashboard serves /metrics and /healthz from
-// deps.metricsHandler and deps.healthz), or nil to serve only /metrics and /healthz.
+	"github.com/spf13/pflag"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/dashboard"
+)
+
+// dashboardServe is the dashboard's part of `rebound serve`: its flags (--worker,
+// --worker-interval), the handler, and the resume worker that runs beside the server. serve.go
+// holds one in serveCmd and calls register, handler and start.
+type dashboardServe struct {
+	worker   bool
+	interval time.Duration
+
+	once sync.Once
+	log  *dashboard.BreakerLog
+}
+
+// register adds the dashboard's flags to serve's.
+func (d *dashboardServe) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&d.worker, "worker", false,
+		"also resume runs whose escalations were resolved (in the dashboard, the API or 'rebound escalations resolve')")
+	fs.DurationVar(&d.interval, "worker-interval", 2*time.Second, "how often the --worker looks for resolved escalations")
+}
+
+// breakers is the log of the breakers of the runs this process resumes, shared by the
+// breakers page and the worker.
+func (d *dashboardServe) breakers() *dashboard.BreakerLog {
+	d.once.Do(func() { d.log = dashboard.NewBreakerLog(0) })
+	return d.log
+}
+
+// handler is the whole of what serve answers: the dashboard, its JSON API, /metrics (behind
+// the token) and /healthz (open).
+func (d *dashboardServe) handler(deps serveDeps) (http.Handler, error) {
+	return dashboard.New(dashboard.Config{
+		Escalations: deps.stores.queue,
+		Runs:        deps.stores.runs,
+		Breakers:    d.breakers(),
+		Token:       deps.token,
+		Metrics:     deps.metricsHandler,
+		Healthz:     deps.healthz,
+		Logger:      deps.logger,
+	})
+}
+
+// start starts the resume worker under --worker and returns the function that stops it and
+// waits for the runs it is resuming (they see their context end and stay resumable).
+func (d *dashboardServe) start(ctx context.Context, g *globals, deps serveDeps) (stop func(), err error) {
+	if !d.worker {
+		return func() {}, nil
+	}
+	var hooks []rebound.Hook
+	hooks = append(hooks, d.breakers().Hook)
+	if deps.metrics != nil {
+		hooks = append(hooks, deps.metrics.Hook())
+	}
+	w, err := dashboard.NewWorker(dashboard.WorkerConfig{
+		Runs:      deps.stores.runs,
+		Decisions: deps.stores.queue,
+		Registry:  g.resumeRegistry(deps.stores, rebound.Hooks(hooks...)),
+		Interval:  d.interval,
+		Logger:    deps.logger,
+	})
+	if err != nil {
+		return nil, usagef("--worker: %w", err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = w.Run(wctx)
+	}()
+	fmt.Fprintf(g.human(), "Resuming runs whose escalations are resolved (checking every %s)\n", d.interval)
+	return func() { cancel(); <-done }, nil
+}
+
+// resumeRegistry is the workflows `serve --worker` can resume: the demo's research pipeline,
+// rebuilt from the input recorded with each run (topic, provider, models, fault script), so a
+// run resumes against the providers it started with. Keys come from the environment, as for
+// `rebound runs resume`.
+func (g *globals) resumeRegistry(s *stores, hook rebound.Hook) dashboard.Registry {
+	return dashboard.Registry{
+		researchWorkflow: func(ctx context.Context, run checkpoint.RunInfo) error {
+			in, err := recordedInput(run)
+			if err != nil {
+				return err
+			}
+			models, err := g.buildModels(ctx, in)
+			if err != nil {
+				return err
+			}
+			defer models.close()
+			runner := checkpoint.NewRunner(s.runs, checkpoint.Config{
+				Escalations: queueEscalator{s.queue},
+				LeaseTTL:    cliLeaseTTL,
+				Heartbeat:   cliHeartbeat,
+				Hook:        hook,
+			})
+			var report string
+			return runner.Run(ctx, run.ID, research(in, models, &report), checkpoint.WithWorkflow(researchWorkflow, in))
+		},
+	}
+}
+
+// dashboardHandler is serve's hook for the dashboard (see serveCmd.handler): the dashboard
+// without the worker's flags.
 func dashboardHandler(deps serveDeps) (http.Handler, error) {
-	_ = deps
-	return nil, nil
+	var d dashboardServe
+	return d.handler(deps)
 }

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/dashboard/dashboardtest"
+	"github.com/rebound-go/rebound/escalate"
+	"github.com/rebound-go/rebound/observe"
+)
+
+// demoServe is a demo run parked at publish and what `rebound serve --worker` builds over its
+// store, served by an httptest server.
+type demoServe struct {
+	dir   string
+	dsn   string
+	url   string
+	token string
+	s     *stores
+}
+
+// runDemo runs `rebound demo` in-process into the SQLite store in dir and checks that it stops
+// at publish, waiting for approval (exit code 3).
+func runDemo(t *testing.T, dsn, runID string, extra ...string) {
+	t.Helper()
+	var out bytes.Buffer
+	args := append([]string{"demo", "--store", dsn, "--run-id", runID}, extra...)
+	if code := execute(t.Context(), args, env{stdout: &out, stderr: &out}); code != exitEscalated {
+		t.Fatalf("rebound %s: exit code %d, want %d (escalated); output:\n%s", strings.Join(args, " "), code, exitEscalated, out.String())
+	}
+}
+
+// serveDemo starts what `rebound serve --worker [--token T]` serves, over dsn.
+func serveDemo(t *testing.T, dsn, token string, worker bool) *demoServe {
+	t.Helper()
+	g := &globals{env: env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }},
+		store: dsn, storeSet: true}
+	s, err := g.openStores(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	deps := serveDeps{stores: s, registry: reg, metrics: observe.NewMetrics(reg), token: token,
+		logger: slog.New(slog.DiscardHandler), healthz: healthz(s),
+		metricsHandler: requireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))}
+	d := &dashboardServe{worker: worker, interval: 100 * time.Millisecond}
+	h, err := d.handler(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := d.start(context.Background(), g, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		srv.Close()
+		stop()
+		s.Close()
+	})
+	return &demoServe{dsn: dsn, url: srv.URL, token: token, s: s}
+}
+
+// TestServeDashboardApprovesTheDemo is the end-to-end test of issue 9 in a browser: the demo
+// stops at publish; in the dashboard of `rebound serve --worker` a reviewer opens the queue,
+// opens the publish escalation, approves it, and sees the run reach completed through the
+// worker, which resumed it against the demo's own fake providers and wrote the report. Once
+// without a token, once with one.
+func TestServeDashboardApprovesTheDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	for _, token := range []string{"", "t0ken-for-the-browser-test"} {
+		name := "NoToken"
+		if token != "" {
+			name = "Token"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := dashboardtest.Browser(t)
+			dir := t.TempDir()
+			t.Chdir(dir) // the demo writes its report under ./reports
+			dsn := "sqlite:" + filepath.Join(dir, "rebound.db")
+			runDemo(t, dsn, "demo-browser")
+			ds := serveDemo(t, dsn, token, true)
+
+			dashboardtest.Do(t, ctx, "open the queue", chromedp.Navigate(ds.url+"/escalations"))
+			if token != "" {
+				dashboardtest.SignIn(t, ctx, token)
+			}
+			id := dashboardtest.OpenEscalation(t, ctx, "demo-browser", "publish")
+			body := dashboardtest.Get(t, ctx, "read the escalation", chromedp.Text(chromedp.CSS("main")))
+			for _, want := range []string{"irreversible_action", "Research topic", "Audit trail", "Run state"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("escalation page lacks %q", want)
+				}
+			}
+			dashboardtest.Resolve(t, ctx, "approve", "", "reviewed in the browser test", "browser-test")
+			dashboardtest.WaitRunStatus(t, ctx, ds.url, "demo-browser", "completed")
+
+			it, err := ds.s.queue.Get(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if it.Status != escalate.StatusResolved || it.Decision == nil || it.Decision.By != "browser-test" {
+				t.Errorf("escalation after approval: %+v", it)
+			}
+			report, err := os.ReadFile(filepath.Join(dir, "reports", "demo-browser.md"))
+			if err != nil {
+				t.Fatalf("the approved publish step wrote no report: %v", err)
+			}
+			if !strings.Contains(string(report), defaultTopic) {
+				t.Errorf("the report does not name the demo's topic:\n%s", report)
+			}
+			rec, err := ds.s.runs.GetRun(t.Context(), "demo-browser")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Status != checkpoint.StatusCompleted {
+				t.Fatalf("run is %s", rec.Status)
+			}
+			for _, st := range rec.Steps {
+				if st.Name == "publish" && st.Executions != 1 {
+					t.Errorf("publish executed %d times, want once", st.Executions)
+				}
+			}
+		})
+	}
+}
+
+// TestServeDashboardAPI checks the wiring of serve's handler: the API over the demo's store,
+// the token rule for pages, API and /metrics, and /healthz left open.
+func TestServeDashboardAPI(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	dsn := "sqlite:" + filepath.Join(dir, "rebound.db")
+	runDemo(t, dsn, "demo-api")
+	const token = "api-test-token"
+	ds := serveDemo(t, dsn, token, false)
+
+	get := func(path, tok string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, ds.url+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/metrics": 401, "/api/v1/escalations": 401, "/api/v1/runs/demo-api": 401} {
+		if got := get(path, "").StatusCode; got != want {
+			t.Errorf("GET %s without token: %d, want %d", path, got, want)
+		}
+	}
+	resp := get("/api/v1/escalations?status=open", token)
+	var items []escalate.Item
+	if err := json.NewDecoder(resp.Body).Decode(&items); err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 || items[0].RunID != "demo-api" || items[0].Step != "publish" || items[0].Reason != escalate.IrreversibleAction {
+		t.Fatalf("open escalations = %+v", items)
+	}
+	resp = get("/api/v1/runs/demo-api", token)
+	var run struct {
+		Status string `json:"status"`
+		Steps  []struct {
+			Name     string `json:"name"`
+			Fallback string `json:"fallback"`
+			Events   []struct {
+				Event string `json:"event"`
+			} `json:"events"`
+		} `json:"steps"`
+		BreakerEvents []struct {
+			Model string `json:"model"`
+			To    string `json:"to"`
+		} `json:"breaker_events"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&run); err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != "escalated" || len(run.Steps) != 6 || len(run.BreakerEvents) == 0 {
+		t.Fatalf("run = %+v", run)
+	}
+	fallbacks := 0
+	for _, st := range run.Steps {
+		if st.Fallback != "" {
+			fallbacks++
+		}
+	}
+	if fallbacks == 0 {
+		t.Errorf("no step of the demo is marked as answered by a fallback: %+v", run.Steps)
+	}
+	metrics := get("/metrics", token)
+	b, _ := io.ReadAll(metrics.Body)
+	if metrics.StatusCode != 200 || !strings.Contains(string(b), "rebound_") {
+		t.Errorf("/metrics with token: %d\n%s", metrics.StatusCode, b)
+	}
+}
+
+// TestServeRefusesOpenAddressWithoutToken: bound to a non-loopback address without a token,
+// serve exits with code 2 before opening anything.
+func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:8080"} {
+		var out bytes.Buffer
+		code := execute(t.Context(), []string{"serve", "--addr", addr, "--store", "memory:"}, env{stdout: &out, stderr: &out})
+		if code != exitUsage || !strings.Contains(out.String(), "token") {
+			t.Errorf("serve --addr %s without a token: exit %d, want %d; output:\n%s", addr, code, exitUsage, out.String())
+		}
+	}
+}
