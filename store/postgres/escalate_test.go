@@ -65,3 +65,8 @@ func TestEscalateConformance(t *testing.T) {
 func BenchmarkEscalateClaimResolve(b *testing.B) {
 	escalatetest.Bench(b, openEscalateStore)
 }
+
+func TestEscalateDurableRun(t *testing.T) {
+	h := openEscalateStore(t)
+	escalatetest.RunDurable(t, h.Store.(*postgres.Store))
+}

@@ -40,3 +40,12 @@ func TestEscalateConformance(t *testing.T) {
 func BenchmarkEscalateClaimResolve(b *testing.B) {
 	escalatetest.Bench(b, openEscalateStore)
 }
+
+func TestEscalateDurableRun(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "rebound.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	escalatetest.RunDurable(t, s)
+}

@@ -1,0 +1,101 @@
+package escalatetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/escalate"
+)
+
+// DurableStore is a database store that keeps both the run journal and the escalation queue.
+type DurableStore interface {
+	checkpoint.Store
+	escalate.Store
+}
+
+// RunDurable checks a durable run end to end on one store: a step that gives up is escalated,
+// the run waits, a reviewer (through a second Queue, as another process would) answers, and the
+// run resumes with the answer as the step's result; a step that needs approval waits for it.
+func RunDurable(t *testing.T, store DurableStore) {
+	ctx := t.Context()
+	queue := escalate.NewQueue(store, escalate.Config{})
+	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue})
+	runID := "durable-" + randHex(4)
+	calls, published := 0, 0
+	var section string
+	wf := func(ctx context.Context, run *checkpoint.Run) error {
+		if err := run.Append(rebound.User("Research topic: tides")); err != nil {
+			return err
+		}
+		var err error
+		section, err = checkpoint.Step(ctx, run, "section_1", func(ctx context.Context) (string, error) {
+			calls++
+			return "", &rebound.GiveUpError{Reason: rebound.Exhausted, Attempts: 5,
+				Last: &rebound.Error{Class: rebound.ClassOverloaded, Status: 529}}
+		})
+		if err != nil {
+			return err
+		}
+		_, err = checkpoint.Step(ctx, run, "publish", func(ctx context.Context) (string, error) {
+			published++
+			return "ok", nil
+		}, checkpoint.Irreversible(), checkpoint.NeedsApproval())
+		return err
+	}
+	var ee *checkpoint.EscalatedError
+	if err := runner.Run(ctx, runID, wf); !errors.As(err, &ee) {
+		t.Fatalf("first run: %v, want escalated", err)
+	}
+	reviewer := escalate.NewQueue(store, escalate.Config{}) // another process
+	it, err := reviewer.Get(ctx, ee.EscalationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.RunID != runID || it.Step != "section_1" || it.Reason != escalate.MaxRetriesExceeded ||
+		it.Class != rebound.ClassOverloaded || it.Attempts != 5 || len(it.Messages) != 1 {
+		t.Errorf("item %+v", it)
+	}
+	rec, err := store.GetRun(ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != checkpoint.StatusEscalated || rec.EscalationID != it.ID {
+		t.Errorf("run is %s waiting on %q, want escalated on %s", rec.Status, rec.EscalationID, it.ID)
+	}
+	if _, err := reviewer.Claim(ctx, it.ID, "ana", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reviewer.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionRespond,
+		Answer: "Tides follow the Moon.", By: "ana"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.Run(ctx, runID, wf); !errors.As(err, &ee) || ee.Reason != checkpoint.ReasonIrreversibleAction {
+		t.Fatalf("resumed run: %v, want waiting for approval", err)
+	}
+	if section != "Tides follow the Moon." || calls != 1 || published != 0 {
+		t.Errorf("section %q after %d calls, %d publications", section, calls, published)
+	}
+	if _, err := reviewer.Resolve(ctx, ee.EscalationID, escalate.Decision{Action: escalate.ActionApprove, By: "bo"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.Run(ctx, runID, wf); err != nil {
+		t.Fatalf("approved run: %v", err)
+	}
+	if published != 1 {
+		t.Errorf("published %d times", published)
+	}
+	if rec, _ := store.GetRun(ctx, runID); rec == nil || rec.Status != checkpoint.StatusCompleted {
+		t.Errorf("run is not completed: %+v", rec)
+	}
+	s, err := reviewer.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Open != 0 {
+		t.Errorf("%d items still waiting", s.Open)
+	}
+}
