@@ -197,7 +197,16 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 			}
 			// Idempotent: run again with the same key.
 		case StepFailed:
-			// Run again.
+			// Run again, unless a reviewer rejected it: a rejection stands.
+			if esc := run.r.cfg.Escalations; rec.EscalationID != "" && esc != nil {
+				d, decided, err := esc.Decision(ctx, rec.EscalationID)
+				if err != nil {
+					return nil, run.stop(fmt.Errorf("run %q step %q: read decision on escalation %s: %w", run.id, name, rec.EscalationID, err))
+				}
+				if decided && d.Action == ActionReject {
+					return nil, run.stop(&RejectedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, By: d.By, Note: d.Note})
+				}
+			}
 		}
 	}
 	if o.approval && !approved {

@@ -213,8 +213,11 @@ func testDecisions(t *testing.T, open Open) {
 			if info.Status != tc.status {
 				t.Fatalf("status %q, want %q", info.Status, tc.status)
 			}
-			// Once more: the decision is not applied twice.
-			_, _ = run(t, s, esc, id, &ran)
+			// Once more: the decision is not applied twice, and a rejection stands.
+			_, err = run(t, s, esc, id, &ran)
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("resumed after %s: got %v, want %v again", tc.d.Action, err, tc.wantErr)
+			}
 			if ran != tc.ran {
 				t.Fatalf("ran %d after another resume, want %d", ran, tc.ran)
 			}

@@ -1,0 +1,28 @@
+// Package sqlite is Rebound's embedded store: durable runs (checkpoint.Store) and the
+// escalation queue (escalate.Store) in one SQLite database file, through the pure-Go driver
+// modernc.org/sqlite (no cgo).
+//
+//	store, err := sqlite.Open(ctx, "rebound.db")
+//	runner := checkpoint.NewRunner(store, checkpoint.Config{})
+//
+// The database runs in WAL mode, so readers (the CLI, the dashboard) never block the writer;
+// every transaction begins IMMEDIATE and waits up to the busy timeout (10 s by default) for
+// another writer, so several goroutines and several processes on one machine can share the file
+// without "database is locked" failures at commit.
+//
+// # Durability
+//
+// By default synchronous=FULL: the write-ahead log is synced on every commit, so a recorded step
+// survives a power loss or an OS crash, not only the process being killed. That costs one fsync
+// per commit (two per step: its intent and its result). WithSynchronous("NORMAL") syncs only at
+// checkpoints: commits survive the process being killed, but the last commits before a power loss
+// may be lost, which for a run means steps executed again after the machine comes back (an
+// irreversible one in doubt is escalated, never re-run blindly). Choose NORMAL only where that
+// is acceptable and fsync is slow.
+//
+// # Migrations
+//
+// The schema lives in migrations/NNNN_name.sql, embedded in the binary and applied in order on
+// Open, each once, recorded in the schema_migrations table, inside one immediate transaction so
+// that processes opening the file together migrate it once.
+package sqlite
