@@ -1,0 +1,278 @@
+package anthropicllm_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/option"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/fakellm"
+	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/anthropicllm"
+)
+
+func newModel(t *testing.T, script string) (*anthropicllm.Model, *fakellm.Server) {
+	t.Helper()
+	srv := fakellm.NewServer(t, script)
+	// The SDK's default of 2 retries is left in the client on purpose: the adapter must turn it
+	// off for every call.
+	client := anthropic.NewClient(option.WithAPIKey("sk-ant-test"), option.WithBaseURL(srv.AnthropicBaseURL))
+	return anthropicllm.New(client, "claude-haiku-4-5"), srv
+}
+
+var req = llm.Request{Messages: []llm.Message{llm.User("Say hi.")}, MaxTokens: 64}
+
+func boolp(b bool) *bool { return &b }
+
+// Every row of the classification table (reference/llm-errors.md §5.1, Anthropic) that fakellm
+// can produce, through the real SDK, non-streaming and streaming.
+func TestClassificationTable(t *testing.T) {
+	tests := []struct {
+		name        string
+		script      string
+		class       rebound.Class
+		status      int
+		typ, code   string
+		retryAfter  time.Duration
+		shouldRetry *bool
+		retriable   bool
+	}{
+		{"400 invalid_request_error", "error 400", rebound.ClassInvalid, 400, "invalid_request_error", "", 0, nil, false},
+		{"400 with error_code", "error 400 code=tool_name_conflict", rebound.ClassInvalid, 400, "invalid_request_error", "tool_name_conflict", 0, nil, false},
+		{"400 prompt is too long", "context-overflow", rebound.ClassContextOverflow, 400, "invalid_request_error", "", 0, nil, false},
+		{"400 spend limit", `error 400 message="You have reached your specified workspace API usage limits. You will regain access on 2026-12-01 at 00:00 UTC."`, rebound.ClassQuota, 400, "invalid_request_error", "", 0, nil, false},
+		{"401 authentication_error", "error 401", rebound.ClassAuth, 401, "authentication_error", "", 0, nil, false},
+		{"402 billing_error", "error 402", rebound.ClassQuota, 402, "billing_error", "", 0, nil, false},
+		{"403 permission_error", "error 403", rebound.ClassAuth, 403, "permission_error", "", 0, nil, false},
+		{"404 not_found_error", "error 404", rebound.ClassInvalid, 404, "not_found_error", "", 0, nil, false},
+		{"409 conflict_error", "error 409 retry-after-ms=20", rebound.ClassTransient, 409, "conflict_error", "", 20 * time.Millisecond, nil, true},
+		{"413 request_too_large", "error 413", rebound.ClassContextOverflow, 413, "request_too_large", "", 0, nil, false},
+		{"413 HTML from a proxy", "html 413", rebound.ClassContextOverflow, 413, "", "", 0, nil, false},
+		{"429 rate_limit_error", "error 429 retry-after=2", rebound.ClassRateLimited, 429, "rate_limit_error", "", 2 * time.Second, nil, true},
+		{"429 ramp_limit_exceeded", "error 429 code=ramp_limit_exceeded retry-after-ms=300", rebound.ClassRateLimited, 429, "rate_limit_error", "ramp_limit_exceeded", 300 * time.Millisecond, nil, true},
+		{"429 enforced_spend_limit_reached", "quota", rebound.ClassQuota, 429, "rate_limit_error", "enforced_spend_limit_reached", 0, nil, false},
+		{"429 contract_spend_limit_reached", "error 429 code=contract_spend_limit_reached", rebound.ClassQuota, 429, "rate_limit_error", "contract_spend_limit_reached", 0, nil, false},
+		{"500 api_error", "error 500", rebound.ClassTransient, 500, "api_error", "", 0, nil, true},
+		{"500 x-should-retry false", "error 500 should-retry=false", rebound.ClassTransient, 500, "api_error", "", 0, boolp(false), false},
+		{"400 x-should-retry true", "error 400 should-retry=true", rebound.ClassInvalid, 400, "invalid_request_error", "", 0, boolp(true), true},
+		{"502 HTML from a proxy", "html 502", rebound.ClassTransient, 502, "", "", 0, nil, true},
+		{"503 cmek_key_unreachable", "error 503 code=cmek_key_unreachable retry-after=1", rebound.ClassTransient, 503, "api_error", "cmek_key_unreachable", time.Second, nil, true},
+		{"504 timeout_error", "error 504", rebound.ClassTimeout, 504, "timeout_error", "", 0, nil, true},
+		{"529 overloaded_error", "error 529", rebound.ClassOverloaded, 529, "overloaded_error", "", 0, nil, true},
+		{"529 overloaded_error with retry-after", "error 529 retry-after=3", rebound.ClassOverloaded, 529, "overloaded_error", "", 3 * time.Second, nil, true},
+		{"200 refusal", "refusal", rebound.ClassContentPolicy, 200, "refusal", "cyber", 0, nil, false},
+		{"200 content filter", "content-filter", rebound.ClassContentPolicy, 200, "refusal", "cyber", 0, nil, false},
+	}
+	for _, stream := range []bool{false, true} {
+		for _, tt := range tests {
+			name := tt.name
+			if stream {
+				name = "stream/" + name
+			}
+			t.Run(name, func(t *testing.T) {
+				m, srv := newModel(t, tt.script)
+				var err error
+				if stream {
+					_, err = m.Stream(context.Background(), req, nil)
+				} else {
+					_, err = m.Generate(context.Background(), req)
+				}
+				checkError(t, err, tt.class, tt.status, tt.typ, tt.code, tt.retryAfter, tt.shouldRetry, tt.retriable)
+				if n := requests(srv); n != 1 {
+					t.Errorf("server saw %d requests, want 1 (the SDK's retries must be off)", n)
+				}
+			})
+		}
+	}
+}
+
+func checkError(t *testing.T, err error, class rebound.Class, status int, typ, code string, retryAfter time.Duration, shouldRetry *bool, retriable bool) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	c, d := rebound.Classify(err)
+	if c != class {
+		t.Errorf("class = %v, want %v (%v)", c, class, err)
+	}
+	if rebound.Retriable(err) != retriable {
+		t.Errorf("retriable = %v, want %v (%v)", rebound.Retriable(err), retriable, err)
+	}
+	var e *rebound.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("%v (%T) is not a *rebound.Error", err, err)
+	}
+	if e.Provider != "anthropic" {
+		t.Errorf("provider = %q", e.Provider)
+	}
+	if status != 0 && e.Status != status {
+		t.Errorf("status = %d, want %d", e.Status, status)
+	}
+	if e.Type != typ {
+		t.Errorf("type = %q, want %q", e.Type, typ)
+	}
+	if e.Code != code {
+		t.Errorf("code = %q, want %q", e.Code, code)
+	}
+	if d != retryAfter {
+		t.Errorf("retry after = %v, want %v", d, retryAfter)
+	}
+	if (e.ShouldRetry == nil) != (shouldRetry == nil) || (shouldRetry != nil && *e.ShouldRetry != *shouldRetry) {
+		t.Errorf("should retry = %v, want %v", e.ShouldRetry, shouldRetry)
+	}
+	if e.Status >= 400 && e.Type != "" && e.RequestID == "" {
+		t.Errorf("no request ID")
+	}
+}
+
+// Stream faults: mid-stream error events by type, cuts, clean truncation, malformed events.
+func TestStreamFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		script string
+		class  rebound.Class
+		typ    string
+	}{
+		{"error event overloaded_error", "stream-error", rebound.ClassOverloaded, "overloaded_error"},
+		{"error event first", "stream-error after=0", rebound.ClassOverloaded, "overloaded_error"},
+		{"error event api_error", "stream-error type=api_error", rebound.ClassTransient, "api_error"},
+		{"error event rate_limit_error", "stream-error type=rate_limit_error", rebound.ClassRateLimited, "rate_limit_error"},
+		{"error event of an unknown type", "stream-error type=brand_new_error", rebound.ClassTransient, "brand_new_error"},
+		{"connection cut", "cut", rebound.ClassTransient, ""},
+		{"clean end without message_stop", "truncate", rebound.ClassMalformed, ""},
+		{"malformed event", "malformed", rebound.ClassMalformed, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, srv := newModel(t, tt.script)
+			var got []llm.Delta
+			resp, err := m.Stream(context.Background(), req, func(d llm.Delta) { got = append(got, d) })
+			if err == nil {
+				t.Fatalf("no error; response %+v", resp)
+			}
+			if c, _ := rebound.Classify(err); c != tt.class {
+				t.Errorf("class = %v, want %v (%v)", c, tt.class, err)
+			}
+			var e *rebound.Error
+			if tt.typ != "" && (!errors.As(err, &e) || e.Type != tt.typ || e.Status != 200) {
+				t.Errorf("error %v: want type %q with status 200", err, tt.typ)
+			}
+			if !rebound.Retriable(err) {
+				t.Errorf("%v is not retriable", err)
+			}
+			if n := requests(srv); n != 1 {
+				t.Errorf("server saw %d requests, want 1", n)
+			}
+		})
+	}
+}
+
+func TestMalformedBody(t *testing.T) {
+	m, _ := newModel(t, "malformed")
+	_, err := m.Generate(context.Background(), req)
+	if c, _ := rebound.Classify(err); c != rebound.ClassMalformed {
+		t.Errorf("class = %v, want malformed (%v)", c, err)
+	}
+}
+
+func TestTransport(t *testing.T) {
+	m, srv := newModel(t, "reset")
+	_, err := m.Generate(context.Background(), req)
+	if c, _ := rebound.Classify(err); c != rebound.ClassTransient {
+		t.Errorf("reset: class = %v, want transient (%v)", c, err)
+	}
+	if n := requests(srv); n != 1 {
+		t.Errorf("server saw %d requests, want 1", n)
+	}
+}
+
+func TestHangIsAttemptTimeout(t *testing.T) {
+	m, _ := newModel(t, "hang")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := m.Generate(ctx, req)
+	if c, _ := rebound.Classify(err); c != rebound.ClassTimeout {
+		t.Errorf("class = %v, want timeout (%v)", c, err)
+	}
+	if c, _ := rebound.ClassifyContext(ctx, err); c != rebound.ClassCanceled {
+		t.Errorf("under the ended context: class = %v, want canceled", c)
+	}
+}
+
+func TestSuccess(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		m, srv := newModel(t, "")
+		var text string
+		var resp *llm.Response
+		var err error
+		if stream {
+			resp, err = m.Stream(context.Background(), req, func(d llm.Delta) { text += d.Text })
+		} else {
+			resp, err = m.Generate(context.Background(), req)
+			if resp != nil {
+				text = resp.Text
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Text == "" || resp.Text != text {
+			t.Errorf("stream=%v: text %q, deltas %q", stream, resp.Text, text)
+		}
+		if resp.StopReason != llm.StopEndTurn || resp.Usage.OutputTokens == 0 || resp.Usage.InputTokens == 0 {
+			t.Errorf("stream=%v: %+v", stream, resp)
+		}
+		if resp.Provenance.Model != "anthropic/claude-haiku-4-5" || resp.Provenance.Degraded {
+			t.Errorf("provenance %+v", resp.Provenance)
+		}
+		if resp.Header.Get("anthropic-ratelimit-requests-limit") == "" {
+			t.Errorf("no rate-limit header in %v", resp.Header)
+		}
+		if recs := srv.Requests(); len(recs) != 1 || recs[0].RetryCount != "0" {
+			t.Errorf("requests %+v", recs)
+		}
+	}
+}
+
+func TestMaxTokensIsASoftStop(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		m, _ := newModel(t, "max-tokens")
+		var resp *llm.Response
+		var err error
+		if stream {
+			resp, err = m.Stream(context.Background(), req, nil)
+		} else {
+			resp, err = m.Generate(context.Background(), req)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !resp.Truncated() || resp.StopReason != llm.StopMaxTokens {
+			t.Errorf("stream=%v: stop %q, want max_tokens", stream, resp.StopReason)
+		}
+	}
+}
+
+func TestNameAndWindow(t *testing.T) {
+	m := anthropicllm.New(anthropic.NewClient(option.WithAPIKey("k")), "claude-sonnet-4-6", anthropicllm.WithContextWindow(1_000_000))
+	if m.Name() != "anthropic/claude-sonnet-4-6" || m.ContextWindow() != 1_000_000 {
+		t.Errorf("%s %d", m.Name(), m.ContextWindow())
+	}
+}
+
+// requests returns the number of requests the server has counted, waiting a little for the
+// count of a request whose connection the client dropped first.
+func requests(srv *fakellm.Server) int64 {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		n := srv.Counters().Requests
+		if n > 0 || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
