@@ -130,6 +130,8 @@ type escalationPage struct {
 	Run      *checkpoint.RunInfo
 	Step     *checkpoint.StepRecord
 	Attempts []checkpoint.AttemptRecord
+	// Done are the run's completed steps with their results: what an approval builds on.
+	Done     []doneStep
 	Reviewer string
 	// Error is the message of a refused action; Form holds what was typed, to fill in again.
 	Error   string
@@ -142,6 +144,12 @@ func (p escalationPage) refreshSeconds() int {
 		return 2
 	}
 	return 0
+}
+
+type doneStep struct {
+	Name     string
+	Result   string
+	Fallback string
 }
 
 type decisionForm struct {
@@ -191,11 +199,18 @@ func (s *Server) loadEscalation(r *http.Request, id string) (escalationPage, err
 					p.Step = &rec.Steps[i]
 				}
 			}
-			if p.Step != nil {
-				for _, a := range rec.Attempts {
-					if a.Step == p.Step.Index {
-						p.Attempts = append(p.Attempts, a)
-					}
+			fallback := map[int]string{}
+			for _, a := range rec.Attempts {
+				if p.Step != nil && a.Step == p.Step.Index {
+					p.Attempts = append(p.Attempts, a)
+				}
+				if a.Kind == "fallback_used" {
+					fallback[a.Step] = a.To
+				}
+			}
+			for _, st := range rec.Steps {
+				if st.Status == checkpoint.StepCompleted && st.Name != it.Step {
+					p.Done = append(p.Done, doneStep{Name: st.Name, Result: preview(st.Result, 4000), Fallback: fallback[st.Index]})
 				}
 			}
 		case !errors.Is(err, checkpoint.ErrRunNotFound):

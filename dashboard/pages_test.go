@@ -99,6 +99,7 @@ func TestEscalationPage(t *testing.T) {
 		"Research topic: tides", "1. Tides", // recent messages
 		"&#34;topic&#34;: &#34;tides&#34;", // the redacted state, escaped
 		"escalated",                        // audit trail
+		"What the run has so far", `<span class="mono">section_1</span> <span class="badge b-fallback">fallback: fake/fallback</span>`,
 		`action="/escalations/`+id+`/resolve"`, `value="approve" checked`,
 		`action="/escalations/`+id+`/claim"`, `action="/escalations/`+id+`/dismiss"`,
 	)

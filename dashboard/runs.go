@@ -222,7 +222,8 @@ func indentJSON(b []byte) string {
 	return buf.String()
 }
 
-// preview returns the beginning of a recorded result as text: a JSON string is unquoted.
+// preview returns the beginning of a recorded result as text: a JSON string unquoted, other
+// JSON indented.
 func preview(b []byte, n int) string {
 	if len(b) == 0 {
 		return ""
@@ -231,6 +232,8 @@ func preview(b []byte, n int) string {
 	text := string(b)
 	if json.Unmarshal(b, &str) == nil {
 		text = str
+	} else if ind := indentJSON(b); ind != "" {
+		text = ind
 	}
 	if len(text) <= n {
 		return text

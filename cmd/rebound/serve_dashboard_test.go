@@ -226,3 +226,58 @@ func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
 		}
 	}
 }
+
+// TestServeDashboardScreenshots writes the README's screenshots of real pages of real demo
+// runs into $REBOUND_SCREENSHOTS (docs/img in the repository): the queue, the publish
+// escalation, and the run's timeline. Three demo runs: one waiting, one claimed by a reviewer,
+// one approved and finished by the worker.
+//
+//	REBOUND_SCREENSHOTS=$PWD/docs/img go test ./cmd/rebound -run TestServeDashboardScreenshots
+func TestServeDashboardScreenshots(t *testing.T) {
+	out := os.Getenv("REBOUND_SCREENSHOTS")
+	if out == "" {
+		t.Skip("set REBOUND_SCREENSHOTS to a directory to write the dashboard's screenshots")
+	}
+	out, err := filepath.Abs(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := dashboardtest.Browser(t)
+	dir := t.TempDir()
+	t.Chdir(dir)
+	dsn := "sqlite:" + filepath.Join(dir, "rebound.db")
+	runDemo(t, dsn, "report-tide-pools", "--topic", "Tide pools of the North Atlantic")
+	runDemo(t, dsn, "report-agents")
+	runDemo(t, dsn, "report-batteries", "--topic", "Recycling lithium-ion batteries")
+	ds := serveDemo(t, dsn, "", true)
+
+	items, err := ds.s.queue.List(t.Context(), escalate.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRun := map[string]string{}
+	for _, it := range items {
+		byRun[it.RunID] = it.ID
+	}
+	if _, err := ds.s.queue.Resolve(t.Context(), byRun["report-tide-pools"], escalate.Decision{
+		Action: escalate.ActionApprove, Note: "Sources checked; fine to publish.", By: "maria"}); err != nil {
+		t.Fatal(err)
+	}
+	dashboardtest.WaitRunStatus(t, ctx, ds.url, "report-tide-pools", "completed")
+	if _, err := ds.s.queue.Claim(t.Context(), byRun["report-batteries"], "alice", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	save := func(name string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(out, name), dashboardtest.Screenshot(t, ctx), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dashboardtest.Do(t, ctx, "open the queue", chromedp.Navigate(ds.url+"/escalations"))
+	save("dashboard-queue.png")
+	dashboardtest.Do(t, ctx, "open the escalation", chromedp.Navigate(ds.url+"/escalations/"+byRun["report-agents"]))
+	save("dashboard-escalation.png")
+	dashboardtest.Do(t, ctx, "open the run", chromedp.Navigate(ds.url+"/runs/report-agents"))
+	save("dashboard-run.png")
+}
