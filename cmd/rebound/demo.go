@@ -222,6 +222,9 @@ func (c *demoCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if err := c.prov.apply(&in, false); err != nil {
 		return err
 	}
+	if err := c.g.checkKeys(in); err != nil {
+		return err
+	}
 	s, err := c.g.openStores(ctx)
 	if err != nil {
 		return err

@@ -40,11 +40,26 @@ const (
 	realAttemptTimeout = 90 * time.Second
 )
 
+// checkKeys refuses a real provider whose key is not in the environment (a compatible server
+// named by --base-url may need none).
+func (g *globals) checkKeys(in demoInput) error {
+	switch {
+	case in.Provider == providerAnth && in.BaseURL == "" && g.getenv("ANTHROPIC_API_KEY") == "":
+		return usagef("--provider anthropic needs ANTHROPIC_API_KEY in the environment")
+	case in.Provider == providerOAI && in.BaseURL == "" && g.getenv("OPENAI_API_KEY") == "":
+		return usagef("--provider openai needs OPENAI_API_KEY in the environment")
+	}
+	return nil
+}
+
 // buildModels makes the models in names: the built-in fake (started here, with the run's fault
 // script) or a real provider, whose key comes from the environment. A missing key is a
 // configuration error.
 func (g *globals) buildModels(ctx context.Context, in demoInput) (*demoModels, error) {
 	_ = ctx
+	if err := g.checkKeys(in); err != nil {
+		return nil, err
+	}
 	m := &demoModels{close: func() {}}
 	var primary, fallback llm.Model
 	cfg := llm.Config{AttemptTimeout: realAttemptTimeout}
@@ -55,9 +70,13 @@ func (g *globals) buildModels(ctx context.Context, in demoInput) (*demoModels, e
 			return nil, usagef("the run's fault script: %w", err)
 		}
 		srv := fakellm.Serve(h)
-		m.close = srv.Close
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		m.close = func() {
+			srv.Close()
+			tr.CloseIdleConnections()
+		}
 		client := anthropic.NewClient(anthropicoption.WithBaseURL(srv.AnthropicBaseURL),
-			anthropicoption.WithAPIKey("fake-key"), anthropicoption.WithHTTPClient(&http.Client{}))
+			anthropicoption.WithAPIKey("fake-key"), anthropicoption.WithHTTPClient(&http.Client{Transport: tr}))
 		primary = anthropicllm.New(client, in.Model)
 		if in.FallbackModel != "" {
 			fallback = anthropicllm.New(client, in.FallbackModel)
@@ -65,9 +84,6 @@ func (g *globals) buildModels(ctx context.Context, in demoInput) (*demoModels, e
 		cfg = llm.Config{Retry: fakeRetry, Breaker: fakeBreak, AttemptTimeout: fakeAttemptTimeout}
 	case providerAnth:
 		key := g.getenv("ANTHROPIC_API_KEY")
-		if key == "" && in.BaseURL == "" {
-			return nil, usagef("--provider anthropic needs ANTHROPIC_API_KEY in the environment")
-		}
 		opts := []anthropicoption.RequestOption{anthropicoption.WithAPIKey(orKey(key))}
 		if in.BaseURL != "" {
 			opts = append(opts, anthropicoption.WithBaseURL(in.BaseURL))
@@ -79,9 +95,6 @@ func (g *globals) buildModels(ctx context.Context, in demoInput) (*demoModels, e
 		}
 	case providerOAI:
 		key := g.getenv("OPENAI_API_KEY")
-		if key == "" && in.BaseURL == "" {
-			return nil, usagef("--provider openai needs OPENAI_API_KEY in the environment")
-		}
 		opts := []openaioption.RequestOption{openaioption.WithAPIKey(orKey(key))}
 		if in.BaseURL != "" {
 			opts = append(opts, openaioption.WithBaseURL(openAIBase(in.BaseURL)))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -36,8 +37,8 @@ type stepProgress struct {
 	hint      time.Duration // the largest retry delay
 	fallback  string        // from → to, when a fallback answered
 	degraded  bool
-	breakers  []string // "model closed→open"
-	reason    string   // escalation reason
+	breakers  []breakerChange
+	reason    string // escalation reason
 	escID     string
 	err       string
 	started   time.Time
@@ -45,7 +46,12 @@ type stepProgress struct {
 	repaired  bool
 	timedOut  bool
 	outOfHint bool
+	refused   int    // calls an open breaker refused
+	refusedBy string // whose breaker
+	failedOn  string // the model of the last failed attempt
 }
+
+type breakerChange struct{ model, from, to string }
 
 // progress folds run events into the state the live view, the plain log and the summary show.
 // It is safe for concurrent use.
@@ -106,8 +112,19 @@ func (p *progress) observe(e rebound.Event) {
 		if s == nil {
 			return
 		}
+		if errors.Is(e.Err, rebound.ErrCircuitOpen) {
+			// Refused by an open breaker: no call was made.
+			s.refused++
+			if e.Model != "" {
+				s.refusedBy = e.Model
+			}
+			return
+		}
 		s.attempts++
 		s.failures[e.Class]++
+		if e.Model != "" {
+			s.failedOn = e.Model
+		}
 		if e.Model != "" {
 			s.model = e.Model
 		}
@@ -139,7 +156,7 @@ func (p *progress) observe(e rebound.Event) {
 	case rebound.BreakerChanged:
 		p.breakers[e.Model] = e.To
 		if s != nil {
-			s.breakers = append(s.breakers, fmt.Sprintf("%s %s→%s", e.Model, e.From, e.To))
+			s.breakers = append(s.breakers, breakerChange{e.Model, e.From, e.To})
 		}
 	case rebound.FallbackUsed:
 		if s != nil {
@@ -186,51 +203,70 @@ func (p *progress) breakerOf(model string) string {
 	return "closed"
 }
 
-// recoveries says, per step, what went wrong and how it recovered, for the summary.
-func (p *progress) recoveries() []string {
+// recoveries says, per step, what went wrong and how it recovered, for the summary: the step's
+// name and one line.
+func (p *progress) recoveries() [][2]string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []string
+	var out [][2]string
 	for _, s := range p.steps {
-		if len(s.failures) == 0 && s.fallback == "" && s.phase != phaseEscalated {
-			continue
-		}
 		var parts []string
 		for _, c := range sortedClasses(s.failures) {
 			n := s.failures[c]
-			parts = append(parts, fmt.Sprintf("%d× %s", n, c)+recoveryOf(c, s))
+			parts = append(parts, recoveryOf(c, n, s))
 		}
 		for _, b := range s.breakers {
-			parts = append(parts, "breaker "+b)
+			parts = append(parts, "breaker "+b.model+": "+b.from+" → "+b.to)
+		}
+		if s.refused > 0 && len(s.failures) == 0 {
+			parts = append(parts, fmt.Sprintf("the breaker of %s was open, so it was not called", s.refusedBy))
 		}
 		if s.fallback != "" {
-			parts = append(parts, "answered by the fallback ("+s.fallback+"), marked degraded")
+			parts = append(parts, s.model+" answered instead, marked degraded")
 		}
 		if s.phase == phaseEscalated {
-			parts = append(parts, "escalated: "+s.reason)
+			switch s.reason {
+			case "irreversible_action":
+				parts = append(parts, "irreversible: waits for a person's approval")
+			default:
+				parts = append(parts, "escalated to a person: "+s.reason)
+			}
 		}
-		out = append(out, fmt.Sprintf("%s: %s", s.name, strings.Join(parts, "; ")))
+		if len(parts) > 0 {
+			out = append(out, [2]string{s.name, strings.Join(parts, "; ")})
+		}
 	}
 	return out
 }
 
-func recoveryOf(c rebound.Class, s *stepProgress) string {
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+func recoveryOf(c rebound.Class, n int, s *stepProgress) string {
+	on := ""
+	if s.failedOn != "" {
+		on = " on " + s.failedOn
+	}
 	switch c {
 	case rebound.ClassRateLimited:
 		if s.hint > 0 {
-			return fmt.Sprintf(", retried after the server's hint (%s)", s.hint.Round(time.Millisecond))
+			return fmt.Sprintf("rate limited %s; waited as the server asked (%.1fs) and retried", times(n), s.hint.Seconds())
 		}
-		return ", retried with backoff"
+		return fmt.Sprintf("rate limited %s; retried with backoff", times(n))
 	case rebound.ClassMalformed:
-		return ", repaired by re-asking with the validation error"
+		return fmt.Sprintf("a malformed answer %s; repaired by re-asking with the error", times(n))
 	case rebound.ClassTimeout:
-		return ", cut by the attempt timeout and retried"
+		return fmt.Sprintf("hung %s%s; cut by the attempt timeout and retried", times(n), on)
 	case rebound.ClassOverloaded:
-		return ", retried briefly"
+		return fmt.Sprintf("overloaded %s%s", times(n), on)
 	case rebound.ClassTransient:
-		return ", retried with backoff"
+		return fmt.Sprintf("failed %s%s (transient); retried with backoff", times(n), on)
 	}
-	return ""
+	return fmt.Sprintf("%s %s%s", c, times(n), on)
 }
 
 // counts returns how many steps are done, skipped, and the attempts made in this process.

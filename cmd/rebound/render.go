@@ -72,7 +72,10 @@ func (p *progress) lines(now time.Time, pal palette, frame int) []string {
 		case phaseFailed:
 			icon, state = pal.bad.Render("✗"), pal.bad.Render("failed")
 		}
-		if s.model != "" && (s.phase == phaseRunning || s.phase == phaseWaiting || s.phase == phaseDone) {
+		if s.model != "" && s.phase == phaseDone {
+			extra = append(extra, pal.dim.Render(s.model))
+		}
+		if s.model != "" && (s.phase == phaseRunning || s.phase == phaseWaiting) {
 			b := p.breakerOf(s.model)
 			bs := pal.ok
 			switch b {
@@ -91,8 +94,11 @@ func (p *progress) lines(now time.Time, pal palette, frame int) []string {
 				}
 				extra = append(extra, pal.dim.Render(strings.Join(fs, ", ")))
 			}
+			if s.refused > 0 {
+				extra = append(extra, pal.dim.Render(fmt.Sprintf("%d× breaker open", s.refused)))
+			}
 			if s.fallback != "" {
-				extra = append(extra, pal.warn.Render("↪ fallback "+s.fallback+" (degraded)"))
+				extra = append(extra, pal.warn.Render("↪ fallback (degraded)"))
 			}
 		}
 		line := fmt.Sprintf("  %s %s  %s", icon, pal.bold.Render(name), state)

@@ -53,7 +53,7 @@ func execute(ctx context.Context, args []string, e env) int {
 	if err != nil && !errors.As(err, &silent) {
 		fmt.Fprintf(e.stderr, "rebound: %v\n", err)
 		if !g.ran {
-			fmt.Fprintf(e.stderr, "Run 'rebound %s --help' for usage.\n", commandPath(root, args))
+			fmt.Fprintf(e.stderr, "Run '%s --help' for usage.\n", strings.TrimSpace("rebound "+commandPath(root, args)))
 		}
 	}
 	return exitCode(err)
@@ -118,18 +118,18 @@ another live worker), 3 escalated (waiting for a person).`,
 
 // noArgs and exactArgs are cobra argument checks with messages that name what is missing.
 func exactArgs(names ...string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
+	return func(_ *cobra.Command, args []string) error {
 		if len(args) == len(names) {
 			for i, a := range args {
 				if strings.TrimSpace(a) == "" {
-					return usagef("%s: empty %s", cmd.CommandPath(), names[i])
+					return usagef("empty %s", names[i])
 				}
 			}
 			return nil
 		}
 		if len(args) < len(names) {
-			return usagef("%s: missing %s", cmd.CommandPath(), strings.Join(names[len(args):], " "))
+			return usagef("missing %s", strings.Join(names[len(args):], " "))
 		}
-		return usagef("%s: unexpected argument %q", cmd.CommandPath(), args[len(names)])
+		return usagef("unexpected argument %q", args[len(names)])
 	}
 }

@@ -25,6 +25,8 @@ type serveCmd struct {
 	g     *globals
 	addr  string
 	token string
+	// dash is the dashboard's part of serve (serve_dashboard.go): its flags, handler and worker.
+	dash dashboardServe
 	// ready, if set, receives the address serve listens on (tests listen on port 0).
 	ready func(addr string)
 }
@@ -47,6 +49,7 @@ is built in. Listens on 127.0.0.1:8080 by default; bound to any other address it
 	}
 	cmd.Flags().StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
 	cmd.Flags().StringVar(&c.token, "token", "", "token every request needs (env REBOUND_TOKEN); required off loopback")
+	c.dash.register(cmd.Flags())
 	return cmd
 }
 
@@ -97,7 +100,13 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		return usagef("--addr %s: %w", c.addr, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(c.g.human(), "Serving on http://%s (metrics at /metrics, health at /healthz); store %s\n", ln.Addr(), s.dsn)
+	fmt.Fprintf(c.g.human(), "Serving on http://%s (dashboard at /, metrics at /metrics, health at /healthz); store %s\n", ln.Addr(), s.dsn)
+	stopWorker, err := c.dash.start(ctx, c.g, deps)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopWorker()
 	if c.ready != nil {
 		c.ready(ln.Addr().String())
 	}
@@ -108,6 +117,7 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	stopWorker()
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -116,11 +126,11 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	return nil
 }
 
-// handler builds what serve listens with: /metrics and /healthz, and the dashboard at / when
-// dashboardHandler (serve_dashboard.go, wired by the dashboard's owner) provides one. The
-// dashboard then serves /metrics and /healthz itself from deps.
+// handler builds what serve listens with: the dashboard (serve_dashboard.go, the dashboard's
+// owner's), which serves /metrics and /healthz itself from deps; without one, /metrics and
+// /healthz alone.
 func (c *serveCmd) handler(deps serveDeps) (http.Handler, error) {
-	dash, err := dashboardHandler(deps)
+	dash, err := c.dash.handler(deps)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 
@@ -26,12 +25,7 @@ func openDSN(ctx context.Context, d dsn) (*stores, error) {
 		if err != nil {
 			return nil, err
 		}
-		items, ok := any(st).(escalate.Store)
-		if !ok {
-			st.Close()
-			return nil, errors.New("this build's SQLite store has no escalation queue yet")
-		}
-		return newStores(d, st, items, st), nil
+		return newStores(d, st, st, st), nil
 	case "postgres":
 		return openPostgres(ctx, d)
 	}

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 
-	"github.com/rebound-go/rebound/escalate"
 	"github.com/rebound-go/rebound/store/postgres"
 )
 
@@ -14,12 +12,7 @@ func openPostgres(ctx context.Context, d dsn) (*stores, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, ok := any(st).(escalate.Store)
-	if !ok {
-		st.Close()
-		return nil, errors.New("this build's PostgreSQL store has no escalation queue yet")
-	}
-	return newStores(d, st, items, closerFunc(st.Close)), nil
+	return newStores(d, st, st, closerFunc(st.Close)), nil
 }
 
 // closerFunc adapts a Close without a result to io.Closer.

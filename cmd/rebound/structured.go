@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/llm"
 )
 
@@ -54,17 +53,39 @@ func (s section) markdown() string {
 	return strings.TrimSpace(b.String())
 }
 
-// structuredSection asks m for a section as JSON.
+// structuredSection asks m for a section as JSON with llm.Structured, which re-asks with the
+// error when an answer is not usable. Each re-ask is shown as a failed attempt of class
+// malformed, so that the repair is visible in the live view, the JSON events and the journal.
 func structuredSection(m llm.Model) func(ctx context.Context, req llm.Request) (section, *llm.Response, error) {
 	return func(ctx context.Context, req llm.Request) (section, *llm.Response, error) {
-		resp, err := m.Generate(ctx, req)
-		if err != nil {
-			return nil, nil, err
-		}
-		var s section
-		if err := json.Unmarshal([]byte(resp.Text), &s); err != nil {
-			return nil, nil, fmt.Errorf("section is not JSON: %w", err)
-		}
-		return s, resp, s.validate()
+		return llm.Structured(ctx, &repairEvents{Model: m}, req, llm.StructuredConfig[section]{
+			Validate:    section.validate,
+			Instruction: `Answer with one JSON object and nothing else (no prose, no code fence): {"heading": "...", "paragraphs": ["...", "..."]}`,
+		})
 	}
+}
+
+// repairEvents is a Model that reports each repeated call (a repair) as the failure of the
+// answer before it.
+type repairEvents struct {
+	llm.Model
+	calls int
+	last  string // the model that gave the previous answer
+}
+
+func (r *repairEvents) Generate(ctx context.Context, req llm.Request) (*llm.Response, error) {
+	r.calls++
+	if r.calls > 1 {
+		why := "the answer could not be used"
+		if n := len(req.Messages); n > 0 && req.Messages[n-1].Role == rebound.RoleUser {
+			why = req.Messages[n-1].Content
+		}
+		rebound.Hook(nil).Emit(ctx, rebound.Event{Kind: rebound.AttemptFailed, Attempt: r.calls - 1,
+			Class: rebound.ClassMalformed, Model: r.last, Err: errors.New(why)})
+	}
+	resp, err := r.Model.Generate(ctx, req)
+	if err == nil {
+		r.last = resp.Provenance.Model
+	}
+	return resp, err
 }

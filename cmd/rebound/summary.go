@@ -43,12 +43,22 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 	default:
 		fmt.Fprintf(w, "%s run %s failed after %d of %d steps", pal.bad.Render("✗"), pal.bold.Render(s.runID), done+skipped, total)
 	}
-	fmt.Fprintf(w, " (%d skipped as done earlier), %d attempts, %.1fs.\n", skipped, attempts, s.elapsed.Seconds())
+	if skipped > 0 {
+		fmt.Fprintf(w, " (%d done earlier, skipped)", skipped)
+	}
+	fmt.Fprintf(w, ", %s, %.1fs.\n", plural(attempts, "attempt"), s.elapsed.Seconds())
+	if s.store.kind == "memory" && s.err != nil {
+		fmt.Fprintln(w, "(The memory: store ended with this command: run with the default store to resolve and resume.)")
+	}
 
 	if rec := s.p.recoveries(); len(rec) > 0 {
-		fmt.Fprintln(w, "\nWhat recovered, and how:")
+		fmt.Fprintln(w, "\nWhat went wrong, and how it recovered:")
+		width := 0
 		for _, r := range rec {
-			fmt.Fprintf(w, "  %s\n", r)
+			width = max(width, len(r[0]))
+		}
+		for _, r := range rec {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, r[0], r[1])
 		}
 	}
 	switch {
@@ -94,4 +104,11 @@ func relPath(p string) string {
 		return p
 	}
 	return r
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
