@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rebound-go/rebound"
 )
@@ -103,4 +104,71 @@ func Escalate(reason, contextText string, err error) error {
 // defaultEscalateOn escalates automatic give-ups: retries spent and breakers open.
 func defaultEscalateOn(_ rebound.Class, err error) bool {
 	return errors.Is(err, rebound.ErrGaveUp) || errors.Is(err, rebound.ErrCircuitOpen)
+}
+
+// escalate parks the step with the Escalator and stops the run.
+func (run *Run) escalate(ctx context.Context, base StepRecord, reason, text string, cause error, attempts int, st *stepState) error {
+	esc := run.r.cfg.Escalations
+	class, _ := rebound.Classify(cause)
+	if esc == nil {
+		err := fmt.Errorf("run %q step %q must escalate (%s) but the runner has no Escalator", run.id, base.Name, reason)
+		if cause != nil {
+			err = fmt.Errorf("%w: %w", err, cause)
+		}
+		failed := base
+		failed.Status, failed.Error, failed.Class, failed.Reason, failed.FinishedAt = StepFailed, err.Error(), class.String(), reason, time.Now()
+		if reason == ReasonAmbiguousState {
+			// In doubt: keep it so, for the next resume to escalate.
+			return run.stop(err)
+		}
+		if werr := run.record(context.WithoutCancel(ctx), failed, st); werr != nil {
+			return run.stop(errors.Join(err, werr))
+		}
+		return run.stop(err)
+	}
+	e := Escalation{
+		RunID: run.id, Step: base.Name, Reason: reason, Class: class, Err: cause,
+		Attempts: attempts, Messages: run.Messages(), State: run.state(base), Context: text,
+	}
+	id, err := esc.Escalate(ctx, e)
+	if err != nil {
+		return run.stop(fmt.Errorf("run %q step %q: escalate (%s): %w", run.id, base.Name, reason, err))
+	}
+	rec := base
+	rec.Status, rec.Reason, rec.EscalationID, rec.Class = StepEscalated, reason, id, class.String()
+	rec.Result, rec.Checksum = nil, 0
+	if cause != nil {
+		rec.Error = cause.Error()
+	}
+	rec.FinishedAt = time.Now()
+	if err := run.record(context.WithoutCancel(ctx), rec, st); err != nil {
+		return run.stop(err)
+	}
+	run.r.emit(ctx, rebound.Event{Kind: rebound.Escalated, RunID: run.id, Step: base.Name, Reason: reason,
+		EscalationID: id, Class: class, Err: cause, Status: string(StatusEscalated)})
+	return run.stop(&EscalatedError{RunID: run.id, Step: base.Name, EscalationID: id, Reason: reason, Err: cause})
+}
+
+// state is the JSON snapshot of the run handed to an escalation.
+func (run *Run) state(at StepRecord) json.RawMessage {
+	run.mu.Lock()
+	var done []string
+	for _, s := range run.steps {
+		if s.Status == StepCompleted {
+			done = append(done, s.Name)
+		}
+	}
+	run.mu.Unlock()
+	b, _ := json.Marshal(struct {
+		RunID          string          `json:"run_id"`
+		Workflow       string          `json:"workflow,omitempty"`
+		Input          json.RawMessage `json:"input,omitempty"`
+		Step           string          `json:"step"`
+		Index          int             `json:"index"`
+		Key            string          `json:"idempotency_key"`
+		Irreversible   bool            `json:"irreversible,omitempty"`
+		Executions     int             `json:"executions"`
+		CompletedSteps []string        `json:"completed_steps"`
+	}{run.id, run.info.Workflow, run.info.Input, at.Name, at.Index, at.Key, at.Irreversible, at.Executions, done})
+	return b
 }

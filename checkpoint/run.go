@@ -292,6 +292,12 @@ func (run *Run) checkUnvisited() error {
 	return nil
 }
 
+func (run *Run) halted() error {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.halt
+}
+
 func (run *Run) stop(err error) error {
 	run.mu.Lock()
 	defer run.mu.Unlock()

@@ -137,13 +137,30 @@ func (r *Runner) Run(ctx context.Context, runID string, wf Workflow, opts ...Run
 	<-hbDone
 	lost := context.Cause(wctx)
 	cancel(nil)
-	if werr == nil && run.halt == nil {
-		werr = run.checkUnvisited()
-	}
-	if werr == nil && run.halt != nil {
-		werr = run.halt // the workflow swallowed a step's stopping error
+	if werr == nil {
+		if halt := run.halted(); halt != nil {
+			werr = halt // the workflow swallowed a step's stopping error
+		} else {
+			werr = run.checkUnvisited()
+		}
 	}
 	return r.finish(ctx, run, werr, lost)
+}
+
+// Resume runs the existing run runID with the workflow recorded for it (see WithWorkflow),
+// looked up by name in workflows; the workflow reads its arguments with Run.DecodeInput. It is
+// what `rebound runs resume` and a dashboard worker call. A run that does not exist is an error
+// matching ErrRunNotFound; one whose workflow is not in workflows is an error naming it.
+func (r *Runner) Resume(ctx context.Context, runID string, workflows map[string]Workflow) error {
+	info, err := r.store.GetRun(ctx, runID)
+	if err != nil {
+		return err
+	}
+	wf, ok := workflows[info.Workflow]
+	if !ok {
+		return fmt.Errorf("resume run %q: no workflow named %q", runID, info.Workflow)
+	}
+	return r.Run(ctx, runID, wf)
 }
 
 func (r *Runner) claim(ctx context.Context, req ClaimRequest) (*Claimed, error) {

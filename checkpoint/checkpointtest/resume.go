@@ -253,6 +253,22 @@ func testMetadata(t *testing.T, s checkpoint.Store) {
 	if info.Workflow != "research" || string(info.Input) != `{"topic":"tides"}` {
 		t.Fatalf("recorded workflow %q input %s", info.Workflow, info.Input)
 	}
+	// Resume finds the workflow by its recorded name.
+	resumed := false
+	must(t, r.Resume(ctx, id, map[string]checkpoint.Workflow{"research": func(ctx context.Context, run *checkpoint.Run) error {
+		var in input
+		resumed = true
+		return run.DecodeInput(&in)
+	}}))
+	if !resumed {
+		t.Fatal("Resume did not run the recorded workflow")
+	}
+	if err := r.Resume(ctx, id, map[string]checkpoint.Workflow{}); err == nil || !strings.Contains(err.Error(), `"research"`) {
+		t.Fatalf("Resume without the workflow: got %v, want an error naming it", err)
+	}
+	if err := r.Resume(ctx, id+"-missing", nil); !errors.Is(err, checkpoint.ErrRunNotFound) {
+		t.Fatalf("Resume of a missing run: got %v, want ErrRunNotFound", err)
+	}
 	// A resumer without options still sees them.
 	must(t, r.Run(ctx, id, func(ctx context.Context, run *checkpoint.Run) error {
 		if run.Workflow() != "research" || string(run.Input()) != `{"topic":"tides"}` {
