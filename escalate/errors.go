@@ -74,3 +74,19 @@ func (e *InvalidError) Error() string {
 
 // Is reports whether target is ErrInvalid.
 func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+// DuplicateError says that a change would give a run step a second waiting item: reopening an
+// item whose step has been escalated again since. It matches ErrConflict.
+type DuplicateError struct {
+	ID          string
+	RunID, Step string
+	WaitingID   string
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("cannot reopen escalation %q: run %q step %q already waits on escalation %q",
+		e.ID, e.RunID, e.Step, e.WaitingID)
+}
+
+// Is reports whether target is ErrConflict.
+func (e *DuplicateError) Is(target error) bool { return target == ErrConflict }

@@ -2,6 +2,7 @@ package escalate
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -14,13 +15,17 @@ type MemoryStore struct {
 	mu    sync.Mutex
 	items map[string]*Item
 	audit map[string][]AuditEntry
+	// waiting maps a run step to its waiting (open or claimed) item.
+	waiting map[stepKey]string
 }
+
+type stepKey struct{ run, step string }
 
 var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{items: map[string]*Item{}, audit: map[string][]AuditEntry{}}
+	return &MemoryStore{items: map[string]*Item{}, audit: map[string][]AuditEntry{}, waiting: map[stepKey]string{}}
 }
 
 // clone copies it deeply, so that callers never share memory with the store.
@@ -40,15 +45,20 @@ func waiting(s Status) bool { return s == StatusOpen || s == StatusClaimed }
 func (m *MemoryStore) InsertEscalation(_ context.Context, it Item, a AuditEntry) (Item, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	k := stepKey{it.RunID, it.Step}
 	if it.RunID != "" {
-		for _, x := range m.items {
-			if x.RunID == it.RunID && x.Step == it.Step && waiting(x.Status) {
-				return clone(*x), false, nil
-			}
+		if id, ok := m.waiting[k]; ok {
+			return clone(*m.items[id]), false, nil
 		}
+	}
+	if _, taken := m.items[it.ID]; taken {
+		return Item{}, false, fmt.Errorf("insert escalation: ID %q is taken", it.ID)
 	}
 	c := clone(it)
 	m.items[it.ID] = &c
+	if it.RunID != "" && waiting(it.Status) {
+		m.waiting[k] = it.ID
+	}
 	m.audit[it.ID] = append(m.audit[it.ID], a)
 	return clone(c), true, nil
 }
@@ -76,6 +86,20 @@ func (m *MemoryStore) UpdateEscalation(_ context.Context, id string, update func
 	a, err := update(&it)
 	if err != nil {
 		return Item{}, err
+	}
+	k := stepKey{cur.RunID, cur.Step}
+	if cur.RunID != "" && waiting(it.Status) && !waiting(cur.Status) {
+		if other, ok := m.waiting[k]; ok && other != id {
+			return Item{}, &DuplicateError{ID: id, RunID: cur.RunID, Step: cur.Step, WaitingID: other}
+		}
+	}
+	if cur.RunID != "" {
+		switch {
+		case waiting(it.Status):
+			m.waiting[k] = id
+		case m.waiting[k] == id:
+			delete(m.waiting, k)
+		}
 	}
 	cur.Status, cur.ClaimedBy, cur.ClaimedUntil = it.Status, it.ClaimedBy, it.ClaimedUntil
 	cur.Decision, cur.UpdatedAt, cur.DecidedAt = it.Decision, it.UpdatedAt, it.DecidedAt

@@ -376,7 +376,8 @@ func (q *Queue) decide(ctx context.Context, op, id string, to Status, d Decision
 // Reopen takes a resolved or dismissed item back to open, clearing its decision: for a
 // decision made in error. A run that has already resumed has acted on the old decision; one
 // that has not waits again. Reopening an item that is open or claimed is refused with a
-// *StatusError.
+// *StatusError; reopening one whose step has been escalated again since, with a
+// *DuplicateError (both match ErrConflict).
 func (q *Queue) Reopen(ctx context.Context, id, by, note string) (Item, error) {
 	if err := checkBy(by); err != nil {
 		return Item{}, fmt.Errorf("reopen escalation %q: %w", id, err)

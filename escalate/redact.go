@@ -22,19 +22,26 @@ var DefaultRedactFields = []string{
 	"session-token",
 }
 
-// tokenPatterns find credentials by their shape, wherever they are. Group 1, when present, is a
-// boundary kept in the output.
-var tokenPatterns = []*regexp.Regexp{
+// tokenPattern finds a credential by its shape, wherever it is. Group 1, when present, is a
+// boundary kept in the output. A pattern is tried only on text containing one of its hints (a
+// cheap test that keeps redaction fast on text without secrets).
+type tokenPattern struct {
+	hints []string
+	re    *regexp.Regexp
+}
+
+var tokenPatterns = []tokenPattern{
 	// Anthropic (sk-ant-api03-…), OpenAI (sk-proj-…, sk-svcacct-…, sk-…) and other sk- keys.
-	regexp.MustCompile(`(^|[^A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}`),
+	{[]string{"sk-"}, regexp.MustCompile(`(^|[^A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}`)},
 	// Stripe-style secret and restricted keys.
-	regexp.MustCompile(`(^|[^A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`),
+	{[]string{"k_live_", "k_test_"}, regexp.MustCompile(`(^|[^A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`)},
 	// GitHub tokens.
-	regexp.MustCompile(`(^|[^A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`),
+	{[]string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"},
+		regexp.MustCompile(`(^|[^A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`)},
 	// AWS access key IDs and Google API keys.
-	regexp.MustCompile(`(^|[^A-Za-z0-9])(?:AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})`),
+	{[]string{"AKIA", "AIza"}, regexp.MustCompile(`(^|[^A-Za-z0-9])(?:AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})`)},
 	// JSON Web Tokens.
-	regexp.MustCompile(`(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+`),
+	{[]string{"eyJ"}, regexp.MustCompile(`(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+`)},
 }
 
 // bearerPattern finds "Bearer <token>" (any case) and keeps the scheme.
@@ -42,6 +49,15 @@ var bearerPattern = regexp.MustCompile(`(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}`
 
 // userinfoPattern finds the password of a URL's user info (scheme://user:password@host).
 var userinfoPattern = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@"']+:)[^@\s/"']+@`)
+
+func containsAny(s string, subs []string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
 
 // Redactor removes secrets from text and JSON before they are stored: API keys by their shape
 // (Anthropic sk-ant-…, OpenAI sk-proj-… and sk-…, any other sk-… key, and a few other well-known
@@ -52,12 +68,7 @@ var userinfoPattern = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@"']+
 // "X-Api-Key" both match "api-key". A Redactor is safe for concurrent use.
 type Redactor struct {
 	fields []string // normalised
-	kv     []kvPattern
-}
-
-type kvPattern struct {
-	re   *regexp.Regexp
-	repl string
+	kv     *regexp.Regexp
 }
 
 // NewRedactor returns a Redactor for DefaultRedactFields and fields.
@@ -73,12 +84,9 @@ func NewRedactor(fields ...string) *Redactor {
 		}
 		seen[n] = true
 		r.fields = append(r.fields, n)
-		// In text, a separator may sit between any two letters of the name as written.
+		// In text, a '-' or '_' may sit between any two letters of the name.
 		var b strings.Builder
-		for i, c := range strings.ToLower(strings.TrimSpace(f)) {
-			if c == '-' || c == '_' || c == ' ' {
-				continue
-			}
+		for i, c := range n {
 			if i > 0 {
 				b.WriteString(`[-_]?`)
 			}
@@ -86,15 +94,11 @@ func NewRedactor(fields ...string) *Redactor {
 		}
 		alts = append(alts, b.String())
 	}
-	// Group 1: the name (with any prefix such as "openai_"), its quotes and the separator.
-	prefix := `(?i)(\b[\w-]*(?:` + strings.Join(alts, "|") + `)\\?["']?\s*[:=]\s*)`
-	r.kv = []kvPattern{
-		{regexp.MustCompile(prefix + `\\"[^"]*?\\"`), `${1}\"` + Redacted + `\"`},
-		{regexp.MustCompile(prefix + `"(?:[^"\\]|\\.)*"`), `${1}"` + Redacted + `"`},
-		{regexp.MustCompile(prefix + `'[^']*'`), `${1}'` + Redacted + `'`},
-		{regexp.MustCompile(prefix + `\[[^\]]*\]`), `${1}` + Redacted},
-		{regexp.MustCompile(prefix + `(?:(?:bearer|basic|token|digest)\s+)?[^\s,;&"'\\\]\[}{)(<>]+`), `${1}` + Redacted},
-	}
+	// Group 1: the name; group 2: its closing quote and the separator; group 3: the value, in
+	// one of its forms: an escaped-JSON string, a JSON string, a single-quoted string, Go's
+	// printed header value [v], or a bare word (with its auth scheme).
+	r.kv = regexp.MustCompile(`(?i)(` + strings.Join(alts, "|") + `)(\\?["']?\s*[:=]\s*)` +
+		`(\\"[^"]*?\\"|"(?:[^"\\]|\\.)*"|'[^']*'|\[[^\]]*\]|(?:(?:bearer|basic|token|digest)\s+)?[^\s,;&"'\\\]\[}{)(<>]+)`)
 	return r
 }
 
@@ -106,9 +110,10 @@ func cleanText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
+var fieldSeparators = strings.NewReplacer("-", "", "_", "", " ", "")
+
 func normField(f string) string {
-	f = strings.ToLower(strings.TrimSpace(f))
-	return strings.NewReplacer("-", "", "_", "", " ", "").Replace(f)
+	return fieldSeparators.Replace(strings.ToLower(strings.TrimSpace(f)))
 }
 
 // Field reports whether a JSON key names a sensitive field.
@@ -129,15 +134,64 @@ func (r *Redactor) Text(s string) string {
 		return s
 	}
 	s = cleanText(s)
-	for _, p := range r.kv {
-		s = p.re.ReplaceAllString(s, p.repl)
+	if r.mayName(s) {
+		s = r.redactValues(s)
 	}
 	for _, p := range tokenPatterns {
-		s = p.ReplaceAllString(s, "${1}"+Redacted)
+		if containsAny(s, p.hints) {
+			s = p.re.ReplaceAllString(s, "${1}"+Redacted)
+		}
 	}
-	s = bearerPattern.ReplaceAllString(s, "${1} "+Redacted)
-	s = userinfoPattern.ReplaceAllString(s, "${1}"+Redacted+"@")
+	if containsFold(s, "bearer") {
+		s = bearerPattern.ReplaceAllString(s, "${1} "+Redacted)
+	}
+	if strings.Contains(s, "://") && strings.Contains(s, "@") {
+		s = userinfoPattern.ReplaceAllString(s, "${1}"+Redacted+"@")
+	}
 	return s
+}
+
+// mayName reports whether s may contain one of the field names (a cheap test before the
+// regular expression).
+func (r *Redactor) mayName(s string) bool {
+	n := normField(s)
+	for _, f := range r.fields {
+		if strings.Contains(n, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), sub)
+}
+
+// redactValues replaces the value of every "name: value" pair of a sensitive field.
+func (r *Redactor) redactValues(s string) string {
+	ms := r.kv.FindAllStringSubmatchIndex(s, -1)
+	if ms == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		v := s[m[6]:m[7]]
+		b.WriteString(s[last:m[6]])
+		switch {
+		case strings.HasPrefix(v, `\"`):
+			b.WriteString(`\"` + Redacted + `\"`)
+		case v[0] == '"':
+			b.WriteString(`"` + Redacted + `"`)
+		case v[0] == '\'':
+			b.WriteString(`'` + Redacted + `'`)
+		default:
+			b.WriteString(Redacted)
+		}
+		last = m[7]
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // JSON returns raw with the values of sensitive keys replaced by Redacted (whatever their type)

@@ -156,3 +156,18 @@ func FuzzRedactorText(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkRedactorText(b *testing.B) {
+	r := escalate.NewRedactor()
+	texts := []string{
+		"gave up after 5 attempts (exhausted): overloaded from anthropic: status 529 overloaded_error: Overloaded",
+		"Research topic: tides. Write section 2 of 3 about the causes of tides, in about 400 words, citing sources.",
+		"401 from https://api.openai.com with Authorization: Bearer sk-proj-abcdefghijklmnopqrstuvwx",
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, s := range texts {
+			r.Text(s)
+		}
+	}
+}

@@ -25,8 +25,9 @@ type Store interface {
 	// update with it, and if update returns no error writes the changed item (Status,
 	// ClaimedBy, ClaimedUntil, Decision, UpdatedAt, DecidedAt) and appends the returned audit
 	// entry, in one transaction. An error from update is returned as it is and nothing changes.
-	// A missing item is a *NotFoundError. update must not call the store; it may be called
-	// more than once.
+	// A missing item is a *NotFoundError. A change that would give a run step a second waiting
+	// item (reopening an item whose step was escalated again since) is refused with a
+	// *DuplicateError. update must not call the store; it may be called more than once.
 	UpdateEscalation(ctx context.Context, id string, update func(it *Item) (AuditEntry, error)) (Item, error)
 	// ListEscalations returns the items f selects, as stored (claims not settled), ordered by
 	// status as seen at now (open, including expired claims, then claimed, resolved,

@@ -159,6 +159,21 @@ func testSameStepMerged(t *testing.T, open Open) {
 	if c.ID == a.ID || c.Status != escalate.StatusOpen {
 		t.Errorf("escalating after the decision returned %s (%s), want a new open item", c.ID, c.Status)
 	}
+	// The first item cannot be reopened while its step waits on the new one.
+	_, err := q.Reopen(ctx, a.ID, "ana", "")
+	var de *escalate.DuplicateError
+	if !errors.Is(err, escalate.ErrConflict) || !errors.As(err, &de) || de.WaitingID != c.ID {
+		t.Errorf("Reopen while the step waits on another item: %v, want a *DuplicateError naming %s", err, c.ID)
+	}
+	if got, _ := q.Get(ctx, a.ID); got.Status != escalate.StatusResolved {
+		t.Errorf("refused reopen left the item %s", got.Status)
+	}
+	if _, err := q.Dismiss(ctx, c.ID, "ana", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Reopen(ctx, a.ID, "ana", ""); err != nil {
+		t.Errorf("Reopen once the step waits on nothing: %v", err)
+	}
 	x := mustEscalate(t, ctx, q, esc("", "s", ""))
 	y := mustEscalate(t, ctx, q, esc("", "s", ""))
 	if x.ID == y.ID {

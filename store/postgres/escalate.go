@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/escalate"
@@ -165,8 +166,13 @@ func (s *Store) UpdateEscalation(ctx context.Context, id string, update func(*es
 		if err != nil {
 			return err
 		}
+		was := it.Status
 		a, err := update(&it)
 		if err != nil {
+			refused = err
+			return err
+		}
+		if err := escCheckWaiting(ctx, tx, it, was); err != nil {
 			refused = err
 			return err
 		}
@@ -175,6 +181,11 @@ func (s *Store) UpdateEscalation(ctx context.Context, id string, update func(*es
 			decision_action = $4, decision_answer = $5, decision_note = $6, decision_by = $7, updated_at = $8,
 			decided_at = $9 WHERE id = $10`, string(it.Status), it.ClaimedBy, escTime(it.ClaimedUntil), action,
 			answer, note, by, it.UpdatedAt, escTime(it.DecidedAt), id); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "escalations_waiting_step" {
+				refused = &escalate.DuplicateError{ID: it.ID, RunID: it.RunID, Step: it.Step}
+				return refused
+			}
 			return err
 		}
 		return escInsertAudit(ctx, tx, a)
@@ -313,4 +324,27 @@ func (s *Store) EscalationStats(ctx context.Context, now time.Time) ([]escalate.
 		return nil, fmt.Errorf("escalation stats: %w", err)
 	}
 	return out, nil
+}
+
+func escWaiting(s escalate.Status) bool {
+	return s == escalate.StatusOpen || s == escalate.StatusClaimed
+}
+
+// escCheckWaiting refuses a change that would give a run step a second waiting item. (Should
+// another worker escalate the step at the same moment, the unique index refuses the update,
+// and UpdateEscalation reports that as the same *DuplicateError.)
+func escCheckWaiting(ctx context.Context, tx pgx.Tx, it escalate.Item, was escalate.Status) error {
+	if it.RunID == "" || !escWaiting(it.Status) || escWaiting(was) {
+		return nil
+	}
+	var other string
+	err := tx.QueryRow(ctx, `SELECT id FROM escalations WHERE run_id = $1 AND step = $2
+		AND status IN ('open', 'claimed') AND id <> $3`, it.RunID, it.Step, it.ID).Scan(&other)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return &escalate.DuplicateError{ID: it.ID, RunID: it.RunID, Step: it.Step, WaitingID: other}
 }

@@ -153,8 +153,13 @@ func (s *Store) UpdateEscalation(ctx context.Context, id string, update func(*es
 		if err != nil {
 			return err
 		}
+		was := it.Status
 		a, err := update(&it)
 		if err != nil {
+			refused = err
+			return err
+		}
+		if err := escCheckWaiting(ctx, tx, it, was); err != nil {
 			refused = err
 			return err
 		}
@@ -306,4 +311,25 @@ func (s *Store) EscalationStats(ctx context.Context, now time.Time) ([]escalate.
 		return nil, fmt.Errorf("escalation stats: %w", err)
 	}
 	return out, nil
+}
+
+func escWaiting(s escalate.Status) bool {
+	return s == escalate.StatusOpen || s == escalate.StatusClaimed
+}
+
+// escCheckWaiting refuses a change that would give a run step a second waiting item.
+func escCheckWaiting(ctx context.Context, tx *sql.Tx, it escalate.Item, was escalate.Status) error {
+	if it.RunID == "" || !escWaiting(it.Status) || escWaiting(was) {
+		return nil
+	}
+	var other string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM escalations WHERE run_id = ? AND step = ?
+		AND status IN ('open', 'claimed') AND id <> ?`, it.RunID, it.Step, it.ID).Scan(&other)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return &escalate.DuplicateError{ID: it.ID, RunID: it.RunID, Step: it.Step, WaitingID: other}
 }
