@@ -118,14 +118,17 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, audit)
 }
 
+// maxClaim bounds the claim_for of an API claim: a claim is for working on an item now.
+const maxClaim = 24 * time.Hour
+
 // actionRequest is the body of the API's claim, resolve, dismiss and reopen calls.
 type actionRequest struct {
 	Action string `json:"action"`
 	Answer string `json:"answer"`
 	Note   string `json:"note"`
 	By     string `json:"by"`
-	// ClaimFor is the claim's length for claim, in Go duration syntax ("30m"); default the
-	// dashboard's ClaimFor.
+	// ClaimFor is the claim's length for claim, in Go duration syntax ("30m"), at most 24 h;
+	// default the dashboard's ClaimFor.
 	ClaimFor string `json:"claim_for"`
 }
 
@@ -160,8 +163,9 @@ func (s *Server) apiClaim(w http.ResponseWriter, r *http.Request) {
 		d := s.cfg.ClaimFor
 		if req.ClaimFor != "" {
 			v, err := time.ParseDuration(req.ClaimFor)
-			if err != nil || v <= 0 {
-				return escalate.Item{}, &escalate.InvalidError{Field: "claim_for", Reason: fmt.Sprintf("%q is not a positive duration such as 30m", req.ClaimFor)}
+			if err != nil || v <= 0 || v > maxClaim {
+				return escalate.Item{}, &escalate.InvalidError{Field: "claim_for",
+					Reason: fmt.Sprintf("%q is not a duration from 1s to %s, such as 30m", req.ClaimFor, maxClaim)}
 			}
 			d = v
 		}

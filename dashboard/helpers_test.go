@@ -20,22 +20,6 @@ import (
 	"github.com/rebound-go/rebound/retry"
 )
 
-// escalator lets a checkpoint.Runner file into an escalate.Queue whatever the two packages'
-// Decision types are (the same type, or two with the same fields).
-type escalator struct{ q *escalate.Queue }
-
-func (e escalator) Escalate(ctx context.Context, c checkpoint.Escalation) (string, error) {
-	return e.q.Escalate(ctx, escalate.Escalation{
-		RunID: c.RunID, Step: c.Step, Reason: c.Reason, Class: c.Class, Err: c.Err,
-		Attempts: c.Attempts, Messages: c.Messages, State: c.State, Context: c.Context,
-	})
-}
-
-func (e escalator) Decision(ctx context.Context, id string) (checkpoint.Decision, bool, error) {
-	d, ok, err := e.q.Decision(ctx, id)
-	return checkpoint.Decision{Action: checkpoint.Action(d.Action), Answer: d.Answer, Note: d.Note, By: d.By}, ok, err
-}
-
 type bundle struct {
 	runs     *checkpoint.MemoryStore
 	queue    *escalate.Queue
@@ -63,7 +47,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	}
 	b.set = set
 	b.log.Watch(set)
-	b.runner = checkpoint.NewRunner(b.runs, checkpoint.Config{Escalations: escalator{b.queue}})
+	b.runner = checkpoint.NewRunner(b.runs, checkpoint.Config{Escalations: b.queue})
 	srv, err := dashboard.New(dashboard.Config{
 		Escalations: b.queue, Runs: b.runs, Breakers: b.log, Token: o.token, Now: o.now,
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "rebound_up 1\n") }),

@@ -1,0 +1,94 @@
+package dashboard_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/dashboard"
+	"github.com/rebound-go/rebound/escalate"
+)
+
+// The dashboard over an escalation queue and a run store, called through its JSON API with the
+// token it was given.
+func ExampleNew() {
+	ctx := context.Background()
+	queue := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
+	_, _ = queue.Escalate(ctx, escalate.Escalation{RunID: "refund-42", Step: "pay", Reason: "requires_human",
+		Context: "refund of 1200 EUR is over the limit"})
+
+	srv, err := dashboard.New(dashboard.Config{Escalations: queue, Runs: checkpoint.NewMemoryStore(), Token: "s3cret"})
+	if err != nil {
+		panic(err)
+	}
+	req := httptest.NewRequest("GET", "/api/v1/escalations?status=open", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	var items []escalate.Item
+	_ = json.Unmarshal(rec.Body.Bytes(), &items)
+	fmt.Println(rec.Code, len(items), items[0].RunID, items[0].Reason)
+
+	// Without the token: 401 and a JSON error.
+	rec = httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/escalations", nil))
+	fmt.Println(rec.Code, strings.TrimSpace(rec.Body.String()))
+	// Output:
+	// 200 1 refund-42 requires_human
+	// 401 {"error":"missing or wrong token: send Authorization: Bearer \u003ctoken\u003e"}
+}
+
+// A run waits for approval before an irreversible step; a reviewer approves through the API;
+// the worker resumes the run, which finishes.
+func ExampleWorker() {
+	ctx := context.Background()
+	runs := checkpoint.NewMemoryStore()
+	queue := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
+	runner := checkpoint.NewRunner(runs, checkpoint.Config{Escalations: queue})
+
+	type input struct{ Amount int }
+	refund := func(in input) checkpoint.Workflow {
+		return func(ctx context.Context, run *checkpoint.Run) error {
+			_, err := checkpoint.Step(ctx, run, "pay", func(ctx context.Context) (string, error) {
+				fmt.Println("paying", in.Amount)
+				return "paid", nil
+			}, checkpoint.Irreversible(), checkpoint.NeedsApproval())
+			return err
+		}
+	}
+	err := runner.Run(ctx, "refund-42", refund(input{1200}), checkpoint.WithWorkflow("refund", input{1200}))
+	fmt.Println("escalated:", errors.Is(err, checkpoint.ErrEscalated))
+
+	srv, _ := dashboard.New(dashboard.Config{Escalations: queue, Runs: runs})
+	items, _ := queue.List(ctx, escalate.Filter{RunID: "refund-42"})
+	req := httptest.NewRequest("POST", "/api/v1/escalations/"+items[0].ID+"/resolve",
+		strings.NewReader(`{"action": "approve", "note": "customer verified", "by": "alice"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	fmt.Println("resolve:", rec.Code)
+
+	w, _ := dashboard.NewWorker(dashboard.WorkerConfig{
+		Runs: runs, Decisions: queue, Logger: slog.New(slog.DiscardHandler),
+		Registry: dashboard.Registry{
+			"refund": dashboard.Resume(runner, func(_ context.Context, raw json.RawMessage) (checkpoint.Workflow, error) {
+				var in input
+				err := json.Unmarshal(raw, &in)
+				return refund(in), err
+			}),
+		},
+	})
+	n, _ := w.Poll(ctx) // w.Run(ctx) polls until ctx ends
+	rec2, _ := runs.GetRun(ctx, "refund-42")
+	fmt.Println("resumed:", n, "status:", rec2.Status)
+	// Output:
+	// escalated: true
+	// resolve: 200
+	// paying 1200
+	// resumed: 1 status: completed
+}
