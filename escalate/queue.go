@@ -260,7 +260,28 @@ func (q *Queue) ClaimNext(ctx context.Context, by string, d time.Duration, f Fil
 	if err := checkBy(by); err != nil {
 		return Item{}, false, err
 	}
+	by = cleanText(by)
+	if d <= 0 {
+		d = q.cfg.ClaimFor
+	}
 	f.Status = []Status{StatusOpen}
+	if ns, ok := q.store.(NextStore); ok {
+		var t time.Time
+		it, ok, err := ns.UpdateNextEscalation(ctx, f, now(), func(it *Item) (AuditEntry, error) {
+			t = now()
+			*it = it.settle(t)
+			if it.Status != StatusOpen {
+				return AuditEntry{}, &StatusError{ID: it.ID, Op: "claim", Status: it.Status}
+			}
+			it.Status, it.ClaimedBy, it.ClaimedUntil, it.UpdatedAt = StatusClaimed, by, t.Add(d), t
+			return AuditEntry{ItemID: it.ID, At: t, By: by, Event: AuditClaimed, From: StatusOpen,
+				To: StatusClaimed, Note: "until " + it.ClaimedUntil.Format(time.RFC3339)}, nil
+		})
+		if err != nil {
+			return Item{}, false, fmt.Errorf("claim next escalation: %w", err)
+		}
+		return it.settle(t), ok, nil
+	}
 	f.Limit = 20
 	for {
 		items, err := q.List(ctx, f)

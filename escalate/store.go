@@ -41,6 +41,19 @@ type Store interface {
 	EscalationStats(ctx context.Context, now time.Time) ([]ReasonStats, error)
 }
 
+// NextStore is a Store that can also pick the oldest open item and change it in one
+// transaction, skipping items that other transactions hold, as PostgreSQL's FOR UPDATE SKIP
+// LOCKED does: a fleet of reviewers (or supervising agents) taking work does not queue on one
+// row. Queue.ClaimNext uses it when the store has it.
+type NextStore interface {
+	Store
+	// UpdateNextEscalation picks the first item, in ListEscalations order, that f selects
+	// among the items open at now (f.Status is ignored) and no other transaction holds, and
+	// changes it as UpdateEscalation would. ok is false when there is none. An error from
+	// update is returned as it is.
+	UpdateNextEscalation(ctx context.Context, f Filter, now time.Time, update func(it *Item) (AuditEntry, error)) (it Item, ok bool, err error)
+}
+
 // statusRank orders statuses as List returns them.
 func statusRank(s Status) int {
 	switch s {

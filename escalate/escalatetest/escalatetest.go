@@ -49,6 +49,7 @@ func Run(t *testing.T, open Open) {
 		{"ClaimRules", testClaimRules},
 		{"ClaimExpires", testClaimExpires},
 		{"ClaimNext", testClaimNext},
+		{"NextStore", testNextStore},
 		{"ResolveClaimedByOther", testResolveClaimedByOther},
 		{"DecisionValidation", testDecisionValidation},
 		{"DismissAndReopen", testDismissAndReopen},

@@ -527,6 +527,44 @@ func testClaimNext(t *testing.T, open Open) {
 	}
 }
 
+func testNextStore(t *testing.T, open Open) {
+	h := open(t)
+	ns, ok := h.Store.(escalate.NextStore)
+	if !ok {
+		t.Skip("the store does not implement escalate.NextStore")
+	}
+	ctx := t.Context()
+	q := escalate.NewQueue(h.Store, escalate.Config{})
+	refuse := func(*escalate.Item) (escalate.AuditEntry, error) {
+		t.Error("update called with nothing to pick")
+		return escalate.AuditEntry{}, nil
+	}
+	if _, ok, err := ns.UpdateNextEscalation(ctx, escalate.Filter{}, time.Now(), refuse); ok || err != nil {
+		t.Errorf("empty queue: ok %v, err %v", ok, err)
+	}
+	a := mustEscalate(t, ctx, q, esc("run-a", "s", "low_confidence"))
+	time.Sleep(2 * time.Millisecond)
+	b := mustEscalate(t, ctx, q, esc("run-b", "s", "requires_human"))
+	boom := errors.New("boom")
+	_, _, err := ns.UpdateNextEscalation(ctx, escalate.Filter{}, time.Now(), func(it *escalate.Item) (escalate.AuditEntry, error) {
+		if it.ID != a.ID {
+			t.Errorf("picked %s, want the oldest %s", it.ID, a.ID)
+		}
+		return escalate.AuditEntry{}, boom
+	})
+	if err != boom {
+		t.Errorf("update's error came back as %v", err)
+	}
+	got, ok, err := q.ClaimNext(ctx, "ana", time.Minute, escalate.Filter{Reason: []escalate.Reason{escalate.RequiresHuman}})
+	if err != nil || !ok || got.ID != b.ID || got.Status != escalate.StatusClaimed {
+		t.Errorf("ClaimNext(requires_human) = %s %s, %v, %v; want %s claimed", got.ID, got.Status, ok, err, b.ID)
+	}
+	audit, _ := q.Audit(ctx, b.ID)
+	if len(audit) != 2 || audit[1].Event != escalate.AuditClaimed || audit[1].By != "ana" {
+		t.Errorf("audit %+v", audit)
+	}
+}
+
 func testResolveClaimedByOther(t *testing.T, open Open) {
 	ctx, q, _ := setup(t, open, escalate.Config{})
 	it := mustEscalate(t, ctx, q, esc("run-1", "s", ""))

@@ -16,7 +16,7 @@ import (
 	"github.com/rebound-go/rebound/escalate"
 )
 
-var _ escalate.Store = (*Store)(nil)
+var _ escalate.NextStore = (*Store)(nil)
 
 const escColumns = `id, run_id, step, reason, class, error, attempts, state, messages, context, status,
 	claimed_by, claimed_until, decision_action, decision_answer, decision_note, decision_by,
@@ -154,12 +154,36 @@ func (s *Store) GetEscalation(ctx context.Context, id string) (escalate.Item, er
 // for the whole change, so concurrent claims and decisions on one item queue and each sees the
 // one before it: exactly one of two competing claims wins.
 func (s *Store) UpdateEscalation(ctx context.Context, id string, update func(*escalate.Item) (escalate.AuditEntry, error)) (escalate.Item, error) {
+	it, _, err := s.updateEscalation(ctx, id, func(tx pgx.Tx) pgx.Row {
+		return tx.QueryRow(ctx, `SELECT `+escColumns+` FROM escalations WHERE id = $1 FOR UPDATE`, id)
+	}, update)
+	return it, err
+}
+
+// UpdateNextEscalation implements escalate.NextStore: the first open item f selects is locked
+// with FOR UPDATE SKIP LOCKED, so that concurrent callers each take a different item.
+func (s *Store) UpdateNextEscalation(ctx context.Context, f escalate.Filter, now time.Time, update func(*escalate.Item) (escalate.AuditEntry, error)) (escalate.Item, bool, error) {
+	f.Status = []escalate.Status{escalate.StatusOpen}
+	eq := &escQuery{args: []any{now}}
+	q := `SELECT ` + escColumns + ` FROM escalations` + eq.where(f) + escOrder + ` LIMIT 1 FOR UPDATE SKIP LOCKED`
+	return s.updateEscalation(ctx, "", func(tx pgx.Tx) pgx.Row { return tx.QueryRow(ctx, q, eq.args...) }, update)
+}
+
+// updateEscalation changes the item that pick locks; id is "" when pick chooses one, and then
+// finding none is ok false rather than a *NotFoundError.
+func (s *Store) updateEscalation(ctx context.Context, id string, pick func(pgx.Tx) pgx.Row,
+	update func(*escalate.Item) (escalate.AuditEntry, error)) (escalate.Item, bool, error) {
 	var it escalate.Item
 	var refused error
+	none := false
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		it, err = scanEscalation(tx.QueryRow(ctx, `SELECT `+escColumns+` FROM escalations WHERE id = $1 FOR UPDATE`, id))
+		it, err = scanEscalation(pick(tx))
 		if errors.Is(err, pgx.ErrNoRows) {
+			if id == "" {
+				none = true
+				return nil
+			}
 			refused = &escalate.NotFoundError{ID: id}
 			return refused
 		}
@@ -180,7 +204,7 @@ func (s *Store) UpdateEscalation(ctx context.Context, id string, update func(*es
 		if _, err := tx.Exec(ctx, `UPDATE escalations SET status = $1, claimed_by = $2, claimed_until = $3,
 			decision_action = $4, decision_answer = $5, decision_note = $6, decision_by = $7, updated_at = $8,
 			decided_at = $9 WHERE id = $10`, string(it.Status), it.ClaimedBy, escTime(it.ClaimedUntil), action,
-			answer, note, by, it.UpdatedAt, escTime(it.DecidedAt), id); err != nil {
+			answer, note, by, it.UpdatedAt, escTime(it.DecidedAt), it.ID); err != nil {
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "escalations_waiting_step" {
 				refused = &escalate.DuplicateError{ID: it.ID, RunID: it.RunID, Step: it.Step}
@@ -191,22 +215,35 @@ func (s *Store) UpdateEscalation(ctx context.Context, id string, update func(*es
 		return escInsertAudit(ctx, tx, a)
 	})
 	if refused != nil && errors.Is(err, refused) {
-		return escalate.Item{}, refused
+		return escalate.Item{}, false, refused
 	}
 	if err != nil {
-		return escalate.Item{}, fmt.Errorf("update escalation %q: %w", id, err)
+		if id == "" {
+			return escalate.Item{}, false, fmt.Errorf("update next escalation: %w", err)
+		}
+		return escalate.Item{}, false, fmt.Errorf("update escalation %q: %w", id, err)
 	}
-	return it, nil
+	if none {
+		return escalate.Item{}, false, nil
+	}
+	return it, true, nil
 }
 
-// ListEscalations implements escalate.Store.
-func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time.Time) ([]escalate.Item, error) {
+// escQuery builds the WHERE clause that f selects at now ($1), and the ORDER BY of
+// ListEscalations.
+type escQuery struct{ args []any }
+
+func (q *escQuery) arg(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args))
+}
+
+const escOrder = ` ORDER BY CASE WHEN status = 'open' OR (status = 'claimed' AND claimed_until <= $1) THEN 0
+	WHEN status = 'claimed' THEN 1 WHEN status = 'resolved' THEN 2 WHEN status = 'dismissed' THEN 3 ELSE 4 END,
+	created_at, id COLLATE "C"`
+
+func (q *escQuery) where(f escalate.Filter) string {
 	var where []string
-	args := []any{now}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
 	if len(f.Status) > 0 {
 		var ors []string
 		for _, st := range f.Status {
@@ -216,7 +253,7 @@ func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time
 			case escalate.StatusClaimed:
 				ors = append(ors, `(status = 'claimed' AND claimed_until > $1)`)
 			default:
-				ors = append(ors, `status = `+arg(string(st)))
+				ors = append(ors, `status = `+q.arg(string(st)))
 			}
 		}
 		where = append(where, "("+strings.Join(ors, " OR ")+")")
@@ -226,27 +263,32 @@ func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time
 		for i, r := range f.Reason {
 			rs[i] = string(r)
 		}
-		where = append(where, "reason = ANY("+arg(rs)+")")
+		where = append(where, "reason = ANY("+q.arg(rs)+")")
 	}
 	if f.RunID != "" {
-		where = append(where, "run_id = "+arg(f.RunID))
+		where = append(where, "run_id = "+q.arg(f.RunID))
 	}
+	now := q.args[0].(time.Time)
 	if f.OlderThan > 0 {
-		where = append(where, "created_at <= "+arg(now.Add(-f.OlderThan)))
+		where = append(where, "created_at <= "+q.arg(now.Add(-f.OlderThan)))
 	}
 	if f.NewerThan > 0 {
-		where = append(where, "created_at > "+arg(now.Add(-f.NewerThan)))
+		where = append(where, "created_at > "+q.arg(now.Add(-f.NewerThan)))
 	}
-	q := `SELECT ` + escColumns + ` FROM escalations`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	if len(where) == 0 {
+		return ""
 	}
-	q += ` ORDER BY CASE WHEN status = 'open' OR (status = 'claimed' AND claimed_until <= $1) THEN 0
-		WHEN status = 'claimed' THEN 1 WHEN status = 'resolved' THEN 2 WHEN status = 'dismissed' THEN 3 ELSE 4 END,
-		created_at, id COLLATE "C"`
+	return " WHERE " + strings.Join(where, " AND ")
+}
+
+// ListEscalations implements escalate.Store.
+func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time.Time) ([]escalate.Item, error) {
+	eq := &escQuery{args: []any{now}}
+	q := `SELECT ` + escColumns + ` FROM escalations` + eq.where(f) + escOrder
 	if f.Limit > 0 {
-		q += " LIMIT " + arg(f.Limit)
+		q += " LIMIT " + eq.arg(f.Limit)
 	}
+	args := eq.args
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list escalations: %w", err)
