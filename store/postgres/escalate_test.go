@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/escalate"
 	"github.com/rebound-go/rebound/escalate/escalatetest"
 	"github.com/rebound-go/rebound/store/postgres"
 )
@@ -69,4 +72,31 @@ func BenchmarkEscalateClaimResolve(b *testing.B) {
 func TestEscalateDurableRun(t *testing.T) {
 	h := openEscalateStore(t)
 	escalatetest.RunDurable(t, h.Store.(*postgres.Store))
+}
+
+// A damaged row is an error naming the item, never an empty or partial item.
+func TestEscalateDamagedRecord(t *testing.T) {
+	ctx := t.Context()
+	s := openEscalateStore(t).Store.(*postgres.Store)
+	q := escalate.NewQueue(s, escalate.Config{})
+	for _, damage := range []string{`messages = '[{"role": '`, `class = 'no_such_class'`} {
+		id, err := q.Escalate(ctx, escalate.Escalation{RunID: "r-" + damage[:5], Step: "s",
+			Messages: []rebound.Message{rebound.User("hi")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Pool().Exec(ctx, `UPDATE escalations SET `+damage+` WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		_, err = q.Get(ctx, id)
+		if err == nil || errors.Is(err, escalate.ErrNotFound) || !strings.Contains(err.Error(), id) {
+			t.Errorf("%s: Get = %v, want an error naming %s", damage, err, id)
+		}
+		if _, err := q.List(ctx, escalate.Filter{}); err == nil {
+			t.Errorf("%s: List read a damaged row without error", damage)
+		}
+		if _, err := s.Pool().Exec(ctx, `DELETE FROM escalations WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

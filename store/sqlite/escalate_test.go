@@ -2,9 +2,14 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/escalate"
 
 	"github.com/rebound-go/rebound/escalate/escalatetest"
 	"github.com/rebound-go/rebound/store/sqlite"
@@ -48,4 +53,35 @@ func TestEscalateDurableRun(t *testing.T) {
 	}
 	defer s.Close()
 	escalatetest.RunDurable(t, s)
+}
+
+// A damaged row is an error naming the item, never an empty or partial item.
+func TestEscalateDamagedRecord(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rebound.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q := escalate.NewQueue(s, escalate.Config{})
+	for _, damage := range []string{`messages = '[{"role": '`, `class = 'no_such_class'`} {
+		id, err := q.Escalate(ctx, escalate.Escalation{RunID: "r-" + damage[:5], Step: "s",
+			Messages: []rebound.Message{rebound.User("hi")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB().ExecContext(ctx, `UPDATE escalations SET `+damage+` WHERE id = ?`, id); err != nil {
+			t.Fatal(err)
+		}
+		_, err = q.Get(ctx, id)
+		if err == nil || errors.Is(err, escalate.ErrNotFound) || !strings.Contains(err.Error(), id) {
+			t.Errorf("%s: Get = %v, want an error naming %s", damage, err, id)
+		}
+		if _, err := q.List(ctx, escalate.Filter{}); err == nil {
+			t.Errorf("%s: List read a damaged row without error", damage)
+		}
+		if _, err := s.DB().ExecContext(ctx, `DELETE FROM escalations WHERE id = ?`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
