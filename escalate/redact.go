@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -13,14 +14,19 @@ import (
 // Redacted replaces every secret the Redactor finds.
 const Redacted = "[REDACTED]"
 
-// DefaultRedactFields are the field names whose values are always redacted, in JSON (as keys)
-// and in text (as "name: value", "name=value", "name":"value"). Config.RedactFields adds to
-// them.
-var DefaultRedactFields = []string{
-	"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie",
-	"password", "passwd", "secret", "client-secret", "access-token", "refresh-token", "id-token",
-	"session-token",
+// defaultRedactFields are the field names whose values are always redacted.
+var defaultRedactFields = []string{
+	"authorization", "proxy-authorization", "x-api-key", "api-key", "api-token", "auth-token",
+	"cookie", "set-cookie", "password", "passwd", "secret", "client-secret", "private-key",
+	"access-token", "refresh-token", "id-token", "session-token",
 }
+
+// DefaultRedactFields returns the field names whose values are always redacted, in JSON (as
+// keys) and in text (as "name: value", "name=value", "name":"value"): authorization,
+// proxy-authorization, x-api-key, api-key, api-token, auth-token, cookie, set-cookie, password,
+// passwd, secret, client-secret, private-key, access-token, refresh-token, id-token and
+// session-token. Config.RedactFields adds to them.
+func DefaultRedactFields() []string { return slices.Clone(defaultRedactFields) }
 
 // tokenPattern finds a credential by its shape, wherever it is. Group 1, when present, is a
 // boundary kept in the output. A pattern is tried only on text containing one of its hints (a
@@ -40,6 +46,8 @@ var tokenPatterns = []tokenPattern{
 		regexp.MustCompile(`(^|[^A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`)},
 	// AWS access key IDs and Google API keys.
 	{[]string{"AKIA", "AIza"}, regexp.MustCompile(`(^|[^A-Za-z0-9])(?:AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})`)},
+	// PEM private keys.
+	{[]string{"PRIVATE KEY-----"}, regexp.MustCompile(`()-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----`)},
 	// JSON Web Tokens.
 	{[]string{"eyJ"}, regexp.MustCompile(`(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+`)},
 }
@@ -73,7 +81,7 @@ type Redactor struct {
 
 // NewRedactor returns a Redactor for DefaultRedactFields and fields.
 func NewRedactor(fields ...string) *Redactor {
-	all := append(append([]string(nil), DefaultRedactFields...), fields...)
+	all := append(DefaultRedactFields(), fields...)
 	r := &Redactor{}
 	var alts []string
 	seen := map[string]bool{}

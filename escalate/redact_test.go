@@ -36,6 +36,8 @@ func TestRedactorText(t *testing.T) {
 		{"password=hunter2 and the rest", "password=" + R + " and the rest"},
 		{"postgres://app:s3cret@db:5432/x", "postgres://app:" + R + "@db:5432/x"},
 		{"the bearer of bad news", "the bearer of bad news"},
+		{"key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK==\n-----END RSA PRIVATE KEY-----\nend", "key:\n" + R + "\nend"},
+		{"X-Auth-Token: t0k3n", "X-Auth-Token: " + R},
 		{"no secrets here: status 529 overloaded_error", "no secrets here: status 529 overloaded_error"},
 		{"", ""},
 	}
