@@ -35,6 +35,12 @@
 //	queue.Resolve(ctx, id, escalate.Decision{Action: escalate.ActionRespond, Answer: "…", By: "ana"})
 //	err = runner.Run(ctx, "report-001", workflow) // the step receives the answer; the run completes
 //
-// Stores: [MemoryStore] here; store/sqlite and store/postgres for durable queues. Every store
-// passes the conformance suite in package escalatetest.
+// Escalating a step that already has a waiting item returns that item: a run that crashes
+// after escalating, and escalates again on resume, files one item.
+//
+// Stores: [MemoryStore] here; store/sqlite and store/postgres for durable queues, where one
+// database holds both the run journal and the queue. Every store passes the conformance suite
+// in package escalatetest. A change of an item is one transaction that locks it (an immediate
+// transaction on SQLite, a row lock on PostgreSQL), so of two reviewers claiming one item
+// exactly one wins; [Queue.ClaimNext] on PostgreSQL skips the rows others hold ([NextStore]).
 package escalate
