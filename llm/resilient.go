@@ -29,7 +29,9 @@ type Config struct {
 	// honoured, and one longer than Cap gives up at once. Its Name is set to the model's Name
 	// and Config.Hook is added to its Hook. Its Budget, when nil, is a new retry.Budget for this
 	// model alone: share one *retry.Budget between the models of a process (set it here on
-	// each) so that an outage is not multiplied by retries.
+	// each) so that an outage is not multiplied by retries. Retries after a rate_limited failure
+	// do not draw on the budget: the limiter paces them, and a call is never given up merely
+	// because the limit is busy.
 	Retry retry.Policy
 	// Breakers is the set of circuit breakers the model's breaker comes from (keyed by the
 	// model's Name). Share one *breaker.Set between every Resilient of a process, so that two
@@ -121,6 +123,7 @@ func Resilient(m Model, c Config) *ResilientModel {
 	if p.Budget == nil {
 		p.Budget = new(retry.Budget)
 	}
+	p.Budget = rateLimitedFree{p.Budget}
 	return &ResilientModel{inner: m, cfg: c, policy: p, breaker: c.Breakers.Get(m.Name()), limiter: c.Limiter}
 }
 
@@ -139,6 +142,7 @@ func (r *ResilientModel) Breaker() *breaker.Breaker { return r.breaker }
 // Generate calls the model's Generate under the composition described at Resilient. On failure
 // the error is a *rebound.GiveUpError saying why it stopped, with the last attempt's error.
 func (r *ResilientModel) Generate(ctx context.Context, req Request) (*Response, error) {
+	ctx = context.WithValue(ctx, callStateKey{}, new(callState))
 	return retry.Do(ctx, r.policy, func(ctx context.Context) (*Response, error) {
 		return r.attempt(ctx, req, func(ctx context.Context) (*Response, error) {
 			return timeout.Do(ctx, r.cfg.AttemptTimeout, func(ctx context.Context) (*Response, error) {
@@ -154,6 +158,7 @@ func (r *ResilientModel) Generate(ctx context.Context, req Request) (*Response, 
 // a Delta with Restart set: what came before must be discarded.
 func (r *ResilientModel) Stream(ctx context.Context, req Request, onDelta func(Delta)) (*Response, error) {
 	delivered := false
+	ctx = context.WithValue(ctx, callStateKey{}, new(callState))
 	return retry.Do(ctx, r.policy, func(ctx context.Context) (*Response, error) {
 		restart := delivered
 		forward := func(d Delta) {
@@ -196,6 +201,10 @@ func (r *ResilientModel) attempt(ctx context.Context, req Request, call rebound.
 	}
 	resp, err := call(ctx)
 	bp.DoneContext(ctx, err)
+	if st, _ := ctx.Value(callStateKey{}).(*callState); st != nil {
+		c, _ := rebound.Classify(err)
+		st.rateLimited = err != nil && c == rebound.ClassRateLimited
+	}
 	if err != nil {
 		lp.Observe(ResponseHeader(err), statusOf(err))
 		return nil, err
@@ -256,4 +265,37 @@ func (r *ResilientModel) streamAttempt(ctx context.Context, req Request, forward
 		return nil, err
 	}
 	return resp, nil
+}
+
+// callState is what one call of a ResilientModel tells its budget: whether the last attempt was
+// rate limited. It lives in the call's context and is used on the call's goroutine only.
+type callState struct {
+	rateLimited bool // the last attempt failed with class rate_limited
+	free        bool // the retry granted last did not draw on the budget
+}
+
+type callStateKey struct{}
+
+// rateLimitedFree is a retry budget that grants every retry after a rate_limited failure
+// without drawing on the budget it wraps: 429s are the limiter's business, and the budget is
+// there to stop retry storms against a dependency that is down.
+type rateLimitedFree struct{ inner retry.Budgeter }
+
+func (b rateLimitedFree) Begin(ctx context.Context) { b.inner.Begin(ctx) }
+func (b rateLimitedFree) End(ctx context.Context)   { b.inner.End(ctx) }
+
+func (b rateLimitedFree) AcquireRetry(ctx context.Context) bool {
+	if st, _ := ctx.Value(callStateKey{}).(*callState); st != nil && st.rateLimited {
+		st.free = true
+		return true
+	}
+	return b.inner.AcquireRetry(ctx)
+}
+
+func (b rateLimitedFree) ReleaseRetry(ctx context.Context) {
+	if st, _ := ctx.Value(callStateKey{}).(*callState); st != nil && st.free {
+		st.free = false
+		return
+	}
+	b.inner.ReleaseRetry(ctx)
 }

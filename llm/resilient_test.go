@@ -12,6 +12,7 @@ import (
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
 	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/retry"
 )
 
 var req = llm.Request{Messages: []llm.Message{llm.User("hi")}}
@@ -245,6 +246,33 @@ func TestResilientCallerCancel(t *testing.T) {
 		}
 		if r.Breaker().State() != breaker.Closed {
 			t.Errorf("breaker %v after a cancel", r.Breaker().State())
+		}
+	})
+}
+
+// A busy rate limit never exhausts the retry budget: retries after a 429 do not draw on it,
+// while retries of an overload do.
+func TestResilientRateLimitedRetriesAreFree(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		none := &retry.Budget{MinRetries: -1} // no retry at all may draw on it
+		m := &model{name: "anthropic/a"}
+		m.generate = func(_ context.Context, n int, _ llm.Request) (*llm.Response, error) {
+			if n < 4 {
+				return nil, &rebound.Error{Class: rebound.ClassRateLimited, Status: 429, RetryAfter: time.Second}
+			}
+			return answer(m, "ok"), nil
+		}
+		if _, err := llm.Resilient(m, llm.Config{Retry: retry.Policy{Budget: none}}).Generate(context.Background(), req); err != nil {
+			t.Fatalf("rate limited: %v", err)
+		}
+		o := failing("anthropic/b", 1, rebound.ClassOverloaded)
+		_, err := llm.Resilient(o, llm.Config{Retry: retry.Policy{Budget: none}}).Generate(context.Background(), req)
+		var gu *rebound.GiveUpError
+		if !errors.As(err, &gu) || gu.Reason != rebound.BudgetExhausted || o.Calls() != 1 {
+			t.Fatalf("overloaded: %v after %d calls, want budget_exhausted after 1", err, o.Calls())
+		}
+		if calls, retries := none.InFlight(); calls != 0 || retries != 0 {
+			t.Errorf("budget left with %d calls, %d retries in flight", calls, retries)
 		}
 	})
 }

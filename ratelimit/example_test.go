@@ -24,10 +24,10 @@ func Example() {
 	fmt.Println("first:", wait)
 	_, wait = lim.AllowAt(now, 0)
 	fmt.Println("second:", wait)
-	// The bucket refills 18 requests in 1 s; the second call waits for one more and the 5 %
-	// reserve.
+	// The bucket is sure to refill at least 17 requests by 12:00:01 (the reported figures are
+	// rounded); the second call waits for one more, above the 5 % reserve.
 
 	// Output:
 	// first: 0s
-	// second: 55.555555ms
+	// second: 58.823529ms
 }

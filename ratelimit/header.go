@@ -86,14 +86,3 @@ func counts(limit, remaining string) (Bucket, bool) {
 	}
 	return Bucket{Known: true, Limit: l, Remaining: min(r, l)}, true
 }
-
-func parse(h http.Header, now time.Time) (req, tok bucket, ok bool) {
-	r := ParseHeader(h, now)
-	if r.Requests.Known {
-		req = bucket{have: true, limit: float64(r.Requests.Limit), remaining: float64(r.Requests.Remaining), reset: r.Requests.Reset}
-	}
-	if r.Tokens.Known {
-		tok = bucket{have: true, limit: float64(r.Tokens.Limit), remaining: float64(r.Tokens.Remaining), reset: r.Tokens.Reset}
-	}
-	return req, tok, r.Requests.Known || r.Tokens.Known
-}

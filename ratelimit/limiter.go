@@ -54,12 +54,14 @@ type Config struct {
 // Limiter paces the calls that share one provider key, from what the provider says about the
 // key's limits: the anthropic-ratelimit-* and x-ratelimit-* headers of every response (limit,
 // remaining, reset, for requests and for tokens) and its 429s. It admits a call when the
-// provider's bucket, as last reported and refilled since at the rate its reset time implies,
-// minus the calls sent since that report, still holds the call's cost; otherwise the call waits
+// provider's bucket, as last reported and refilled since at the pace its reset time implies,
+// minus the calls the report may not have counted (those admitted after the reported one, and
+// those still in flight), still holds the call's cost plus a reserve; otherwise the call waits
 // its turn. 429s then become rare rather than the control signal.
 //
-// Before any response, one call at a time is admitted (a probe). A provider that sends no
-// rate-limit headers is not paced, except that a 429 blocks every call for its delay.
+// Waiters are served in order of arrival, so no caller starves while others pass. Before any
+// response, one call at a time is admitted (a probe). A provider that sends no rate-limit
+// headers is not paced, except that a 429 without them blocks every call for its delay.
 //
 // A Limiter is safe for concurrent use; share one between every goroutine (and every model)
 // that uses the same key and limit.
@@ -74,8 +76,10 @@ type Limiter struct {
 	blocked   time.Time // no call before this (a 429's delay)
 	requests  bucket
 	tokens    bucket
-	sends     []send // admissions not yet seen by every report, oldest first
-	seq       uint64 // admissions so far
+	sends     []send   // admissions not yet both observed and seen by every report, oldest first
+	seq       uint64   // admissions so far
+	queue     []uint64 // tickets of the waiters, in order of arrival
+	tickets   uint64
 	wake      chan struct{}
 	admitted  int64
 	throttled int64
@@ -83,18 +87,47 @@ type Limiter struct {
 
 type send struct {
 	seq    uint64
+	at     time.Time
 	tokens float64
+	done   bool // its response was observed
 }
 
-// bucket is the provider's last report on one limit: the bucket held remaining of limit when
-// the call admitted at snap (the seq-th admission) arrived, and will be full at reset.
+// bucket is what the provider reported on one limit: the report of the latest admission that
+// has reported.
 type bucket struct {
-	have      bool
-	limit     float64
+	have    bool
+	limit   float64
+	reports []report // at most one
+}
+
+// report is one response's word on a bucket: it held remaining of limit when the call admitted
+// at snap (the seq-th admission) arrived, and will be full at reset.
+type report struct {
 	remaining float64
 	seq       uint64
 	snap      time.Time
 	reset     time.Time
+}
+
+// add records a report if it is of a later admission than the one kept.
+func (b *bucket) add(limit float64, r report) {
+	if b.have && len(b.reports) > 0 && r.seq < b.reports[0].seq && limit == b.limit {
+		return
+	}
+	b.have, b.limit = true, limit
+	b.reports = append(b.reports[:0], r)
+}
+
+// oldest returns the smallest seq of the kept reports.
+func (b *bucket) oldest() (uint64, bool) {
+	if !b.have || len(b.reports) == 0 {
+		return 0, false
+	}
+	m := b.reports[0].seq
+	for _, r := range b.reports[1:] {
+		m = min(m, r.seq)
+	}
+	return m, true
 }
 
 // New returns a Limiter with c's defaults filled in.
@@ -127,7 +160,7 @@ func New(c Config) *Limiter {
 }
 
 // Permit is an admitted call. Report the provider's response with Observe (or ObserveAt), once:
-// its headers teach the limiter, and a probe's report lets the next callers in.
+// its headers teach the limiter, and until then the call counts as in flight.
 type Permit struct {
 	l     *Limiter
 	sent  time.Time
@@ -138,37 +171,97 @@ type Permit struct {
 // Sent returns when the call was admitted.
 func (p Permit) Sent() time.Time { return p.sent }
 
+// inFlightFor is how long an admitted call whose response is never reported counts as in
+// flight.
+const inFlightFor = time.Minute
+
 // Wait blocks until a call costing tokens (an estimate of the tokens it will use; 0 when only
-// requests are limited) may be sent, and admits it. The wait ends early, with the context's
-// error, when ctx ends; it is not started, and an error matching ErrWouldExceedDeadline is
-// returned at once, when the call's turn would come after ctx's deadline.
+// requests are limited) may be sent, and admits it. Callers are served in order of arrival.
+// The wait ends early, with the context's error, when ctx ends. When the call is first in line
+// and its turn would come after ctx's deadline, Wait returns at once an error matching
+// ErrWouldExceedDeadline.
+//
+// A wait behind a 429 or a probe carries jitter (see Config.Jitter), so that callers released
+// together do not arrive together; a wait for the bucket to refill needs none, as the callers
+// are let through one by one.
 func (l *Limiter) Wait(ctx context.Context, tokens int) (Permit, error) {
+	if err := ctx.Err(); err != nil {
+		return Permit{}, err
+	}
+	l.mu.Lock()
+	l.tickets++
+	ticket := l.tickets
+	l.queue = append(l.queue, ticket)
+	l.mu.Unlock()
+	admitted := false
+	defer func() {
+		if !admitted {
+			l.mu.Lock()
+			l.dequeue(ticket)
+			l.broadcast()
+			l.mu.Unlock()
+		}
+	}()
 	for {
-		if err := ctx.Err(); err != nil {
-			return Permit{}, err
-		}
 		now := time.Now()
-		p, d := l.AllowAt(now, tokens)
-		if d == 0 {
-			return p, nil
-		}
-		d = l.jitter(d)
-		if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) && !l.wakeable() {
-			return Permit{}, &waitError{name: l.cfg.Name, wait: d}
-		}
 		l.mu.Lock()
+		head := l.queue[0] == ticket
+		var p Permit
+		var d time.Duration
+		var gate bool
+		if head {
+			p, d, gate = l.allow(now, tokens)
+			if d == 0 {
+				l.dequeue(ticket)
+				l.broadcast()
+				admitted = true
+				l.mu.Unlock()
+				return p, nil
+			}
+		}
 		wake := l.wake
 		l.mu.Unlock()
-		t := time.NewTimer(d)
+
+		var t *time.Timer
+		var timer <-chan time.Time
+		if head {
+			if gate {
+				d = l.jitter(d)
+			}
+			if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) && !l.wakeable() {
+				return Permit{}, &waitError{name: l.cfg.Name, wait: d}
+			}
+			t = time.NewTimer(d)
+			timer = t.C
+		}
 		select {
 		case <-ctx.Done():
-			t.Stop()
+			if t != nil {
+				t.Stop()
+			}
 			return Permit{}, ctx.Err()
-		case <-t.C:
+		case <-timer:
 		case <-wake:
-			t.Stop()
+			if t != nil {
+				t.Stop()
+			}
 		}
 	}
+}
+
+func (l *Limiter) dequeue(ticket uint64) {
+	for i, t := range l.queue {
+		if t == ticket {
+			l.queue = append(l.queue[:i], l.queue[i+1:]...)
+			return
+		}
+	}
+}
+
+// broadcast wakes every waiter. l.mu is held.
+func (l *Limiter) broadcast() {
+	close(l.wake)
+	l.wake = make(chan struct{})
 }
 
 // wakeable reports whether a response may shorten the wait: calls are in flight whose reports
@@ -176,7 +269,18 @@ func (l *Limiter) Wait(ctx context.Context, tokens int) (Permit, error) {
 func (l *Limiter) wakeable() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.probing || (len(l.sends) > 0 && l.headers)
+	if l.probing {
+		return true
+	}
+	if !l.headers {
+		return false
+	}
+	for _, s := range l.sends {
+		if !s.done {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *Limiter) jitter(d time.Duration) time.Duration {
@@ -188,35 +292,42 @@ func (l *Limiter) jitter(d time.Duration) time.Duration {
 }
 
 // AllowAt admits a call costing tokens at now if the limits allow it (wait 0), and otherwise
-// returns the zero Permit and how long to wait before asking again (without jitter). It never
-// blocks: it is Wait's explicit-time twin.
+// returns the zero Permit and how long to wait before asking again. It never blocks: it is
+// Wait's explicit-time twin, and does not queue behind Wait's callers.
 func (l *Limiter) AllowAt(now time.Time, tokens int) (Permit, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	p, d, _ := l.allow(now, tokens)
+	return p, d
+}
+
+// allow is AllowAt with l.mu held; gate reports a wait behind a 429 or a probe.
+func (l *Limiter) allow(now time.Time, tokens int) (p Permit, wait time.Duration, gate bool) {
 	if now.Before(l.blocked) {
 		l.throttled++
-		return Permit{}, l.blocked.Sub(now)
+		return Permit{}, l.blocked.Sub(now), true
 	}
 	if !l.known {
 		if l.probing && now.Sub(l.probeAt) < l.cfg.ProbeTimeout {
 			l.throttled++
-			return Permit{}, l.probeAt.Add(l.cfg.ProbeTimeout).Sub(now)
+			return Permit{}, l.probeAt.Add(l.cfg.ProbeTimeout).Sub(now), true
 		}
 		l.probing, l.probeAt = true, now
-		return l.admit(now, tokens, true), 0
+		return l.admit(now, tokens, true), 0, false
 	}
-	var wait time.Duration
-	if l.requests.have {
-		wait = max(wait, l.requests.waitFor(now, 1, l.uncounted(l.requests.seq, false), l.cfg.Reserve))
+	for _, r := range l.requests.reports {
+		wait = max(wait, r.waitFor(now, l.requests.limit, 1, l.uncounted(now, r, false), l.cfg.Reserve))
 	}
-	if l.tokens.have && tokens > 0 {
-		wait = max(wait, l.tokens.waitFor(now, float64(tokens), l.uncounted(l.tokens.seq, true), l.cfg.Reserve))
+	if tokens > 0 {
+		for _, r := range l.tokens.reports {
+			wait = max(wait, r.waitFor(now, l.tokens.limit, float64(tokens), l.uncounted(now, r, true), l.cfg.Reserve))
+		}
 	}
 	if wait > 0 {
 		l.throttled++
-		return Permit{}, wait
+		return Permit{}, wait, false
 	}
-	return l.admit(now, tokens, false), 0
+	return l.admit(now, tokens, false), 0, false
 }
 
 func (l *Limiter) admit(now time.Time, tokens int, probe bool) Permit {
@@ -224,50 +335,69 @@ func (l *Limiter) admit(now time.Time, tokens int, probe bool) Permit {
 		l.sends = append(l.sends[:0], l.sends[len(l.sends)/2:]...)
 	}
 	l.seq++
-	l.sends = append(l.sends, send{seq: l.seq, tokens: float64(tokens)})
+	l.sends = append(l.sends, send{seq: l.seq, at: now, tokens: float64(tokens)})
 	l.admitted++
 	return Permit{l: l, sent: now, seq: l.seq, probe: probe}
 }
 
-// uncounted is what was admitted after snap: calls the provider had not seen when it made its
-// report.
-func (l *Limiter) uncounted(seq uint64, tokens bool) float64 {
+// reorderWindow is how much earlier than the reported call a call may have been admitted and
+// still have reached the provider after it: such calls are counted as not in the report.
+const reorderWindow = 100 * time.Millisecond
+
+// uncounted is what report r may not have counted: the calls admitted after it, those still in
+// flight (they may reach the provider after it), and those admitted shortly before it (they may
+// have reached the provider after it).
+func (l *Limiter) uncounted(now time.Time, r report, tokens bool) float64 {
 	var n float64
-	for i := len(l.sends) - 1; i >= 0 && l.sends[i].seq > seq; i-- {
-		if tokens {
-			n += l.sends[i].tokens
-		} else {
-			n++
+	edge := r.snap.Add(-reorderWindow)
+	for _, s := range l.sends {
+		if s.seq > r.seq || (s.seq < r.seq && !s.at.Before(edge)) || (!s.done && now.Sub(s.at) < inFlightFor) {
+			if tokens {
+				n += s.tokens
+			} else {
+				n++
+			}
 		}
 	}
 	return n
 }
 
-// level is the bucket's estimated content at now, before the calls sent since the report.
-func (b *bucket) level(now time.Time) float64 {
-	if !now.After(b.snap) {
-		return b.remaining
+// level is the bucket's estimated content at now by this report, before the calls it did not
+// count. It is a lower bound: the reported remaining is rounded down (the bucket may hold up to
+// one more), and a reset may be rounded up (Anthropic's are whole seconds), so the refill until
+// the reset is taken as one less than the deficit; at the reset the bucket is full.
+func (r report) level(now time.Time, limit float64) float64 {
+	if !now.After(r.snap) {
+		return r.remaining
 	}
-	if !b.reset.After(b.snap) || !now.Before(b.reset) {
-		return b.limit
+	if !r.reset.After(r.snap) || !now.Before(r.reset) {
+		return limit
 	}
-	f := float64(now.Sub(b.snap)) / float64(b.reset.Sub(b.snap))
-	return b.remaining + (b.limit-b.remaining)*f
+	f := float64(now.Sub(r.snap)) / float64(r.reset.Sub(r.snap))
+	return r.remaining + r.refill(limit)*f
 }
 
-// waitFor returns how long until the bucket holds cost plus the reserve, beyond what was sent
-// since the report (0: now).
-func (b *bucket) waitFor(now time.Time, cost, uncounted, reserve float64) time.Duration {
-	need := min(cost+reserve*b.limit, b.limit) + uncounted
-	if b.level(now) >= need {
+// refill is what the bucket is sure to gain until its reset.
+func (r report) refill(limit float64) float64 { return max(limit-r.remaining-1, 0) }
+
+// waitFor returns how long until the bucket holds cost plus the reserve, beyond what the report
+// did not count (0: now).
+func (r report) waitFor(now time.Time, limit, cost, uncounted, reserve float64) time.Duration {
+	need := min(cost+reserve*limit, limit) + uncounted
+	if r.level(now, limit) >= need {
 		return 0
 	}
-	if need > b.limit || !b.reset.After(b.snap) || b.limit <= b.remaining {
+	if need > limit || !r.reset.After(r.snap) {
 		// The estimate cannot get there by refilling alone: the calls in flight must report.
 		return 50 * time.Millisecond
 	}
-	f := (need - b.remaining) / (b.limit - b.remaining)
-	at := b.snap.Add(time.Duration(f * float64(b.reset.Sub(b.snap))))
+	if !now.Before(r.reset) {
+		return time.Millisecond
+	}
+	at := r.reset // full then
+	if rf := r.refill(limit); rf > 0 && need-r.remaining <= rf {
+		at = r.snap.Add(time.Duration((need - r.remaining) / rf * float64(r.reset.Sub(r.snap))))
+	}
 	return max(at.Sub(now), time.Millisecond)
 }
 
@@ -284,26 +414,34 @@ func (p Permit) ObserveAt(now time.Time, h http.Header, status int) {
 }
 
 func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
-	req, tok, ok := parse(h, now)
+	rep := ParseHeader(h, now)
+	req, tok := rep.Requests, rep.Tokens
+	ok := req.Known || tok.Known
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if p.probe {
 		l.probing = false
 	}
+	for i := range l.sends {
+		if l.sends[i].seq == p.seq {
+			l.sends[i].done = true
+			break
+		}
+	}
 	if ok {
 		l.known, l.headers = true, true
-		if req.have && p.seq >= l.requests.seq {
-			req.seq, req.snap = p.seq, p.sent
-			l.requests = req
+		if req.Known {
+			l.requests.add(float64(req.Limit), report{remaining: float64(req.Remaining), seq: p.seq, snap: p.sent, reset: req.Reset})
 		}
-		if tok.have && p.seq >= l.tokens.seq {
-			tok.seq, tok.snap = p.seq, p.sent
-			l.tokens = tok
+		if tok.Known {
+			l.tokens.add(float64(tok.Limit), report{remaining: float64(tok.Remaining), seq: p.seq, snap: p.sent, reset: tok.Reset})
 		}
-		l.prune()
 	} else if status != 0 {
 		l.known = true
 	}
-	if status == http.StatusTooManyRequests {
+	if status == http.StatusTooManyRequests && !ok {
+		// A 429 that says nothing of the buckets: block every call for the delay it asks.
+		// (With rate-limit headers, the report of an empty bucket paces the calls already.)
 		d, hinted := rebound.DelayHint(status, h, now)
 		if !hinted {
 			d = l.cfg.BlockFor
@@ -312,19 +450,27 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 			l.blocked = until
 		}
 	}
-	close(l.wake)
-	l.wake = make(chan struct{})
-	l.mu.Unlock()
+	l.prune(now)
+	l.broadcast()
 }
 
-// prune forgets the admissions every report has seen.
-func (l *Limiter) prune() {
-	oldest := l.requests.seq
-	if l.tokens.have && (!l.requests.have || l.tokens.seq < oldest) {
-		oldest = l.tokens.seq
+// prune forgets the admissions that no report can miss any more: observed, and admitted well
+// before the report kept of every bucket.
+func (l *Limiter) prune(now time.Time) {
+	var edge time.Time
+	have := false
+	for _, b := range []*bucket{&l.requests, &l.tokens} {
+		for _, r := range b.reports {
+			if e := r.snap.Add(-reorderWindow); !have || e.Before(edge) {
+				edge, have = e, true
+			}
+		}
+	}
+	if !have {
+		return
 	}
 	i := 0
-	for i < len(l.sends) && l.sends[i].seq <= oldest {
+	for i < len(l.sends) && l.sends[i].at.Before(edge) && (l.sends[i].done || now.Sub(l.sends[i].at) >= inFlightFor) {
 		i++
 	}
 	if i > 0 {

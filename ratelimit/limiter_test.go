@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -197,6 +198,9 @@ func TestFleetStaysUnderTheLimit(t *testing.T) {
 					if err != nil {
 						return
 					}
+					// The way to the provider takes 0–30 ms, so requests may arrive out of
+					// the order they were admitted in.
+					time.Sleep(time.Duration(rand.Float64() * float64(30*time.Millisecond)))
 					h, status := f.call(time.Now())
 					time.Sleep(200 * time.Millisecond)
 					p.Observe(h, status)
