@@ -111,10 +111,3 @@ func (g *globals) resumeRegistry(s *stores, hook rebound.Hook) dashboard.Registr
 		},
 	}
 }
-
-// dashboardHandler is serve's hook for the dashboard (see serveCmd.handler): the dashboard
-// without the worker's flags.
-func dashboardHandler(deps serveDeps) (http.Handler, error) {
-	var d dashboardServe
-	return d.handler(deps)
-}

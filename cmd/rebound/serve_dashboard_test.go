@@ -5,23 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/dashboard/dashboardtest"
 	"github.com/rebound-go/rebound/escalate"
-	"github.com/rebound-go/rebound/observe"
 )
 
 // demoServe is a demo run parked at publish and what `rebound serve --worker` builds over its
@@ -45,35 +41,74 @@ func runDemo(t *testing.T, dsn, runID string, extra ...string) {
 	}
 }
 
-// serveDemo starts what `rebound serve --worker [--token T]` serves, over dsn.
+// lineWriter collects what a command prints and hands over the first line with a prefix.
+type lineWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	prefix string
+	found  chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for _, line := range strings.Split(w.buf.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, w.prefix); ok && w.found != nil {
+			w.found <- rest
+			w.found = nil
+		}
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// serveDemo runs `rebound serve --addr 127.0.0.1:0 [--token T] [--worker]` in-process over dsn
+// until the test ends, and returns its URL with a second handle on the store for checks.
 func serveDemo(t *testing.T, dsn, token string, worker bool) *demoServe {
 	t.Helper()
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--store", dsn}
+	if token != "" {
+		args = append(args, "--token", token)
+	}
+	if worker {
+		args = append(args, "--worker", "--worker-interval", "100ms")
+	}
+	out := &lineWriter{prefix: "Serving on ", found: make(chan string, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() { code <- execute(ctx, args, env{stdout: out, stderr: out}) }()
+	var url string
+	select {
+	case line := <-out.found:
+		url, _, _ = strings.Cut(line, " ")
+	case c := <-code:
+		cancel()
+		t.Fatalf("rebound %s exited with %d:\n%s", strings.Join(args, " "), c, out.String())
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("rebound %s did not start:\n%s", strings.Join(args, " "), out.String())
+	}
 	g := &globals{env: env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }},
 		store: dsn, storeSet: true}
 	s, err := g.openStores(t.Context())
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
-	deps := serveDeps{stores: s, registry: reg, metrics: observe.NewMetrics(reg), token: token,
-		logger: slog.New(slog.DiscardHandler), healthz: healthz(s),
-		metricsHandler: requireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))}
-	d := &dashboardServe{worker: worker, interval: 100 * time.Millisecond}
-	h, err := d.handler(deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, err := d.start(context.Background(), g, deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
-		srv.Close()
-		stop()
+		cancel()
+		if c := <-code; c != exitCompleted {
+			t.Errorf("rebound serve exited with %d after its context ended:\n%s", c, out.String())
+		}
 		s.Close()
 	})
-	return &demoServe{dsn: dsn, url: srv.URL, token: token, s: s}
+	return &demoServe{dsn: dsn, url: url, token: token, s: s}
 }
 
 // TestServeDashboardApprovesTheDemo is the end-to-end test of issue 9 in a browser: the demo
@@ -91,12 +126,12 @@ func TestServeDashboardApprovesTheDemo(t *testing.T) {
 			name = "Token"
 		}
 		t.Run(name, func(t *testing.T) {
-			ctx := dashboardtest.Browser(t)
 			dir := t.TempDir()
 			t.Chdir(dir) // the demo writes its report under ./reports
 			dsn := "sqlite:" + filepath.Join(dir, "rebound.db")
 			runDemo(t, dsn, "demo-browser")
 			ds := serveDemo(t, dsn, token, true)
+			ctx := dashboardtest.Browser(t) // after serve: closed first, so serve shuts down at once
 
 			dashboardtest.Do(t, ctx, "open the queue", chromedp.Navigate(ds.url+"/escalations"))
 			if token != "" {
@@ -242,7 +277,6 @@ func TestServeDashboardScreenshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := dashboardtest.Browser(t)
 	dir := t.TempDir()
 	t.Chdir(dir)
 	dsn := "sqlite:" + filepath.Join(dir, "rebound.db")
@@ -250,6 +284,7 @@ func TestServeDashboardScreenshots(t *testing.T) {
 	runDemo(t, dsn, "report-agents")
 	runDemo(t, dsn, "report-batteries", "--topic", "Recycling lithium-ion batteries")
 	ds := serveDemo(t, dsn, "", true)
+	ctx := dashboardtest.Browser(t)
 
 	items, err := ds.s.queue.List(t.Context(), escalate.Filter{})
 	if err != nil {
