@@ -413,6 +413,7 @@ func (s *Server) pageBreakers(w http.ResponseWriter, r *http.Request) {
 type breakerJSON struct {
 	Name        string       `json:"name"`
 	State       string       `json:"state"`
+	Current     bool         `json:"current"`
 	Transitions []Transition `json:"transitions"`
 }
 
@@ -442,7 +443,7 @@ func (s *Server) apiBreakers(w http.ResponseWriter, r *http.Request) {
 		if ts == nil {
 			ts = []Transition{}
 		}
-		out.Breakers = append(out.Breakers, breakerJSON{Name: b.Name, State: b.State.String(), Transitions: ts})
+		out.Breakers = append(out.Breakers, breakerJSON{Name: b.Name, State: b.State.String(), Current: b.Current, Transitions: ts})
 	}
 	for _, e := range p.RunEvents {
 		out.RunEvents = append(out.RunEvents, runBreakerEventJSON{Time: e.Time, RunID: e.RunID, Step: e.Step,

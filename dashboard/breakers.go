@@ -87,7 +87,7 @@ func (l *BreakerLog) Breakers(_ context.Context) ([]BreakerStatus, error) {
 	l.mu.Unlock()
 	for _, set := range sets {
 		set.Range(func(key string, b *breaker.Breaker) bool {
-			byName[key] = &BreakerStatus{Name: key, State: b.State()}
+			byName[key] = &BreakerStatus{Name: key, State: b.State(), Current: true}
 			inSet[key] = true
 			return true
 		})

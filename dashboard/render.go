@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -190,6 +191,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 var templateFuncs = template.FuncMap{
 	"ago":      ago,
+	"pathesc":  url.PathEscape,
 	"dur":      shortDuration,
 	"ts":       timestamp,
 	"short":    shortID,

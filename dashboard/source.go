@@ -47,6 +47,10 @@ type BreakerStatus struct {
 	// Name is the dependency's key ("anthropic/claude-x", "tool/search").
 	Name  string        `json:"name"`
 	State breaker.State `json:"-"`
+	// Current is true when State is the breaker's state now (read from a watched set), false
+	// when it is the state its last recorded transition went to (a breaker the set forgot, or
+	// one of a set the source does not watch).
+	Current bool `json:"current"`
 	// Transitions are the most recent changes of state, newest first.
 	Transitions []Transition `json:"transitions"`
 }
