@@ -2,9 +2,10 @@ package postgres_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
@@ -13,7 +14,7 @@ import (
 
 func TestMain(m *testing.M) {
 	checkpointtest.CrashMain(openDSN)
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // openDSN opens "SCHEMA URL".

@@ -2,9 +2,10 @@ package sqlite_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"go.uber.org/goleak"
 
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
@@ -13,7 +14,7 @@ import (
 
 func TestMain(m *testing.M) {
 	checkpointtest.CrashMain(openDSN)
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func openDSN(ctx context.Context, path string) (checkpoint.Store, func(), error) {
