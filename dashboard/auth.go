@@ -113,12 +113,17 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(withAuth(r.Context(), kind)))
 			return
 		}
-		if isAPI(r) || r.Method != http.MethodGet && r.Method != http.MethodHead || r.URL.Path == "/metrics" {
+		switch {
+		case isAPI(r) || r.URL.Path == "/metrics":
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rebound"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong token: send Authorization: Bearer <token>")
-			return
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			// A form sent after the session ended: say so rather than lose it silently.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rebound"`)
+			s.renderError(w, r, http.StatusUnauthorized, "Your sign-in has expired or this browser is not signed in. Sign in again, then send the form again.")
+		default:
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		}
-		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 	})
 }
 

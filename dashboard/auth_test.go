@@ -74,6 +74,7 @@ func TestTokenGuardsEverything(t *testing.T) {
 		b.open(t, &s, "/login")
 		rec := b.post(t, &s, "/escalations/"+id+"/resolve", url.Values{"csrf": {s.csrf}, "by": {"eve"}, "action": {"approve"}})
 		wantStatus(t, rec, http.StatusUnauthorized)
+		wantBody(t, rec, "Sign in again", `href="/login"`)
 	})
 	t.Run("HealthzOpen", func(t *testing.T) {
 		rec := b.get(t, "/healthz")
