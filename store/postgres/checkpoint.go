@@ -139,54 +139,95 @@ func (s *Store) Renew(ctx context.Context, lease checkpoint.Lease, ttl time.Dura
 	return lease, nil
 }
 
-// Write implements checkpoint.Store: the fence (a conditional update of the run's row) first,
-// then the records in one batch, in one transaction.
+// Write implements checkpoint.Store in one transaction and two round trips: BEGIN, the fence
+// (a conditional update of the run's row, which also takes its lock) and the records go in one
+// pipelined batch; COMMIT follows if the fence held, ROLLBACK otherwise.
 func (s *Store) Write(ctx context.Context, lease checkpoint.Lease, w checkpoint.Write) error {
 	now := time.Now().UTC()
 	set := []string{"updated_at = $4"}
-	args := []any{now}
+	args := []any{lease.RunID, lease.Epoch, lease.Owner, now}
 	if u := w.Run; u != nil {
 		set = append(set, "status = $5", "last_step = $6", "step_count = $7", "attempt_count = $8", "escalation_id = $9", "error = $10")
 		args = append(args, string(u.Status), u.LastStep, u.StepCount, u.AttemptCount, u.EscalationID, u.Error)
 	}
 	if w.Release {
-		set = append(set, fmt.Sprintf("lease_expires = $%d", len(args)+4))
+		set = append(set, fmt.Sprintf("lease_expires = $%d", len(args)+1))
 		args = append(args, now)
 	}
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if err := fence(ctx, tx, lease, strings.Join(set, ", "), args...); err != nil {
-			return err
-		}
-		var b pgx.Batch
-		for _, st := range w.Steps {
-			b.Queue(`INSERT INTO steps (run_id, idx, name, status, key, irreversible, version, result, checksum, error,
-				class, reason, escalation_id, executions, started_at, finished_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-				ON CONFLICT (run_id, idx) DO UPDATE SET name = excluded.name, status = excluded.status,
-				key = excluded.key, irreversible = excluded.irreversible, version = excluded.version,
-				result = excluded.result, checksum = excluded.checksum, error = excluded.error,
-				class = excluded.class, reason = excluded.reason, escalation_id = excluded.escalation_id,
-				executions = excluded.executions, started_at = excluded.started_at, finished_at = excluded.finished_at`,
-				lease.RunID, st.Index, st.Name, string(st.Status), st.Key, st.Irreversible, st.Version,
-				nullBytes(st.Result), int64(st.Checksum), st.Error, st.Class, st.Reason, st.EscalationID,
-				st.Executions, st.StartedAt, st.FinishedAt)
-		}
-		for _, m := range w.Messages {
-			b.Queue(`INSERT INTO messages (run_id, seq, step, version, body, checksum) VALUES ($1, $2, $3, $4, $5, $6)`,
-				lease.RunID, m.Seq, m.Step, m.Version, m.Body, int64(m.Checksum))
-		}
-		for _, a := range w.Attempts {
-			b.Queue(`INSERT INTO attempts (run_id, step, at, kind, attempt, class, delay_ns, model, from_state, to_state,
-				reason, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-				lease.RunID, a.Step, a.Time, a.Kind, a.Attempt, a.Class, int64(a.Delay), a.Model, a.From, a.To, a.Reason, a.Error)
-		}
-		if b.Len() == 0 {
-			return nil
-		}
-		return tx.SendBatch(ctx, &b).Close()
-	})
-	if err != nil {
+	var b pgx.Batch
+	b.Queue(`BEGIN`)
+	b.Queue(`UPDATE runs SET `+strings.Join(set, ", ")+` WHERE id = $1 AND epoch = $2 AND owner = $3`, args...)
+	for _, st := range w.Steps {
+		b.Queue(`INSERT INTO steps (run_id, idx, name, status, key, irreversible, version, result, checksum, error,
+			class, reason, escalation_id, executions, started_at, finished_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+			ON CONFLICT (run_id, idx) DO UPDATE SET name = excluded.name, status = excluded.status,
+			key = excluded.key, irreversible = excluded.irreversible, version = excluded.version,
+			result = excluded.result, checksum = excluded.checksum, error = excluded.error,
+			class = excluded.class, reason = excluded.reason, escalation_id = excluded.escalation_id,
+			executions = excluded.executions, started_at = excluded.started_at, finished_at = excluded.finished_at`,
+			lease.RunID, st.Index, st.Name, string(st.Status), st.Key, st.Irreversible, st.Version,
+			nullBytes(st.Result), int64(st.Checksum), st.Error, st.Class, st.Reason, st.EscalationID,
+			st.Executions, st.StartedAt, st.FinishedAt)
+	}
+	for _, m := range w.Messages {
+		b.Queue(`INSERT INTO messages (run_id, seq, step, version, body, checksum) VALUES ($1, $2, $3, $4, $5, $6)`,
+			lease.RunID, m.Seq, m.Step, m.Version, m.Body, int64(m.Checksum))
+	}
+	for _, a := range w.Attempts {
+		b.Queue(`INSERT INTO attempts (run_id, step, at, kind, attempt, class, delay_ns, model, from_state, to_state,
+			reason, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			lease.RunID, a.Step, a.Time, a.Kind, a.Attempt, a.Class, int64(a.Delay), a.Model, a.From, a.To, a.Reason, a.Error)
+	}
+	if err := s.pipeline(ctx, lease, &b); err != nil {
 		return wrap("write run", lease.RunID, err)
+	}
+	return nil
+}
+
+// pipeline sends b (BEGIN, the fence, then the records) and commits if every statement
+// succeeded and the fence matched one row.
+func (s *Store) pipeline(ctx context.Context, lease checkpoint.Lease, b *pgx.Batch) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	br := conn.SendBatch(ctx, b)
+	var firstErr error
+	fenced := false
+	for i := range b.Len() {
+		tag, err := br.Exec()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("statement %d: %w", i, err)
+			}
+			break
+		}
+		if i == 1 {
+			fenced = tag.RowsAffected() == 1
+		}
+	}
+	if err := br.Close(); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	if firstErr != nil || !fenced {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx)) // the pool drops it
+		}
+		if !fenced {
+			stale := &checkpoint.StaleEpochError{RunID: lease.RunID, Epoch: lease.Epoch}
+			err := s.pool.QueryRow(ctx, `SELECT epoch, owner FROM runs WHERE id = $1`, lease.RunID).Scan(&stale.Current, &stale.Owner)
+			if err == nil || errors.Is(err, pgx.ErrNoRows) {
+				if firstErr == nil || stale.Current != lease.Epoch || stale.Owner != lease.Owner {
+					return stale
+				}
+			}
+		}
+		return firstErr
+	}
+	if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
