@@ -52,6 +52,15 @@
 // step (once); respond makes the reviewer's answer the step's result; retry runs it again; reject
 // fails the run.
 //
+// # Reading runs
+//
+// Store.ListRuns lists runs newest first (filter by status, page with Limit and Offset) with their
+// status, workflow, timestamps, last step and attempt count; Get returns one run verified and
+// decoded, with its steps (status, executions, attempts with class, delay, model and error,
+// timings, escalation) and its messages; Store.Prune deletes finished runs older than a time.
+// WithWorkflow records a run's workflow name and input, and Runner.Resume runs a run again with
+// the workflow registered under that name, for `rebound runs resume` and the dashboard's worker.
+//
 // # Stores
 //
 // MemoryStore lives here; store/sqlite (embedded, the default) and store/postgres (a fleet)
