@@ -190,15 +190,14 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 var templateFuncs = template.FuncMap{
-	"ago":      ago,
-	"pathesc":  url.PathEscape,
-	"dur":      shortDuration,
-	"ts":       timestamp,
-	"short":    shortID,
-	"lower":    strings.ToLower,
-	"query":    queryString,
-	"contains": func(list []string, s string) bool { return contains(list, s) },
-	"add":      func(a, b int) int { return a + b },
+	"ago":     ago,
+	"pathesc": url.PathEscape,
+	"dur":     shortDuration,
+	"ts":      timestamp,
+	"short":   shortID,
+	"lower":   strings.ToLower,
+	"query":   queryString,
+	"add":     func(a, b int) int { return a + b },
 }
 
 // ago renders how long ago t was, coarsely: "42s", "5m", "3h 10m", "2d 4h".
@@ -274,13 +273,4 @@ func queryString(pairs ...string) template.URL {
 		b.WriteString(template.URLQueryEscaper(pairs[i+1]))
 	}
 	return template.URL(b.String())
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
