@@ -19,7 +19,9 @@ func TestMigrationsOnce(t *testing.T) {
 	stores := make([]*postgres.Store, 4)
 	errs := make([]error, 4)
 	for i := range stores {
-		wg.Go(func() { stores[i], errs[i] = postgres.Open(ctx, url, postgres.WithSchema(schema), postgres.WithMaxConns(2)) })
+		wg.Go(func() {
+			stores[i], errs[i] = postgres.Open(ctx, url, postgres.WithSchema(schema), postgres.WithMaxConns(2))
+		})
 	}
 	wg.Wait()
 	t.Cleanup(func() {
