@@ -229,7 +229,7 @@ func (w *Worker) waiting(run checkpoint.RunInfo, now time.Time) bool {
 
 func (w *Worker) resume(ctx context.Context, run checkpoint.RunInfo) {
 	fn, ok := w.cfg.Registry[run.Workflow]
-	if !ok {
+	if !ok || fn == nil {
 		name := run.Workflow
 		if name == "" {
 			name = "(none recorded)"
@@ -250,7 +250,8 @@ func (w *Worker) resume(ctx context.Context, run checkpoint.RunInfo) {
 	case ctx.Err() != nil:
 		return
 	default:
-		// The run failed (its status says so) or could not be resumed: either way not in a loop.
+		// The run failed (its status then says so, and it is not listed again), or it could not
+		// be resumed (a store error, an input that no longer decodes): back off, not a loop.
 		w.fail(ctx, run, err)
 	}
 	if w.cfg.OnResume != nil {
@@ -285,6 +286,6 @@ func (w *Worker) fail(ctx context.Context, run checkpoint.RunInfo, err error) {
 	if first {
 		level = slog.LevelWarn
 	}
-	w.log.Log(ctx, level, "resume worker: cannot resume run", "run", run.ID, "workflow", run.Workflow,
-		"escalation", run.EscalationID, "retry_in", wait, "err", err)
+	w.log.Log(ctx, level, "resume worker: run did not complete", "run", run.ID, "workflow", run.Workflow,
+		"escalation", run.EscalationID, "retry_in_if_still_waiting", wait, "err", err)
 }
