@@ -132,9 +132,11 @@ func (r *Runner) Run(ctx context.Context, runID string, wf Workflow, opts ...Run
 		defer close(hbDone)
 		r.heartbeat(wctx, run, stop, cancel)
 	}()
-	werr := wf(wctx, run)
-	close(stop)
-	<-hbDone
+	werr := func() error {
+		// Stop the heartbeat even if the workflow panics: its lease then expires.
+		defer func() { close(stop); <-hbDone }()
+		return wf(wctx, run)
+	}()
 	lost := context.Cause(wctx)
 	cancel(nil)
 	if werr == nil {
