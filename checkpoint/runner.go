@@ -26,7 +26,10 @@ type Config struct {
 	Heartbeat time.Duration
 	// Hook receives the run and step events (RunStarted, RunResumed, StepStarted, StepSkipped,
 	// StepCompleted, Escalated, RunCompleted, RunFailed) and the attempt events emitted inside
-	// steps. Called on the goroutine of the workflow, with no lock held.
+	// steps. Called on the goroutine of the workflow (or of the producer inside a step), with no
+	// lock held. The attempt events of retries, breakers and fallbacks inside a step reach it
+	// through the step's rebound.Scope, so those producers need no hook of their own: giving them
+	// this same hook as well would deliver their events twice.
 	Hook rebound.Hook
 	// ObserveWrite, if set, receives the duration of each durable write (for the
 	// rebound_checkpoint_write_seconds histogram). Called on the writing goroutine.
