@@ -154,10 +154,20 @@ func (c *escShowCmd) run(ctx context.Context, args []string, w io.Writer) error 
 		return escError(err, args[0])
 	}
 	if c.g.json {
-		return writeJSON(w, struct {
-			escalate.Item
-			Audit []escalate.AuditEntry `json:"audit"`
-		}{it, audit})
+		// The item's own JSON, with its audit trail added.
+		b, err := json.Marshal(it)
+		if err != nil {
+			return err
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(b, &obj); err != nil {
+			return err
+		}
+		if audit == nil {
+			audit = []escalate.AuditEntry{}
+		}
+		obj["audit"] = audit
+		return writeJSON(w, obj)
 	}
 	showItem(w, it, audit)
 	return nil

@@ -103,19 +103,19 @@ type runDisplay struct {
 	liveDone chan struct{}
 }
 
-// newRunDisplay chooses the display for a run named runID with the given steps.
-func (g *globals) newRunDisplay(runID, title string, steps []string) *runDisplay {
+// newRunDisplay chooses the display, on w, for a run named runID with the given steps.
+func (g *globals) newRunDisplay(w io.Writer, runID, title string, steps []string) *runDisplay {
 	d := &runDisplay{progress: newProgress(runID, steps)}
 	track := func(_ context.Context, e rebound.Event) { d.progress.observe(e) }
 	switch {
 	case g.json:
-		d.hook = rebound.Hooks(track, jsonEvents(g.stdout))
+		d.hook = rebound.Hooks(track, jsonEvents(w))
 	case g.terminal:
 		d.hook = track
 		d.live = tea.NewProgram(&liveModel{p: d.progress, title: title},
-			tea.WithOutput(g.stdout), tea.WithInput(nil), tea.WithoutSignalHandler())
+			tea.WithOutput(w), tea.WithInput(nil), tea.WithoutSignalHandler())
 	default:
-		d.hook = rebound.Hooks(track, plainEvents(g.stdout))
+		d.hook = rebound.Hooks(track, plainEvents(w))
 	}
 	return d
 }

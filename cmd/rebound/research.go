@@ -25,7 +25,7 @@ type part struct {
 // runResearch runs (or resumes) the research pipeline as the run id, shows it, and prints the
 // summary. The error decides the exit code.
 func (g *globals) runResearch(ctx context.Context, s *stores, id string, in demoInput, w io.Writer) error {
-	disp := g.newRunDisplay(id, fmt.Sprintf("rebound demo · run %s · %s", id, providerLabel(in)), demoSteps)
+	disp := g.newRunDisplay(w, id, fmt.Sprintf("rebound demo · run %s · %s", id, providerLabel(in)), demoSteps)
 	models, err := g.buildModels(ctx, in)
 	if err != nil {
 		return err
@@ -49,11 +49,14 @@ func (g *globals) runResearch(ctx context.Context, s *stores, id string, in demo
 		return usagef("run %q is held by another live worker, %s, until %s; wait for it, or run 'rebound runs show %s'",
 			id, held.Owner, held.Expires.Local().Format(time.TimeOnly), id)
 	}
-	g.printSummary(g.human(), summaryOf{
+	human := w
+	if g.json {
+		human = g.stderr
+	}
+	g.printSummary(human, summaryOf{
 		p: disp.progress, runID: id, in: in, store: s.dsn, storeFlag: g.storeArg(), err: err,
 		elapsed: elapsed, report: report,
 	})
-	_ = w
 	if err != nil {
 		return &silentError{err}
 	}

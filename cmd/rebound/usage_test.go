@@ -180,3 +180,45 @@ func TestExitCodeMapping(t *testing.T) {
 		}
 	}
 }
+
+func TestEscalationShowJSONHasAuditTrail(t *testing.T) {
+	chdirTemp(t)
+	store := tempStore(t)
+	mustCode(t, cli(t, nil, "demo", "--run-id", "a1", "--faults", noFaults(t), store), exitEscalated, "demo")
+	esc := escalationID(t, store)
+	mustCode(t, cli(t, nil, "escalations", "claim", esc, "--by", "alice", store), 0, "claim")
+	// Someone else cannot decide while alice holds it.
+	r := cli(t, nil, "escalations", "resolve", esc, "--action", "approve", "--by", "bob", store)
+	mustCode(t, r, exitUsage, "resolve by bob")
+	if !strings.Contains(r.stderr, "claimed by alice") {
+		t.Errorf("resolve by bob: %s", r.stderr)
+	}
+	mustCode(t, cli(t, nil, "escalations", "resolve", esc, "--action", "reject", "--note", "wrong audience", "--by", "alice", store), 0, "resolve")
+	show := cli(t, nil, "escalations", "show", esc, "--json", store)
+	mustCode(t, show, 0, "show")
+	var it struct {
+		ID       string
+		Status   string
+		Decision struct{ Action, Note, By string }
+		Audit    []struct{ Event, By string }
+	}
+	if err := json.Unmarshal([]byte(show.stdout), &it); err != nil {
+		t.Fatal(err)
+	}
+	if it.ID != esc || it.Status != "resolved" || it.Decision.Action != "reject" || it.Decision.By != "alice" {
+		t.Errorf("show --json: %+v", it)
+	}
+	var events []string
+	for _, a := range it.Audit {
+		events = append(events, a.Event+"/"+a.By)
+	}
+	if got := strings.Join(events, " "); !strings.Contains(got, "claimed/alice") || !strings.Contains(got, "resolved/alice") {
+		t.Errorf("audit trail: %s", got)
+	}
+	// A rejected step fails the run on resume: exit code 1.
+	res := cli(t, nil, "runs", "resume", "a1", store)
+	mustCode(t, res, exitFailed, "resume after reject")
+	if !strings.Contains(res.stdout, "rejected by alice: wrong audience") {
+		t.Errorf("resume after reject:\n%s", res.stdout)
+	}
+}

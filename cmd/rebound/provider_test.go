@@ -1,0 +1,52 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rebound-go/rebound/fakellm"
+)
+
+// The demo against a real provider's wire format, on a server started apart (here the fake, as
+// `rebound fakellm` serves it): the key is optional with --base-url, the providers are recorded
+// with the run, and `runs resume` without provider flags resumes against the same server.
+func TestDemoAgainstCompatibleServers(t *testing.T) {
+	// A real provider gets the default recovery settings (1 s backoff, 5 attempts): only a
+	// rate limit with a short hint here, to keep the test quick.
+	script := `error 429 retry-after-ms=200 contains="[outline]" times=1`
+	for _, c := range []struct {
+		provider, base string
+	}{
+		{provider: "anthropic"},
+		{provider: "openai", base: "/v1/"},
+	} {
+		t.Run(c.provider, func(t *testing.T) {
+			chdirTemp(t)
+			srv := fakellm.NewServer(t, script)
+			store := tempStore(t)
+			r := cli(t, nil, "demo", "--run-id", "p1", "--provider", c.provider, "--base-url", srv.URL+c.base,
+				"--model", "big", "--fallback-model", "small", store)
+			mustCode(t, r, exitEscalated, "demo")
+			for _, want := range []string{
+				"outline: attempt 1 on " + c.provider + "/big failed (rate_limited)",
+				"outline: retry in",
+				"publish: escalated (irreversible_action)",
+			} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			esc := escalationID(t, store)
+			mustCode(t, cli(t, nil, "escalations", "resolve", esc, "--action", "approve", "--by", "alice", store), 0, "resolve")
+			before := srv.Counters().Requests
+			res := cli(t, nil, "runs", "resume", "p1", store)
+			mustCode(t, res, 0, "resume")
+			if !strings.Contains(res.stdout, "Report: reports/p1.md") {
+				t.Errorf("resume:\n%s", res.stdout)
+			}
+			if after := srv.Counters().Requests; after != before {
+				t.Errorf("the resume asked the model again (%d requests): finished steps must not be repeated", after-before)
+			}
+		})
+	}
+}
