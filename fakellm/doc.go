@@ -33,7 +33,7 @@
 //
 //	seed 42                      # seed for p= and latency distributions (default 0)
 //	limit rpm=1200 tpm=400000    # per-key token buckets, per minute (burst = the limit)
-//	limit rps=20 burst=20        # or per second; tps= and token-burst= for tokens
+//	# limit rps=20 burst=20      # or per second (one limit line); tps=, token-burst= for tokens
 //
 // Rules are tried in order for each request to /v1/messages and /v1/chat/completions.
 // latency and slow rules are modifiers: every matching one adds its delay. Of the other rules,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"hash/fnv"
 	"strings"
 )
 
@@ -45,6 +44,9 @@ func textOf(raw json.RawMessage) (string, error) {
 	}
 	switch raw[0] {
 	case '"':
+		if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 {
+			return string(raw[1 : len(raw)-1]), nil // already validated by the outer decoder
+		}
 		var s string
 		err := json.Unmarshal(raw, &s)
 		return s, err
@@ -77,6 +79,7 @@ type prompt struct {
 	system    string
 	lastUser  string
 	hash      string // 12 hex digits over model, system and every message
+	words     string // first eight words of the last user message
 	inTokens  int64
 	wantsJSON bool
 	schema    map[string]any // JSON schema of a structured-output request, if any
@@ -86,8 +89,7 @@ type prompt struct {
 // system text.
 func readPrompt(req *apiRequest) (prompt, error) {
 	var p prompt
-	h := fnv.New64a()
-	h.Write([]byte(req.Model))
+	h := fnvAdd(fnvOffset, req.Model)
 	sys, err := textOf(req.System)
 	if err != nil {
 		return p, errors.New("system: " + err.Error())
@@ -101,10 +103,7 @@ func readPrompt(req *apiRequest) (prompt, error) {
 		if err != nil {
 			return p, errors.New("messages: " + err.Error())
 		}
-		h.Write([]byte{0})
-		h.Write([]byte(m.Role))
-		h.Write([]byte{0})
-		h.Write([]byte(t))
+		h = fnvAdd(fnvAdd(fnvAdd(fnvAdd(h, "\x00"), m.Role), "\x00"), t)
 		chars += len(t)
 		switch m.Role {
 		case "user":
@@ -117,10 +116,8 @@ func readPrompt(req *apiRequest) (prompt, error) {
 		}
 	}
 	p.system = sysB.String()
-	h.Write([]byte{1})
-	h.Write([]byte(sys))
+	v := fnvAdd(fnvAdd(h, "\x01"), sys)
 	var sum [8]byte
-	v := h.Sum64()
 	for i := range sum {
 		sum[i] = byte(v >> (56 - 8*i))
 	}
@@ -130,6 +127,7 @@ func readPrompt(req *apiRequest) (prompt, error) {
 		hx[2*i+1] = hexDigits[sum[i]&0xf]
 	}
 	p.hash = string(hx)
+	p.words = firstWords(p.lastUser, 8)
 	p.inTokens = int64(3 + 4*len(req.Messages) + (chars+3)/4)
 	p.wantsJSON = containsFold(p.system, "json") || containsFold(p.lastUser, "json")
 	for _, f := range []json.RawMessage{req.ResponseFormat, req.OutputFormat, req.OutputConfig} {
@@ -160,6 +158,20 @@ func readPrompt(req *apiRequest) (prompt, error) {
 	return p, nil
 }
 
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvAdd continues an FNV-1a 64 hash over s.
+func fnvAdd(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
 func containsFold(s, sub string) bool {
 	n := len(sub)
 	for i := 0; i+n <= len(s); i++ {
@@ -172,15 +184,38 @@ func containsFold(s, sub string) bool {
 
 // firstWords returns up to n words of s joined by single spaces, at most 80 bytes.
 func firstWords(s string, n int) string {
-	f := strings.Fields(s)
-	if len(f) > n {
-		f = f[:n]
+	var buf [80]byte
+	b := buf[:0]
+	words := 0
+	for i := 0; i < len(s) && words < n; {
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
+		j := i
+		for j < len(s) && !isSpace(s[j]) {
+			j++
+		}
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, s[i:j]...)
+		words++
+		i = j
+		if len(b) >= 80 {
+			break
+		}
 	}
-	out := strings.Join(f, " ")
-	if len(out) > 80 {
-		out = strings.ToValidUTF8(out[:80], "")
+	if len(b) > 80 {
+		return strings.ToValidUTF8(string(b[:80]), "")
 	}
-	return out
+	return string(b)
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // ReplyText is the text the fake answers a prompt with when no fault or JSON request changes it:
@@ -188,7 +223,7 @@ func firstWords(s string, n int) string {
 // digits over the model, the system text and every message, so the same request always gets
 // the same reply and a test can tell which step a reply belongs to from the echoed words.
 func replyText(p prompt) string {
-	return "[fakellm " + p.hash + "] " + firstWords(p.lastUser, 8)
+	return "[fakellm " + p.hash + "] " + p.words
 }
 
 // replyJSON is the JSON answer to a prompt that asked for JSON: an instance of the requested
@@ -204,7 +239,7 @@ func replyJSON(p prompt) string {
 	b := make([]byte, 0, 64)
 	b = append(b, '{')
 	b = appendKStr(b, "reply", p.hash)
-	b = appendKStr(b, "echo", firstWords(p.lastUser, 8))
+	b = appendKStr(b, "echo", p.words)
 	return string(append(b, '}'))
 }
 
@@ -266,7 +301,7 @@ func instance(s map[string]any, p prompt, depth int) any {
 	case "null":
 		return nil
 	case "string":
-		return "[fakellm " + p.hash + "] " + firstWords(p.lastUser, 8)
+		return "[fakellm " + p.hash + "] " + p.words
 	}
 	if _, ok := s["properties"]; ok {
 		return instance(map[string]any{"type": "object", "properties": s["properties"]}, p, depth+1)
@@ -298,7 +333,7 @@ func answer(p prompt, maxTokens int64, soft Kind) outcome {
 	var o outcome
 	switch {
 	case soft == KindNotJSON && p.wantsJSON:
-		o.text = "Sure! Here is what you asked for: " + firstWords(p.lastUser, 8) + " (" + p.hash + ")"
+		o.text = "Sure! Here is what you asked for: " + p.words + " (" + p.hash + ")"
 	case soft == KindRefusal || soft == KindContentFilter:
 		o.refusal = soft == KindRefusal
 		o.filter = soft == KindContentFilter

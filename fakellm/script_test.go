@@ -2,6 +2,7 @@ package fakellm_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,32 @@ func TestParseScriptErrors(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), "fault script line ") {
 			t.Errorf("%q: error text %q", tc.script, err)
 		}
+	}
+}
+
+// TestDocsScriptsParse keeps docs/fakellm.md honest: every plain fenced block that is a script
+// (not Go, JSON or a shell command) must parse.
+func TestDocsScriptsParse(t *testing.T) {
+	b, err := os.ReadFile("../docs/fakellm.md")
+	if err != nil {
+		t.Skipf("docs not found: %v", err)
+	}
+	parts := strings.Split(string(b), "```")
+	n := 0
+	for i := 1; i < len(parts); i += 2 {
+		block := parts[i]
+		if !strings.HasPrefix(block, "\n") { // has a language tag
+			continue
+		}
+		if strings.Contains(block, "go run") || strings.Contains(block, "curl ") {
+			continue
+		}
+		n++
+		if _, err := fakellm.ParseScript(block); err != nil {
+			t.Errorf("docs block %d: %v\n%s", n, err, block)
+		}
+	}
+	if n < 3 {
+		t.Errorf("found %d script blocks in the docs", n)
 	}
 }

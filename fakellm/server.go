@@ -265,6 +265,17 @@ type call struct {
 	slow   time.Duration
 	status int
 	rec    RequestRecord
+	hv     []string // backing array for header values: one allocation instead of one per header
+}
+
+// set sets a header whose key is already canonical, without allocating a slice per header.
+func (c *call) set(key, v string) {
+	if c.hv == nil {
+		c.hv = make([]string, 0, 24)
+	}
+	c.hv = append(c.hv, v)
+	n := len(c.hv)
+	c.w.Header()[key] = c.hv[n-1 : n : n]
 }
 
 func (c *call) provider() string {
@@ -387,7 +398,7 @@ func (c *call) readBody() bool {
 		c.writeError(http.StatusBadRequest, "", "", msg, nil)
 		return false
 	}
-	c.rec.Prompt = firstWords(p.lastUser, 8)
+	c.rec.Prompt = p.words
 	c.rec.ReplyHash = p.hash
 	return true
 }
@@ -598,9 +609,8 @@ func (h *Handler) serveGenerate(w http.ResponseWriter, r *http.Request, openai b
 }
 
 func (c *call) writeJSON(status int, body []byte) {
-	h := c.w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	c.set("Content-Type", "application/json")
+	c.set("Content-Length", strconv.Itoa(len(body)))
 	c.w.WriteHeader(status)
 	c.status = status
 	c.w.Write(body)
@@ -655,9 +665,9 @@ func (c *call) hintHeaders(r *Rule) {
 
 func (c *call) setIDHeader() {
 	if c.openai {
-		c.w.Header()["X-Request-Id"] = []string{c.reqID}
+		c.set("X-Request-Id", c.reqID)
 	} else {
-		c.w.Header()["Request-Id"] = []string{c.reqID}
+		c.set("Request-Id", c.reqID)
 	}
 }
 
@@ -665,49 +675,47 @@ func (c *call) setIDHeader() {
 func (c *call) setHeaders() {
 	c.setIDHeader()
 	if c.openai {
-		h := c.w.Header()
-		h["Openai-Version"] = []string{"2020-10-01"}
-		h["Openai-Organization"] = []string{"org-fakellm"}
-		h["Openai-Processing-Ms"] = []string{"1"}
+		c.set("Openai-Version", "2020-10-01")
+		c.set("Openai-Organization", "org-fakellm")
+		c.set("Openai-Processing-Ms", "1")
 	} else {
-		c.w.Header()["Anthropic-Organization-Id"] = []string{"00000000-0000-4000-8000-00000000fa4e"}
+		c.set("Anthropic-Organization-Id", "00000000-0000-4000-8000-00000000fa4e")
 	}
 	c.setRateHeaders()
 }
 
 func (c *call) setRateHeaders() {
-	h := c.w.Header()
 	q := &c.q
 	if c.openai {
 		if !q.enabled || q.reqLimit == 0 {
-			h["X-Ratelimit-Limit-Requests"] = []string{nominalReqStr}
-			h["X-Ratelimit-Remaining-Requests"] = []string{nominalReqStr}
-			h["X-Ratelimit-Reset-Requests"] = []string{"0s"}
+			c.set("X-Ratelimit-Limit-Requests", nominalReqStr)
+			c.set("X-Ratelimit-Remaining-Requests", nominalReqStr)
+			c.set("X-Ratelimit-Reset-Requests", "0s")
 		} else {
-			h["X-Ratelimit-Limit-Requests"] = []string{strconv.FormatInt(q.reqLimit, 10)}
-			h["X-Ratelimit-Remaining-Requests"] = []string{strconv.FormatInt(q.reqRemain, 10)}
-			h["X-Ratelimit-Reset-Requests"] = []string{goDuration(q.reqReset)}
+			c.set("X-Ratelimit-Limit-Requests", strconv.FormatInt(q.reqLimit, 10))
+			c.set("X-Ratelimit-Remaining-Requests", strconv.FormatInt(q.reqRemain, 10))
+			c.set("X-Ratelimit-Reset-Requests", goDuration(q.reqReset))
 		}
 		if !q.enabled || q.tokLimit == 0 {
-			h["X-Ratelimit-Limit-Tokens"] = []string{nominalTokStr}
-			h["X-Ratelimit-Remaining-Tokens"] = []string{nominalTokStr}
-			h["X-Ratelimit-Reset-Tokens"] = []string{"0s"}
+			c.set("X-Ratelimit-Limit-Tokens", nominalTokStr)
+			c.set("X-Ratelimit-Remaining-Tokens", nominalTokStr)
+			c.set("X-Ratelimit-Reset-Tokens", "0s")
 		} else {
-			h["X-Ratelimit-Limit-Tokens"] = []string{strconv.FormatInt(q.tokLimit, 10)}
-			h["X-Ratelimit-Remaining-Tokens"] = []string{strconv.FormatInt(q.tokRemain, 10)}
-			h["X-Ratelimit-Reset-Tokens"] = []string{goDuration(q.tokReset)}
+			c.set("X-Ratelimit-Limit-Tokens", strconv.FormatInt(q.tokLimit, 10))
+			c.set("X-Ratelimit-Remaining-Tokens", strconv.FormatInt(q.tokRemain, 10))
+			c.set("X-Ratelimit-Reset-Tokens", goDuration(q.tokReset))
 		}
 		return
 	}
 	now := c.clock().format(c.now)
 	if !q.enabled || q.reqLimit == 0 {
-		h["Anthropic-Ratelimit-Requests-Limit"] = []string{nominalReqStr}
-		h["Anthropic-Ratelimit-Requests-Remaining"] = []string{nominalReqStr}
-		h["Anthropic-Ratelimit-Requests-Reset"] = []string{now}
+		c.set("Anthropic-Ratelimit-Requests-Limit", nominalReqStr)
+		c.set("Anthropic-Ratelimit-Requests-Remaining", nominalReqStr)
+		c.set("Anthropic-Ratelimit-Requests-Reset", now)
 	} else {
-		h["Anthropic-Ratelimit-Requests-Limit"] = []string{strconv.FormatInt(q.reqLimit, 10)}
-		h["Anthropic-Ratelimit-Requests-Remaining"] = []string{strconv.FormatInt(q.reqRemain, 10)}
-		h["Anthropic-Ratelimit-Requests-Reset"] = []string{c.clock().resetTime(c.now, q.reqReset)}
+		c.set("Anthropic-Ratelimit-Requests-Limit", strconv.FormatInt(q.reqLimit, 10))
+		c.set("Anthropic-Ratelimit-Requests-Remaining", strconv.FormatInt(q.reqRemain, 10))
+		c.set("Anthropic-Ratelimit-Requests-Reset", c.clock().resetTime(c.now, q.reqReset))
 	}
 	lim, rem, reset := nominalTokStr, nominalTokStr, now
 	if q.enabled && q.tokLimit > 0 {
@@ -720,9 +728,9 @@ func (c *call) setRateHeaders() {
 		{"Anthropic-Ratelimit-Input-Tokens-Limit", "Anthropic-Ratelimit-Input-Tokens-Remaining", "Anthropic-Ratelimit-Input-Tokens-Reset"},
 		{"Anthropic-Ratelimit-Output-Tokens-Limit", "Anthropic-Ratelimit-Output-Tokens-Remaining", "Anthropic-Ratelimit-Output-Tokens-Reset"},
 	} {
-		h[k[0]] = []string{lim}
-		h[k[1]] = []string{rem}
-		h[k[2]] = []string{reset}
+		c.set(k[0], lim)
+		c.set(k[1], rem)
+		c.set(k[2], reset)
 	}
 }
 

@@ -42,9 +42,8 @@ func (c *call) stream(o outcome, fault *Rule) {
 			after = len(ev) - 1
 		}
 	}
-	h := c.w.Header()
-	h["Content-Type"] = []string{"text/event-stream; charset=utf-8"}
-	h["Cache-Control"] = []string{"no-cache"}
+	c.set("Content-Type", "text/event-stream; charset=utf-8")
+	c.set("Cache-Control", "no-cache")
 	c.w.WriteHeader(http.StatusOK)
 	c.status = http.StatusOK
 	fl, _ := c.w.(http.Flusher)
