@@ -26,29 +26,31 @@ const (
 
 // stepProgress is what the events of one step have said so far.
 type stepProgress struct {
-	name      string
-	phase     stepPhase
-	attempt   int
-	attempts  int // attempts made in this process (failed ones plus the successful one)
-	retryAt   time.Time
-	retryWhy  rebound.Class
-	model     string // the model of the last attempt or fallback
-	failures  map[rebound.Class]int
-	hint      time.Duration // the largest retry delay
-	fallback  string        // from → to, when a fallback answered
-	degraded  bool
-	breakers  []breakerChange
-	reason    string // escalation reason
-	escID     string
-	err       string
-	started   time.Time
-	finished  time.Time
-	repaired  bool
-	timedOut  bool
-	outOfHint bool
-	refused   int    // calls an open breaker refused
-	refusedBy string // whose breaker
-	failedOn  string // the model of the last failed attempt
+	name     string
+	phase    stepPhase
+	attempt  int
+	attempts int // attempts made in this process (failed ones plus the successful one)
+	retryAt  time.Time
+	retryWhy rebound.Class
+	model    string // the model of the last attempt or fallback
+	failures map[rebound.Class]int
+	hint     time.Duration // the largest retry delay
+	fallback string        // from → to, when a fallback answered
+	degraded bool
+	breakers []breakerChange
+	reason   string // escalation reason
+	escID    string
+	err      string
+	started  time.Time
+	finished time.Time
+	// attemptStart is when the current attempt began (the step's start, or the end of a wait).
+	attemptStart time.Time
+	repaired     bool
+	timedOut     bool
+	outOfHint    bool
+	refused      int    // calls an open breaker refused
+	refusedBy    string // whose breaker
+	failedOn     string // the model of the last failed attempt
 }
 
 type breakerChange struct{ model, from, to string }
@@ -105,7 +107,7 @@ func (p *progress) observe(e rebound.Event) {
 		p.resumed = e.Kind == rebound.RunResumed
 		p.status, p.started = "running", e.Time
 	case rebound.StepStarted:
-		s.phase, s.started, s.attempt = phaseRunning, e.Time, 1
+		s.phase, s.started, s.attempt, s.attemptStart = phaseRunning, e.Time, 1, e.Time
 	case rebound.StepSkipped:
 		s.phase = phaseSkipped
 	case rebound.AttemptFailed:
@@ -145,6 +147,7 @@ func (p *progress) observe(e rebound.Event) {
 			return
 		}
 		s.phase, s.retryAt, s.retryWhy = phaseWaiting, e.Time.Add(e.Delay), e.Class
+		s.attemptStart = s.retryAt
 		s.hint = max(s.hint, e.Delay)
 		if e.Attempt > 0 {
 			s.attempt = e.Attempt + 1
@@ -161,7 +164,7 @@ func (p *progress) observe(e rebound.Event) {
 	case rebound.FallbackUsed:
 		if s != nil {
 			s.fallback, s.model, s.degraded = e.From+" → "+e.To, e.To, true
-			s.phase = phaseRunning
+			s.phase, s.attemptStart = phaseRunning, e.Time
 		}
 	case rebound.StepCompleted:
 		s.phase, s.finished = phaseDone, e.Time

@@ -49,42 +49,51 @@ func (p *progress) lines(now time.Time, pal palette, frame int) []string {
 			icon, state = pal.dim.Render("○"), pal.dim.Render("pending")
 		case phaseRunning, phaseWaiting:
 			icon = pal.accent.Render(spinner[frame%len(spinner)])
-			state = fmt.Sprintf("attempt %d", max(s.attempt, 1))
 			if s.phase == phaseWaiting && now.Before(s.retryAt) {
-				left := s.retryAt.Sub(now).Round(100 * time.Millisecond)
-				state = pal.warn.Render(fmt.Sprintf("retry in %.1fs (%s)", left.Seconds(), s.retryWhy)) +
-					pal.dim.Render(fmt.Sprintf(" · attempt %d next", max(s.attempt, 2)))
+				left := s.retryAt.Sub(now)
+				state = pal.warn.Render(fmt.Sprintf("retry in %.1fs (%s)", left.Seconds(), s.retryWhy))
+			} else {
+				state = fmt.Sprintf("attempt %d", max(s.attempt, 1))
+				if !s.attemptStart.IsZero() && now.After(s.attemptStart) {
+					state += pal.dim.Render(fmt.Sprintf(" · %.1fs", now.Sub(s.attemptStart).Seconds()))
+				}
+			}
+			if s.model != "" {
+				b := p.breakerOf(s.model)
+				bs := pal.ok
+				switch b {
+				case "open":
+					bs = pal.bad
+				case "half_open":
+					bs = pal.warn
+				}
+				extra = append(extra, pal.dim.Render(shortModel(s.model))+" "+bs.Render("["+strings.ReplaceAll(b, "_", "-")+"]"))
 			}
 		case phaseDone:
 			icon = pal.ok.Render("✓")
 			state = pal.ok.Render("done")
-			if s.attempts > 1 {
-				state += pal.dim.Render(fmt.Sprintf(" after %d attempts", s.attempts))
-			}
 			if d := s.finished.Sub(s.started); !s.started.IsZero() && d > 0 {
 				state += pal.dim.Render(fmt.Sprintf(" in %.1fs", d.Seconds()))
+			}
+			if s.attempts > 1 {
+				state += pal.dim.Render(fmt.Sprintf(" · %d attempts", s.attempts))
+			}
+			switch {
+			case s.fallback != "":
+				extra = append(extra, pal.warn.Render("↪ "+shortModel(s.model)+" (fallback, degraded)"))
+			case s.model != "":
+				extra = append(extra, pal.dim.Render(shortModel(s.model)))
 			}
 		case phaseSkipped:
 			icon, state = pal.dim.Render("↷"), pal.dim.Render("done earlier (skipped)")
 		case phaseEscalated:
 			icon = pal.warn.Render("⚑")
 			state = pal.warn.Render("escalated: " + s.reason)
+			if s.escID != "" {
+				state += pal.dim.Render(" · " + s.escID)
+			}
 		case phaseFailed:
 			icon, state = pal.bad.Render("✗"), pal.bad.Render("failed")
-		}
-		if s.model != "" && s.phase == phaseDone {
-			extra = append(extra, pal.dim.Render(s.model))
-		}
-		if s.model != "" && (s.phase == phaseRunning || s.phase == phaseWaiting) {
-			b := p.breakerOf(s.model)
-			bs := pal.ok
-			switch b {
-			case "open":
-				bs = pal.bad
-			case "half_open":
-				bs = pal.warn
-			}
-			extra = append(extra, pal.dim.Render(s.model)+" "+bs.Render("["+strings.ReplaceAll(b, "_", "-")+"]"))
 		}
 		if s.phase != phaseSkipped {
 			if len(s.failures) > 0 {
@@ -94,11 +103,16 @@ func (p *progress) lines(now time.Time, pal palette, frame int) []string {
 				}
 				extra = append(extra, pal.dim.Render(strings.Join(fs, ", ")))
 			}
-			if s.refused > 0 {
-				extra = append(extra, pal.dim.Render(fmt.Sprintf("%d× breaker open", s.refused)))
+			for _, b := range s.breakers {
+				if b.to == "open" {
+					extra = append(extra, pal.bad.Render("breaker opened"))
+				}
 			}
-			if s.fallback != "" {
-				extra = append(extra, pal.warn.Render("↪ fallback (degraded)"))
+			if s.refused > 0 && len(s.breakers) == 0 {
+				extra = append(extra, pal.dim.Render("breaker open"))
+			}
+			if s.fallback != "" && s.phase != phaseDone {
+				extra = append(extra, pal.warn.Render("↪ fallback "+shortModel(s.model)))
 			}
 		}
 		line := fmt.Sprintf("  %s %s  %s", icon, pal.bold.Render(name), state)
@@ -108,4 +122,12 @@ func (p *progress) lines(now time.Time, pal palette, frame int) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// shortModel drops the provider from a model's name: the title line names the provider.
+func shortModel(m string) string {
+	if i := strings.LastIndex(m, "/"); i >= 0 {
+		return m[i+1:]
+	}
+	return m
 }

@@ -58,7 +58,7 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 			width = max(width, len(r[0]))
 		}
 		for _, r := range rec {
-			fmt.Fprintf(w, "  %-*s  %s\n", width, r[0], r[1])
+			fmt.Fprintf(w, "  %-*s  %s\n", width, r[0], wrap(r[1], summaryWidth-width-4, strings.Repeat(" ", width+4)))
 		}
 	}
 	switch {
@@ -111,4 +111,28 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// summaryWidth is the width the summary's explanations are wrapped to.
+const summaryWidth = 100
+
+// wrap breaks text into lines of at most width columns (words are not split), indenting every
+// line after the first with indent.
+func wrap(text string, width int, indent string) string {
+	width = max(width, 30)
+	var b strings.Builder
+	col := 0
+	for i, word := range strings.Fields(text) {
+		n := len([]rune(word))
+		if i > 0 && col+1+n > width {
+			b.WriteString("\n" + indent)
+			col = 0
+		} else if i > 0 {
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(word)
+		col += n
+	}
+	return b.String()
 }
