@@ -46,7 +46,8 @@ type lineWriter struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer
 	prefix string
-	found  chan string
+	found  chan<- string
+	sent   bool
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -54,9 +55,9 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	w.buf.Write(p)
 	for _, line := range strings.Split(w.buf.String(), "\n") {
-		if rest, ok := strings.CutPrefix(line, w.prefix); ok && w.found != nil {
-			w.found <- rest
-			w.found = nil
+		if rest, ok := strings.CutPrefix(line, w.prefix); ok && !w.sent {
+			w.found <- rest // buffered: never blocks
+			w.sent = true
 		}
 	}
 	return len(p), nil
@@ -79,13 +80,14 @@ func serveDemo(t *testing.T, dsn, token string, worker bool) *demoServe {
 	if worker {
 		args = append(args, "--worker", "--worker-interval", "100ms")
 	}
-	out := &lineWriter{prefix: "Serving on ", found: make(chan string, 1)}
+	found := make(chan string, 1)
+	out := &lineWriter{prefix: "Serving on ", found: found}
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
 	go func() { code <- execute(ctx, args, env{stdout: out, stderr: out}) }()
 	var url string
 	select {
-	case line := <-out.found:
+	case line := <-found:
 		url, _, _ = strings.Cut(line, " ")
 	case c := <-code:
 		cancel()
