@@ -361,3 +361,29 @@ func TestRequestLogIsBounded(t *testing.T) {
 		t.Errorf("log %+v", log)
 	}
 }
+
+// TestCloseReleasesHang: closing the server drops a hanging request's connection rather than
+// answering it (an empty 200 would look like a reply).
+func TestCloseReleasesHang(t *testing.T) {
+	srv := fakellm.NewServer(t, "hang")
+	errc := make(chan error, 1)
+	go func() {
+		body := `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`
+		res, err := http.Post(srv.URL+"/v1/messages", "application/json", strings.NewReader(body))
+		if err == nil {
+			res.Body.Close()
+			err = fmt.Errorf("answered with status %d", res.StatusCode)
+		}
+		errc <- err
+	}()
+	for srv.Counters().InFlight == 0 {
+		time.Sleep(time.Millisecond) // polling for the request to arrive, not timing anything
+	}
+	srv.Close()
+	if err := <-errc; err == nil || strings.Contains(err.Error(), "answered") {
+		t.Fatalf("err %v, want a dropped connection", err)
+	}
+	if c := srv.Counters(); c.InFlight != 0 || c.ByStatus["0"] != 1 {
+		t.Errorf("counters %+v", c)
+	}
+}

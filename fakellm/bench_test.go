@@ -18,17 +18,39 @@ var benchBody = []byte(`{"model":"claude-sonnet-4-5","max_tokens":256,"messages"
 // non-streaming Anthropic requests. It reports requests per second and the heap in use after the
 // run (server and clients, after a GC) with the request log bounded at 1000 entries. For the
 // figure after 100,000 requests: go test -run XXX -bench Throughput -benchtime 100000x ./fakellm
+//
+// The baseline sub-benchmark serves a constant reply of the same size with a bare handler: the
+// ceiling of net/http plus the clients on this machine, against which the fake's cost shows.
 func BenchmarkThroughput(b *testing.B) {
-	h, err := fakellm.New("", fakellm.Options{LogSize: 1000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := fakellm.Serve(h)
-	defer srv.Close()
+	b.Run("fakellm", func(b *testing.B) {
+		h, err := fakellm.New("", fakellm.Options{LogSize: 1000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := fakellm.Serve(h)
+		defer srv.Close()
+		throughput(b, srv.URL)
+		if c := h.Counters(); c.Requests != int64(b.N) || len(h.Requests()) > 1000 {
+			b.Errorf("counted %d of %d requests, log %d", c.Requests, b.N, len(h.Requests()))
+		}
+	})
+	b.Run("baseline", func(b *testing.B) {
+		reply := []byte(`{"id":"msg_fake_0","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"[fakellm 000000000000] Write section two of the report on tidal"}],"stop_reason":"end_turn","stop_sequence":null,"stop_details":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":17}}`)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(reply)
+		}))
+		defer srv.Close()
+		throughput(b, srv.URL)
+	})
+}
+
+func throughput(b *testing.B, base string) {
 	tr := &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
-	url := srv.URL + "/v1/messages"
+	url := base + "/v1/messages"
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((64 + procs - 1) / procs)
 	b.ReportAllocs()
@@ -60,9 +82,6 @@ func BenchmarkThroughput(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
-	if c := h.Counters(); c.Requests != int64(b.N) || len(h.Requests()) > 1000 {
-		b.Errorf("counted %d of %d requests, log %d", c.Requests, b.N, len(h.Requests()))
-	}
 }
 
 // BenchmarkHandler measures the server's own cost per non-streaming request, without the network.

@@ -109,7 +109,7 @@
 //
 //	GET  /_fakellm/script        the running script
 //	PUT  /_fakellm/script        replace it (POST too); 400 {"error","line","reason"} if bad
-//	GET  /_fakellm/counters      {"requests", "by_model", "by_status", "by_fault"}
+//	GET  /_fakellm/counters      {"requests", "in_flight", "by_model", "by_status", "by_fault"}
 //	GET  /_fakellm/requests      the bounded request log (X-Stainless-Retry-Count, whether a key
 //	                             was present and in which header; never the key)
 //	POST /_fakellm/reset         clear counters and log, restart the script

@@ -35,6 +35,7 @@ type Handler struct {
 	done  chan struct{} // closed by Close: hanging requests return
 	once  sync.Once
 	ids   atomic.Int64 // request IDs, never reset
+	busy  atomic.Int64 // API requests in flight
 	clock rfc3339Cache
 
 	mu       sync.Mutex
@@ -67,6 +68,7 @@ func New(script string, opts Options) (*Handler, error) {
 }
 
 // NewWithScript returns a Handler running an already parsed script (for example from LoadScript).
+// The Handler keeps the rules' counts (times=) in s: do not run one *Script in two Handlers at once.
 func NewWithScript(s *Script, opts Options) *Handler {
 	if opts.LogSize == 0 {
 		opts.LogSize = 1000
@@ -125,7 +127,8 @@ func (h *Handler) Close() { h.once.Do(func() { close(h.done) }) }
 
 // Counters are the totals since the Handler started (or since Reset).
 type Counters struct {
-	Requests int64            `json:"requests"`
+	Requests int64            `json:"requests"`  // finished API requests
+	InFlight int64            `json:"in_flight"` // API requests being answered (or hanging) now
 	ByModel  map[string]int64 `json:"by_model"`
 	ByStatus map[string]int64 `json:"by_status"` // "200", "529"; "0" when no status was sent (reset, hang)
 	ByFault  map[string]int64 `json:"by_fault"`  // rule name ("line 3: error 529") or "rate-limit"
@@ -135,7 +138,7 @@ type Counters struct {
 func (h *Handler) Counters() Counters {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	c := Counters{Requests: h.total, ByModel: map[string]int64{}, ByStatus: map[string]int64{}, ByFault: map[string]int64{}}
+	c := Counters{Requests: h.total, InFlight: h.busy.Load(), ByModel: map[string]int64{}, ByStatus: map[string]int64{}, ByFault: map[string]int64{}}
 	for k, v := range h.byModel {
 		c.ByModel[k] = v
 	}
@@ -300,6 +303,7 @@ func apiKey(r *http.Request) (key, header string) {
 }
 
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, openai bool) *call {
+	h.busy.Add(1)
 	c := &call{h: h, st: h.state.Load(), w: w, r: r, openai: openai, now: time.Now()}
 	c.id = h.ids.Add(1)
 	c.reqID = requestID(c.id)
@@ -315,6 +319,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, openai bool) *ca
 }
 
 func (c *call) finish() {
+	c.h.busy.Add(-1)
 	c.rec.Status = c.status
 	c.rec.Millis = time.Since(c.now).Milliseconds()
 	c.h.record(&c.rec)
@@ -494,28 +499,30 @@ func (c *call) pick(seq, modelSeq int64) (delay time.Duration, fault *Rule) {
 	return delay, fault
 }
 
-// wait sleeps d, or until the client goes away or the Handler closes (false).
-func (c *call) wait(d time.Duration) bool {
+// wait sleeps d. When the client goes away or the Handler closes first, it aborts the
+// response (the connection is dropped; nothing half-written is sent as if it were complete).
+func (c *call) wait(d time.Duration) {
 	if d <= 0 {
-		return true
+		return
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true
+		return
 	case <-c.r.Context().Done():
 	case <-c.h.done:
 	}
-	return false
+	panic(http.ErrAbortHandler)
 }
 
-// hang waits until the client gives up or the Handler closes.
+// hang waits until the client gives up or the Handler closes, then aborts the response.
 func (c *call) hang() {
 	select {
 	case <-c.r.Context().Done():
 	case <-c.h.done:
 	}
+	panic(http.ErrAbortHandler)
 }
 
 func (h *Handler) serveGenerate(w http.ResponseWriter, r *http.Request, openai bool) {
@@ -541,9 +548,7 @@ func (h *Handler) serveGenerate(w http.ResponseWriter, r *http.Request, openai b
 	if fault != nil {
 		c.rec.Fault = fault.Name
 	}
-	if !c.wait(delay) {
-		return
-	}
+	c.wait(delay)
 	var kind Kind
 	if fault != nil {
 		kind = fault.Kind
@@ -551,7 +556,6 @@ func (h *Handler) serveGenerate(w http.ResponseWriter, r *http.Request, openai b
 	switch kind {
 	case KindHang:
 		c.hang()
-		return
 	case KindReset:
 		c.reset()
 		return

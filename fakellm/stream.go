@@ -68,7 +68,6 @@ func (c *call) stream(o outcome, fault *Rule) {
 			case KindStall:
 				flush()
 				c.hang()
-				panic(http.ErrAbortHandler)
 			case KindStreamError:
 				var se sseEvent
 				if c.openai {
@@ -85,9 +84,7 @@ func (c *call) stream(o outcome, fault *Rule) {
 		}
 		if i > 0 && c.slow > 0 {
 			flush()
-			if !c.wait(c.slow) {
-				return
-			}
+			c.wait(c.slow)
 		}
 		*buf = AppendSSE(*buf, e.name, e.data)
 		// Flush per event so that a client sees each as it comes, as the real APIs send them.
