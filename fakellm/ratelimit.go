@@ -13,7 +13,7 @@ import (
 type limiter struct {
 	lim     Limit
 	mu      sync.Mutex
-	buckets map[string]*bucket
+	buckets map[uint64]*bucket // by a hash of the key: the keys themselves are not kept
 }
 
 type bucket struct {
@@ -26,7 +26,7 @@ type bucket struct {
 // maxKeys bounds the number of keys tracked; beyond it, unknown keys share one bucket.
 const maxKeys = 10000
 
-func newLimiter(l Limit) *limiter { return &limiter{lim: l, buckets: map[string]*bucket{}} }
+func newLimiter(l Limit) *limiter { return &limiter{lim: l, buckets: map[uint64]*bucket{}} }
 
 // quota is a snapshot of a key's buckets for the response headers.
 type quota struct {
@@ -41,13 +41,14 @@ type quota struct {
 	reqUsed, tokRequired int64
 }
 
-func (l *limiter) bucket(key string) *bucket {
+func (l *limiter) bucket(apiKey string) *bucket {
+	key := fnvAdd(fnvOffset, apiKey)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
 	if b == nil {
 		if len(l.buckets) >= maxKeys {
-			key = "\x00overflow"
+			key = 0 // the overflow bucket
 			if b = l.buckets[key]; b != nil {
 				return b
 			}
