@@ -186,3 +186,44 @@ func fmtList(s []string) string {
 	}
 	return out + "]"
 }
+
+// TestObserveWrite: every durable write is timed: the intent and the result of each step, and
+// the final status.
+func TestObserveWrite(t *testing.T) {
+	var n int
+	r := checkpoint.NewRunner(checkpoint.NewMemoryStore(), checkpoint.Config{ObserveWrite: func(d time.Duration) {
+		if d < 0 {
+			t.Errorf("negative duration %v", d)
+		}
+		n++
+	}})
+	err := r.Run(context.Background(), "timed", func(ctx context.Context, run *checkpoint.Run) error {
+		for _, name := range []string{"a", "b"} {
+			if _, err := checkpoint.Step(ctx, run, name, func(ctx context.Context) (int, error) { return 1, nil }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 {
+		t.Fatalf("%d writes observed, want 5", n)
+	}
+}
+
+// TestNoEscalator: without an Escalator, a step that needs approval fails the run, clearly,
+// without running.
+func TestNoEscalator(t *testing.T) {
+	r := checkpoint.NewRunner(checkpoint.NewMemoryStore(), checkpoint.Config{})
+	ran := false
+	err := r.Run(context.Background(), "no-esc", func(ctx context.Context, run *checkpoint.Run) error {
+		_, err := checkpoint.Step(ctx, run, "pay", func(ctx context.Context) (int, error) { ran = true; return 1, nil },
+			checkpoint.NeedsApproval())
+		return err
+	})
+	if err == nil || errors.Is(err, checkpoint.ErrEscalated) || ran {
+		t.Fatalf("got %v (ran %v), want a failure without running", err, ran)
+	}
+}
