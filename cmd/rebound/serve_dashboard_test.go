@@ -266,8 +266,9 @@ func TestServeRefusesOpenAddressWithoutToken(t *testing.T) {
 
 // TestServeDashboardScreenshots writes the README's screenshots of real pages of real demo
 // runs into $REBOUND_SCREENSHOTS (docs/img in the repository): the queue, the publish
-// escalation, and the run's timeline. Three demo runs: one waiting, one claimed by a reviewer,
-// one approved and finished by the worker.
+// escalation, an escalation after an outage, and a run's timeline. Four demo runs: one waiting
+// at publish, one claimed by a reviewer, one approved and finished by the worker, and one whose
+// summary failed on both models (an outage added to its fault script).
 //
 //	REBOUND_SCREENSHOTS=$PWD/docs/img go test ./cmd/rebound -run TestServeDashboardScreenshots
 func TestServeDashboardScreenshots(t *testing.T) {
@@ -285,6 +286,12 @@ func TestServeDashboardScreenshots(t *testing.T) {
 	runDemo(t, dsn, "report-tide-pools", "--topic", "Tide pools of the North Atlantic")
 	runDemo(t, dsn, "report-agents")
 	runDemo(t, dsn, "report-batteries", "--topic", "Recycling lithium-ion batteries")
+	// A run whose summary fails on both models: retries spent, no fallback left.
+	faults := filepath.Join(dir, "outage.faults")
+	if err := os.WriteFile(faults, []byte(demoFaults+"error 503 contains=\"[summary]\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runDemo(t, dsn, "report-heat-pumps", "--topic", "Heat pumps in cold climates", "--faults", faults)
 	ds := serveDemo(t, dsn, "", true)
 	ctx := dashboardtest.Browser(t)
 
@@ -311,10 +318,13 @@ func TestServeDashboardScreenshots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dashboardtest.Do(t, ctx, "open the queue", chromedp.Navigate(ds.url+"/escalations"))
+	dashboardtest.Do(t, ctx, "open the queue", chromedp.EmulateViewport(1360, 600), chromedp.Navigate(ds.url+"/escalations"))
 	save("dashboard-queue.png")
-	dashboardtest.Do(t, ctx, "open the escalation", chromedp.Navigate(ds.url+"/escalations/"+byRun["report-agents"]))
+	dashboardtest.Do(t, ctx, "open the escalation", chromedp.EmulateViewport(1360, 900),
+		chromedp.Navigate(ds.url+"/escalations/"+byRun["report-agents"]))
 	save("dashboard-escalation.png")
+	dashboardtest.Do(t, ctx, "open the outage's escalation", chromedp.Navigate(ds.url+"/escalations/"+byRun["report-heat-pumps"]))
+	save("dashboard-escalation-outage.png")
 	dashboardtest.Do(t, ctx, "open the run", chromedp.Navigate(ds.url+"/runs/report-agents"))
 	save("dashboard-run.png")
 }
