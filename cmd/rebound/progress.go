@@ -22,6 +22,7 @@ const (
 	phaseSkipped
 	phaseEscalated
 	phaseFailed
+	phaseStopped // the run was interrupted (canceled) during the step
 )
 
 // stepProgress is what the events of one step have said so far.
@@ -114,6 +115,9 @@ func (p *progress) observe(e rebound.Event) {
 		if s == nil {
 			return
 		}
+		if e.Class == rebound.ClassCanceled {
+			return // the run is being stopped, not a failure of the model
+		}
 		if errors.Is(e.Err, rebound.ErrCircuitOpen) {
 			// Refused by an open breaker: no call was made.
 			s.refused++
@@ -187,9 +191,13 @@ func (p *progress) observe(e rebound.Event) {
 		if e.Err != nil {
 			p.err = e.Err.Error()
 		}
+		to := phaseFailed
+		if e.Status == "canceled" {
+			p.status, to = "canceled", phaseStopped
+		}
 		for _, st := range p.steps {
 			if st.phase == phaseRunning || st.phase == phaseWaiting {
-				st.phase = phaseFailed
+				st.phase = to
 			}
 		}
 	}

@@ -94,6 +94,8 @@ func (p *progress) lines(now time.Time, pal palette, frame int) []string {
 			}
 		case phaseFailed:
 			icon, state = pal.bad.Render("✗"), pal.bad.Render("failed")
+		case phaseStopped:
+			icon, state = pal.warn.Render("■"), pal.warn.Render("stopped (interrupted)")
 		}
 		if s.phase != phaseSkipped {
 			if len(s.failures) > 0 {

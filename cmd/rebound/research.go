@@ -55,7 +55,7 @@ func (g *globals) runResearch(ctx context.Context, s *stores, id string, in demo
 	}
 	g.printSummary(human, summaryOf{
 		p: disp.progress, runID: id, in: in, store: s.dsn, storeFlag: g.storeArg(), err: err,
-		elapsed: elapsed, report: report,
+		interrupted: err != nil && ctx.Err() != nil, elapsed: elapsed, report: report,
 	})
 	if err != nil {
 		return &silentError{err}

@@ -20,8 +20,10 @@ type summaryOf struct {
 	store     dsn
 	storeFlag string // " --store X" to repeat in commands, or ""
 	err       error
-	elapsed   time.Duration
-	report    string
+	// interrupted is true when the command was stopped (Ctrl-C, SIGTERM) during the run.
+	interrupted bool
+	elapsed     time.Duration
+	report      string
 }
 
 // printSummary writes what happened: steps, attempts, what recovered how, where the report is,
@@ -40,6 +42,8 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 		fmt.Fprintf(w, "%s run %s completed: %d of %d steps", pal.ok.Render("✓"), pal.bold.Render(s.runID), done+skipped, total)
 	case errors.As(s.err, &esc):
 		fmt.Fprintf(w, "%s run %s is waiting for a person: %d of %d steps done", pal.warn.Render("⚑"), pal.bold.Render(s.runID), done+skipped, total)
+	case s.interrupted:
+		fmt.Fprintf(w, "%s run %s stopped (interrupted) after %d of %d steps", pal.warn.Render("■"), pal.bold.Render(s.runID), done+skipped, total)
 	default:
 		fmt.Fprintf(w, "%s run %s failed after %d of %d steps", pal.bad.Render("✗"), pal.bold.Render(s.runID), done+skipped, total)
 	}
@@ -76,6 +80,8 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 		fmt.Fprintf(w, "  rebound escalations show %s%s\n", esc.EscalationID, s.storeFlag)
 		fmt.Fprintf(w, "  rebound escalations resolve %s --action approve --by %s%s\n", esc.EscalationID, shellQuote(g.reviewer()), s.storeFlag)
 		fmt.Fprintf(w, "  rebound runs resume %s%s\n", s.runID, s.storeFlag)
+	case s.interrupted:
+		fmt.Fprintf(w, "\nNothing finished is lost. Resume it:\n  rebound runs resume %s%s\n", s.runID, s.storeFlag)
 	default:
 		fmt.Fprintf(w, "\nError: %v\n", s.err)
 		fmt.Fprintf(w, "Look at it with 'rebound runs show %s%s'; rerun with 'rebound demo --run-id %s%s' to resume.\n",
