@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -34,28 +35,54 @@ func ParseHeader(h http.Header, now time.Time) Report {
 	if h == nil {
 		return r
 	}
-	r.Requests = anthropicBucket(h, "requests", now)
-	r.Tokens = anthropicBucket(h, "tokens", now)
+	r.Requests = anthropicBucket(h, anthropicRequests, now)
+	r.Tokens = anthropicBucket(h, anthropicTokens, now)
 	if !r.Tokens.Known {
-		r.Tokens = anthropicBucket(h, "input-tokens", now)
+		r.Tokens = anthropicBucket(h, anthropicInputTokens, now)
 	}
 	if !r.Requests.Known {
-		r.Requests = openaiBucket(h, "requests", now)
+		r.Requests = openaiBucket(h, openaiRequests, now)
 	}
 	if !r.Tokens.Known {
-		r.Tokens = openaiBucket(h, "tokens", now)
+		r.Tokens = openaiBucket(h, openaiTokens, now)
 	}
 	return r
 }
 
-func anthropicBucket(h http.Header, kind string, now time.Time) Bucket {
-	p := "anthropic-ratelimit-" + kind + "-"
-	b, ok := counts(h.Get(p+"limit"), h.Get(p+"remaining"))
+// headerKeys are the canonical names of one limit's three headers.
+type headerKeys struct{ limit, remaining, reset string }
+
+func keys(limit, remaining, reset string) headerKeys {
+	return headerKeys{
+		textproto.CanonicalMIMEHeaderKey(limit),
+		textproto.CanonicalMIMEHeaderKey(remaining),
+		textproto.CanonicalMIMEHeaderKey(reset),
+	}
+}
+
+var (
+	anthropicRequests    = keys("anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset")
+	anthropicTokens      = keys("anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset")
+	anthropicInputTokens = keys("anthropic-ratelimit-input-tokens-limit", "anthropic-ratelimit-input-tokens-remaining", "anthropic-ratelimit-input-tokens-reset")
+	openaiRequests       = keys("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests")
+	openaiTokens         = keys("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")
+)
+
+// get returns the first value of a header by its canonical name, without canonicalising again.
+func get(h http.Header, canonical string) string {
+	if v := h[canonical]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func anthropicBucket(h http.Header, k headerKeys, now time.Time) Bucket {
+	b, ok := counts(get(h, k.limit), get(h, k.remaining))
 	if !ok {
 		return Bucket{}
 	}
 	b.Reset = now
-	if t, err := time.Parse(time.RFC3339, strings.TrimSpace(h.Get(p+"reset"))); err == nil && t.After(now) {
+	if t, err := time.Parse(time.RFC3339, strings.TrimSpace(get(h, k.reset))); err == nil && t.After(now) {
 		b.Reset = t
 	} else if err != nil && b.Remaining < b.Limit {
 		// No usable reset: the bucket is taken to refill over a minute, the providers' window.
@@ -64,13 +91,13 @@ func anthropicBucket(h http.Header, kind string, now time.Time) Bucket {
 	return b
 }
 
-func openaiBucket(h http.Header, kind string, now time.Time) Bucket {
-	b, ok := counts(h.Get("x-ratelimit-limit-"+kind), h.Get("x-ratelimit-remaining-"+kind))
+func openaiBucket(h http.Header, k headerKeys, now time.Time) Bucket {
+	b, ok := counts(get(h, k.limit), get(h, k.remaining))
 	if !ok {
 		return Bucket{}
 	}
 	b.Reset = now
-	if d, ok := rebound.ParseResetDuration(h.Get("x-ratelimit-reset-" + kind)); ok {
+	if d, ok := rebound.ParseResetDuration(get(h, k.reset)); ok {
 		b.Reset = now.Add(d)
 	} else if b.Remaining < b.Limit {
 		b.Reset = now.Add(time.Minute)

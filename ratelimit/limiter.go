@@ -78,6 +78,7 @@ type Limiter struct {
 	tokens    bucket
 	sends     []send   // admissions not yet both observed and seen by every report, oldest first
 	seq       uint64   // admissions so far
+	inflight  int      // admissions in sends not yet observed
 	queue     []uint64 // tickets of the waiters, in order of arrival
 	tickets   uint64
 	wake      chan struct{}
@@ -93,12 +94,19 @@ type send struct {
 }
 
 // bucket is what the provider reported on one limit: the report of the latest admission that
-// has reported.
+// has reported, and the refill rate the reports prove.
 type bucket struct {
 	have    bool
 	limit   float64
 	reports []report // at most one
+	// rate is the highest refill rate (per second) that a report of the last rateMemory proves
+	// the bucket to have, and rateAt when it was proved.
+	rate   float64
+	rateAt time.Time
 }
+
+// rateMemory is how long a proven refill rate is trusted without a report proving it again.
+const rateMemory = 30 * time.Second
 
 // report is one response's word on a bucket: it held remaining of limit when the call admitted
 // at snap (the seq-th admission) arrived, and will be full at reset.
@@ -109,25 +117,25 @@ type report struct {
 	reset     time.Time
 }
 
-// add records a report if it is of a later admission than the one kept.
-func (b *bucket) add(limit float64, r report) {
+// add records a report if it is of a later admission than the one kept, and the refill rate it
+// proves: the bucket gains at least limit-remaining-1 by reset (remaining is rounded down; a
+// reset may be rounded up, as Anthropic's whole seconds are), so its rate is at least that over
+// the time from snap to reset.
+func (b *bucket) add(now time.Time, limit float64, r report) {
+	if b.have && limit != b.limit {
+		b.rate, b.rateAt = 0, time.Time{}
+	}
+	if gain := limit - r.remaining - 1; gain > 0 && r.reset.After(r.snap) {
+		proved := gain / r.reset.Sub(r.snap).Seconds()
+		if proved >= b.rate || now.Sub(b.rateAt) > rateMemory {
+			b.rate, b.rateAt = proved, now
+		}
+	}
 	if b.have && len(b.reports) > 0 && r.seq < b.reports[0].seq && limit == b.limit {
 		return
 	}
 	b.have, b.limit = true, limit
 	b.reports = append(b.reports[:0], r)
-}
-
-// oldest returns the smallest seq of the kept reports.
-func (b *bucket) oldest() (uint64, bool) {
-	if !b.have || len(b.reports) == 0 {
-		return 0, false
-	}
-	m := b.reports[0].seq
-	for _, r := range b.reports[1:] {
-		m = min(m, r.seq)
-	}
-	return m, true
 }
 
 // New returns a Limiter with c's defaults filled in.
@@ -316,11 +324,11 @@ func (l *Limiter) allow(now time.Time, tokens int) (p Permit, wait time.Duration
 		return l.admit(now, tokens, true), 0, false
 	}
 	for _, r := range l.requests.reports {
-		wait = max(wait, r.waitFor(now, l.requests.limit, 1, l.uncounted(now, r, false), l.cfg.Reserve))
+		wait = max(wait, r.waitFor(now, l.requests.limit, l.requests.rate, 1, l.uncounted(now, r, false), l.cfg.Reserve))
 	}
 	if tokens > 0 {
 		for _, r := range l.tokens.reports {
-			wait = max(wait, r.waitFor(now, l.tokens.limit, float64(tokens), l.uncounted(now, r, true), l.cfg.Reserve))
+			wait = max(wait, r.waitFor(now, l.tokens.limit, l.tokens.rate, float64(tokens), l.uncounted(now, r, true), l.cfg.Reserve))
 		}
 	}
 	if wait > 0 {
@@ -332,10 +340,17 @@ func (l *Limiter) allow(now time.Time, tokens int) (p Permit, wait time.Duration
 
 func (l *Limiter) admit(now time.Time, tokens int, probe bool) Permit {
 	if len(l.sends) >= maxSends {
-		l.sends = append(l.sends[:0], l.sends[len(l.sends)/2:]...)
+		half := len(l.sends) / 2
+		for _, s := range l.sends[:half] {
+			if !s.done {
+				l.inflight--
+			}
+		}
+		l.sends = append(l.sends[:0], l.sends[half:]...)
 	}
 	l.seq++
 	l.sends = append(l.sends, send{seq: l.seq, at: now, tokens: float64(tokens)})
+	l.inflight++
 	l.admitted++
 	return Permit{l: l, sent: now, seq: l.seq, probe: probe}
 }
@@ -350,53 +365,58 @@ const reorderWindow = 100 * time.Millisecond
 func (l *Limiter) uncounted(now time.Time, r report, tokens bool) float64 {
 	var n float64
 	edge := r.snap.Add(-reorderWindow)
-	for _, s := range l.sends {
-		if s.seq > r.seq || (s.seq < r.seq && !s.at.Before(edge)) || (!s.done && now.Sub(s.at) < inFlightFor) {
+	pending := l.inflight
+	for i := len(l.sends) - 1; i >= 0; i-- {
+		s := l.sends[i]
+		inFlight := !s.done && now.Sub(s.at) < inFlightFor
+		if !s.done {
+			pending--
+		}
+		if s.seq > r.seq || (s.seq < r.seq && !s.at.Before(edge)) || inFlight {
 			if tokens {
 				n += s.tokens
 			} else {
 				n++
 			}
+		} else if s.at.Before(edge) && pending <= 0 {
+			break // older ones are all observed and well before the report
 		}
 	}
 	return n
 }
 
 // level is the bucket's estimated content at now by this report, before the calls it did not
-// count. It is a lower bound: the reported remaining is rounded down (the bucket may hold up to
-// one more), and a reset may be rounded up (Anthropic's are whole seconds), so the refill until
-// the reset is taken as one less than the deficit; at the reset the bucket is full.
-func (r report) level(now time.Time, limit float64) float64 {
+// count: a lower bound, refilled since the report at a rate the reports prove (see
+// bucket.add), and full at the reset.
+func (r report) level(now time.Time, limit, rate float64) float64 {
 	if !now.After(r.snap) {
 		return r.remaining
 	}
-	if !r.reset.After(r.snap) || !now.Before(r.reset) {
+	if !now.Before(r.reset) {
 		return limit
 	}
-	f := float64(now.Sub(r.snap)) / float64(r.reset.Sub(r.snap))
-	return r.remaining + r.refill(limit)*f
+	return min(limit, r.remaining+rate*now.Sub(r.snap).Seconds())
 }
-
-// refill is what the bucket is sure to gain until its reset.
-func (r report) refill(limit float64) float64 { return max(limit-r.remaining-1, 0) }
 
 // waitFor returns how long until the bucket holds cost plus the reserve, beyond what the report
 // did not count (0: now).
-func (r report) waitFor(now time.Time, limit, cost, uncounted, reserve float64) time.Duration {
+func (r report) waitFor(now time.Time, limit, rate, cost, uncounted, reserve float64) time.Duration {
 	need := min(cost+reserve*limit, limit) + uncounted
-	if r.level(now, limit) >= need {
+	if r.level(now, limit, rate) >= need {
 		return 0
 	}
-	if need > limit || !r.reset.After(r.snap) {
+	if need > limit {
 		// The estimate cannot get there by refilling alone: the calls in flight must report.
 		return 50 * time.Millisecond
 	}
-	if !now.Before(r.reset) {
-		return time.Millisecond
-	}
 	at := r.reset // full then
-	if rf := r.refill(limit); rf > 0 && need-r.remaining <= rf {
-		at = r.snap.Add(time.Duration((need - r.remaining) / rf * float64(r.reset.Sub(r.snap))))
+	if rate > 0 {
+		if t := r.snap.Add(time.Duration((need - r.remaining) / rate * float64(time.Second))); t.Before(at) {
+			at = t
+		}
+	}
+	if !at.After(now) {
+		return time.Millisecond
 	}
 	return max(at.Sub(now), time.Millisecond)
 }
@@ -422,19 +442,22 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 	if p.probe {
 		l.probing = false
 	}
-	for i := range l.sends {
+	for i := len(l.sends) - 1; i >= 0; i-- {
 		if l.sends[i].seq == p.seq {
-			l.sends[i].done = true
+			if !l.sends[i].done {
+				l.sends[i].done = true
+				l.inflight--
+			}
 			break
 		}
 	}
 	if ok {
 		l.known, l.headers = true, true
 		if req.Known {
-			l.requests.add(float64(req.Limit), report{remaining: float64(req.Remaining), seq: p.seq, snap: p.sent, reset: req.Reset})
+			l.requests.add(now, float64(req.Limit), report{remaining: float64(req.Remaining), seq: p.seq, snap: p.sent, reset: req.Reset})
 		}
 		if tok.Known {
-			l.tokens.add(float64(tok.Limit), report{remaining: float64(tok.Remaining), seq: p.seq, snap: p.sent, reset: tok.Reset})
+			l.tokens.add(now, float64(tok.Limit), report{remaining: float64(tok.Remaining), seq: p.seq, snap: p.sent, reset: tok.Reset})
 		}
 	} else if status != 0 {
 		l.known = true
@@ -471,6 +494,9 @@ func (l *Limiter) prune(now time.Time) {
 	}
 	i := 0
 	for i < len(l.sends) && l.sends[i].at.Before(edge) && (l.sends[i].done || now.Sub(l.sends[i].at) >= inFlightFor) {
+		if !l.sends[i].done {
+			l.inflight--
+		}
 		i++
 	}
 	if i > 0 {
