@@ -2,12 +2,15 @@ package dashboard
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
+	"github.com/rebound-go/rebound/checkpoint"
 )
 
 // BreakerLog is a BreakerSource over the breakers of a process: a watched breaker.Set gives
@@ -125,4 +128,119 @@ func parseState(s string) breaker.State {
 		return breaker.HalfOpen
 	}
 	return breaker.Closed
+}
+
+// The breakers page and its API.
+
+type breakersPage struct {
+	Now        time.Time
+	Configured bool
+	Breakers   []BreakerStatus
+	// RunEvents are the breaker changes journaled by the most recent runs, whichever process
+	// ran them, newest first.
+	RunEvents []runBreakerEvent
+}
+
+type runBreakerEvent struct {
+	RunID string
+	Step  string
+	checkpoint.AttemptRecord
+}
+
+// recentRuns bounds how many runs the breakers page reads for their breaker events.
+const recentRuns = 25
+
+func (s *Server) loadBreakers(r *http.Request) (breakersPage, error) {
+	p := breakersPage{Now: s.now(), Configured: s.cfg.Breakers != nil}
+	if s.cfg.Breakers != nil {
+		bs, err := s.cfg.Breakers.Breakers(r.Context())
+		if err != nil {
+			return p, err
+		}
+		p.Breakers = bs
+	}
+	if s.cfg.Runs == nil {
+		return p, nil
+	}
+	runs, err := s.cfg.Runs.ListRuns(r.Context(), checkpoint.RunFilter{Limit: recentRuns})
+	if err != nil {
+		return p, err
+	}
+	for _, ri := range runs {
+		if ri.AttemptCount == 0 {
+			continue
+		}
+		rec, err := s.cfg.Runs.GetRun(r.Context(), ri.ID)
+		if err != nil {
+			if errors.Is(err, checkpoint.ErrRunNotFound) {
+				continue // pruned meanwhile
+			}
+			return p, err
+		}
+		names := make(map[int]string, len(rec.Steps))
+		for _, st := range rec.Steps {
+			names[st.Index] = st.Name
+		}
+		for _, a := range rec.Attempts {
+			if a.Kind == "breaker_changed" {
+				p.RunEvents = append(p.RunEvents, runBreakerEvent{RunID: ri.ID, Step: names[a.Step], AttemptRecord: a})
+			}
+		}
+	}
+	sort.SliceStable(p.RunEvents, func(i, j int) bool { return p.RunEvents[i].Time.After(p.RunEvents[j].Time) })
+	if len(p.RunEvents) > 50 {
+		p.RunEvents = p.RunEvents[:50]
+	}
+	return p, nil
+}
+
+func (s *Server) pageBreakers(w http.ResponseWriter, r *http.Request) {
+	p, err := s.loadBreakers(r)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "breakers", p)
+}
+
+type breakerJSON struct {
+	Name        string       `json:"name"`
+	State       string       `json:"state"`
+	Current     bool         `json:"current"`
+	Transitions []Transition `json:"transitions"`
+}
+
+type runBreakerEventJSON struct {
+	Time  time.Time `json:"time"`
+	RunID string    `json:"run_id"`
+	Step  string    `json:"step,omitempty"`
+	Model string    `json:"model"`
+	From  string    `json:"from"`
+	To    string    `json:"to"`
+}
+
+type breakersJSON struct {
+	Breakers  []breakerJSON         `json:"breakers"`
+	RunEvents []runBreakerEventJSON `json:"run_events"`
+}
+
+func (s *Server) apiBreakers(w http.ResponseWriter, r *http.Request) {
+	p, err := s.loadBreakers(r)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	out := breakersJSON{Breakers: []breakerJSON{}, RunEvents: []runBreakerEventJSON{}}
+	for _, b := range p.Breakers {
+		ts := b.Transitions
+		if ts == nil {
+			ts = []Transition{}
+		}
+		out.Breakers = append(out.Breakers, breakerJSON{Name: b.Name, State: b.State.String(), Current: b.Current, Transitions: ts})
+	}
+	for _, e := range p.RunEvents {
+		out.RunEvents = append(out.RunEvents, runBreakerEventJSON{Time: e.Time, RunID: e.RunID, Step: e.Step,
+			Model: e.Model, From: e.From, To: e.To})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
