@@ -425,3 +425,31 @@ func TestAnthropicSoftFailures(t *testing.T) {
 		t.Fatalf("err %v stop %q usage %d", err, msg.StopReason, msg.Usage.OutputTokens)
 	}
 }
+
+func TestAnthropicStructuredOutput(t *testing.T) {
+	srv := fakellm.NewServer(t, "")
+	p := msgParams("Outline the report")
+	p.OutputConfig = anthropic.OutputConfigParam{Format: anthropic.JSONOutputFormatParam{Schema: map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"title":    map[string]any{"type": "string"},
+			"sections": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"level":    map[string]any{"type": "string", "enum": []any{"draft", "final"}},
+		},
+	}}}
+	msg, err := anthropicClient(srv).Messages.New(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Title    string   `json:"title"`
+		Sections []string `json:"sections"`
+		Level    string   `json:"level"`
+	}
+	if err := json.Unmarshal([]byte(msg.Content[0].Text), &out); err != nil {
+		t.Fatalf("%v: %q", err, msg.Content[0].Text)
+	}
+	if !strings.Contains(out.Title, "Outline the report") || len(out.Sections) != 1 || out.Level != "draft" {
+		t.Errorf("instance %+v", out)
+	}
+}

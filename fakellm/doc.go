@@ -35,7 +35,9 @@
 //	limit rpm=1200 tpm=400000    # per-key token buckets, per minute (burst = the limit)
 //	# limit rps=20 burst=20      # or per second (one limit line); tps=, token-burst= for tokens
 //
-// Rules are tried in order for each request to /v1/messages and /v1/chat/completions.
+// Rules are tried in order for each request to /v1/messages and /v1/chat/completions
+// (count_tokens is never faulted or numbered). The rate limit is checked first: a request it
+// refuses gets 429 and no rule applies.
 // latency and slow rules are modifiers: every matching one adds its delay. Of the other rules,
 // the first that matches decides the outcome; when none does, the reply is normal. Kinds:
 //

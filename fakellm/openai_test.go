@@ -280,3 +280,22 @@ func TestOpenAITransportFaults(t *testing.T) {
 		t.Errorf("malformed: %v", err)
 	}
 }
+
+func TestOpenAIStreamMalformedAndStall(t *testing.T) {
+	srv := fakellm.NewServer(t, "malformed after=1 req=1\nstall after=2 req=2")
+	_, n, err := openaiStream(t, srv, chatParams("one two three four five six"))
+	if err == nil || n != 1 {
+		t.Fatalf("malformed: err %v after %d chunks", err, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	stream := openaiClient(srv).Chat.Completions.NewStreaming(ctx, chatParams("one two three four five six"))
+	defer stream.Close()
+	n = 0
+	for stream.Next() {
+		n++
+	}
+	if !errors.Is(stream.Err(), context.DeadlineExceeded) || n != 2 {
+		t.Fatalf("stall: err %v after %d chunks", stream.Err(), n)
+	}
+}
