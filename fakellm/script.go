@@ -413,4 +413,3 @@ func parseRule(toks []string) (*Rule, error) {
 	}
 	return r, nil
 }
-
