@@ -1,0 +1,386 @@
+package fleetredis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/ratelimit"
+)
+
+// The defaults of a LimiterConfig.
+const (
+	DefaultLimiterName = "rebound:ratelimit"
+	DefaultIdle        = 10 * time.Minute
+	DefaultRetryRedis  = time.Second
+)
+
+// LimiterConfig configures a fleet-wide rate limiter. Its zero value works.
+type LimiterConfig struct {
+	// Name is the limiter's key prefix in Redis; processes that use the same Name and the same
+	// provider key share one view of that key's limits. It is wrapped in braces ({Name}) so
+	// that every key of the limiter lives in one Redis Cluster slot. Empty: "rebound:ratelimit".
+	Name string
+	// Reserve is the share of each limit left unused, as a margin for the provider's rounding
+	// and for the calls a report did not count. Default 0.05 (ratelimit.DefaultReserve);
+	// negative: none.
+	Reserve float64
+	// Jitter is the upward jitter of every wait, as a share of the wait: a wait of d lasts
+	// between d and d·(1+Jitter), and at least up to MinJitter more, so that processes
+	// released together do not arrive together. Default 0.1; negative: none.
+	Jitter float64
+	// MinJitter is the least spread of a wait's jitter. Default 5 ms; negative: none.
+	MinJitter time.Duration
+	// BlockFor is how long a 429 without any delay hint or rate-limit header blocks the fleet's
+	// calls on its key. Default 1 s.
+	BlockFor time.Duration
+	// Idle is how long a key's state stays in Redis after its last use. Default 10 minutes.
+	Idle time.Duration
+	// Timeout bounds each Redis round trip. Zero: 100 ms.
+	Timeout time.Duration
+	// RetryRedis is how long the limiter paces locally alone after a Redis failure before it
+	// asks Redis again, so that a Redis that is down costs one timeout per RetryRedis, not one
+	// per call. Default 1 s.
+	RetryRedis time.Duration
+	// Local returns the process's own limiter for a provider key. Every call passes it as well
+	// as the fleet's bucket, every response teaches it, and when Redis fails it paces alone.
+	// It is called once per key. Nil: ratelimit.New with Name the key and this config's
+	// Reserve, Jitter, MinJitter, BlockFor and Rand.
+	Local func(key string) *ratelimit.Limiter
+	// Rand returns a random number in [0,1) for jitter. Default math/rand/v2's Float64.
+	Rand func() float64
+	// OnError, if set, is told of every Redis failure (the limiter then paces with the local
+	// limiter alone). It is called on the caller's goroutine with no lock held.
+	OnError func(error)
+}
+
+// Limiter paces the calls of a fleet of processes that share provider keys, from one view of
+// each key's limits kept in Redis: a token bucket per limit (requests, and tokens when calls
+// say what they cost), set by the providers' own rate-limit headers (limit, remaining, reset)
+// and refilled on Redis's clock at the pace the reset time implies. Calls reserve their cost in
+// the bucket in order of arrival at Redis and wait, with jitter, for their turn; a 429 without
+// rate-limit headers blocks the fleet's calls for its delay. No lock is held across a call.
+//
+// Each process also keeps a ratelimit.Limiter per key (see LimiterConfig.Local): a call needs
+// both, and when Redis does not answer the local limiter paces alone.
+//
+// Share one *Limiter between the goroutines of a process. Safe for concurrent use.
+type Limiter struct {
+	client     redis.Scripter
+	prefix     string
+	reserve    float64
+	jitter     float64
+	minJitter  time.Duration
+	blockFor   time.Duration
+	idle       int64 // ms
+	timeout    time.Duration
+	retryRedis time.Duration
+	newLocal   func(string) *ratelimit.Limiter
+	rand       func() float64
+	onError    func(error)
+
+	locals    sync.Map     // key → *ratelimit.Limiter
+	skipUntil atomic.Int64 // unix ns: Redis failed, pace locally until then
+}
+
+// NewLimiter returns a fleet-wide rate limiter kept in Redis through client (a *redis.Client,
+// *redis.ClusterClient or *redis.Ring).
+func NewLimiter(client redis.Scripter, cfg LimiterConfig) *Limiter {
+	if cfg.Name == "" {
+		cfg.Name = DefaultLimiterName
+	}
+	switch {
+	case cfg.Reserve == 0:
+		cfg.Reserve = ratelimit.DefaultReserve
+	case cfg.Reserve < 0:
+		cfg.Reserve = 0
+	}
+	switch {
+	case cfg.Jitter == 0:
+		cfg.Jitter = ratelimit.DefaultJitter
+	case cfg.Jitter < 0:
+		cfg.Jitter = 0
+	}
+	switch {
+	case cfg.MinJitter == 0:
+		cfg.MinJitter = ratelimit.DefaultMinJitter
+	case cfg.MinJitter < 0:
+		cfg.MinJitter = 0
+	}
+	if cfg.BlockFor <= 0 {
+		cfg.BlockFor = ratelimit.DefaultBlockFor
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = DefaultIdle
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RetryRedis <= 0 {
+		cfg.RetryRedis = DefaultRetryRedis
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	l := &Limiter{
+		client:     client,
+		prefix:     "{" + cfg.Name + "}",
+		reserve:    cfg.Reserve,
+		jitter:     cfg.Jitter,
+		minJitter:  cfg.MinJitter,
+		blockFor:   cfg.BlockFor,
+		idle:       cfg.Idle.Milliseconds(),
+		timeout:    cfg.Timeout,
+		retryRedis: cfg.RetryRedis,
+		newLocal:   cfg.Local,
+		rand:       cfg.Rand,
+		onError:    cfg.OnError,
+	}
+	if l.newLocal == nil {
+		reserve, jitter, minJitter := cfg.Reserve, cfg.Jitter, cfg.MinJitter
+		l.newLocal = func(key string) *ratelimit.Limiter {
+			return ratelimit.New(ratelimit.Config{
+				Name: key, Reserve: reserve, Jitter: jitter, MinJitter: minJitter,
+				BlockFor: cfg.BlockFor, Rand: cfg.Rand,
+			})
+		}
+	}
+	return l
+}
+
+// Local returns the process's own limiter for key, creating it if needed.
+func (l *Limiter) Local(key string) *ratelimit.Limiter {
+	if v, ok := l.locals.Load(key); ok {
+		return v.(*ratelimit.Limiter)
+	}
+	v, _ := l.locals.LoadOrStore(key, l.newLocal(key))
+	return v.(*ratelimit.Limiter)
+}
+
+// Permit is a call admitted by Wait. Report the provider's response with Observe, once.
+type Permit struct {
+	l       *Limiter
+	key     string
+	local   ratelimit.Permit
+	fleet   bool          // admitted by the fleet's bucket (not by the local limiter alone)
+	seq     int64         // the admission's number in the fleet
+	tot     int64         // the fleet's tokens admitted up to and including this call
+	sentMS  int64         // when the call's turn came, in ms on Redis's clock
+	waited  time.Duration // the fleet's wait, before jitter
+	localOK bool
+}
+
+// Fleet reports whether the fleet's bucket admitted the call; false when Redis failed and the
+// local limiter admitted it alone.
+func (p Permit) Fleet() bool { return p.fleet }
+
+// Waited returns the wait the fleet's bucket gave the call, before jitter.
+func (p Permit) Waited() time.Duration { return p.waited }
+
+// Turn returns the time the fleet's bucket gave the call, on Redis's clock (zero when Redis
+// did not admit it).
+func (p Permit) Turn() time.Time {
+	if !p.fleet {
+		return time.Time{}
+	}
+	return time.UnixMilli(p.sentMS)
+}
+
+// Wait blocks until a call on provider key costing tokens (an estimate of the tokens it will
+// use; 0 when only requests are limited) may be sent, and admits it. It first passes the
+// process's own limiter (which lets one probe out at a time until it has heard the provider),
+// then reserves the call's cost in the fleet's bucket in Redis and waits for the turn it is
+// given, with jitter. The wait ends early, with the context's error, when ctx ends (the
+// reservation is then given back). When the turn would come after ctx's deadline, Wait returns
+// at once an error matching ratelimit.ErrWouldExceedDeadline, and nothing is reserved.
+//
+// When Redis fails, the call is admitted by the local limiter alone and OnError is told.
+func (l *Limiter) Wait(ctx context.Context, key string, tokens int) (Permit, error) {
+	tokens = max(tokens, 0)
+	lp, err := l.Local(key).Wait(ctx, tokens)
+	if err != nil {
+		return Permit{}, err
+	}
+	p := Permit{l: l, key: key, local: lp, localOK: true}
+	if time.Now().UnixNano() < l.skipUntil.Load() {
+		return p, nil
+	}
+	maxWait := int64(-1)
+	if dl, ok := ctx.Deadline(); ok {
+		maxWait = max(time.Until(dl).Milliseconds(), 0)
+	}
+	rctx, cancel := context.WithTimeout(ctx, l.timeout)
+	res, err := reserveScript.Run(rctx, l.client, []string{l.hashKey(key)},
+		tokens, maxWait, l.reserve, l.idle).Int64Slice()
+	cancel()
+	if err == nil && len(res) != 6 {
+		err = fmt.Errorf("unexpected reply %v", res)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			lp.Observe(nil, 0)
+			return Permit{}, ctx.Err()
+		}
+		l.down(fmt.Errorf("reserve in rate limiter %s for %q: %w", l.prefix, key, err))
+		return p, nil
+	}
+	wait := time.Duration(res[1]) * time.Millisecond
+	if res[0] != 1 {
+		lp.Observe(nil, 0)
+		return Permit{}, &fleetWaitError{key: key, wait: wait}
+	}
+	p.fleet, p.seq, p.tot, p.sentMS, p.waited = true, res[2], res[3], res[4]+res[1], wait
+	if wait <= 0 {
+		return p, nil
+	}
+	d := l.jittered(wait)
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, max(time.Until(dl), wait))
+	}
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+		return p, nil
+	case <-ctx.Done():
+		t.Stop()
+		l.refund(context.WithoutCancel(ctx), key, res[5], tokens)
+		lp.Observe(nil, 0)
+		return Permit{}, ctx.Err()
+	}
+}
+
+func (l *Limiter) jittered(d time.Duration) time.Duration {
+	spread := max(time.Duration(float64(d)*l.jitter), l.minJitter)
+	return d + time.Duration(l.rand()*float64(spread))
+}
+
+// refund gives a cancelled reservation back to the bucket, unless a report has replaced the
+// bucket since (epoch).
+func (l *Limiter) refund(ctx context.Context, key string, epoch int64, tokens int) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	if err := refundScript.Run(ctx, l.client, []string{l.hashKey(key)}, epoch, tokens).Err(); err != nil {
+		l.down(fmt.Errorf("give back reservation in rate limiter %s for %q: %w", l.prefix, key, err))
+	}
+}
+
+// Observe reports the provider's response to the admitted call: its header (nil when none)
+// and status (0 when no response came). The local limiter always learns from it; the fleet's
+// bucket is set from the response's rate-limit headers (the report of the latest admission
+// wins, minus what the fleet admitted after the call), and a 429 without them blocks the
+// fleet's calls on the key for the delay it asks (retry-after-ms, retry-after; else
+// BlockFor). A response with neither costs no round trip. Redis failures go to OnError.
+func (p Permit) Observe(ctx context.Context, h http.Header, status int) {
+	if !p.localOK {
+		return
+	}
+	p.local.Observe(h, status)
+	l := p.l
+	now := time.Now()
+	rep := ratelimit.ParseHeader(h, now)
+	var blockMS int64
+	if status == http.StatusTooManyRequests && !rep.Requests.Known && !rep.Tokens.Known {
+		d, ok := rebound.DelayHint(status, h, now)
+		if !ok {
+			d = l.blockFor
+		}
+		blockMS = max(d.Milliseconds(), 1)
+	}
+	if blockMS == 0 && (!p.fleet || !rep.Requests.Known && !rep.Tokens.Known) {
+		return
+	}
+	if now.UnixNano() < l.skipUntil.Load() {
+		return
+	}
+	if !p.fleet { // a 429 seen by a call paced locally still blocks the fleet
+		p.seq, p.tot, p.sentMS = -1, 0, 0
+		rep = ratelimit.Report{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	args := []any{p.seq, p.tot, p.sentMS, blockMS, l.idle}
+	for _, b := range []ratelimit.Bucket{rep.Requests, rep.Tokens} {
+		if !b.Known {
+			args = append(args, 0, 0, 0, 0)
+			continue
+		}
+		args = append(args, 1, b.Limit, b.Remaining, max(b.Reset.Sub(now).Milliseconds(), 0))
+	}
+	if err := observeScript.Run(ctx, l.client, []string{l.hashKey(p.key)}, args...).Err(); err != nil {
+		l.down(fmt.Errorf("report response to rate limiter %s for %q: %w", l.prefix, p.key, err))
+	}
+}
+
+// Bucket is the fleet's view of one limit of a key.
+type Bucket struct {
+	// Known is false until a response reported this limit.
+	Known bool
+	// Limit is the bucket's capacity; Level what it holds now (negative while calls wait for
+	// their reserved turns); Rate its refill in units per second.
+	Limit, Level, Rate float64
+}
+
+// LimitState is the fleet's view of a key's limits.
+type LimitState struct {
+	Requests, Tokens Bucket
+	// Admitted counts the calls the fleet admitted while the key's state was kept.
+	Admitted int64
+	// BlockedFor is how long the fleet's calls remain blocked by a 429 (0: not blocked).
+	BlockedFor time.Duration
+}
+
+// State returns the fleet's view of key's limits, on Redis's clock.
+func (l *Limiter) State(ctx context.Context, key string) (LimitState, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	res, err := stateScript.Run(ctx, l.client, []string{l.hashKey(key)}).StringSlice()
+	if err != nil {
+		return LimitState{}, fmt.Errorf("read rate limiter %s for %q: %w", l.prefix, key, err)
+	}
+	if len(res) != 8 {
+		return LimitState{}, fmt.Errorf("read rate limiter %s for %q: unexpected reply %v", l.prefix, key, res)
+	}
+	var f [8]float64
+	for i, s := range res {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return LimitState{}, fmt.Errorf("read rate limiter %s for %q: field %d %q: %w", l.prefix, key, i, s, err)
+		}
+		f[i] = v
+	}
+	return LimitState{
+		Requests:   Bucket{Known: f[2] > 0, Limit: f[2], Level: f[3], Rate: f[4] * 1000},
+		Tokens:     Bucket{Known: f[5] > 0, Limit: f[5], Level: f[6], Rate: f[7] * 1000},
+		Admitted:   int64(f[0]),
+		BlockedFor: time.Duration(f[1]) * time.Millisecond,
+	}, nil
+}
+
+func (l *Limiter) hashKey(key string) string { return l.prefix + ":" + key }
+
+// down reports err and paces locally alone for RetryRedis.
+func (l *Limiter) down(err error) {
+	l.skipUntil.Store(time.Now().Add(l.retryRedis).UnixNano())
+	if l.onError != nil {
+		l.onError(err)
+	}
+}
+
+type fleetWaitError struct {
+	key  string
+	wait time.Duration
+}
+
+func (e *fleetWaitError) Error() string {
+	return fmt.Sprintf("fleet rate limit %q: the wait (%s) would pass the deadline", e.key, e.wait.Round(time.Millisecond))
+}
+
+func (e *fleetWaitError) Is(target error) bool { return target == ratelimit.ErrWouldExceedDeadline }

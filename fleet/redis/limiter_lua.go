@@ -1,0 +1,148 @@
+package fleetredis
+
+import "github.com/redis/go-redis/v9"
+
+// A key's state is one hash, <prefix>:<provider key>, expiring after Idle without use:
+//
+//	seq, tot         calls and estimated tokens admitted so far
+//	rep              reports applied so far (a reservation given back after a newer report is
+//	                 not refunded)
+//	blocked          no call before this (ms on Redis's clock): a 429 without rate-limit headers
+//	r_*, t_*         the requests and tokens buckets: cap (the limit), rate (refill per ms),
+//	                 tok (level at ts), ts (ms), rseq (the admission whose report set the bucket)
+//
+// Time is Redis's own (TIME, in ms), so the fleet's clocks need not agree; reports cross the
+// network as durations (the reset's distance from the response).
+
+const limiterNowLua = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`
+
+// reserveScript reserves a call's cost in each known bucket (levels may go negative: later
+// callers queue behind) and returns {admitted, wait ms, seq, tot, now ms, rep}; it reserves
+// nothing when the wait would pass ARGV[2] (ms; -1: no bound).
+var reserveScript = redis.NewScript(limiterNowLua + `
+local k = KEYS[1]
+local cost = {1, tonumber(ARGV[1])}
+local maxwait = tonumber(ARGV[2])
+local reserve = tonumber(ARGV[3])
+local f = redis.call('HMGET', k, 'blocked', 'seq', 'tot', 'rep',
+  'r_cap', 'r_rate', 'r_tok', 'r_ts', 't_cap', 't_rate', 't_tok', 't_ts')
+local wait = math.max(0, (tonumber(f[1]) or 0) - now)
+local seq, tot, rep = tonumber(f[2]) or 0, tonumber(f[3]) or 0, tonumber(f[4]) or 0
+local level = {}
+for i = 0, 1 do
+  local cap = tonumber(f[5 + 4 * i])
+  if cap and cost[i + 1] > 0 then
+    local rate = tonumber(f[6 + 4 * i]) or 0
+    local lv = math.min(cap, (tonumber(f[7 + 4 * i]) or cap) + rate * math.max(0, now - (tonumber(f[8 + 4 * i]) or now)))
+    local need = math.min(cost[i + 1] + reserve * cap, cap)
+    if lv < need then
+      if rate > 0 then
+        wait = math.max(wait, math.ceil((need - lv) / rate))
+      else
+        wait = math.max(wait, 1000)
+      end
+    end
+    level[i + 1] = lv
+  end
+end
+if maxwait >= 0 and wait > maxwait then
+  return {0, wait, seq, tot, now, rep}
+end
+local names = {'r_', 't_'}
+for i = 1, 2 do
+  if level[i] then
+    redis.call('HSET', k, names[i] .. 'tok', tostring(level[i] - cost[i]), names[i] .. 'ts', now)
+  end
+end
+seq = seq + 1
+tot = tot + cost[2]
+redis.call('HSET', k, 'seq', seq, 'tot', tot)
+redis.call('PEXPIRE', k, tonumber(ARGV[4]))
+return {1, wait, seq, tot, now, rep}
+`)
+
+// refundScript gives back a reservation (ARGV[2] tokens and one request) unless a report
+// replaced the buckets after it was made (ARGV[1], the rep it saw).
+var refundScript = redis.NewScript(`
+local k = KEYS[1]
+local f = redis.call('HMGET', k, 'rep', 'r_cap', 'r_tok', 't_cap', 't_tok')
+if (tonumber(f[1]) or 0) ~= tonumber(ARGV[1]) then return 0 end
+local cost = {1, tonumber(ARGV[2])}
+local names = {'r_', 't_'}
+for i = 1, 2 do
+  local cap, tok = tonumber(f[2 * i]), tonumber(f[2 * i + 1])
+  if cap and tok and cost[i] > 0 then
+    redis.call('HSET', k, names[i] .. 'tok', tostring(math.min(cap, tok + cost[i])))
+  end
+end
+return 1
+`)
+
+// observeScript applies a response. ARGV: the call's seq (-1: not admitted by the fleet), its
+// tot, when it was sent (ms), a 429's block (ms; 0: none), Idle (ms); then per bucket
+// (requests, tokens): known (0/1), limit, remaining, reset (ms from the response).
+//
+// A report replaces a bucket unless the bucket holds the report of a later admission under the
+// same limit. The level is the remaining, refilled since the call was sent, minus what the
+// fleet admitted after the call (its report could not count that). The refill rate is
+// (limit - remaining) / reset, never slower than the last one under the same limit (resets are
+// rounded up), and limit per minute when the bucket is full.
+var observeScript = redis.NewScript(limiterNowLua + `
+local k = KEYS[1]
+local pseq, ptot, sent, block = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local f = redis.call('HMGET', k, 'seq', 'tot', 'blocked', 'r_cap', 'r_rate', 'r_rseq', 't_cap', 't_rate', 't_rseq')
+local seq, tot = tonumber(f[1]) or 0, tonumber(f[2]) or 0
+if block > 0 and now + block > (tonumber(f[3]) or 0) then
+  redis.call('HSET', k, 'blocked', now + block)
+end
+local names = {'r_', 't_'}
+local after = {math.max(0, seq - pseq), math.max(0, tot - ptot)}
+local changed = false
+for i = 0, 1 do
+  local a = 6 + 4 * i
+  if ARGV[a] == '1' and pseq >= 0 then
+    local limit, remaining, reset = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    local cap, prate, rseq = tonumber(f[4 + 3 * i]), tonumber(f[5 + 3 * i]), tonumber(f[6 + 3 * i]) or -1
+    if not (cap == limit and pseq < rseq) then
+      local rate = limit / 60000
+      if reset > 0 and remaining < limit then rate = (limit - remaining) / reset end
+      if cap == limit and prate and prate > rate then rate = prate end
+      local snap = math.min(sent, now)
+      local level = math.min(limit, remaining + rate * math.max(0, now - snap)) - after[i + 1]
+      local n = names[i + 1]
+      redis.call('HSET', k, n .. 'cap', limit, n .. 'rate', tostring(rate), n .. 'tok', tostring(level),
+        n .. 'ts', now, n .. 'rseq', pseq)
+      changed = true
+    end
+  end
+end
+if changed then redis.call('HINCRBY', k, 'rep', 1) end
+redis.call('PEXPIRE', k, tonumber(ARGV[5]))
+return 1
+`)
+
+// stateScript returns {seq, blocked for (ms), r cap, r level, r rate, t cap, t level, t rate}
+// as strings.
+var stateScript = redis.NewScript(limiterNowLua + `
+local f = redis.call('HMGET', KEYS[1], 'seq', 'blocked',
+  'r_cap', 'r_rate', 'r_tok', 'r_ts', 't_cap', 't_rate', 't_tok', 't_ts')
+local out = {tostring(tonumber(f[1]) or 0), tostring(math.max(0, (tonumber(f[2]) or 0) - now))}
+for i = 0, 1 do
+  local cap = tonumber(f[3 + 4 * i])
+  if cap then
+    local rate = tonumber(f[4 + 4 * i]) or 0
+    local lv = math.min(cap, (tonumber(f[5 + 4 * i]) or cap) + rate * math.max(0, now - (tonumber(f[6 + 4 * i]) or now)))
+    out[#out + 1] = tostring(cap)
+    out[#out + 1] = tostring(lv)
+    out[#out + 1] = tostring(rate)
+  else
+    out[#out + 1] = '0'
+    out[#out + 1] = '0'
+    out[#out + 1] = '0'
+  end
+end
+return out
+`)
