@@ -74,7 +74,7 @@ func appendJSONString(b []byte, s string) []byte {
 
 func appendInt(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
 
-// appendKV appends ,"k":"v" (or "k":"v" when first).
+// appendKStr appends ,"k":"v" (or "k":"v" when first).
 func appendKStr(b []byte, k, v string) []byte {
 	if len(b) > 0 && b[len(b)-1] != '{' && b[len(b)-1] != '[' {
 		b = append(b, ',')

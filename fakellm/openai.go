@@ -1,6 +1,6 @@
 package fakellm
 
-// openaiType is the Chat Completions error type and code for a status (reference §3.5).
+// openaiDefaults is the Chat Completions error type, code and message for a status (reference §3.5).
 func openaiDefaults(status int, model string) (typ, code, msg string) {
 	switch status {
 	case 400:

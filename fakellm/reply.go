@@ -218,7 +218,7 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
-// ReplyText is the text the fake answers a prompt with when no fault or JSON request changes it:
+// replyText is the text the fake answers a prompt with when no fault or JSON request changes it:
 // "[fakellm HASH] " followed by the first eight words of the last user message. HASH is 12 hex
 // digits over the model, the system text and every message, so the same request always gets
 // the same reply and a test can tell which step a reply belongs to from the echoed words.
