@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -24,7 +26,8 @@ func TestDemoAgainstCompatibleServers(t *testing.T) {
 			chdirTemp(t)
 			srv := fakellm.NewServer(t, script)
 			store := tempStore(t)
-			r := cli(t, nil, "demo", "--run-id", "p1", "--provider", c.provider, "--base-url", srv.URL+c.base,
+			keys := map[string]string{"ANTHROPIC_API_KEY": "sk-ant-secret-0451", "OPENAI_API_KEY": "sk-oai-secret-0451"}
+			r := cli(t, keys, "demo", "--run-id", "p1", "--provider", c.provider, "--base-url", srv.URL+c.base,
 				"--model", "big", "--fallback-model", "small", store)
 			mustCode(t, r, exitEscalated, "demo")
 			for _, want := range []string{
@@ -36,10 +39,27 @@ func TestDemoAgainstCompatibleServers(t *testing.T) {
 					t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 				}
 			}
+			// The providers are recorded with the run, the key never.
+			if snap := snapshot(t, store); strings.Contains(snap, "secret-0451") || !strings.Contains(snap, srv.URL) {
+				t.Errorf("the store holds the key, or not the base URL:\n%s", snap)
+			}
+			path := strings.TrimPrefix(store, "--store=sqlite:")
+			for _, f := range []string{path, path + "-wal"} {
+				b, err := os.ReadFile(f)
+				if err != nil && !os.IsNotExist(err) {
+					t.Fatal(err)
+				}
+				if bytes.Contains(b, []byte("secret-0451")) {
+					t.Errorf("%s holds the API key", f)
+				}
+				if f == path+"-wal" && len(b) > 0 && !bytes.Contains(b, []byte("big")) && !bytes.Contains(mustRead(t, path), []byte("big")) {
+					t.Errorf("neither the database nor its WAL holds the run's input: the check reads the wrong files")
+				}
+			}
 			esc := escalationID(t, store)
 			mustCode(t, cli(t, nil, "escalations", "resolve", esc, "--action", "approve", "--by", "alice", store), 0, "resolve")
 			before := srv.Counters().Requests
-			res := cli(t, nil, "runs", "resume", "p1", store)
+			res := cli(t, keys, "runs", "resume", "p1", store)
 			mustCode(t, res, 0, "resume")
 			if !strings.Contains(res.stdout, "Report: reports/p1.md") {
 				t.Errorf("resume:\n%s", res.stdout)
@@ -49,4 +69,13 @@ func TestDemoAgainstCompatibleServers(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
