@@ -1,0 +1,236 @@
+package fleetredis
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/breaker"
+)
+
+// The defaults of an EvidenceConfig.
+const (
+	DefaultEvidenceName     = "rebound:breaker"
+	DefaultEvidenceWindow   = 10 * time.Second
+	DefaultEvidenceMinCalls = 10
+	DefaultCheckEvery       = time.Second
+)
+
+// EvidenceConfig configures the fleet's breaker evidence. Its zero value works.
+type EvidenceConfig struct {
+	// Name is the evidence's key prefix in Redis; processes that use the same Name share the
+	// outcomes of each dependency. It is wrapped in braces ({Name}) so that every key lives in
+	// one Redis Cluster slot. Empty: "rebound:breaker".
+	Name string
+	// Window is how far back outcomes are counted, rounded up to whole seconds (the buckets are
+	// Redis's seconds). Zero: 10 s.
+	Window time.Duration
+	// FailureRate is the share of failures among the window's calls at or above which the
+	// fleet is failing, once the window holds MinCalls calls. Zero: 0.5
+	// (breaker.DefaultFailureRate).
+	FailureRate float64
+	// MinCalls is the number of calls the window must hold before the fleet can be failing.
+	// Zero: 10, so that two processes that each paid a breaker's 5 failures are enough.
+	MinCalls int
+	// Failures lists the classes that count as failures. Nil: transient, overloaded, timeout
+	// (the breaker's default; rate limiting is the limiter's business).
+	Failures []rebound.Class
+	// Neutral lists the classes that are not recorded at all. Nil: canceled. Every other
+	// outcome, nil included, is a success: the dependency answered.
+	Neutral []rebound.Class
+	// CheckEvery is how old a Guard's view of the fleet may grow before the next call reads it
+	// again from Redis (every recorded outcome also refreshes it), and how long a Guard leaves
+	// Redis alone after a failure. Zero: 1 s.
+	CheckEvery time.Duration
+	// Timeout bounds each Redis round trip. Zero: 100 ms.
+	Timeout time.Duration
+	// OnError, if set, is told of the Redis failures a Guard meets (it then acts on its local
+	// breaker alone). It is called on the caller's goroutine with no lock held.
+	OnError func(error)
+}
+
+// Evidence is what the fleet has seen of its dependencies: per dependency key, the calls and
+// failures of each second in Redis, counted by short Lua scripts on Redis's clock and
+// forgotten once they leave the window. It answers whether the fleet sees a dependency failing
+// above the threshold, so that a breaker in a fresh process opens without paying its own
+// failures (see Guard). No lock is ever held across a call. Safe for concurrent use.
+type Evidence struct {
+	client     redis.Scripter
+	prefix     string
+	window     int64
+	rate       float64
+	minCalls   int64
+	failures   uint32
+	neutral    uint32
+	checkEvery time.Duration
+	timeout    time.Duration
+	onError    func(error)
+}
+
+// Counts are the fleet's outcomes for a dependency over the window.
+type Counts struct {
+	Calls, Failures int64
+}
+
+// Outcome is how a call's result counts as evidence.
+type Outcome uint8
+
+// The outcomes.
+const (
+	Success Outcome = iota
+	Failure
+	Neutral
+)
+
+// NewEvidence returns the fleet's breaker evidence kept in Redis through client (a
+// *redis.Client, *redis.ClusterClient or *redis.Ring).
+func NewEvidence(client redis.Scripter, cfg EvidenceConfig) *Evidence {
+	if cfg.Name == "" {
+		cfg.Name = DefaultEvidenceName
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultEvidenceWindow
+	}
+	if !(cfg.FailureRate > 0) {
+		cfg.FailureRate = breaker.DefaultFailureRate
+	}
+	if cfg.MinCalls <= 0 {
+		cfg.MinCalls = DefaultEvidenceMinCalls
+	}
+	if cfg.Failures == nil {
+		cfg.Failures = []rebound.Class{rebound.ClassTransient, rebound.ClassOverloaded, rebound.ClassTimeout}
+	}
+	if cfg.Neutral == nil {
+		cfg.Neutral = []rebound.Class{rebound.ClassCanceled}
+	}
+	if cfg.CheckEvery <= 0 {
+		cfg.CheckEvery = DefaultCheckEvery
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	return &Evidence{
+		client:     client,
+		prefix:     "{" + cfg.Name + "}",
+		window:     int64(math.Ceil(cfg.Window.Seconds())),
+		rate:       min(cfg.FailureRate, 1),
+		minCalls:   int64(cfg.MinCalls),
+		failures:   classBits(cfg.Failures),
+		neutral:    classBits(cfg.Neutral),
+		checkEvery: cfg.CheckEvery,
+		timeout:    cfg.Timeout,
+		onError:    cfg.OnError,
+	}
+}
+
+func classBits(cs []rebound.Class) uint32 {
+	var s uint32
+	for _, c := range cs {
+		s |= 1 << c
+	}
+	return s
+}
+
+// Outcome classifies err, returned by a call under ctx, as evidence: nil is a success; an
+// error counts by its class (rebound.ClassifyContext, so the caller's own cancellation is
+// neutral) as Failures and Neutral say.
+func (e *Evidence) Outcome(ctx context.Context, err error) Outcome {
+	if err == nil {
+		return Success
+	}
+	c, _ := rebound.ClassifyContext(ctx, err)
+	switch {
+	case e.failures&(1<<c) != 0:
+		return Failure
+	case e.neutral&(1<<c) != 0:
+		return Neutral
+	}
+	return Success
+}
+
+// Failing reports whether counts say the dependency is failing: at least MinCalls calls, and
+// a share of failures at or above FailureRate.
+func (e *Evidence) Failing(c Counts) bool {
+	return c.Calls >= e.minCalls && c.Calls > 0 && float64(c.Failures) >= e.rate*float64(c.Calls)
+}
+
+// Keys: <prefix>:<dependency>:<unix second> is a hash of the calls (c) and failures (f)
+// recorded in that second, expiring once it leaves the window; <prefix>:<dependency>:recovered
+// is the second in which a process's breaker last closed after its probes succeeded: the
+// window counts only the seconds after it, as a breaker forgets its counts when it closes.
+
+const evidenceCountsLua = `
+local function counts(k, now, window)
+  local since = tonumber(redis.call('GET', k .. ':recovered')) or 0
+  local calls, failures = 0, 0
+  for i = 0, window - 1 do
+    local s = now - i
+    if s <= since then break end
+    local v = redis.call('HMGET', k .. ':' .. s, 'c', 'f')
+    calls = calls + (tonumber(v[1]) or 0)
+    failures = failures + (tonumber(v[2]) or 0)
+  end
+  return {calls, failures}
+end
+`
+
+var recordScript = redis.NewScript(evidenceCountsLua + `
+local now = tonumber(redis.call('TIME')[1])
+local window = tonumber(ARGV[1])
+local k = KEYS[1] .. ':' .. now
+redis.call('HINCRBY', k, 'c', 1)
+if ARGV[2] == '1' then redis.call('HINCRBY', k, 'f', 1) end
+redis.call('EXPIRE', k, window + 1)
+return counts(KEYS[1], now, window)
+`)
+
+var evidenceScript = redis.NewScript(evidenceCountsLua + `
+return counts(KEYS[1], tonumber(redis.call('TIME')[1]), tonumber(ARGV[1]))
+`)
+
+var recoveredScript = redis.NewScript(evidenceCountsLua + `
+local now = tonumber(redis.call('TIME')[1])
+local window = tonumber(ARGV[1])
+redis.call('SET', KEYS[1] .. ':recovered', now, 'EX', window + 1)
+return counts(KEYS[1], now, window)
+`)
+
+// Record counts one call to the dependency key in the fleet's current second, a failure or a
+// success, and returns the fleet's counts over the window afterwards.
+func (e *Evidence) Record(ctx context.Context, key string, failure bool) (Counts, error) {
+	f := 0
+	if failure {
+		f = 1
+	}
+	return e.run(ctx, recordScript, key, "record outcome", f)
+}
+
+// Counts returns the fleet's counts for the dependency key over the window.
+func (e *Evidence) Counts(ctx context.Context, key string) (Counts, error) {
+	return e.run(ctx, evidenceScript, key, "read outcomes")
+}
+
+// Recovered tells the fleet that a breaker for key closed after successful probes: the
+// outcomes recorded so far are forgotten (a breaker forgets its counts when it closes), so that
+// stale failures do not open the other processes' breakers again. It returns the counts
+// afterwards.
+func (e *Evidence) Recovered(ctx context.Context, key string) (Counts, error) {
+	return e.run(ctx, recoveredScript, key, "mark recovery")
+}
+
+func (e *Evidence) run(ctx context.Context, s *redis.Script, key, what string, args ...any) (Counts, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	res, err := s.Run(ctx, e.client, []string{e.prefix + ":" + key}, append([]any{e.window}, args...)...).Int64Slice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("unexpected reply %v", res)
+	}
+	if err != nil {
+		return Counts{}, fmt.Errorf("%s of %q in breaker evidence %s: %w", what, key, e.prefix, err)
+	}
+	return Counts{Calls: res[0], Failures: res[1]}, nil
+}

@@ -1,0 +1,289 @@
+package fleetredis_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/breaker"
+	fleetredis "github.com/rebound-go/rebound/fleet/redis"
+)
+
+const dependency = "anthropic/claude-sonnet-4-6"
+
+var errDown = rebound.HTTPError(503, nil, time.Now())
+
+func newBreaker(t testing.TB, s breaker.Settings) *breaker.Breaker {
+	t.Helper()
+	if s.Name == "" {
+		s.Name = dependency
+	}
+	b, err := breaker.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestEvidenceOutcome(t *testing.T) {
+	ev := fleetredis.NewEvidence(downRedis(t), fleetredis.EvidenceConfig{})
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want fleetredis.Outcome
+	}{
+		{"nil", t.Context(), nil, fleetredis.Success},
+		{"503", t.Context(), errDown, fleetredis.Failure},
+		{"529", t.Context(), rebound.HTTPError(529, nil, time.Now()), fleetredis.Failure},
+		{"timeout", t.Context(), context.DeadlineExceeded, fleetredis.Failure},
+		{"429", t.Context(), rebound.HTTPError(429, nil, time.Now()), fleetredis.Success},
+		{"400", t.Context(), rebound.HTTPError(400, nil, time.Now()), fleetredis.Success},
+		{"caller canceled", canceled, errDown, fleetredis.Neutral},
+	} {
+		if got := ev.Outcome(tt.ctx, tt.err); got != tt.want {
+			t.Errorf("%s: Outcome = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestEvidenceFailing(t *testing.T) {
+	ev := fleetredis.NewEvidence(downRedis(t), fleetredis.EvidenceConfig{})
+	for _, tt := range []struct {
+		c    fleetredis.Counts
+		want bool
+	}{
+		{fleetredis.Counts{}, false},
+		{fleetredis.Counts{Calls: 9, Failures: 9}, false}, // under MinCalls
+		{fleetredis.Counts{Calls: 10, Failures: 5}, true},
+		{fleetredis.Counts{Calls: 10, Failures: 4}, false},
+		{fleetredis.Counts{Calls: 100, Failures: 60}, true},
+	} {
+		if got := ev.Failing(tt.c); got != tt.want {
+			t.Errorf("Failing(%+v) = %v, want %v", tt.c, got, tt.want)
+		}
+	}
+}
+
+func TestEvidenceRecordSharedAndExpiring(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	cfg := fleetredis.EvidenceConfig{Name: prefix, Window: 3 * time.Second}
+	a := fleetredis.NewEvidence(c, cfg)
+	b := fleetredis.NewEvidence(newClient(t, c), cfg)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			ev := a
+			if g%2 == 1 {
+				ev = b
+			}
+			for i := range 10 {
+				if _, err := ev.Record(ctx, dependency, i < 3); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, err := b.Counts(ctx, dependency)
+	if err != nil || got != (fleetredis.Counts{Calls: 80, Failures: 24}) {
+		t.Fatalf("Counts = %+v, %v; want 80 calls, 24 failures", got, err)
+	}
+	if other, _ := a.Counts(ctx, "tool/search"); other != (fleetredis.Counts{}) {
+		t.Fatalf("another dependency has counts %+v", other)
+	}
+	keys, _ := c.Keys(ctx, "{"+prefix+"}*").Result()
+	for _, k := range keys {
+		if ttl, err := c.TTL(ctx, k).Result(); err != nil || ttl <= 0 || ttl > 4*time.Second {
+			t.Fatalf("key %s has TTL %v (%v), want within (0, 4s]", k, ttl, err)
+		}
+	}
+	// Recovered forgets what was counted.
+	if got, err := a.Recovered(ctx, dependency); err != nil || got != (fleetredis.Counts{}) {
+		t.Fatalf("Recovered = %+v, %v; want empty counts", got, err)
+	}
+	if got, _ := b.Counts(ctx, dependency); got != (fleetredis.Counts{}) {
+		t.Fatalf("Counts after recovery = %+v", got)
+	}
+}
+
+// process is one process of the fleet: its own Redis connection, breaker and Guard.
+type process struct {
+	guard *fleetredis.Guard
+	calls atomic.Int64 // calls that reached the dependency
+}
+
+func newProcess(t *testing.T, client redis.Scripter, cfg fleetredis.EvidenceConfig, s breaker.Settings) *process {
+	return &process{guard: fleetredis.NewEvidence(client, cfg).Guard(newBreaker(t, s))}
+}
+
+func (p *process) call(ctx context.Context, err error) error {
+	_, got := fleetredis.Do(ctx, p.guard, func(context.Context) (string, error) {
+		p.calls.Add(1)
+		return "", err
+	})
+	return got
+}
+
+func TestGuardFreshProcessOpensOnFleetEvidence(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	cfg := fleetredis.EvidenceConfig{Name: prefix, OnError: failOnError(t)}
+	a := newProcess(t, c, cfg, breaker.Settings{})
+	b := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
+	// Two processes each pay their breaker's 5 failures; the fleet has seen 10.
+	for _, p := range []*process{a, b} {
+		for range 7 {
+			p.call(ctx, errDown)
+		}
+		if p.calls.Load() != 5 || p.guard.Breaker().State() != breaker.Open {
+			t.Fatalf("%d calls reached the dependency, breaker %v; want 5 and open", p.calls.Load(), p.guard.Breaker().State())
+		}
+	}
+	// A fresh process pays nothing.
+	fresh := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
+	err := fresh.call(ctx, errDown)
+	var open *breaker.ErrOpen
+	if !errors.As(err, &open) || !errors.Is(err, rebound.ErrCircuitOpen) {
+		t.Fatalf("fresh process's call = %v, want the breaker's ErrOpen", err)
+	}
+	if fresh.calls.Load() != 0 || !fresh.guard.Forced() || fresh.guard.Breaker().State() != breaker.Open {
+		t.Fatalf("fresh process: %d calls, forced %v, state %v; want none, forced open", fresh.calls.Load(), fresh.guard.Forced(), fresh.guard.Breaker().State())
+	}
+}
+
+func TestGuardFleetRecovers(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	cfg := fleetredis.EvidenceConfig{Name: prefix, CheckEvery: 10 * time.Millisecond, OnError: failOnError(t)}
+	s := breaker.Settings{OpenFor: 50 * time.Millisecond}
+	a := newProcess(t, c, cfg, s)
+	b := newProcess(t, newClient(t, c), cfg, s)
+	for _, p := range []*process{a, b} {
+		for range 5 {
+			p.call(ctx, errDown)
+		}
+	}
+	fresh := newProcess(t, newClient(t, c), cfg, s)
+	if err := fresh.call(ctx, nil); !errors.Is(err, rebound.ErrCircuitOpen) || !fresh.guard.Forced() {
+		t.Fatalf("fresh process's call = %v, forced %v; want refused on the fleet's evidence", err, fresh.guard.Forced())
+	}
+	// The dependency is back. Process a's own breaker probes after its open time and closes
+	// after two successes; it tells the fleet, and the fresh process's breaker is reset.
+	deadline := time.Now().Add(5 * time.Second)
+	for a.guard.Breaker().State() != breaker.Closed {
+		if time.Now().After(deadline) {
+			t.Fatalf("process a's breaker is %v 5 s after its 50 ms open time", a.guard.Breaker().State())
+		}
+		a.call(ctx, nil)
+		time.Sleep(10 * time.Millisecond)
+	}
+	for fresh.call(ctx, nil) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("fresh process still refused after the fleet recovered (forced %v)", fresh.guard.Forced())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if fresh.guard.Forced() || fresh.calls.Load() != 1 {
+		t.Fatalf("fresh process: forced %v, %d calls; want reset, 1 call", fresh.guard.Forced(), fresh.calls.Load())
+	}
+	// A success does not count as a recovery unless the breaker had opened.
+	if got, _ := fleetredis.NewEvidence(c, cfg).Counts(ctx, dependency); got.Failures != 0 {
+		t.Fatalf("fleet counts %+v after the recovery, want no failures", got)
+	}
+}
+
+func TestGuardNeutralNotRecorded(t *testing.T) {
+	c, prefix := testRedis(t)
+	cfg := fleetredis.EvidenceConfig{Name: prefix, OnError: failOnError(t)}
+	p := newProcess(t, c, cfg, breaker.Settings{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	p.call(ctx, context.Canceled)
+	p.call(t.Context(), rebound.HTTPError(429, nil, time.Now()))
+	got, err := fleetredis.NewEvidence(c, cfg).Counts(t.Context(), dependency)
+	if err != nil || got != (fleetredis.Counts{Calls: 1}) {
+		t.Fatalf("Counts = %+v, %v; want one success (the 429) and nothing for the cancelled call", got, err)
+	}
+}
+
+func TestGuardRedisDownActsLocally(t *testing.T) {
+	var log errorLog
+	p := newProcess(t, downRedis(t), fleetredis.EvidenceConfig{Name: "down", OnError: log.add}, breaker.Settings{})
+	ctx := t.Context()
+	for range 7 {
+		p.call(ctx, errDown)
+	}
+	if p.calls.Load() != 5 || p.guard.Breaker().State() != breaker.Open {
+		t.Fatalf("%d calls, breaker %v; want the local breaker's 5 and open", p.calls.Load(), p.guard.Breaker().State())
+	}
+	errs := log.all()
+	if len(errs) != 1 { // then Redis is left alone for CheckEvery
+		t.Fatalf("OnError told of %d errors, want 1: %v", len(errs), errs)
+	}
+	if !strings.Contains(errs[0].Error(), "breaker evidence {down}") || !strings.Contains(errs[0].Error(), dependency) {
+		t.Fatalf("error %q does not name the evidence and the dependency", errs[0])
+	}
+}
+
+// TestGuardRedisLostResetsForced: a process whose breaker the fleet's evidence holds open
+// loses Redis; its breaker is reset and decides alone.
+func TestGuardRedisLostResetsForced(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	for range 10 {
+		fleetredis.NewEvidence(c, fleetredis.EvidenceConfig{Name: prefix}).Record(ctx, dependency, true)
+	}
+	lost := newClient(t, c)
+	var log errorLog
+	p := newProcess(t, lost, fleetredis.EvidenceConfig{Name: prefix, CheckEvery: 10 * time.Millisecond, OnError: log.add}, breaker.Settings{})
+	if err := p.call(ctx, nil); !errors.Is(err, rebound.ErrCircuitOpen) || !p.guard.Forced() {
+		t.Fatalf("call = %v, forced %v; want refused on the fleet's evidence", err, p.guard.Forced())
+	}
+	lost.Close()
+	time.Sleep(20 * time.Millisecond) // real time, short setting: the view is older than CheckEvery
+	if err := p.call(ctx, nil); err != nil || p.guard.Forced() {
+		t.Fatalf("call with Redis lost = %v, forced %v; want the local breaker's decision (closed)", err, p.guard.Forced())
+	}
+	if len(log.all()) == 0 {
+		t.Fatal("OnError was not told that Redis was lost")
+	}
+}
+
+// BenchmarkGuardDo is one guarded call: an outcome recorded in Redis (one round trip).
+func BenchmarkGuardDo(b *testing.B) {
+	c, prefix := benchRedis(b)
+	ctx := context.Background()
+	g := fleetredis.NewEvidence(c, fleetredis.EvidenceConfig{Name: prefix, OnError: func(err error) { b.Fatal(err) }}).Guard(newBreaker(b, breaker.Settings{}))
+	op := func(context.Context) (int, error) { return 1, nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := fleetredis.Do(ctx, g, op); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGuardAllow is the admission alone, on a view younger than CheckEvery: no round trip.
+func BenchmarkGuardAllow(b *testing.B) {
+	c, prefix := benchRedis(b)
+	ctx := context.Background()
+	g := fleetredis.NewEvidence(c, fleetredis.EvidenceConfig{Name: prefix, CheckEvery: time.Hour}).Guard(newBreaker(b, breaker.Settings{}))
+	g.Allow(ctx) // reads the view once
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := g.Allow(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

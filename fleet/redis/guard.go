@@ -1,0 +1,208 @@
+package fleetredis
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/breaker"
+)
+
+// Guard puts a process's breaker for one dependency in touch with the fleet's evidence,
+// through the breaker's public API only:
+//
+//   - every outcome of a call it admits goes to the local breaker (as breaker.Do would report it)
+//     and to the fleet's window in Redis;
+//   - when the fleet is failing (Evidence.Failing) and the local breaker is closed, the Guard
+//     forces it open (ForceOpen), so a fresh process does not pay its own failures; calls are
+//     then refused with a *breaker.ErrOpen whose Until is zero;
+//   - once the fleet is no longer failing, it resets the breaker it forced (Reset). A breaker
+//     that opened on its own failures is left to its own probes; when they close it, the Guard
+//     tells the fleet (Evidence.Recovered), so that stale failures stop holding the others open.
+//
+// The fleet's view is read at most once per CheckEvery (and refreshed by every outcome
+// recorded); one caller at a time reads it, the others act on the view they have. When Redis
+// fails, OnError is told, the breaker it forced is reset, and the local breaker decides alone
+// until Redis answers again (asked again after CheckEvery).
+//
+// Use one Guard per breaker, shared by the goroutines that call the dependency (see
+// Evidence.Guards for a breaker.Set). Do not ForceOpen or Reset the breaker behind the Guard's
+// back while it holds the breaker forced.
+type Guard struct {
+	ev  *Evidence
+	b   *breaker.Breaker
+	key string
+
+	forced     atomic.Bool // the Guard forced the breaker open
+	suspect    atomic.Bool // the breaker opened on its own: look for its recovery
+	view       atomic.Pointer[view]
+	refreshing atomic.Bool
+	skipUntil  atomic.Int64 // unix ns: Redis failed, leave it alone until then
+}
+
+type view struct {
+	counts Counts
+	at     int64 // unix ns
+}
+
+// Guard returns a Guard for b; its dependency key is b.Name().
+func (e *Evidence) Guard(b *breaker.Breaker) *Guard {
+	return &Guard{ev: e, b: b, key: b.Name()}
+}
+
+// Breaker returns the guarded breaker.
+func (g *Guard) Breaker() *breaker.Breaker { return g.b }
+
+// Forced reports whether the Guard holds the breaker forced open on the fleet's evidence.
+func (g *Guard) Forced() bool { return g.forced.Load() }
+
+// GuardPermit is a call admitted by a Guard. Report its outcome exactly once with Done.
+type GuardPermit struct {
+	g *Guard
+	p breaker.Permit
+}
+
+// Allow admits a call, or refuses it with the breaker's *breaker.ErrOpen (which matches
+// rebound.ErrCircuitOpen). It first brings the breaker in line with the fleet's evidence,
+// reading it from Redis when the view is older than CheckEvery.
+func (g *Guard) Allow(ctx context.Context) (GuardPermit, error) {
+	g.refresh(ctx)
+	g.apply()
+	p, err := g.b.Allow()
+	if err != nil {
+		if !g.forced.Load() {
+			g.suspect.Store(true)
+		}
+		return GuardPermit{}, err
+	}
+	return GuardPermit{g: g, p: p}, nil
+}
+
+// Done reports the outcome of the call, returned under ctx, to the local breaker
+// (breaker.Permit.DoneContext) and, unless neutral, to the fleet.
+func (p GuardPermit) Done(ctx context.Context, err error) {
+	g := p.g
+	if g == nil {
+		return
+	}
+	p.p.DoneContext(ctx, err)
+	o := g.ev.Outcome(ctx, err)
+	if o == Neutral || g.redisDown() {
+		return
+	}
+	var c Counts
+	var rerr error
+	switch {
+	case o == Failure:
+		if !g.forced.Load() && g.b.State() != breaker.Closed {
+			g.suspect.Store(true)
+		}
+		c, rerr = g.ev.Record(context.WithoutCancel(ctx), g.key, true)
+	case g.suspect.Load() && !g.forced.Load() && g.b.State() == breaker.Closed && g.suspect.CompareAndSwap(true, false):
+		c, rerr = g.ev.Recovered(context.WithoutCancel(ctx), g.key) // the breaker's probes closed it
+	default:
+		c, rerr = g.ev.Record(context.WithoutCancel(ctx), g.key, false)
+	}
+	g.store(c, rerr)
+}
+
+// Do runs op if g admits it and reports its outcome, as breaker.Do does for a breaker. A
+// refusal is the breaker's *breaker.ErrOpen and op does not run. A panic in op counts as a
+// failure and is re-panicked.
+func Do[T any](ctx context.Context, g *Guard, op rebound.Op[T]) (T, error) {
+	p, err := g.Allow(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			p.Done(ctx, errPanicked)
+		}
+	}()
+	v, err := op(ctx)
+	done = true
+	p.Done(ctx, err)
+	return v, err
+}
+
+var errPanicked = rebound.Transient(errors.New("call panicked"))
+
+// refresh reads the fleet's counts if the view is older than CheckEvery and no other caller is
+// reading them.
+func (g *Guard) refresh(ctx context.Context) {
+	now := time.Now().UnixNano()
+	if v := g.view.Load(); v != nil && now-v.at < int64(g.ev.checkEvery) {
+		return
+	}
+	if g.redisDown() || !g.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	defer g.refreshing.Store(false)
+	c, err := g.ev.Counts(ctx, g.key)
+	if err != nil && ctx.Err() != nil {
+		return // the caller's context ended: that says nothing about Redis
+	}
+	g.store(c, err)
+}
+
+func (g *Guard) redisDown() bool { return time.Now().UnixNano() < g.skipUntil.Load() }
+
+// store keeps the counts read from Redis as the view, or, on err, drops the view and leaves
+// Redis alone for CheckEvery.
+func (g *Guard) store(c Counts, err error) {
+	now := time.Now()
+	if err != nil {
+		g.skipUntil.Store(now.Add(g.ev.checkEvery).UnixNano())
+		g.view.Store(nil)
+		g.apply()
+		if g.ev.onError != nil {
+			g.ev.onError(err)
+		}
+		return
+	}
+	g.view.Store(&view{counts: c, at: now.UnixNano()})
+}
+
+// apply forces the breaker open while the fleet is failing, and resets the breaker it forced
+// once the fleet is not (or its evidence is out of reach).
+func (g *Guard) apply() {
+	v := g.view.Load()
+	if v != nil && g.ev.Failing(v.counts) {
+		if !g.forced.Load() && g.b.State() == breaker.Closed && g.forced.CompareAndSwap(false, true) {
+			g.b.ForceOpen()
+		}
+		return
+	}
+	if g.forced.Load() && g.forced.CompareAndSwap(true, false) {
+		g.suspect.Store(false)
+		g.b.Reset()
+	}
+}
+
+// Guards holds a Guard per breaker of a breaker.Set, created on demand. Safe for concurrent
+// use.
+type Guards struct {
+	ev  *Evidence
+	set *breaker.Set
+	m   sync.Map // key → *Guard
+}
+
+// Guards returns the Guards of set's breakers.
+func (e *Evidence) Guards(set *breaker.Set) *Guards { return &Guards{ev: e, set: set} }
+
+// Get returns the Guard of the set's breaker for key, creating either if needed. When the set
+// has forgotten an idle breaker and made a new one, the Guard follows.
+func (gs *Guards) Get(key string) *Guard {
+	b := gs.set.Get(key)
+	if v, ok := gs.m.Load(key); ok && v.(*Guard).b == b {
+		return v.(*Guard)
+	}
+	g := gs.ev.Guard(b)
+	gs.m.Store(key, g)
+	return g
+}
