@@ -83,3 +83,17 @@ func FuzzParseDSN(f *testing.F) {
 		}
 	})
 }
+
+func TestDSNRedactsPassword(t *testing.T) {
+	d, err := parseDSN("postgres://rebound:hunter2@db:5432/rebound", "--store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(d.String(), "hunter2") || d.target != "postgres://rebound:hunter2@db:5432/rebound" {
+		t.Errorf("String() = %q, target %q", d.String(), d.target)
+	}
+	r := cli(t, nil, "runs", "list", "--store", "postgres://rebound:hunter2@127.0.0.1:1/rebound?connect_timeout=1")
+	if r.code != exitUsage || strings.Contains(r.stderr, "hunter2") {
+		t.Errorf("exit %d, stderr %q: want 2 without the password", r.code, r.stderr)
+	}
+}

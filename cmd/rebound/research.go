@@ -88,7 +88,7 @@ func (g *globals) storeArg() string {
 	if !g.storeSet && g.getenv("REBOUND_STORE") != "" {
 		return "" // the environment names it for the next command too
 	}
-	return " --store " + shellQuote(d.raw)
+	return " --store " + shellQuote(d.String()) // a password is redacted: set REBOUND_STORE instead
 }
 
 func shellQuote(s string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
 	"github.com/rebound-go/rebound/checkpoint"
@@ -22,7 +23,16 @@ type dsn struct {
 	raw    string
 }
 
-func (d dsn) String() string { return d.raw }
+// String is the address as given, with a PostgreSQL password replaced by "xxxxx": it appears in
+// messages and logs.
+func (d dsn) String() string {
+	if d.kind == "postgres" {
+		if u, err := url.Parse(d.raw); err == nil {
+			return u.Redacted()
+		}
+	}
+	return d.raw
+}
 
 // parseDSN reads a store address: sqlite:PATH, postgres://… (or postgresql://…), memory:.
 // source names where the address came from ("--store", "REBOUND_STORE") for the error.
