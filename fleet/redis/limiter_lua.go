@@ -86,7 +86,8 @@ return 1
 // (requests, tokens): known (0/1), limit, remaining, reset (ms from the response).
 //
 // A report replaces a bucket unless the bucket holds the report of a later admission under the
-// same limit. The level is the remaining, refilled since the call was sent, minus what the
+// same limit, or the call was admitted before the state was lost (expired after Idle, or Redis
+// restarted: its seq is ahead of the state's). The level is the remaining, refilled since the call was sent, minus what the
 // fleet admitted after the call (its report could not count that). The refill rate is
 // (limit - remaining) / reset, never slower than the last one under the same limit (resets are
 // rounded up), and limit per minute when the bucket is full.
@@ -103,7 +104,7 @@ local after = {math.max(0, seq - pseq), math.max(0, tot - ptot)}
 local changed = false
 for i = 0, 1 do
   local a = 6 + 4 * i
-  if ARGV[a] == '1' and pseq >= 0 then
+  if ARGV[a] == '1' and pseq >= 0 and pseq <= seq then
     local limit, remaining, reset = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
     local cap, prate, rseq = tonumber(f[4 + 3 * i]), tonumber(f[5 + 3 * i]), tonumber(f[6 + 3 * i]) or -1
     if not (cap == limit and pseq < rseq) then

@@ -384,3 +384,29 @@ func BenchmarkLimiterWait(b *testing.B) {
 		p.Observe(ctx, nil, http.StatusOK)
 	}
 }
+
+// TestLimiterStateLost: after the key's state is lost (Redis restarted, or Idle passed while a
+// long call was out), a report of a call admitted before does not block the reports after.
+func TestLimiterStateLost(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	l := fleetredis.NewLimiter(c, fleetredis.LimiterConfig{Name: prefix, OnError: failOnError(t)})
+	warm(t, l, providerKey)
+	var old fleetredis.Permit
+	for range 3 {
+		old, _ = l.Wait(ctx, providerKey, 0)
+	}
+	if err := c.Del(ctx, "{"+prefix+"}:"+providerKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	reset := time.Now().Add(time.Minute)
+	old.Observe(ctx, anthropicHeader("100", "10", reset), http.StatusOK)
+	if st, _ := l.State(ctx, providerKey); st.Requests.Known {
+		t.Fatalf("a report from before the state was lost set the bucket: %+v", st.Requests)
+	}
+	p, _ := l.Wait(ctx, providerKey, 0)
+	p.Observe(ctx, anthropicHeader("100", "60", reset), http.StatusOK)
+	if st, _ := l.State(ctx, providerKey); st.Requests.Level < 59.9 || st.Requests.Level > 60.5 {
+		t.Fatalf("level %v after the first report since the loss, want 60", st.Requests.Level)
+	}
+}
