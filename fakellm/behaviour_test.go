@@ -387,3 +387,20 @@ func TestCloseReleasesHang(t *testing.T) {
 		t.Errorf("counters %+v", c)
 	}
 }
+
+// TestStreamOnlyKinds: a stream fault never consumes its count on a non-streaming request.
+func TestStreamOnlyKinds(t *testing.T) {
+	h := newHandler(t, "stream-error times=1\ntruncate times=1 after=1")
+	if w := do(h, false, "", "m", "hi", false); w.Code != 200 || !strings.Contains(w.Body.String(), `"stop_reason":"end_turn"`) {
+		t.Fatalf("non-streaming: %d %s", w.Code, w.Body)
+	}
+	if w := do(h, false, "", "m", "hi", true); !strings.Contains(w.Body.String(), "event: error") {
+		t.Errorf("first stream: %s", w.Body)
+	}
+	if w := do(h, false, "", "m", "hi", true); strings.Count(w.Body.String(), "event: ") != 1 {
+		t.Errorf("second stream: %s", w.Body)
+	}
+	if w := do(h, false, "", "m", "hi", true); !strings.Contains(w.Body.String(), "event: message_stop") {
+		t.Errorf("third stream: %s", w.Body)
+	}
+}

@@ -54,7 +54,7 @@
 //	                             OpenAI context_length_exceeded, param "messages"
 //	latency DELAY                wait before answering: 200ms, 100ms..500ms (uniform),
 //	                             exp=200ms (exponential, that mean), normal=200ms/50ms
-//	slow DELAY                   wait between stream events (same forms)
+//	slow DELAY                   wait between stream events (same forms; streams only)
 //	hang                         never answer; return when the client gives up
 //	reset                        close the connection before any response (TCP reset)
 //	malformed                    200 whose JSON body is cut in half; in a stream, event after=N
@@ -63,16 +63,19 @@
 //	cut                          a stream aborted after after=N events (default: half); a JSON
 //	                             body aborted half-way
 //	truncate                     a stream that ends cleanly after after=N events (default half,
-//	                             never including message_stop / [DONE])
+//	                             never including message_stop / [DONE]); streams only
 //	stream-error                 after after=N events (default 2) an Anthropic "event: error"
 //	                             (type= default overloaded_error) or an OpenAI data: {"error":...}
-//	                             (type= default server_error), then the stream ends
+//	                             (type= default server_error), then the stream ends; streams only
 //	stall                        a stream that stops after after=N events and waits for the
-//	                             client to give up
+//	                             client to give up; streams only
 //	max-tokens                   stop_reason max_tokens / finish_reason length, reply cut in half
 //	refusal                      stop_reason refusal with stop_details / message.refusal
 //	content-filter               OpenAI finish_reason content_filter (Anthropic: refusal)
 //	not-json                     prose where the prompt asked for JSON
+//
+// slow, truncate, stream-error and stall match streaming requests only (a non-streaming request
+// skips them and they keep their times= count); cut and malformed apply to both.
 //
 // Selectors, on any rule (all given must match):
 //

@@ -50,6 +50,9 @@ func (c *call) pick(seq, modelSeq int64) (delay time.Duration, fault *Rule) {
 		if r.Stream == 1 && !c.req.Stream || r.Stream == 2 && c.req.Stream {
 			continue
 		}
+		if !c.req.Stream && r.Kind.streamOnly() {
+			continue
+		}
 		if r.Model != "" {
 			if ok, _ := path.Match(r.Model, c.req.Model); !ok {
 				continue

@@ -46,6 +46,12 @@ var kinds = map[Kind]bool{
 
 func (k Kind) modifier() bool { return k == KindLatency || k == KindSlow }
 
+// streamOnly kinds match streaming requests only: a JSON body has no events to delay, error
+// mid-way, stall between or end early without.
+func (k Kind) streamOnly() bool {
+	return k == KindSlow || k == KindTruncate || k == KindStreamError || k == KindStall
+}
+
 // Script is a parsed fault script: the rules in order, the seed for probabilities and
 // distributions, and the rate limit. The zero Script answers every request normally.
 type Script struct {

@@ -390,7 +390,7 @@ func (h *Handler) serveGenerate(w http.ResponseWriter, r *http.Request, openai b
 	switch kind {
 	case KindMalformed:
 		c.writeJSON(http.StatusOK, body[:len(body)/2])
-	case KindCut, KindTruncate, KindStall, KindStreamError:
+	case KindCut:
 		c.w.Header().Set("Content-Type", "application/json")
 		c.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		c.w.WriteHeader(http.StatusOK)
@@ -398,9 +398,6 @@ func (h *Handler) serveGenerate(w http.ResponseWriter, r *http.Request, openai b
 		c.w.Write(body[:len(body)/2])
 		if f, ok := c.w.(http.Flusher); ok {
 			f.Flush()
-		}
-		if kind == KindStall {
-			c.hang()
 		}
 		panic(http.ErrAbortHandler)
 	default:
