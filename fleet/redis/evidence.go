@@ -2,6 +2,8 @@ package fleetredis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"time"
@@ -36,6 +38,11 @@ type EvidenceConfig struct {
 	// MinCalls is the number of calls the window must hold before the fleet can be failing.
 	// Zero: 10, so that two processes that each paid a breaker's 5 failures are enough.
 	MinCalls int
+	// MinProcesses is the number of distinct processes (Evidence values) that must have
+	// recorded failures in the window before the fleet can be failing: a quorum, so that one
+	// process with a bad network path cannot open every other process's breaker. Zero: 1 (a
+	// fresh process trusts one other process's failures).
+	MinProcesses int
 	// Failures lists the classes that count as failures. Nil: transient, overloaded, timeout
 	// (the breaker's default; rate limiting is the limiter's business).
 	Failures []rebound.Class
@@ -64,6 +71,8 @@ type Evidence struct {
 	window     int64
 	rate       float64
 	minCalls   int64
+	minProcs   int64
+	process    string
 	failures   uint32
 	neutral    uint32
 	checkEvery time.Duration
@@ -74,6 +83,9 @@ type Evidence struct {
 // Counts are the fleet's outcomes for a dependency over the window.
 type Counts struct {
 	Calls, Failures int64
+	// Processes counts the distinct processes that recorded failures in the window (counted
+	// only when MinProcesses is above 1; else 0).
+	Processes int64
 }
 
 // Outcome is how a call's result counts as evidence.
@@ -101,6 +113,11 @@ func NewEvidence(client redis.Scripter, cfg EvidenceConfig) *Evidence {
 	if cfg.MinCalls <= 0 {
 		cfg.MinCalls = DefaultEvidenceMinCalls
 	}
+	if cfg.MinProcesses <= 0 {
+		cfg.MinProcesses = 1
+	}
+	var id [8]byte
+	rand.Read(id[:])
 	if cfg.Failures == nil {
 		cfg.Failures = []rebound.Class{rebound.ClassTransient, rebound.ClassOverloaded, rebound.ClassTimeout}
 	}
@@ -119,6 +136,8 @@ func NewEvidence(client redis.Scripter, cfg EvidenceConfig) *Evidence {
 		window:     int64(math.Ceil(cfg.Window.Seconds())),
 		rate:       min(cfg.FailureRate, 1),
 		minCalls:   int64(cfg.MinCalls),
+		minProcs:   int64(cfg.MinProcesses),
+		process:    hex.EncodeToString(id[:]),
 		failures:   classBits(cfg.Failures),
 		neutral:    classBits(cfg.Neutral),
 		checkEvery: cfg.CheckEvery,
@@ -152,29 +171,39 @@ func (e *Evidence) Outcome(ctx context.Context, err error) Outcome {
 	return Success
 }
 
-// Failing reports whether counts say the dependency is failing: at least MinCalls calls, and
-// a share of failures at or above FailureRate.
+// Failing reports whether counts say the dependency is failing: at least MinCalls calls, a
+// share of failures at or above FailureRate, and (when MinProcesses is above 1) failures from at
+// least MinProcesses processes.
 func (e *Evidence) Failing(c Counts) bool {
-	return c.Calls >= e.minCalls && c.Calls > 0 && float64(c.Failures) >= e.rate*float64(c.Calls)
+	return c.Calls >= e.minCalls && c.Calls > 0 && float64(c.Failures) >= e.rate*float64(c.Calls) &&
+		(e.minProcs <= 1 || c.Processes >= e.minProcs)
 }
 
 // Keys: <prefix>:<dependency>:<unix second> is a hash of the calls (c) and failures (f)
 // recorded in that second, expiring once it leaves the window; <prefix>:<dependency>:recovered
 // is the second in which a process's breaker last closed after its probes succeeded: the
-// window counts only the seconds after it, as a breaker forgets its counts when it closes.
+// window counts only the seconds after it, as a breaker forgets its counts when it closes;
+// with a quorum (MinProcesses > 1), <prefix>:<dependency>:p:<unix second> is the set of the
+// processes that recorded failures in that second. ARGV[1] is the window, ARGV[2] 1 to count
+// the processes.
 
 const evidenceCountsLua = `
-local function counts(k, now, window)
+local function counts(k, now, window, procs)
   local since = tonumber(redis.call('GET', k .. ':recovered')) or 0
-  local calls, failures = 0, 0
+  local calls, failures, seen, n = 0, 0, {}, 0
   for i = 0, window - 1 do
     local s = now - i
     if s <= since then break end
     local v = redis.call('HMGET', k .. ':' .. s, 'c', 'f')
     calls = calls + (tonumber(v[1]) or 0)
     failures = failures + (tonumber(v[2]) or 0)
+    if procs and v[2] then
+      for _, p in ipairs(redis.call('SMEMBERS', k .. ':p:' .. s)) do
+        if not seen[p] then seen[p] = true; n = n + 1 end
+      end
+    end
   end
-  return {calls, failures}
+  return {calls, failures, n}
 end
 `
 
@@ -183,20 +212,27 @@ local now = tonumber(redis.call('TIME')[1])
 local window = tonumber(ARGV[1])
 local k = KEYS[1] .. ':' .. now
 redis.call('HINCRBY', k, 'c', 1)
-if ARGV[2] == '1' then redis.call('HINCRBY', k, 'f', 1) end
 redis.call('EXPIRE', k, window + 1)
-return counts(KEYS[1], now, window)
+if ARGV[3] == '1' then
+  redis.call('HINCRBY', k, 'f', 1)
+  if ARGV[2] == '1' then
+    local pk = KEYS[1] .. ':p:' .. now
+    redis.call('SADD', pk, ARGV[4])
+    redis.call('EXPIRE', pk, window + 1)
+  end
+end
+return counts(KEYS[1], now, window, ARGV[2] == '1')
 `)
 
 var evidenceScript = redis.NewScript(evidenceCountsLua + `
-return counts(KEYS[1], tonumber(redis.call('TIME')[1]), tonumber(ARGV[1]))
+return counts(KEYS[1], tonumber(redis.call('TIME')[1]), tonumber(ARGV[1]), ARGV[2] == '1')
 `)
 
 var recoveredScript = redis.NewScript(evidenceCountsLua + `
 local now = tonumber(redis.call('TIME')[1])
 local window = tonumber(ARGV[1])
 redis.call('SET', KEYS[1] .. ':recovered', now, 'EX', window + 1)
-return counts(KEYS[1], now, window)
+return counts(KEYS[1], now, window, ARGV[2] == '1')
 `)
 
 // Record counts one call to the dependency key in the fleet's current second, a failure or a
@@ -206,7 +242,7 @@ func (e *Evidence) Record(ctx context.Context, key string, failure bool) (Counts
 	if failure {
 		f = 1
 	}
-	return e.run(ctx, recordScript, key, "record outcome", f)
+	return e.run(ctx, recordScript, key, "record outcome", f, e.process)
 }
 
 // Counts returns the fleet's counts for the dependency key over the window.
@@ -225,12 +261,16 @@ func (e *Evidence) Recovered(ctx context.Context, key string) (Counts, error) {
 func (e *Evidence) run(ctx context.Context, s *redis.Script, key, what string, args ...any) (Counts, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	res, err := s.Run(ctx, e.client, []string{e.prefix + ":" + key}, append([]any{e.window}, args...)...).Int64Slice()
-	if err == nil && len(res) != 2 {
+	procs := 0
+	if e.minProcs > 1 {
+		procs = 1
+	}
+	res, err := s.Run(ctx, e.client, []string{e.prefix + ":" + key}, append([]any{e.window, procs}, args...)...).Int64Slice()
+	if err == nil && len(res) != 3 {
 		err = fmt.Errorf("unexpected reply %v", res)
 	}
 	if err != nil {
 		return Counts{}, fmt.Errorf("%s of %q in breaker evidence %s: %w", what, key, e.prefix, err)
 	}
-	return Counts{Calls: res[0], Failures: res[1]}, nil
+	return Counts{Calls: res[0], Failures: res[1], Processes: res[2]}, nil
 }

@@ -287,3 +287,31 @@ func BenchmarkGuardAllow(b *testing.B) {
 		}
 	}
 }
+
+// TestEvidenceQuorum: with MinProcesses 2, one process's failures, however many, do not make
+// the fleet failing; a second process's do.
+func TestEvidenceQuorum(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	cfg := fleetredis.EvidenceConfig{Name: prefix, MinProcesses: 2, OnError: failOnError(t)}
+	a := fleetredis.NewEvidence(c, cfg)
+	b := fleetredis.NewEvidence(newClient(t, c), cfg)
+	var got fleetredis.Counts
+	for range 20 {
+		got, _ = a.Record(ctx, dependency, true)
+	}
+	if got.Calls != 20 || got.Failures != 20 || got.Processes != 1 || a.Failing(got) {
+		t.Fatalf("one process's 20 failures: %+v, failing %v; want one process, not failing", got, a.Failing(got))
+	}
+	fresh := fleetredis.NewEvidence(newClient(t, c), cfg).Guard(newBreaker(t, breaker.Settings{}))
+	if _, err := fresh.Allow(ctx); err != nil {
+		t.Fatalf("fresh process refused on one process's failures: %v", err)
+	}
+	got, _ = b.Record(ctx, dependency, true)
+	if got.Processes != 2 || !b.Failing(got) {
+		t.Fatalf("after a second process's failure: %+v, failing %v", got, b.Failing(got))
+	}
+	if got, _ := b.Record(ctx, dependency, false); got.Processes != 2 {
+		t.Fatalf("a success changed the processes counted: %+v", got)
+	}
+}
