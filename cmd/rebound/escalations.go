@@ -169,12 +169,12 @@ func (c *escShowCmd) run(ctx context.Context, args []string, w io.Writer) error 
 		obj["audit"] = audit
 		return writeJSON(w, obj)
 	}
-	showItem(w, it, audit)
+	showItem(w, it, audit, c.g.self())
 	return nil
 }
 
-// itemWithAudit marshals an item and its audit trail as one object.
-func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry) {
+// showItem writes an item for people: what, why, the decision, recent messages, the audit trail.
+func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, self string) {
 	fmt.Fprintf(w, "Escalation %s\n", it.ID)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  run\t%s\n  step\t%s\n  reason\t%s\n  status\t%s\n", it.RunID, it.Step, it.Reason, it.Status)
@@ -229,9 +229,9 @@ func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry) {
 	}
 	switch it.Status {
 	case escalate.StatusOpen, escalate.StatusClaimed:
-		fmt.Fprintf(w, "\nResolve it:\n  rebound escalations resolve %s --action approve|reject|respond|retry --by NAME\n", it.ID)
+		fmt.Fprintf(w, "\nResolve it:\n  %s escalations resolve %s --action approve|reject|respond|retry --by NAME\n", self, it.ID)
 	case escalate.StatusResolved:
-		fmt.Fprintf(w, "\nContinue the run:\n  rebound runs resume %s\n", it.RunID)
+		fmt.Fprintf(w, "\nContinue the run:\n  %s runs resume %s\n", self, it.RunID)
 	}
 }
 
@@ -349,7 +349,7 @@ func (c *escResolveCmd) run(ctx context.Context, args []string, w io.Writer) err
 	}
 	fmt.Fprintf(w, "Resolved %s: %s by %s.\n", it.ID, action, it.Decision.By)
 	if it.RunID != "" {
-		fmt.Fprintf(w, "The run waits to continue:\n  rebound runs resume %s\n", it.RunID)
+		fmt.Fprintf(w, "The run waits to continue:\n  %s runs resume %s\n", c.g.self(), it.RunID)
 	}
 	return nil
 }

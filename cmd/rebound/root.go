@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -18,6 +19,30 @@ type env struct {
 	getenv         func(string) string
 	// terminal is true when stdout is a terminal: runs then get the live view.
 	terminal bool
+	// invocation is how the user ran this command ("rebound", or "go run ./cmd/rebound"), for
+	// the commands the summaries print. Empty: "rebound".
+	invocation string
+}
+
+// self is how to run rebound again, as the user did.
+func (e env) self() string {
+	if e.invocation == "" {
+		return "rebound"
+	}
+	return e.invocation
+}
+
+// invocation guesses how the user ran this binary: a binary that `go run` built lives in a
+// go-build directory, and then, from the repository's root, the same command runs it again.
+func invocation() string {
+	exe, err := os.Executable()
+	if err != nil || !strings.Contains(exe, string(os.PathSeparator)+"go-build") {
+		return "rebound"
+	}
+	if fi, err := os.Stat(filepath.Join("cmd", "rebound", "main.go")); err == nil && !fi.IsDir() {
+		return "go run ./cmd/rebound"
+	}
+	return "rebound"
 }
 
 // globals holds the environment and the flags every command shares.

@@ -213,11 +213,11 @@ func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error
 		}
 		return writeJSON(w, out)
 	}
-	showRun(w, v)
+	showRun(w, v, c.g.self())
 	return nil
 }
 
-func showRun(w io.Writer, v *checkpoint.RunView) {
+func showRun(w io.Writer, v *checkpoint.RunView, self string) {
 	fmt.Fprintf(w, "Run %s (%s): %s\n", v.ID, orDash(v.Workflow), v.Status)
 	fmt.Fprintf(w, "  created %s, updated %s ago; %d steps, %d attempts, %d messages\n",
 		v.CreatedAt.Local().Format(time.DateTime), humanAge(time.Since(v.UpdatedAt)), len(v.Steps), v.AttemptCount, len(v.Messages))
@@ -254,8 +254,8 @@ func showRun(w io.Writer, v *checkpoint.RunView) {
 	}
 	_ = tw.Flush()
 	if v.Status == checkpoint.StatusEscalated && v.EscalationID != "" {
-		fmt.Fprintf(w, "\nWaiting for a person:\n  rebound escalations show %s\n  rebound escalations resolve %s --action approve --by NAME\n  rebound runs resume %s\n",
-			v.EscalationID, v.EscalationID, v.ID)
+		fmt.Fprintf(w, "\nWaiting for a person:\n  %[1]s escalations show %[2]s\n  %[1]s escalations resolve %[2]s --action approve --by NAME\n  %[1]s runs resume %[3]s\n",
+			self, v.EscalationID, v.ID)
 	}
 }
 

@@ -77,15 +77,15 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 		} else {
 			fmt.Fprintln(w, "Decide, then resume:")
 		}
-		fmt.Fprintf(w, "  rebound escalations show %s%s\n", esc.EscalationID, s.storeFlag)
-		fmt.Fprintf(w, "  rebound escalations resolve %s --action approve --by %s%s\n", esc.EscalationID, shellQuote(g.reviewer()), s.storeFlag)
-		fmt.Fprintf(w, "  rebound runs resume %s%s\n", s.runID, s.storeFlag)
+		fmt.Fprintf(w, "  %s escalations show %s%s\n", g.self(), esc.EscalationID, s.storeFlag)
+		fmt.Fprintf(w, "  %s escalations resolve %s --action approve --by %s%s\n", g.self(), esc.EscalationID, shellQuote(g.reviewer()), s.storeFlag)
+		fmt.Fprintf(w, "  %s runs resume %s%s\n", g.self(), s.runID, s.storeFlag)
 	case s.interrupted:
-		fmt.Fprintf(w, "\nNothing finished is lost. Resume it:\n  rebound runs resume %s%s\n", s.runID, s.storeFlag)
+		fmt.Fprintf(w, "\nNothing finished is lost. Resume it:\n  %s runs resume %s%s\n", g.self(), s.runID, s.storeFlag)
 	default:
 		fmt.Fprintf(w, "\nError: %v\n", s.err)
-		fmt.Fprintf(w, "Look at it with 'rebound runs show %s%s'; rerun with 'rebound demo --run-id %s%s' to resume.\n",
-			s.runID, s.storeFlag, s.runID, s.storeFlag)
+		fmt.Fprintf(w, "Look at it with '%s runs show %s%s'; rerun with '%s demo --run-id %s%s' to resume.\n",
+			g.self(), s.runID, s.storeFlag, g.self(), s.runID, s.storeFlag)
 	}
 }
 
