@@ -453,3 +453,14 @@ func TestAnthropicStructuredOutput(t *testing.T) {
 		t.Errorf("instance %+v", out)
 	}
 }
+
+func TestAnthropicOtherStopReasons(t *testing.T) {
+	srv := fakellm.NewServer(t, "pause-turn req=1\ncontext-window req=2")
+	c := anthropicClient(srv)
+	for _, want := range []anthropic.StopReason{anthropic.StopReasonPauseTurn, anthropic.StopReasonModelContextWindowExceeded} {
+		msg, err := c.Messages.New(context.Background(), msgParams("one two three four five six"))
+		if err != nil || msg.StopReason != want {
+			t.Fatalf("err %v stop %q, want %q", err, msg.StopReason, want)
+		}
+	}
+}

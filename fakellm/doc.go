@@ -73,6 +73,9 @@
 //	refusal                      stop_reason refusal with stop_details / message.refusal
 //	content-filter               OpenAI finish_reason content_filter (Anthropic: refusal)
 //	not-json                     prose where the prompt asked for JSON
+//	pause-turn                   stop_reason pause_turn, reply cut in half (OpenAI: finish_reason stop)
+//	context-window               stop_reason model_context_window_exceeded, reply cut in half
+//	                             (OpenAI: finish_reason length)
 //
 // slow, truncate, stream-error and stall match streaming requests only (a non-streaming request
 // skips them and they keep their times= count); cut and malformed apply to both.

@@ -69,7 +69,7 @@ func finishReason(o outcome) string {
 	switch {
 	case o.filter:
 		return "content_filter"
-	case o.stop == "max_tokens":
+	case o.stop == "max_tokens", o.stop == "model_context_window_exceeded":
 		return "length"
 	}
 	return "stop"

@@ -320,7 +320,7 @@ func tokensOf(s string) int64 {
 // outcome is the generated answer before it is written in a provider's shape.
 type outcome struct {
 	text    string
-	stop    string // Anthropic stop reason: end_turn, max_tokens, refusal
+	stop    string // Anthropic stop reason: end_turn, max_tokens, refusal, pause_turn, model_context_window_exceeded
 	refusal bool
 	filter  bool // OpenAI content_filter
 	outTok  int64
@@ -347,15 +347,22 @@ func answer(p prompt, maxTokens int64, soft Kind) outcome {
 	}
 	o.stop = "end_turn"
 	o.outTok = tokensOf(o.text)
-	if soft == KindMaxTokens {
-		// Cut the reply roughly in half, as a model that ran out of tokens would.
+	if soft == KindMaxTokens || soft == KindPauseTurn || soft == KindContextWindow {
+		// Cut the reply roughly in half, as a model that stopped early would.
 		half := len(o.text) / 2
 		for half > 0 && half < len(o.text) && o.text[half]&0xc0 == 0x80 {
 			half--
 		}
 		o.text = o.text[:half]
 		o.outTok = tokensOf(o.text)
-		o.stop = "max_tokens"
+		switch soft {
+		case KindPauseTurn:
+			o.stop = "pause_turn"
+		case KindContextWindow:
+			o.stop = "model_context_window_exceeded"
+		default:
+			o.stop = "max_tokens"
+		}
 	} else if maxTokens > 0 && o.outTok > maxTokens {
 		cut := int(maxTokens) * 4
 		for cut > 0 && cut < len(o.text) && o.text[cut]&0xc0 == 0x80 {

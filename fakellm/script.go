@@ -35,13 +35,15 @@ const (
 	KindRefusal         Kind = "refusal"          // stop_reason refusal / message.refusal
 	KindContentFilter   Kind = "content-filter"   // finish_reason content_filter (Anthropic: refusal)
 	KindNotJSON         Kind = "not-json"         // prose where the prompt asked for JSON
+	KindPauseTurn       Kind = "pause-turn"       // stop_reason pause_turn (OpenAI: a normal stop)
+	KindContextWindow   Kind = "context-window"   // stop_reason model_context_window_exceeded / finish_reason length
 )
 
 var kinds = map[Kind]bool{
 	KindOK: true, KindError: true, KindQuota: true, KindContextOverflow: true, KindLatency: true,
 	KindSlow: true, KindHang: true, KindReset: true, KindMalformed: true, KindHTML: true, KindCut: true,
 	KindTruncate: true, KindStreamError: true, KindStall: true, KindMaxTokens: true, KindRefusal: true,
-	KindContentFilter: true, KindNotJSON: true,
+	KindContentFilter: true, KindNotJSON: true, KindPauseTurn: true, KindContextWindow: true,
 }
 
 func (k Kind) modifier() bool { return k == KindLatency || k == KindSlow }
@@ -350,7 +352,7 @@ func parseLimit(args []string) (Limit, error) {
 func parseRule(toks []string) (*Rule, error) {
 	k := Kind(toks[0])
 	if !kinds[k] {
-		return nil, fmt.Errorf("unknown rule %q (want seed, limit, or one of: ok, error, quota, context-overflow, latency, slow, hang, reset, malformed, html, cut, truncate, stream-error, stall, max-tokens, refusal, content-filter, not-json)", toks[0])
+		return nil, fmt.Errorf("unknown rule %q (want seed, limit, or one of: ok, error, quota, context-overflow, latency, slow, hang, reset, malformed, html, cut, truncate, stream-error, stall, max-tokens, refusal, content-filter, not-json, pause-turn, context-window)", toks[0])
 	}
 	r := &Rule{Kind: k, After: -1}
 	var pos []string
