@@ -55,7 +55,7 @@
 //	latency DELAY                wait before answering: 200ms, 100ms..500ms (uniform),
 //	                             exp=200ms (exponential, that mean), normal=200ms/50ms
 //	slow DELAY                   wait between stream events (same forms; streams only)
-//	hang                         never answer; return when the client gives up
+//	hang                         never answer; drop the connection when the client gives up
 //	reset                        close the connection before any response (TCP reset)
 //	malformed                    200 whose JSON body is cut in half; in a stream, event after=N
 //	                             (default 1) has half its JSON
@@ -107,10 +107,15 @@
 // and its input tokens; output tokens are taken after the reply. A request that does not fit
 // gets 429 (Anthropic rate_limit_error; OpenAI type "requests" or "tokens", code
 // rate_limit_exceeded) with retry-after in whole seconds. Every response carries the
-// provider's headers: anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-
-// {limit,remaining,reset} with RFC 3339 resets, or x-ratelimit-{limit,remaining,reset}-
-// {requests,tokens} with Go-duration resets ("6m0s", "12ms"). The limit is the bucket's
-// capacity and the reset is when it is full again. Without a limit line the headers report a
+// provider's headers, Anthropic's with RFC 3339 resets and OpenAI's with Go-duration resets
+// ("6m0s", "12ms"):
+//
+//	anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}
+//	x-ratelimit-{limit,remaining,reset}-{requests,tokens}
+//
+// The limit is the bucket's capacity and the reset is when it is full again. A prompt larger
+// than the whole token bucket gets 429 without retry-after (waiting cannot help). Without a
+// limit line the headers report a
 // generous nominal limit that is never enforced.
 //
 // # Control plane
