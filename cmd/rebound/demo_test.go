@@ -106,6 +106,14 @@ func TestDemoEscalatesThenResolveAndResumeCompletes(t *testing.T) {
 		}
 	}
 
+	human := cli(t, nil, "runs", "show", "e2e", store)
+	mustCode(t, human, 0, "runs show")
+	for _, want := range []string{"Run e2e (research): completed", "2× rate_limited on anthropic/demo-large",
+		"anthropic/demo-large not called: breaker open", "fallback anthropic/demo-large → anthropic/demo-small"} {
+		if !strings.Contains(human.stdout, want) {
+			t.Errorf("runs show lacks %q:\n%s", want, human.stdout)
+		}
+	}
 	show := cli(t, nil, "runs", "show", "e2e", "--json", store)
 	mustCode(t, show, 0, "runs show")
 	var run struct {

@@ -235,7 +235,12 @@ func showRun(w io.Writer, v *checkpoint.RunView, self string) {
 		for _, a := range st.Attempts {
 			switch a.Kind {
 			case "attempt_failed":
-				notes = append(notes, fmt.Sprintf("%s on %s", a.Class, orUnknown(a.Model)))
+				// The record keeps the error as text only: a breaker's refusal reads "circuit … open".
+				if strings.HasPrefix(a.Error, "circuit ") {
+					notes = append(notes, fmt.Sprintf("%s not called: breaker open", orUnknown(a.Model)))
+				} else {
+					notes = append(notes, fmt.Sprintf("%s on %s", a.Class, orUnknown(a.Model)))
+				}
 			case "fallback_used":
 				notes = append(notes, fmt.Sprintf("fallback %s → %s", a.From, a.To))
 			case "breaker_changed":

@@ -37,12 +37,24 @@ func (s section) markdown() string {
 			}
 		}
 	}
-	if len(paras) == 0 { // another shape: every string value, by key
+	if len(paras) == 0 { // another shape: every string value, the usual names for text first
 		keys := make([]string, 0, len(s))
 		for k := range s {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		rank := func(k string) int {
+			switch k {
+			case "text", "body", "content", "echo":
+				return 0
+			}
+			return 1
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if rank(keys[i]) != rank(keys[j]) {
+				return rank(keys[i]) < rank(keys[j])
+			}
+			return keys[i] < keys[j]
+		})
 		for _, k := range keys {
 			if t, ok := s[k].(string); ok && k != "heading" && strings.TrimSpace(t) != "" {
 				paras = append(paras, strings.TrimSpace(t))
