@@ -150,10 +150,12 @@ func TestWaitBoundedByDeadline(t *testing.T) {
 }
 
 // fakeProvider is a provider's token bucket: rps requests a second, burst of rps, answering
-// after latency with Anthropic's headers (reset rounded up to the second, as the API does).
+// with Anthropic's headers (reset rounded up to the second, as the API does) or OpenAI's
+// (reset a duration rounded to the millisecond).
 type fakeProvider struct {
 	mu       sync.Mutex
 	rps      float64
+	openai   bool
 	level    float64
 	last     time.Time
 	ok, t429 int
@@ -174,6 +176,13 @@ func (f *fakeProvider) call(now time.Time) (http.Header, int) {
 	}
 	f.level--
 	f.ok++
+	if f.openai {
+		h := http.Header{}
+		h.Set("x-ratelimit-limit-requests", strconv.Itoa(int(f.rps)))
+		h.Set("x-ratelimit-remaining-requests", strconv.Itoa(int(math.Floor(f.level))))
+		h.Set("x-ratelimit-reset-requests", time.Duration((f.rps-f.level)/f.rps*float64(time.Second)).Round(time.Millisecond).String())
+		return h, http.StatusOK
+	}
 	full := now.Add(time.Duration((f.rps - f.level) / f.rps * float64(time.Second)))
 	if full.Nanosecond() != 0 {
 		full = full.Truncate(time.Second).Add(time.Second)
@@ -184,9 +193,19 @@ func (f *fakeProvider) call(now time.Time) (http.Header, int) {
 // 64 goroutines share one key limited to 20 requests a second (answers take 200 ms): paced by
 // the limiter, they keep the limit busy and almost never hear a 429.
 func TestFleetStaysUnderTheLimit(t *testing.T) {
+	for _, openai := range []bool{false, true} {
+		name := "anthropic"
+		if openai {
+			name = "openai"
+		}
+		t.Run(name, func(t *testing.T) { fleet(t, openai) })
+	}
+}
+
+func fleet(t *testing.T, openai bool) {
 	synctest.Test(t, func(t *testing.T) {
 		const rps, agents, run = 20, 64, 30 * time.Second
-		f := &fakeProvider{rps: rps, level: rps}
+		f := &fakeProvider{rps: rps, level: rps, openai: openai}
 		l := ratelimit.New(ratelimit.Config{})
 		ctx, cancel := context.WithTimeout(context.Background(), run)
 		defer cancel()
