@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/rebound-go/rebound"
@@ -135,9 +136,11 @@ func (c *Chain) do(ctx context.Context, call func(context.Context, Model) (*Resp
 	if err != nil {
 		return nil, err
 	}
+	if res.Value == nil {
+		return nil, fmt.Errorf("llm: model %s returned neither a response nor an error", res.Source)
+	}
 	resp := *res.Value
-	resp.Provenance.Model = res.Source
-	if resp.Provenance.Model == "" {
+	if resp.Provenance.Model == "" { // a nested chain has named the model already
 		resp.Provenance.Model = res.Source
 	}
 	resp.Provenance.Degraded = resp.Provenance.Degraded || res.Degraded

@@ -160,3 +160,15 @@ func TestChainModel(t *testing.T) {
 		t.Errorf("%s %d", c.Name(), c.ContextWindow())
 	}
 }
+
+func TestNestedFallbackNamesTheModel(t *testing.T) {
+	inner := llm.Fallback(failing("anthropic/a", 1, rebound.ClassOverloaded), answering("anthropic/b", 1))
+	resp, err := llm.Fallback(inner, answering("openai/c", 1)).Generate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := resp.Provenance
+	if p.Model != "anthropic/b" || !p.Degraded || len(p.Failures) != 1 || p.Failures[0].Model != "anthropic/a" {
+		t.Errorf("provenance %+v", p)
+	}
+}
