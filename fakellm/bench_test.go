@@ -34,16 +34,37 @@ func BenchmarkThroughput(b *testing.B) {
 			b.Errorf("counted %d of %d requests, log %d", c.Requests, b.N, len(h.Requests()))
 		}
 	})
-	b.Run("baseline", func(b *testing.B) {
-		reply := []byte(`{"id":"msg_fake_0","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"[fakellm 000000000000] Write section two of the report on tidal"}],"stop_reason":"end_turn","stop_sequence":null,"stop_details":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":17}}`)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(reply)
-		}))
-		defer srv.Close()
-		throughput(b, srv.URL)
-	})
+	for _, withHeaders := range []bool{false, true} {
+		name := "baseline"
+		if withHeaders {
+			name = "baseline-headers"
+		}
+		b.Run(name, func(b *testing.B) { baseline(b, withHeaders) })
+	}
+}
+
+// baseline serves a constant reply of the fake's size from a bare handler, with or without the
+// headers every fake Anthropic response carries.
+func baseline(b *testing.B, withHeaders bool) {
+	reply := []byte(`{"id":"msg_fake_0","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"[fakellm 000000000000] Write section two of the report on tidal"}],"stop_reason":"end_turn","stop_sequence":null,"stop_details":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":17}}`)
+	names := []string{"Request-Id", "Anthropic-Organization-Id",
+		"Anthropic-Ratelimit-Requests-Limit", "Anthropic-Ratelimit-Requests-Remaining", "Anthropic-Ratelimit-Requests-Reset",
+		"Anthropic-Ratelimit-Tokens-Limit", "Anthropic-Ratelimit-Tokens-Remaining", "Anthropic-Ratelimit-Tokens-Reset",
+		"Anthropic-Ratelimit-Input-Tokens-Limit", "Anthropic-Ratelimit-Input-Tokens-Remaining", "Anthropic-Ratelimit-Input-Tokens-Reset",
+		"Anthropic-Ratelimit-Output-Tokens-Limit", "Anthropic-Ratelimit-Output-Tokens-Remaining", "Anthropic-Ratelimit-Output-Tokens-Reset"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		h := w.Header()
+		if withHeaders {
+			for _, n := range names {
+				h.Set(n, "2026-11-29T00:40:59Z")
+			}
+		}
+		h.Set("Content-Type", "application/json")
+		w.Write(reply)
+	}))
+	defer srv.Close()
+	throughput(b, srv.URL)
 }
 
 func throughput(b *testing.B, base string) {
