@@ -30,7 +30,7 @@ type summaryOf struct {
 // and for an escalation the exact commands to resolve it and resume.
 func (g *globals) printSummary(w io.Writer, s summaryOf) {
 	pal := plainPalette()
-	if g.terminal && !g.json {
+	if g.terminal && !g.json && g.getenv("NO_COLOR") == "" {
 		pal = colorPalette()
 	}
 	done, skipped, attempts := s.p.counts()
