@@ -113,7 +113,15 @@ func (c *call) anthropicBody(b []byte, o outcome, seq int64) []byte {
 	b = append(b, `,"type":"message","role":"assistant","model":`...)
 	b = appendJSONString(b, c.req.Model)
 	b = append(b, `,"content":[`...)
-	if o.stop != "refusal" {
+	if o.tool != nil {
+		b = append(b, `{"type":"tool_use","id":`...)
+		b = appendToolID(b, "toolu_fake_", seq, c.p.hash)
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, o.tool.name)
+		b = append(b, `,"input":`...)
+		b = append(b, o.tool.input...)
+		b = append(b, '}')
+	} else if o.stop != "refusal" {
 		b = append(b, `{"type":"text","text":`...)
 		b = appendJSONString(b, o.text)
 		b = append(b, '}')
@@ -125,6 +133,27 @@ func (c *call) anthropicBody(b []byte, o outcome, seq int64) []byte {
 	b = append(b, `,"usage":`...)
 	b = appendUsage(b, c.p.inTokens, o.outTok)
 	return append(b, '}')
+}
+
+func appendToolID(b []byte, prefix string, seq int64, hash string) []byte {
+	b = append(b, '"')
+	b = append(b, prefix...)
+	b = append(b, hash...)
+	b = append(b, '_')
+	b = appendInt(b, seq)
+	return append(b, '"')
+}
+
+// halves splits s in two (on a byte boundary that is not inside a UTF-8 sequence).
+func halves(s string) []string {
+	h := len(s) / 2
+	for h > 0 && s[h]&0xc0 == 0x80 {
+		h--
+	}
+	if h == 0 {
+		return []string{s}
+	}
+	return []string{s[:h], s[h:]}
 }
 
 // chunks splits a reply into stream deltas of about three words.
@@ -163,7 +192,20 @@ func (c *call) anthropicEvents(o outcome, seq int64) []sseEvent {
 	b = appendUsage(b, c.p.inTokens, 1)
 	b = append(b, "}}"...)
 	add("message_start", b)
-	if o.stop != "refusal" {
+	if o.tool != nil {
+		d := []byte(`{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":`)
+		d = appendToolID(d, "toolu_fake_", seq, c.p.hash)
+		d = append(d, `,"name":`...)
+		d = appendJSONString(d, o.tool.name)
+		add("content_block_start", append(d, `,"input":{}}}`...))
+		add("ping", []byte(`{"type": "ping"}`))
+		for _, part := range halves(o.tool.input) {
+			d := []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":`)
+			d = appendJSONString(d, part)
+			add("content_block_delta", append(d, "}}"...))
+		}
+		add("content_block_stop", []byte(`{"type":"content_block_stop","index":0}`))
+	} else if o.stop != "refusal" {
 		add("content_block_start", []byte(`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`))
 		add("ping", []byte(`{"type": "ping"}`))
 		for _, t := range chunks(o.text) {

@@ -464,3 +464,47 @@ func TestAnthropicOtherStopReasons(t *testing.T) {
 		}
 	}
 }
+
+func TestAnthropicToolUse(t *testing.T) {
+	srv := fakellm.NewServer(t, "tool-use name=get_weather contains=weather")
+	p := msgParams("what is the weather in Paris")
+	p.Tools = []anthropic.ToolUnionParam{
+		{OfTool: &anthropic.ToolParam{Name: "search", InputSchema: anthropic.ToolInputSchemaParam{Properties: map[string]any{"q": map[string]any{"type": "string"}}}}},
+		{OfTool: &anthropic.ToolParam{Name: "get_weather", InputSchema: anthropic.ToolInputSchemaParam{
+			Properties: map[string]any{"location": map[string]any{"type": "string"}, "days": map[string]any{"type": "integer"}}}}},
+	}
+	c := anthropicClient(srv)
+	msg, err := c.Messages.New(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.StopReason != anthropic.StopReasonToolUse || len(msg.Content) != 1 || msg.Content[0].Type != "tool_use" || msg.Content[0].Name != "get_weather" {
+		t.Fatalf("stop %q content %+v", msg.StopReason, msg.Content)
+	}
+	var in struct {
+		Location string `json:"location"`
+		Days     int    `json:"days"`
+	}
+	if err := json.Unmarshal(msg.Content[0].Input, &in); err != nil || in.Location == "" || in.Days != 1 {
+		t.Errorf("input %s (%v)", msg.Content[0].Input, err)
+	}
+	stream := c.Messages.NewStreaming(context.Background(), p)
+	defer stream.Close()
+	acc := anthropic.Message{}
+	for stream.Next() {
+		if err := acc.Accumulate(stream.Current()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if acc.StopReason != anthropic.StopReasonToolUse || acc.Content[0].Name != "get_weather" || string(acc.Content[0].Input) != string(msg.Content[0].Input) {
+		t.Errorf("streamed %q %+v, want input %s", acc.StopReason, acc.Content, msg.Content[0].Input)
+	}
+	// A request that offers no such tool skips the rule.
+	msg, err = c.Messages.New(context.Background(), msgParams("what is the weather in Paris"))
+	if err != nil || msg.StopReason != anthropic.StopReasonEndTurn {
+		t.Errorf("no tools: err %v stop %q", err, msg.StopReason)
+	}
+}

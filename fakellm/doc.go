@@ -76,6 +76,9 @@
 //	pause-turn                   stop_reason pause_turn, reply cut in half (OpenAI: finish_reason stop)
 //	context-window               stop_reason model_context_window_exceeded, reply cut in half
 //	                             (OpenAI: finish_reason length)
+//	tool-use                     not a fault: a call of the request's first tool (name=NAME picks
+//	                             one) with input built from its schema; stop_reason tool_use /
+//	                             finish_reason tool_calls. Requests without that tool skip the rule.
 //
 // slow, truncate, stream-error and stall match streaming requests only (a non-streaming request
 // skips them and they keep their times= count); cut and malformed apply to both.

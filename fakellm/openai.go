@@ -67,6 +67,8 @@ func openaiError(b []byte, status int, typ, code, msg string, param *string, mod
 
 func finishReason(o outcome) string {
 	switch {
+	case o.tool != nil:
+		return "tool_calls"
 	case o.filter:
 		return "content_filter"
 	case o.stop == "max_tokens", o.stop == "model_context_window_exceeded":
@@ -103,6 +105,14 @@ func (c *call) openaiBody(b []byte, o outcome, seq int64) []byte {
 	b = appendJSONString(b, c.req.Model)
 	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 	switch {
+	case o.tool != nil:
+		b = append(b, `null,"refusal":null,"tool_calls":[{"id":`...)
+		b = appendToolID(b, "call_fake_", seq, c.p.hash)
+		b = append(b, `,"type":"function","function":{"name":`...)
+		b = appendJSONString(b, o.tool.name)
+		b = append(b, `,"arguments":`...)
+		b = appendJSONString(b, o.tool.input)
+		b = append(b, "}}]"...)
 	case o.refusal:
 		b = append(b, `null,"refusal":`...)
 		b = appendJSONString(b, refusalText)
@@ -151,8 +161,21 @@ func (c *call) openaiEvents(o outcome, seq int64) []sseEvent {
 		b = append(b, '}')
 		ev = append(ev, sseEvent{"", tail(b)})
 	}
-	delta(`{"role":"assistant","content":"","refusal":null}`, "")
+	if o.tool != nil {
+		d := []byte(`{"role":"assistant","content":null,"refusal":null,"tool_calls":[{"index":0,"id":`)
+		d = appendToolID(d, "call_fake_", seq, c.p.hash)
+		d = append(d, `,"type":"function","function":{"name":`...)
+		d = appendJSONString(d, o.tool.name)
+		delta(string(append(d, `,"arguments":""}}]}`...)), "")
+	} else {
+		delta(`{"role":"assistant","content":"","refusal":null}`, "")
+	}
 	switch {
+	case o.tool != nil:
+		for _, part := range halves(o.tool.input) {
+			d := appendJSONString([]byte(`{"tool_calls":[{"index":0,"function":{"arguments":`), part)
+			delta(string(append(d, "}}]}"...)), "")
+		}
 	case o.refusal:
 		for _, t := range chunks(refusalText) {
 			delta(string(appendJSONString([]byte(`{"refusal":`), t))+"}", "")

@@ -299,3 +299,33 @@ func TestOpenAIStreamMalformedAndStall(t *testing.T) {
 		t.Fatalf("stall: err %v after %d chunks", stream.Err(), n)
 	}
 }
+
+func TestOpenAIToolCalls(t *testing.T) {
+	srv := fakellm.NewServer(t, "tool-use")
+	p := chatParams("what is the weather in Paris")
+	p.Tools = []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{
+		Name:       "get_weather",
+		Parameters: openai.FunctionParameters{"type": "object", "properties": map[string]any{"location": map[string]any{"type": "string"}}},
+	})}
+	c := openaiClient(srv)
+	cc, err := c.Chat.Completions.New(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := cc.Choices[0]
+	if ch.FinishReason != "tool_calls" || len(ch.Message.ToolCalls) != 1 || ch.Message.ToolCalls[0].Function.Name != "get_weather" {
+		t.Fatalf("finish %q calls %+v", ch.FinishReason, ch.Message.ToolCalls)
+	}
+	args := ch.Message.ToolCalls[0].Function.Arguments
+	var in struct{ Location string }
+	if err := json.Unmarshal([]byte(args), &in); err != nil || in.Location == "" {
+		t.Errorf("arguments %q (%v)", args, err)
+	}
+	acc, _, err := openaiStream(t, srv, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Choices[0].FinishReason != "tool_calls" || len(acc.Choices[0].Message.ToolCalls) != 1 || acc.Choices[0].Message.ToolCalls[0].Function.Arguments != args {
+		t.Errorf("streamed %+v", acc.Choices[0])
+	}
+}

@@ -70,6 +70,13 @@ func (c *call) pick(seq, modelSeq int64) (delay time.Duration, fault *Rule) {
 		if r.HasP && mix(s.Seed, r.Line, seq, 0) >= r.P {
 			continue
 		}
+		var tool *toolCall
+		if r.Kind == KindToolUse {
+			var ok bool
+			if tool, ok = pickTool(c.req.Tools, r.Tool, c.p); !ok {
+				continue // the request offers no such tool
+			}
+		}
 		if r.Times > 0 && r.fired.Add(1) > r.Times {
 			continue
 		} else if r.Times == 0 {
@@ -82,6 +89,7 @@ func (c *call) pick(seq, modelSeq int64) (delay time.Duration, fault *Rule) {
 			c.slow += r.Delay.sample(mix(s.Seed, r.Line, seq, 1), mix(s.Seed, r.Line, seq, 2))
 		default:
 			fault = r
+			c.tool = tool
 		}
 	}
 	return delay, fault

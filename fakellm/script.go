@@ -37,13 +37,14 @@ const (
 	KindNotJSON         Kind = "not-json"         // prose where the prompt asked for JSON
 	KindPauseTurn       Kind = "pause-turn"       // stop_reason pause_turn (OpenAI: a normal stop)
 	KindContextWindow   Kind = "context-window"   // stop_reason model_context_window_exceeded / finish_reason length
+	KindToolUse         Kind = "tool-use"         // a call of one of the request's tools (not a fault: a scripted turn)
 )
 
 var kinds = map[Kind]bool{
 	KindOK: true, KindError: true, KindQuota: true, KindContextOverflow: true, KindLatency: true,
 	KindSlow: true, KindHang: true, KindReset: true, KindMalformed: true, KindHTML: true, KindCut: true,
 	KindTruncate: true, KindStreamError: true, KindStall: true, KindMaxTokens: true, KindRefusal: true,
-	KindContentFilter: true, KindNotJSON: true, KindPauseTurn: true, KindContextWindow: true,
+	KindContentFilter: true, KindNotJSON: true, KindPauseTurn: true, KindContextWindow: true, KindToolUse: true,
 }
 
 func (k Kind) modifier() bool { return k == KindLatency || k == KindSlow }
@@ -89,6 +90,7 @@ type Rule struct {
 	RetryAfterMS string // retry-after-ms header value
 	ShouldRetry  string // x-should-retry header value
 	After        int    // stream events (or chunks) sent before a stream fault; -1 = default
+	Tool         string // tool-use: the tool to call; "" = the request's first tool
 	Delay        Dist   // latency / slow
 
 	// selectors
@@ -352,7 +354,7 @@ func parseLimit(args []string) (Limit, error) {
 func parseRule(toks []string) (*Rule, error) {
 	k := Kind(toks[0])
 	if !kinds[k] {
-		return nil, fmt.Errorf("unknown rule %q (want seed, limit, or one of: ok, error, quota, context-overflow, latency, slow, hang, reset, malformed, html, cut, truncate, stream-error, stall, max-tokens, refusal, content-filter, not-json, pause-turn, context-window)", toks[0])
+		return nil, fmt.Errorf("unknown rule %q (want seed, limit, or one of: ok, error, quota, context-overflow, latency, slow, hang, reset, malformed, html, cut, truncate, stream-error, stall, max-tokens, refusal, content-filter, not-json, pause-turn, context-window, tool-use)", toks[0])
 	}
 	r := &Rule{Kind: k, After: -1}
 	var pos []string

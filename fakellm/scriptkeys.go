@@ -84,6 +84,14 @@ func (r *Rule) setKey(key, v string) error {
 			}
 			r.Delay = Dist{Kind: "normal", Mean: dm, SD: ds}
 		}
+	case "name":
+		if r.Kind != KindToolUse {
+			return errors.New("name=... applies only to tool-use")
+		}
+		if v == "" {
+			return errors.New("name is empty")
+		}
+		r.Tool = v
 	case "provider":
 		if v != "anthropic" && v != "openai" {
 			return fmt.Errorf("provider=%q: want anthropic or openai", v)

@@ -164,6 +164,7 @@ type call struct {
 	key    string
 	now    time.Time
 	slow   time.Duration
+	tool   *toolCall // the call a tool-use rule scripted
 	status int
 	rec    RequestRecord
 	hv     []string // backing array for header values: one allocation instead of one per header
@@ -370,6 +371,9 @@ func (h *Handler) serveGenerate(w http.ResponseWriter, r *http.Request, openai b
 		maxTok = c.req.MaxCompletionTokens
 	}
 	o := answer(c.p, maxTok, kind)
+	if kind == KindToolUse && c.tool != nil {
+		o = outcome{stop: "tool_use", tool: c.tool, outTok: 10 + tokensOf(c.tool.input)}
+	}
 	if c.st.lim != nil {
 		c.st.lim.spend(c.key, o.outTok, time.Now(), &c.q)
 		c.setRateHeaders()
