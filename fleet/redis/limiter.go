@@ -33,11 +33,15 @@ type LimiterConfig struct {
 	// and for the calls a report did not count. Default 0.05 (ratelimit.DefaultReserve);
 	// negative: none.
 	Reserve float64
-	// Jitter is the upward jitter of every wait, as a share of the wait: a wait of d lasts
-	// between d and d·(1+Jitter), and at least up to MinJitter more, so that processes
-	// released together do not arrive together. Default 0.1; negative: none.
+	// Jitter is the upward jitter of a wait behind a 429's block, as a share of the wait: a
+	// wait of d lasts between d and d·(1+Jitter), and at least up to MinJitter more, so that
+	// processes released together do not arrive together. Default 0.1; negative: none.
 	Jitter float64
-	// MinJitter is the least spread of a wait's jitter. Default 5 ms; negative: none.
+	// MinJitter is the least spread of a wait's jitter, and the whole spread of a wait for a
+	// turn in a bucket: turns are distinct already, spaced by the refill, and a larger jitter
+	// would send calls out of the order of their turns (a provider's report then misses calls
+	// given earlier turns, and the fleet over-estimates the bucket). Default 5 ms; negative:
+	// none.
 	MinJitter time.Duration
 	// BlockFor is how long a 429 without any delay hint or rate-limit header blocks the fleet's
 	// calls on its key. Default 1 s.
@@ -175,6 +179,7 @@ type Permit struct {
 	tot     int64         // the fleet's tokens admitted up to and including this call
 	sentMS  int64         // when the call's turn came, in ms on Redis's clock
 	waited  time.Duration // the fleet's wait, before jitter
+	tokens  int
 	localOK bool
 }
 
@@ -198,7 +203,7 @@ func (p Permit) Turn() time.Time {
 // use; 0 when only requests are limited) may be sent, and admits it. It first passes the
 // process's own limiter (which lets one probe out at a time until it has heard the provider),
 // then reserves the call's cost in the fleet's bucket in Redis and waits for the turn it is
-// given, with jitter. The wait ends early, with the context's error, when ctx ends (the
+// given, with jitter (see LimiterConfig.Jitter). The wait ends early, with the context's error, when ctx ends (the
 // reservation is then given back). When the turn would come after ctx's deadline, Wait returns
 // at once an error matching ratelimit.ErrWouldExceedDeadline, and nothing is reserved.
 //
@@ -209,7 +214,7 @@ func (l *Limiter) Wait(ctx context.Context, key string, tokens int) (Permit, err
 	if err != nil {
 		return Permit{}, err
 	}
-	p := Permit{l: l, key: key, local: lp, localOK: true}
+	p := Permit{l: l, key: key, local: lp, tokens: tokens, localOK: true}
 	if time.Now().UnixNano() < l.skipUntil.Load() {
 		return p, nil
 	}
@@ -218,10 +223,10 @@ func (l *Limiter) Wait(ctx context.Context, key string, tokens int) (Permit, err
 		maxWait = max(time.Until(dl).Milliseconds(), 0)
 	}
 	rctx, cancel := context.WithTimeout(ctx, l.timeout)
-	res, err := reserveScript.Run(rctx, l.client, []string{l.hashKey(key)},
+	res, err := reserveScript.Run(rctx, l.client, l.keys(key),
 		tokens, maxWait, l.reserve, l.idle).Int64Slice()
 	cancel()
-	if err == nil && len(res) != 6 {
+	if err == nil && len(res) != 7 {
 		err = fmt.Errorf("unexpected reply %v", res)
 	}
 	if err != nil {
@@ -241,7 +246,10 @@ func (l *Limiter) Wait(ctx context.Context, key string, tokens int) (Permit, err
 	if wait <= 0 {
 		return p, nil
 	}
-	d := l.jittered(wait)
+	d := wait + time.Duration(l.rand()*float64(l.minJitter))
+	if res[6] == 1 {
+		d = l.jittered(wait)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		d = min(d, max(time.Until(dl), wait))
 	}
@@ -251,7 +259,7 @@ func (l *Limiter) Wait(ctx context.Context, key string, tokens int) (Permit, err
 		return p, nil
 	case <-ctx.Done():
 		t.Stop()
-		l.refund(context.WithoutCancel(ctx), key, res[5], tokens)
+		l.refund(context.WithoutCancel(ctx), key, res[5], res[2], tokens)
 		lp.Observe(nil, 0)
 		return Permit{}, ctx.Err()
 	}
@@ -264,10 +272,10 @@ func (l *Limiter) jittered(d time.Duration) time.Duration {
 
 // refund gives a cancelled reservation back to the bucket, unless a report has replaced the
 // bucket since (epoch).
-func (l *Limiter) refund(ctx context.Context, key string, epoch int64, tokens int) {
+func (l *Limiter) refund(ctx context.Context, key string, epoch, seq int64, tokens int) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	if err := refundScript.Run(ctx, l.client, []string{l.hashKey(key)}, epoch, tokens).Err(); err != nil {
+	if err := refundScript.Run(ctx, l.client, l.keys(key), epoch, tokens, member(seq, tokens)).Err(); err != nil {
 		l.down(fmt.Errorf("give back reservation in rate limiter %s for %q: %w", l.prefix, key, err))
 	}
 }
@@ -314,7 +322,8 @@ func (p Permit) Observe(ctx context.Context, h http.Header, status int) {
 		}
 		args = append(args, 1, b.Limit, b.Remaining, max(b.Reset.Sub(now).Milliseconds(), 0))
 	}
-	if err := observeScript.Run(ctx, l.client, []string{l.hashKey(p.key)}, args...).Err(); err != nil {
+	args = append(args, member(p.seq, p.tokens))
+	if err := observeScript.Run(ctx, l.client, l.keys(p.key), args...).Err(); err != nil {
 		l.down(fmt.Errorf("report response to rate limiter %s for %q: %w", l.prefix, p.key, err))
 	}
 }
@@ -341,7 +350,7 @@ type LimitState struct {
 func (l *Limiter) State(ctx context.Context, key string) (LimitState, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	res, err := stateScript.Run(ctx, l.client, []string{l.hashKey(key)}).StringSlice()
+	res, err := stateScript.Run(ctx, l.client, l.keys(key)).StringSlice()
 	if err != nil {
 		return LimitState{}, fmt.Errorf("read rate limiter %s for %q: %w", l.prefix, key, err)
 	}
@@ -364,7 +373,15 @@ func (l *Limiter) State(ctx context.Context, key string) (LimitState, error) {
 	}, nil
 }
 
-func (l *Limiter) hashKey(key string) string { return l.prefix + ":" + key }
+// keys returns the Redis keys of key's state: its hash and its sorted set of reservations.
+func (l *Limiter) keys(key string) []string {
+	return []string{l.prefix + ":k:" + key, l.prefix + ":p:" + key}
+}
+
+// member is a reservation's member in the sorted set.
+func member(seq int64, tokens int) string {
+	return strconv.FormatInt(seq, 10) + ":" + strconv.Itoa(tokens)
+}
 
 // down reports err and paces locally alone for RetryRedis.
 func (l *Limiter) down(err error) {

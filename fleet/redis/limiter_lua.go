@@ -2,7 +2,8 @@ package fleetredis
 
 import "github.com/redis/go-redis/v9"
 
-// A key's state is one hash, <prefix>:<provider key>, expiring after Idle without use:
+// A key's state is one hash, <prefix>:k:<provider key> (KEYS[1]), and one sorted set,
+// <prefix>:p:<provider key> (KEYS[2]), both expiring after Idle without use. The hash:
 //
 //	seq, tot         calls and estimated tokens admitted so far
 //	rep              reports applied so far (a reservation given back after a newer report is
@@ -10,6 +11,13 @@ import "github.com/redis/go-redis/v9"
 //	blocked          no call before this (ms on Redis's clock): a 429 without rate-limit headers
 //	r_*, t_*         the requests and tokens buckets: cap (the limit), rate (refill per ms),
 //	                 tok (level at ts), ts (ms), rseq (the admission whose report set the bucket)
+//
+// The sorted set holds the reservations not yet reported ("seq:tokens", scored by their turn in
+// ms), while a bucket is known: a report cannot count a call that went out after the reported
+// one, and a call admitted earlier may have a later turn (it queued while a report found more
+// room than expected) or be sent a little late. So a report's level also leaves out the
+// reservations admitted before the reported call whose turn is no earlier than its turn minus
+// 100 ms (a call given an earlier turn may still reach the provider after it). Reservations older than a minute are dropped (their callers never reported).
 //
 // Time is Redis's own (TIME, in ms), so the fleet's clocks need not agree; reports cross the
 // network as durations (the reset's distance from the response).
@@ -20,8 +28,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
 // reserveScript reserves a call's cost in each known bucket (levels may go negative: later
-// callers queue behind) and returns {admitted, wait ms, seq, tot, now ms, rep}; it reserves
-// nothing when the wait would pass ARGV[2] (ms; -1: no bound).
+// callers queue behind) and returns {admitted, wait ms, seq, tot, now ms, rep, gate}; it
+// reserves nothing when the wait would pass ARGV[2] (ms; -1: no bound). gate is 1 when the wait
+// is a 429's block rather than a turn in a bucket (turns in a bucket are distinct; a block ends
+// for every caller at once).
 var reserveScript = redis.NewScript(limiterNowLua + `
 local k = KEYS[1]
 local cost = {1, tonumber(ARGV[1])}
@@ -29,7 +39,8 @@ local maxwait = tonumber(ARGV[2])
 local reserve = tonumber(ARGV[3])
 local f = redis.call('HMGET', k, 'blocked', 'seq', 'tot', 'rep',
   'r_cap', 'r_rate', 'r_tok', 'r_ts', 't_cap', 't_rate', 't_tok', 't_ts')
-local wait = math.max(0, (tonumber(f[1]) or 0) - now)
+local block = math.max(0, (tonumber(f[1]) or 0) - now)
+local wait = block
 local seq, tot, rep = tonumber(f[2]) or 0, tonumber(f[3]) or 0, tonumber(f[4]) or 0
 local level = {}
 for i = 0, 1 do
@@ -49,7 +60,7 @@ for i = 0, 1 do
   end
 end
 if maxwait >= 0 and wait > maxwait then
-  return {0, wait, seq, tot, now, rep}
+  return {0, wait, seq, tot, now, rep, 0}
 end
 local names = {'r_', 't_'}
 for i = 1, 2 do
@@ -61,13 +72,22 @@ seq = seq + 1
 tot = tot + cost[2]
 redis.call('HSET', k, 'seq', seq, 'tot', tot)
 redis.call('PEXPIRE', k, tonumber(ARGV[4]))
-return {1, wait, seq, tot, now, rep}
+if level[1] or level[2] then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60000)
+  redis.call('ZADD', KEYS[2], now + wait, seq .. ':' .. cost[2])
+  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
+end
+local gate = 0
+if block > 0 and block >= wait then gate = 1 end
+return {1, wait, seq, tot, now, rep, gate}
 `)
 
-// refundScript gives back a reservation (ARGV[2] tokens and one request) unless a report
-// replaced the buckets after it was made (ARGV[1], the rep it saw).
+// refundScript gives back a reservation (ARGV[2] tokens and one request, ARGV[3] its member
+// in the sorted set) unless a report replaced the buckets after it was made (ARGV[1], the rep
+// it saw).
 var refundScript = redis.NewScript(`
 local k = KEYS[1]
+redis.call('ZREM', KEYS[2], ARGV[3])
 local f = redis.call('HMGET', k, 'rep', 'r_cap', 'r_tok', 't_cap', 't_tok')
 if (tonumber(f[1]) or 0) ~= tonumber(ARGV[1]) then return 0 end
 local cost = {1, tonumber(ARGV[2])}
@@ -82,13 +102,15 @@ return 1
 `)
 
 // observeScript applies a response. ARGV: the call's seq (-1: not admitted by the fleet), its
-// tot, when it was sent (ms), a 429's block (ms; 0: none), Idle (ms); then per bucket
-// (requests, tokens): known (0/1), limit, remaining, reset (ms from the response).
+// tot, its turn (ms), a 429's block (ms; 0: none), Idle (ms); then per bucket (requests,
+// tokens): known (0/1), limit, remaining, reset (ms from the response); then the call's member
+// in the sorted set.
 //
 // A report replaces a bucket unless the bucket holds the report of a later admission under the
 // same limit, or the call was admitted before the state was lost (expired after Idle, or Redis
-// restarted: its seq is ahead of the state's). The level is the remaining, refilled since the call was sent, minus what the
-// fleet admitted after the call (its report could not count that). The refill rate is
+// restarted: its seq is ahead of the state's). The level is the remaining, refilled since the
+// call's turn, minus what the fleet admitted after the call and the reservations admitted
+// before it whose turn came too late for the report to count them (see above). The refill rate is
 // (limit - remaining) / reset, never slower than the last one under the same limit (resets are
 // rounded up), and limit per minute when the bucket is full.
 var observeScript = redis.NewScript(limiterNowLua + `
@@ -101,6 +123,17 @@ if block > 0 and now + block > (tonumber(f[3]) or 0) then
 end
 local names = {'r_', 't_'}
 local after = {math.max(0, seq - pseq), math.max(0, tot - ptot)}
+if pseq >= 0 then
+  redis.call('ZREM', KEYS[2], ARGV[14])
+  local late = redis.call('ZRANGEBYSCORE', KEYS[2], sent - 100, '+inf')
+  for _, m in ipairs(late) do
+    local s, tk = string.match(m, '^(%d+):(%d+)$')
+    if s and tonumber(s) < pseq then
+      after[1] = after[1] + 1
+      after[2] = after[2] + tonumber(tk)
+    end
+  end
+end
 local changed = false
 for i = 0, 1 do
   local a = 6 + 4 * i
