@@ -78,10 +78,7 @@ func (p *progress) lines(now time.Time, pal palette, frame int) []string {
 			if s.attempts > 1 {
 				state += pal.dim.Render(fmt.Sprintf(" · %d attempts", s.attempts))
 			}
-			switch {
-			case s.fallback != "":
-				extra = append(extra, pal.warn.Render("↪ "+shortModel(s.model)+" (fallback, degraded)"))
-			case s.model != "":
+			if s.fallback == "" && s.model != "" {
 				extra = append(extra, pal.dim.Render(shortModel(s.model)))
 			}
 		case phaseSkipped:
@@ -113,8 +110,8 @@ func (p *progress) lines(now time.Time, pal palette, frame int) []string {
 			if s.refused > 0 && len(s.breakers) == 0 {
 				extra = append(extra, pal.dim.Render("breaker open"))
 			}
-			if s.fallback != "" && s.phase != phaseDone {
-				extra = append(extra, pal.warn.Render("↪ fallback "+shortModel(s.model)))
+			if s.fallback != "" {
+				extra = append(extra, pal.warn.Render("↪ "+shortModel(s.model)+" (degraded)"))
 			}
 		}
 		line := fmt.Sprintf("  %s %s  %s", icon, pal.bold.Render(name), state)

@@ -42,7 +42,7 @@ func TestLiveViewLines(t *testing.T) {
 	p.observe(rebound.Event{Time: t0, Kind: rebound.Escalated, Step: "publish", Reason: "irreversible_action", EscalationID: "esc_1"})
 	m := &liveModel{p: p, title: "rebound demo"}
 	view := ansi.Strip(m.View().Content)
-	for _, want := range []string{"rebound demo", "done in 2.0s · 2 attempts", "↪ small (fallback, degraded)", "breaker opened", "escalated: irreversible_action"} {
+	for _, want := range []string{"rebound demo", "done in 2.0s · 2 attempts", "↪ small (degraded)", "breaker opened", "escalated: irreversible_action"} {
 		if !strings.Contains(view, want) {
 			t.Errorf("the live view lacks %q:\n%s", want, view)
 		}
