@@ -221,7 +221,7 @@ func fleet(t *testing.T, openai bool) {
 					// the order they were admitted in.
 					time.Sleep(time.Duration(rand.Float64() * float64(30*time.Millisecond)))
 					h, status := f.call(time.Now())
-					time.Sleep(200 * time.Millisecond)
+					time.Sleep(150*time.Millisecond + time.Duration(rand.Float64()*float64(100*time.Millisecond)))
 					p.Observe(h, status)
 				}
 			})
