@@ -412,3 +412,50 @@ func TestLimiterStateLost(t *testing.T) {
 		t.Fatalf("level %v after the first report since the loss, want 60", st.Requests.Level)
 	}
 }
+
+// TestLimiterReportLeavesOutEarlierTurns: a call admitted before the reported one but given a
+// later turn has not reached the provider; the report cannot have counted it.
+func TestLimiterReportLeavesOutEarlierTurns(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	l := fleetredis.NewLimiter(c, fleetredis.LimiterConfig{Name: prefix, OnError: failOnError(t)})
+	other := fleetredis.NewLimiter(newClient(t, c), fleetredis.LimiterConfig{Name: prefix, OnError: failOnError(t)})
+	warm(t, other, providerKey)
+	p0, _ := l.Wait(ctx, providerKey, 0)
+	reset := time.Now().Add(10 * time.Second)
+	p0.Observe(ctx, anthropicHeader("10", "0", reset), http.StatusOK) // empty, 1 a second
+
+	// j, in the other process, queues for a turn about 1.5 s out.
+	jctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := other.Wait(jctx, providerKey, 0)
+		done <- err
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		st, _ := l.State(ctx, providerKey)
+		if st.Admitted == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the queued call was not admitted to a turn")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A late report says the bucket had room after all: k goes out now, before j's turn.
+	p0.Observe(ctx, anthropicHeader("10", "9", reset), http.StatusOK)
+	k, err := other.Wait(within(t, 100*time.Millisecond), providerKey, 0)
+	if err != nil || k.Waited() != 0 {
+		t.Fatalf("Wait after the report = %v, waited %v; want at once", err, k.Waited())
+	}
+	k.Observe(ctx, anthropicHeader("10", "5", reset), http.StatusOK)
+	st, _ := l.State(ctx, providerKey)
+	if lv := st.Requests.Level; lv < 3.9 || lv > 4.3 {
+		t.Fatalf("level %v after a report of 5 left while an earlier call still waits its turn, want 4", lv)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("queued Wait = %v, want context.Canceled", err)
+	}
+}
