@@ -70,7 +70,7 @@ type LimiterConfig struct {
 // each key's limits kept in Redis: a token bucket per limit (requests, and tokens when calls
 // say what they cost), set by the providers' own rate-limit headers (limit, remaining, reset)
 // and refilled on Redis's clock at the pace the reset time implies. Calls reserve their cost in
-// the bucket in order of arrival at Redis and wait, with jitter, for their turn; a 429 without
+// the bucket in order of arrival at Redis and wait for their turn; a 429 without
 // rate-limit headers blocks the fleet's calls for its delay. No lock is held across a call.
 //
 // Each process also keeps a ratelimit.Limiter per key (see LimiterConfig.Local): a call needs
@@ -177,7 +177,7 @@ type Permit struct {
 	fleet   bool          // admitted by the fleet's bucket (not by the local limiter alone)
 	seq     int64         // the admission's number in the fleet
 	tot     int64         // the fleet's tokens admitted up to and including this call
-	sentMS  int64         // when the call's turn came, in ms on Redis's clock
+	turnMS  int64         // when the call's turn came, in ms on Redis's clock
 	waited  time.Duration // the fleet's wait, before jitter
 	tokens  int
 	localOK bool
@@ -196,16 +196,17 @@ func (p Permit) Turn() time.Time {
 	if !p.fleet {
 		return time.Time{}
 	}
-	return time.UnixMilli(p.sentMS)
+	return time.UnixMilli(p.turnMS)
 }
 
 // Wait blocks until a call on provider key costing tokens (an estimate of the tokens it will
 // use; 0 when only requests are limited) may be sent, and admits it. It first passes the
 // process's own limiter (which lets one probe out at a time until it has heard the provider),
 // then reserves the call's cost in the fleet's bucket in Redis and waits for the turn it is
-// given, with jitter (see LimiterConfig.Jitter). The wait ends early, with the context's error, when ctx ends (the
-// reservation is then given back). When the turn would come after ctx's deadline, Wait returns
-// at once an error matching ratelimit.ErrWouldExceedDeadline, and nothing is reserved.
+// given, with jitter (see LimiterConfig.Jitter and MinJitter). The wait ends early, with the
+// context's error, when ctx ends (the reservation is then given back). When the turn would
+// come after ctx's deadline, Wait returns at once an error matching
+// ratelimit.ErrWouldExceedDeadline, and nothing is reserved.
 //
 // When Redis fails, the call is admitted by the local limiter alone and OnError is told.
 func (l *Limiter) Wait(ctx context.Context, key string, tokens int) (Permit, error) {
@@ -242,7 +243,7 @@ func (l *Limiter) Wait(ctx context.Context, key string, tokens int) (Permit, err
 		lp.Observe(nil, 0)
 		return Permit{}, &fleetWaitError{key: key, wait: wait}
 	}
-	p.fleet, p.seq, p.tot, p.sentMS, p.waited = true, res[2], res[3], res[4]+res[1], wait
+	p.fleet, p.seq, p.tot, p.turnMS, p.waited = true, res[2], res[3], res[4]+res[1], wait
 	if wait <= 0 {
 		return p, nil
 	}
@@ -309,12 +310,12 @@ func (p Permit) Observe(ctx context.Context, h http.Header, status int) {
 		return
 	}
 	if !p.fleet { // a 429 seen by a call paced locally still blocks the fleet
-		p.seq, p.tot, p.sentMS = -1, 0, 0
+		p.seq, p.tot, p.turnMS = -1, 0, 0
 		rep = ratelimit.Report{}
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	args := []any{p.seq, p.tot, p.sentMS, blockMS, l.idle}
+	args := []any{p.seq, p.tot, p.turnMS, blockMS, l.idle}
 	for _, b := range []ratelimit.Bucket{rep.Requests, rep.Tokens} {
 		if !b.Known {
 			args = append(args, 0, 0, 0, 0)
