@@ -127,27 +127,13 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 }
 
 // handler builds what serve listens with: the dashboard (serve_dashboard.go, the dashboard's
-// owner's), which serves /metrics and /healthz itself from deps; without one, /metrics and
-// /healthz alone.
+// owner's), which serves /metrics and /healthz from deps.
 func (c *serveCmd) handler(deps serveDeps) (http.Handler, error) {
-	dash, err := c.dash.handler(deps)
+	h, err := c.dash.handler(deps)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
-	if dash != nil {
-		return dash, nil
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", deps.metricsHandler)
-	mux.Handle("GET /healthz", deps.healthz)
-	mux.Handle("/", requireToken(deps.token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintln(w, "rebound: /metrics, /healthz")
-	})))
-	return mux, nil
+	return h, nil
 }
 
 // healthz answers 200 "ok" when the store answers, 503 otherwise.
