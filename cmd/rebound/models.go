@@ -55,8 +55,7 @@ func (g *globals) checkKeys(in demoInput) error {
 // buildModels makes the models in names: the built-in fake (started here, with the run's fault
 // script) or a real provider, whose key comes from the environment. A missing key is a
 // configuration error.
-func (g *globals) buildModels(ctx context.Context, in demoInput) (*demoModels, error) {
-	_ = ctx
+func (g *globals) buildModels(_ context.Context, in demoInput) (*demoModels, error) {
 	if err := g.checkKeys(in); err != nil {
 		return nil, err
 	}

@@ -103,9 +103,9 @@ type runDisplay struct {
 	liveDone chan struct{}
 }
 
-// newRunDisplay chooses the display, on w, for a run named runID with the given steps.
-func (g *globals) newRunDisplay(w io.Writer, runID, title string, steps []string) *runDisplay {
-	d := &runDisplay{progress: newProgress(runID, steps)}
+// newRunDisplay chooses the display, on w, for a run with the given steps.
+func (g *globals) newRunDisplay(w io.Writer, title string, steps []string) *runDisplay {
+	d := &runDisplay{progress: newProgress(steps)}
 	track := func(_ context.Context, e rebound.Event) { d.progress.observe(e) }
 	switch {
 	case g.json:

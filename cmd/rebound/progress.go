@@ -37,17 +37,13 @@ type stepProgress struct {
 	failures map[rebound.Class]int
 	hint     time.Duration // the largest retry delay
 	fallback string        // from → to, when a fallback answered
-	degraded bool
 	breakers []breakerChange
 	reason   string // escalation reason
 	escID    string
-	err      string
 	started  time.Time
 	finished time.Time
 	// attemptStart is when the current attempt began (the step's start, or the end of a wait).
 	attemptStart time.Time
-	repaired     bool
-	timedOut     bool
 	outOfHint    bool
 	refused      int    // calls an open breaker refused
 	refusedBy    string // whose breaker
@@ -60,22 +56,13 @@ type breakerChange struct{ model, from, to string }
 // It is safe for concurrent use.
 type progress struct {
 	mu       sync.Mutex
-	runID    string
-	resumed  bool
 	steps    []*stepProgress
 	byName   map[string]*stepProgress
 	breakers map[string]string // breaker key → state
-	status   string            // running, completed, failed, escalated
-	escID    string
-	escStep  string
-	reason   string
-	err      string
-	started  time.Time
-	finished time.Time
 }
 
-func newProgress(runID string, steps []string) *progress {
-	p := &progress{runID: runID, byName: map[string]*stepProgress{}, breakers: map[string]string{}, status: "starting"}
+func newProgress(steps []string) *progress {
+	p := &progress{byName: map[string]*stepProgress{}, breakers: map[string]string{}}
 	for _, s := range steps {
 		p.step(s)
 	}
@@ -96,31 +83,35 @@ func (p *progress) step(name string) *stepProgress {
 func (p *progress) observe(e rebound.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.runID == "" {
-		p.runID = e.RunID
+	if e.Kind == rebound.BreakerChanged {
+		p.breakers[e.Model] = e.To
 	}
-	var s *stepProgress
-	if e.Step != "" {
-		s = p.step(e.Step)
+	if e.Step == "" {
+		if e.Kind == rebound.RunFailed {
+			to := phaseFailed
+			if e.Status == "canceled" {
+				to = phaseStopped
+			}
+			for _, st := range p.steps {
+				if st.phase == phaseRunning || st.phase == phaseWaiting {
+					st.phase = to
+				}
+			}
+		}
+		return
 	}
+	s := p.step(e.Step)
 	switch e.Kind {
-	case rebound.RunStarted, rebound.RunResumed:
-		p.resumed = e.Kind == rebound.RunResumed
-		p.status, p.started = "running", e.Time
 	case rebound.StepStarted:
 		s.phase, s.started, s.attempt, s.attemptStart = phaseRunning, e.Time, 1, e.Time
 	case rebound.StepSkipped:
 		s.phase = phaseSkipped
 	case rebound.AttemptFailed:
-		if s == nil {
-			return
-		}
-		if e.Class == rebound.ClassCanceled {
+		switch {
+		case e.Class == rebound.ClassCanceled:
 			return // the run is being stopped, not a failure of the model
-		}
-		if errors.Is(e.Err, rebound.ErrCircuitOpen) {
-			// Refused by an open breaker: no call was made.
-			s.refused++
+		case errors.Is(e.Err, rebound.ErrCircuitOpen):
+			s.refused++ // refused by an open breaker: no call was made
 			if e.Model != "" {
 				s.refusedBy = e.Model
 			}
@@ -129,27 +120,12 @@ func (p *progress) observe(e rebound.Event) {
 		s.attempts++
 		s.failures[e.Class]++
 		if e.Model != "" {
-			s.failedOn = e.Model
-		}
-		if e.Model != "" {
-			s.model = e.Model
+			s.failedOn, s.model = e.Model, e.Model
 		}
 		if e.Attempt > 0 {
 			s.attempt = e.Attempt
 		}
-		switch e.Class {
-		case rebound.ClassMalformed:
-			s.repaired = true
-		case rebound.ClassTimeout:
-			s.timedOut = true
-		}
-		if e.Err != nil {
-			s.err = e.Err.Error()
-		}
 	case rebound.RetryScheduled:
-		if s == nil {
-			return
-		}
 		s.phase, s.retryAt, s.retryWhy = phaseWaiting, e.Time.Add(e.Delay), e.Class
 		s.attemptStart = s.retryAt
 		s.hint = max(s.hint, e.Delay)
@@ -157,49 +133,22 @@ func (p *progress) observe(e rebound.Event) {
 			s.attempt = e.Attempt + 1
 		}
 	case rebound.GaveUp:
-		if s != nil && e.Reason == string(rebound.HintTooLong) {
+		if e.Reason == string(rebound.HintTooLong) {
 			s.outOfHint = true
 		}
 	case rebound.BreakerChanged:
-		p.breakers[e.Model] = e.To
-		if s != nil {
-			s.breakers = append(s.breakers, breakerChange{e.Model, e.From, e.To})
-		}
+		s.breakers = append(s.breakers, breakerChange{e.Model, e.From, e.To})
 	case rebound.FallbackUsed:
-		if s != nil {
-			s.fallback, s.model, s.degraded = e.From+" → "+e.To, e.To, true
-			s.phase, s.attemptStart = phaseRunning, e.Time
-		}
+		s.fallback, s.model = e.From+" → "+e.To, e.To
+		s.phase, s.attemptStart = phaseRunning, e.Time
 	case rebound.StepCompleted:
 		s.phase, s.finished = phaseDone, e.Time
 		s.attempts++
-		s.err = ""
 		if e.Model != "" && s.model == "" {
 			s.model = e.Model
 		}
 	case rebound.Escalated:
-		p.status, p.escID, p.reason = "escalated", e.EscalationID, e.Reason
-		if s != nil {
-			p.escStep = s.name
-			s.phase, s.reason, s.escID = phaseEscalated, e.Reason, e.EscalationID
-		}
-		p.finished = e.Time
-	case rebound.RunCompleted:
-		p.status, p.finished = "completed", e.Time
-	case rebound.RunFailed:
-		p.status, p.finished = "failed", e.Time
-		if e.Err != nil {
-			p.err = e.Err.Error()
-		}
-		to := phaseFailed
-		if e.Status == "canceled" {
-			p.status, to = "canceled", phaseStopped
-		}
-		for _, st := range p.steps {
-			if st.phase == phaseRunning || st.phase == phaseWaiting {
-				st.phase = to
-			}
-		}
+		s.phase, s.reason, s.escID = phaseEscalated, e.Reason, e.EscalationID
 	}
 }
 
@@ -228,6 +177,9 @@ func (p *progress) recoveries() [][2]string {
 		}
 		for _, b := range s.breakers {
 			parts = append(parts, "breaker "+b.model+": "+b.from+" → "+b.to)
+		}
+		if s.outOfHint {
+			parts = append(parts, "the server asked to wait longer than the retry cap, so the step did not wait")
 		}
 		if s.refused > 0 && len(s.failures) == 0 {
 			parts = append(parts, fmt.Sprintf("the breaker of %s was open, so it was not called", s.refusedBy))

@@ -25,7 +25,7 @@ type part struct {
 // runResearch runs (or resumes) the research pipeline as the run id, shows it, and prints the
 // summary. The error decides the exit code.
 func (g *globals) runResearch(ctx context.Context, s *stores, id string, in demoInput, w io.Writer) error {
-	disp := g.newRunDisplay(w, id, fmt.Sprintf("rebound demo · run %s · %s", id, providerLabel(in)), demoSteps)
+	disp := g.newRunDisplay(w, fmt.Sprintf("rebound demo · run %s · %s", id, providerLabel(in)), demoSteps)
 	models, err := g.buildModels(ctx, in)
 	if err != nil {
 		return err

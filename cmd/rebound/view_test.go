@@ -13,7 +13,7 @@ import (
 
 func TestLiveViewLines(t *testing.T) {
 	t0 := time.Now()
-	p := newProgress("r", demoSteps)
+	p := newProgress(demoSteps)
 	for _, e := range []rebound.Event{
 		{Time: t0, Kind: rebound.RunStarted, RunID: "r"},
 		{Time: t0, Kind: rebound.StepSkipped, Step: "outline"},
