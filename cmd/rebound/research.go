@@ -32,7 +32,7 @@ func (g *globals) runResearch(ctx context.Context, s *stores, id string, in demo
 	}
 	defer models.close()
 	runner := checkpoint.NewRunner(s.runs, checkpoint.Config{
-		Escalations: queueEscalator{s.queue},
+		Escalations: s.queue,
 		LeaseTTL:    cliLeaseTTL,
 		Heartbeat:   cliHeartbeat,
 		Hook:        disp.hook,

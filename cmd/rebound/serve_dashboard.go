@@ -101,7 +101,7 @@ func (g *globals) resumeRegistry(s *stores, hook rebound.Hook) dashboard.Registr
 			}
 			defer models.close()
 			runner := checkpoint.NewRunner(s.runs, checkpoint.Config{
-				Escalations: queueEscalator{s.queue},
+				Escalations: s.queue,
 				LeaseTTL:    cliLeaseTTL,
 				Heartbeat:   cliHeartbeat,
 				Hook:        hook,

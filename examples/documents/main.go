@@ -107,7 +107,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	savePolicy := retry.Policy{MaxAttempts: 12, Base: 50 * time.Millisecond, Cap: 2 * time.Second}
 
-	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: escalator{queue}})
+	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue})
 	process := func(ctx context.Context, doc string) error {
 		id := doc[:6]
 		return runner.Run(ctx, id, func(ctx context.Context, run *checkpoint.Run) error {
@@ -267,17 +267,4 @@ func (s *breakerStats) hook(_ context.Context, e rebound.Event) {
 	if e.Kind == rebound.BreakerChanged && e.To == "open" {
 		s.opened.Add(1)
 	}
-}
-
-// escalator lets the runner escalate to the queue.
-type escalator struct{ q *escalate.Queue }
-
-func (e escalator) Escalate(ctx context.Context, x checkpoint.Escalation) (string, error) {
-	return e.q.Escalate(ctx, escalate.Escalation{RunID: x.RunID, Step: x.Step, Reason: x.Reason,
-		Class: x.Class, Err: x.Err, Attempts: x.Attempts, Messages: x.Messages, State: x.State, Context: x.Context})
-}
-
-func (e escalator) Decision(ctx context.Context, id string) (checkpoint.Decision, bool, error) {
-	d, ok, err := e.q.Decision(ctx, id)
-	return checkpoint.Decision{Action: checkpoint.Action(d.Action), Answer: d.Answer, Note: d.Note, By: d.By}, ok, err
 }

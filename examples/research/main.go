@@ -91,7 +91,7 @@ func run(ctx context.Context, w io.Writer) error {
 	)
 
 	log := &recoveries{w: w}
-	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: escalator{queue}, Hook: log.hook})
+	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue, Hook: log.hook})
 	topic := "Why tide pools are hard places to live"
 	reportPath := filepath.Join(dir, "report.md")
 	workflow := func(ctx context.Context, run *checkpoint.Run) error {
@@ -212,19 +212,6 @@ func (r *recoveries) print() {
 		fmt.Fprintf(r.w, "  %-10s %s\n", s, strings.Join(counted(r.notes[s]), "; "))
 	}
 	fmt.Fprintf(r.w, "  on resume, %d finished steps were skipped, not run again\n", r.skipped)
-}
-
-// escalator lets the runner escalate to the queue.
-type escalator struct{ q *escalate.Queue }
-
-func (e escalator) Escalate(ctx context.Context, x checkpoint.Escalation) (string, error) {
-	return e.q.Escalate(ctx, escalate.Escalation{RunID: x.RunID, Step: x.Step, Reason: x.Reason,
-		Class: x.Class, Err: x.Err, Attempts: x.Attempts, Messages: x.Messages, State: x.State, Context: x.Context})
-}
-
-func (e escalator) Decision(ctx context.Context, id string) (checkpoint.Decision, bool, error) {
-	d, ok, err := e.q.Decision(ctx, id)
-	return checkpoint.Decision{Action: checkpoint.Action(d.Action), Answer: d.Answer, Note: d.Note, By: d.By}, ok, err
 }
 
 // counted folds repeated notes: "a", "a", "b" becomes "a (2×)", "b".

@@ -132,7 +132,7 @@ func run(ctx context.Context, w io.Writer) error {
 	)
 
 	timeouts := &timeoutCount{}
-	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: escalator{queue}, Hook: timeouts.hook})
+	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue, Hook: timeouts.hook})
 	triage := func(t ticket) checkpoint.Workflow {
 		return func(ctx context.Context, run *checkpoint.Run) error {
 			c, err := checkpoint.Step(ctx, run, "classify", func(ctx context.Context) (classification, error) {
@@ -258,17 +258,4 @@ func (c *timeoutCount) hook(_ context.Context, e rebound.Event) {
 		c.n++
 		c.mu.Unlock()
 	}
-}
-
-// escalator lets the runner escalate to the queue.
-type escalator struct{ q *escalate.Queue }
-
-func (e escalator) Escalate(ctx context.Context, x checkpoint.Escalation) (string, error) {
-	return e.q.Escalate(ctx, escalate.Escalation{RunID: x.RunID, Step: x.Step, Reason: x.Reason,
-		Class: x.Class, Err: x.Err, Attempts: x.Attempts, Messages: x.Messages, State: x.State, Context: x.Context})
-}
-
-func (e escalator) Decision(ctx context.Context, id string) (checkpoint.Decision, bool, error) {
-	d, ok, err := e.q.Decision(ctx, id)
-	return checkpoint.Decision{Action: checkpoint.Action(d.Action), Answer: d.Answer, Note: d.Note, By: d.By}, ok, err
 }
