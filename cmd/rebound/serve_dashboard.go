@@ -61,13 +61,15 @@ func (d *dashboardServe) start(ctx context.Context, g *globals, deps serveDeps) 
 	}
 	var hooks []rebound.Hook
 	hooks = append(hooks, d.breakers().Hook)
+	var observeWrite func(time.Duration)
 	if deps.metrics != nil {
 		hooks = append(hooks, deps.metrics.Hook())
+		observeWrite = deps.metrics.ObserveCheckpointWrite
 	}
 	w, err := dashboard.NewWorker(dashboard.WorkerConfig{
 		Runs:      deps.stores.runs,
 		Decisions: deps.stores.queue,
-		Registry:  g.resumeRegistry(deps.stores, rebound.Hooks(hooks...)),
+		Registry:  g.resumeRegistry(deps.stores, rebound.Hooks(hooks...), observeWrite),
 		Interval:  d.interval,
 		Logger:    deps.logger,
 	})
@@ -88,7 +90,7 @@ func (d *dashboardServe) start(ctx context.Context, g *globals, deps serveDeps) 
 // rebuilt from the input recorded with each run (topic, provider, models, fault script), so a
 // run resumes against the providers it started with. Keys come from the environment, as for
 // `rebound runs resume`.
-func (g *globals) resumeRegistry(s *stores, hook rebound.Hook) dashboard.Registry {
+func (g *globals) resumeRegistry(s *stores, hook rebound.Hook, observeWrite func(time.Duration)) dashboard.Registry {
 	return dashboard.Registry{
 		researchWorkflow: func(ctx context.Context, run checkpoint.RunInfo) error {
 			in, err := recordedInput(run)
@@ -105,6 +107,8 @@ func (g *globals) resumeRegistry(s *stores, hook rebound.Hook) dashboard.Registr
 				LeaseTTL:    cliLeaseTTL,
 				Heartbeat:   cliHeartbeat,
 				Hook:        hook,
+				// Feeds rebound_checkpoint_write_seconds.
+				ObserveWrite: observeWrite,
 			})
 			var report string
 			return runner.Run(ctx, run.ID, research(in, models, &report), checkpoint.WithWorkflow(researchWorkflow, in))
