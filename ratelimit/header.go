@@ -23,6 +23,9 @@ type Bucket struct {
 	Limit, Remaining int64
 	// Reset is when the bucket will be full again.
 	Reset time.Time
+	// ResetIn is the reset as the provider sent it when it is a duration (OpenAI's), counted
+	// from when the provider took its figures; 0 for an absolute time (Anthropic's).
+	ResetIn time.Duration
 }
 
 // ParseHeader reads the rate-limit headers of a response received at now: Anthropic's
@@ -98,7 +101,7 @@ func openaiBucket(h http.Header, k headerKeys, now time.Time) Bucket {
 	}
 	b.Reset = now
 	if d, ok := rebound.ParseResetDuration(get(h, k.reset)); ok {
-		b.Reset = now.Add(d)
+		b.Reset, b.ResetIn = now.Add(d), d
 	} else if b.Remaining < b.Limit {
 		b.Reset = now.Add(time.Minute)
 	}

@@ -115,6 +115,7 @@ type report struct {
 	seq       uint64
 	snap      time.Time
 	reset     time.Time
+	resetIn   time.Duration // the reset as a duration from the provider's figures, if sent so
 }
 
 // add records a report if it is of a later admission than the one kept, and the refill rate it
@@ -125,8 +126,14 @@ func (b *bucket) add(now time.Time, limit float64, r report) {
 	if b.have && limit != b.limit {
 		b.rate, b.rateAt = 0, time.Time{}
 	}
-	if gain := limit - r.remaining - 1; gain > 0 && r.reset.After(r.snap) {
-		proved := gain / r.reset.Sub(r.snap).Seconds()
+	// A reset sent as a duration counts from when the provider took its figures, not from when
+	// the answer came back: it proves the rate without the answer's latency in the way.
+	span := r.reset.Sub(r.snap)
+	if r.resetIn > 0 {
+		span = r.resetIn
+	}
+	if gain := limit - r.remaining - 1; gain > 0 && span > 0 {
+		proved := gain / span.Seconds()
 		if proved >= b.rate || now.Sub(b.rateAt) > rateMemory {
 			b.rate, b.rateAt = proved, now
 		}
@@ -454,10 +461,10 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 	if ok {
 		l.known, l.headers = true, true
 		if req.Known {
-			l.requests.add(now, float64(req.Limit), report{remaining: float64(req.Remaining), seq: p.seq, snap: p.sent, reset: req.Reset})
+			l.requests.add(now, float64(req.Limit), report{remaining: float64(req.Remaining), seq: p.seq, snap: p.sent, reset: req.Reset, resetIn: req.ResetIn})
 		}
 		if tok.Known {
-			l.tokens.add(now, float64(tok.Limit), report{remaining: float64(tok.Remaining), seq: p.seq, snap: p.sent, reset: tok.Reset})
+			l.tokens.add(now, float64(tok.Limit), report{remaining: float64(tok.Remaining), seq: p.seq, snap: p.sent, reset: tok.Reset, resetIn: tok.ResetIn})
 		}
 	} else if status != 0 {
 		l.known = true
