@@ -14,6 +14,7 @@
 //
 //	go run ./fleet                      # 30 s per strategy
 //	go run ./fleet -duration 5s         # a quick look
+//	go run ./fleet -provider openai     # OpenAI's API and x-ratelimit-* headers
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -30,16 +32,20 @@ import (
 	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
-	"github.com/anthropics/anthropic-sdk-go/v2/option"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/openai/openai-go/v3"
+	ooption "github.com/openai/openai-go/v3/option"
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/fakellm"
 	"github.com/rebound-go/rebound/llm"
 	"github.com/rebound-go/rebound/llm/anthropicllm"
+	"github.com/rebound-go/rebound/llm/openaillm"
 )
 
 // Config is one run of the benchmark.
 type Config struct {
+	Provider   string // "anthropic" or "openai": the API surface and headers of the fake
 	Agents     int
 	RPS        float64
 	Latency    time.Duration
@@ -63,7 +69,7 @@ type Result struct {
 // Goodput is the answers per second as a share of the limit.
 func (r Result) Goodput() float64 { return float64(r.Answers) / r.Elapsed.Seconds() / r.Limit }
 
-var strategies = map[string]func(srv *fakellm.Server) call{
+var strategies = map[string]func(srv *fakellm.Server, provider string) call{
 	"rebound":       reboundStrategy,
 	"sdk-default":   sdkDefault,
 	"naive-article": naiveArticle,
@@ -72,51 +78,105 @@ var strategies = map[string]func(srv *fakellm.Server) call{
 // call is one logical call of an agent.
 type call func(ctx context.Context) error
 
-const modelID = "claude-haiku-4-5"
+// The models called on each provider's surface of the fake.
+const (
+	anthropicModel = "claude-haiku-4-5"
+	openaiModel    = "gpt-4o-mini"
+)
 
-var prompt = llm.Request{Messages: []llm.Message{llm.User("Summarise the last step in one line.")}, MaxTokens: 64}
+const text = "Summarise the last step in one line."
 
-func params() anthropic.MessageNewParams {
+var prompt = llm.Request{Messages: []llm.Message{llm.User(text)}, MaxTokens: 64}
+
+func anthropicParams() anthropic.MessageNewParams {
 	return anthropic.MessageNewParams{
-		Model:     modelID,
+		Model:     anthropicModel,
 		MaxTokens: 64,
-		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Summarise the last step in one line."))},
+		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(text))},
 	}
 }
 
-func client(srv *fakellm.Server, opts ...option.RequestOption) anthropic.Client {
-	return anthropic.NewClient(append([]option.RequestOption{
-		option.WithAPIKey("sk-ant-fleet"), option.WithBaseURL(srv.AnthropicBaseURL),
+func openaiParams() openai.ChatCompletionNewParams {
+	return openai.ChatCompletionNewParams{
+		Model:               openaiModel,
+		MaxCompletionTokens: openai.Int(64),
+		Messages:            []openai.ChatCompletionMessageParamUnion{openai.UserMessage(text)},
+	}
+}
+
+// httpClient keeps a connection per agent alive (Go's default keeps 2 idle per host), the same
+// for every strategy, so that connection churn is not what is measured.
+var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+
+func anthropicClient(srv *fakellm.Server, opts ...aoption.RequestOption) anthropic.Client {
+	return anthropic.NewClient(append([]aoption.RequestOption{
+		aoption.WithAPIKey("sk-ant-fleet"), aoption.WithBaseURL(srv.AnthropicBaseURL), aoption.WithHTTPClient(httpClient),
 	}, opts...)...)
 }
 
-func reboundStrategy(srv *fakellm.Server) call {
-	m := llm.Resilient(anthropicllm.New(client(srv), modelID), llm.Config{})
+func openaiClient(srv *fakellm.Server, opts ...ooption.RequestOption) openai.Client {
+	return openai.NewClient(append([]ooption.RequestOption{
+		ooption.WithAPIKey("sk-fleet"), ooption.WithBaseURL(srv.OpenAIBaseURL), ooption.WithHTTPClient(httpClient),
+	}, opts...)...)
+}
+
+func reboundStrategy(srv *fakellm.Server, provider string) call {
+	var inner llm.Model = anthropicllm.New(anthropicClient(srv), anthropicModel)
+	if provider == "openai" {
+		inner = openaillm.New(openaiClient(srv), openaiModel)
+	}
+	m := llm.Resilient(inner, llm.Config{})
 	return func(ctx context.Context) error {
 		_, err := m.Generate(ctx, prompt)
 		return err
 	}
 }
 
-func sdkDefault(srv *fakellm.Server) call {
-	c := client(srv)
+func sdkDefault(srv *fakellm.Server, provider string) call {
+	if provider == "openai" {
+		c := openaiClient(srv)
+		return func(ctx context.Context) error {
+			_, err := c.Chat.Completions.New(ctx, openaiParams())
+			return err
+		}
+	}
+	c := anthropicClient(srv)
 	return func(ctx context.Context) error {
-		_, err := c.Messages.New(ctx, params())
+		_, err := c.Messages.New(ctx, anthropicParams())
 		return err
 	}
 }
 
 // naiveArticle is the loop of the article the project started from.
-func naiveArticle(srv *fakellm.Server) call {
-	c := client(srv, option.WithMaxRetries(0))
+func naiveArticle(srv *fakellm.Server, provider string) call {
+	send := func(ctx context.Context) (int, error) {
+		c := anthropicClient(srv, aoption.WithMaxRetries(0))
+		_, err := c.Messages.New(ctx, anthropicParams())
+		var apiErr *anthropic.Error
+		if errors.As(err, &apiErr) {
+			return apiErr.StatusCode, err
+		}
+		return 0, err
+	}
+	if provider == "openai" {
+		c := openaiClient(srv, ooption.WithMaxRetries(0))
+		send = func(ctx context.Context) (int, error) {
+			_, err := c.Chat.Completions.New(ctx, openaiParams())
+			var apiErr *openai.Error
+			if errors.As(err, &apiErr) {
+				return apiErr.StatusCode, err
+			}
+			return 0, err
+		}
+	}
 	return func(ctx context.Context) error {
 		var err error
 		for attempt := range 5 {
-			if _, err = c.Messages.New(ctx, params()); err == nil {
+			var status int
+			if status, err = send(ctx); err == nil {
 				return nil
 			}
-			var apiErr *anthropic.Error
-			if errors.As(err, &apiErr) && apiErr.StatusCode != 429 && apiErr.StatusCode < 500 {
+			if status != 0 && status != 429 && status < 500 {
 				return err
 			}
 			if ctx.Err() != nil || attempt == 4 {
@@ -150,7 +210,7 @@ func Run(c Config) ([]Result, error) {
 	return out, nil
 }
 
-func runOne(c Config, name string, mk func(*fakellm.Server) call) (Result, error) {
+func runOne(c Config, name string, mk func(*fakellm.Server, string) call) (Result, error) {
 	script := fmt.Sprintf("limit rps=%g burst=%g\nlatency %s\n", c.RPS, c.RPS, c.Latency)
 	h, err := fakellm.New(script, fakellm.Options{LogSize: -1})
 	if err != nil {
@@ -158,7 +218,7 @@ func runOne(c Config, name string, mk func(*fakellm.Server) call) (Result, error
 	}
 	srv := fakellm.Serve(h)
 	defer srv.Close()
-	do := mk(srv)
+	do := mk(srv, c.Provider)
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.Duration)
 	defer cancel()
@@ -214,13 +274,17 @@ func describe(err error) string {
 	if errors.As(err, &apiErr) {
 		return fmt.Sprintf("status %d", apiErr.StatusCode)
 	}
+	var oErr *openai.Error
+	if errors.As(err, &oErr) {
+		return fmt.Sprintf("status %d", oErr.StatusCode)
+	}
 	return c.String()
 }
 
 // Print writes the table of results.
 func Print(w io.Writer, c Config, rs []Result) {
-	fmt.Fprintf(w, "%d agents, one key limited to %g requests/s (burst %g), answers after %s, %s per strategy\n\n",
-		c.Agents, c.RPS, c.RPS, c.Latency, c.Duration)
+	fmt.Fprintf(w, "%d agents, one key limited to %g requests/s (burst %g), %s API and headers, answers after %s, %s per strategy\n\n",
+		c.Agents, c.RPS, c.RPS, c.Provider, c.Latency, c.Duration)
 	fmt.Fprintln(w, "| strategy | goodput (% of limit) | HTTP requests per answer | responses that were 429 | calls given up | p50 latency | p99 latency |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
@@ -257,6 +321,7 @@ func Print(w io.Writer, c Config, rs []Result) {
 func main() {
 	var c Config
 	var strats string
+	flag.StringVar(&c.Provider, "provider", "anthropic", "API surface of the fake: anthropic or openai")
 	flag.IntVar(&c.Agents, "agents", 64, "concurrent agents sharing one key")
 	flag.Float64Var(&c.RPS, "rps", 20, "the key's limit in requests per second (burst the same)")
 	flag.DurationVar(&c.Latency, "latency", 200*time.Millisecond, "time the fake takes to answer")
@@ -264,6 +329,10 @@ func main() {
 	flag.StringVar(&strats, "strategies", "rebound,sdk-default,naive-article", "comma-separated strategies to run")
 	flag.Parse()
 	c.Strategies = strings.Split(strats, ",")
+	if c.Provider != "anthropic" && c.Provider != "openai" {
+		fmt.Fprintln(os.Stderr, "fleet: -provider must be anthropic or openai")
+		os.Exit(2)
+	}
 	if c.Agents < 1 || c.RPS <= 0 || c.Duration <= 0 {
 		fmt.Fprintln(os.Stderr, "fleet: -agents, -rps and -duration must be positive")
 		os.Exit(2)

@@ -10,7 +10,7 @@ import (
 // BenchmarkFleet runs every strategy for 2 s (go test -bench Fleet -benchtime 1x) and reports
 // Rebound's figures; the table goes to stdout with -v. For the 30 s figures run the program.
 func BenchmarkFleet(b *testing.B) {
-	c := Config{Agents: 64, RPS: 20, Latency: 200 * time.Millisecond, Duration: 2 * time.Second,
+	c := Config{Provider: "anthropic", Agents: 64, RPS: 20, Latency: 200 * time.Millisecond, Duration: 2 * time.Second,
 		Strategies: []string{"rebound", "sdk-default", "naive-article"}}
 	for b.Loop() {
 		rs, err := Run(c)

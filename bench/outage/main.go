@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -84,9 +85,13 @@ type setup struct {
 	begin time.Time
 }
 
+// httpClient keeps a connection per agent alive (Go's default keeps 2 idle per host), the same
+// for every strategy, so that connection churn is not what is measured.
+var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+
 func anthropicClient(srv *fakellm.Server, opts ...aoption.RequestOption) anthropic.Client {
 	return anthropic.NewClient(append([]aoption.RequestOption{
-		aoption.WithAPIKey("sk-ant-outage"), aoption.WithBaseURL(srv.AnthropicBaseURL),
+		aoption.WithAPIKey("sk-ant-outage"), aoption.WithBaseURL(srv.AnthropicBaseURL), aoption.WithHTTPClient(httpClient),
 	}, opts...)...)
 }
 
@@ -105,7 +110,7 @@ var strategies = map[string]func(s setup) call{
 		}
 		cfg := llm.Config{Breakers: set, Retry: retry.Policy{Budget: new(retry.Budget)}}
 		primary := anthropicllm.New(anthropicClient(s.srv), primaryID)
-		backup := openaillm.New(openai.NewClient(ooption.WithAPIKey("sk-outage"), ooption.WithBaseURL(s.srv.OpenAIBaseURL)), fallbackID)
+		backup := openaillm.New(openai.NewClient(ooption.WithAPIKey("sk-outage"), ooption.WithBaseURL(s.srv.OpenAIBaseURL), ooption.WithHTTPClient(httpClient)), fallbackID)
 		m := llm.Fallback(llm.Resilient(primary, cfg), llm.Resilient(backup, cfg))
 		return func(ctx context.Context) (bool, error) {
 			resp, err := m.Generate(ctx, prompt)
