@@ -35,8 +35,9 @@ type Config struct {
 	Retry retry.Policy
 	// Breakers is the set of circuit breakers the model's breaker comes from (keyed by the
 	// model's Name). Share one *breaker.Set between every Resilient of a process, so that two
-	// wrappers of one model share one breaker and a dashboard can list them. Nil: a new Set per
-	// Resilient call, with Breaker's settings.
+	// wrappers of one model share one breaker and a dashboard can list them; its breakers report
+	// to the Hook of its own settings (Config.Hook is not added to a Set passed in). Nil: a new
+	// Set per Resilient call, with Breaker's settings.
 	Breakers *breaker.Set
 	// Breaker is the settings of the breakers of a Set created because Breakers is nil. Zero:
 	// breaker's defaults (open after 5 failures in a row or a 50 % failure rate, 5 s first open
