@@ -182,7 +182,7 @@ func TestAttemptTimeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	var failed []rebound.Class
-	c := client(t, httpx.Config{AttemptTimeout: 50 * time.Millisecond, Hook: func(_ context.Context, e rebound.Event) {
+	c := client(t, httpx.Config{AttemptTimeout: 500 * time.Millisecond, Hook: func(_ context.Context, e rebound.Event) {
 		if e.Kind == rebound.AttemptFailed {
 			failed = append(failed, e.Class)
 		}

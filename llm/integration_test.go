@@ -41,7 +41,7 @@ func TestStreamFaultsRecover(t *testing.T) {
 					m = o
 				}
 				var ev events
-				r := llm.Resilient(m, llm.Config{Retry: quick, FirstTokenTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond, Hook: ev.hook})
+				r := llm.Resilient(m, llm.Config{Retry: quick, FirstTokenTimeout: time.Second, IdleTimeout: time.Second, Hook: ev.hook})
 				var text string
 				resp, err := r.Stream(context.Background(), req, func(d llm.Delta) {
 					if d.Restart {
