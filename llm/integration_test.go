@@ -79,6 +79,7 @@ func TestFallbackAcrossProviders(t *testing.T) {
 	if resp.Provenance.Model != "openai/gpt-4o" || !resp.Provenance.Degraded || resp.Provenance.Failures[0].Class != rebound.ClassOverloaded {
 		t.Errorf("provenance %+v", resp.Provenance)
 	}
+	requests(srv, 4) // three to the primary, one to the fallback, counted when their handlers end
 	if n := srv.Counters().ByModel["claude-haiku-4-5"]; n != 3 {
 		t.Errorf("%d requests to the primary, want 3 (retried, then fallen back)", n)
 	}

