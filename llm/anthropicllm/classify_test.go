@@ -232,6 +232,7 @@ func TestSuccess(t *testing.T) {
 		if resp.Header.Get("anthropic-ratelimit-requests-limit") == "" {
 			t.Errorf("no rate-limit header in %v", resp.Header)
 		}
+		requests(srv)
 		if recs := srv.Requests(); len(recs) != 1 || recs[0].RetryCount != "0" {
 			t.Errorf("requests %+v", recs)
 		}
