@@ -42,6 +42,11 @@ type Config struct {
 	// ratelimit.Limiter per host, created on first use, paced from the rate-limit headers the
 	// host sends (none: no pacing, but a 429 blocks the host for its retry-after).
 	Limiter func(key string) *ratelimit.Limiter
+	// Pace, if set, paces the requests instead of Limiter, with the host's key: a limiter
+	// shared by a fleet of processes (package fleet/redis) plugs in here. It waits for the
+	// request's turn and returns the function that reports the response (header and status; nil
+	// and 0 when none came), which the Transport calls exactly once.
+	Pace func(ctx context.Context, key string) (report func(h http.Header, status int), err error)
 	// AttemptTimeout bounds each attempt until the response's headers arrive (the body is then
 	// the caller's to read). Default 30 s; negative: none.
 	AttemptTimeout time.Duration
@@ -126,7 +131,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	key := Key(req)
 	b := t.breakers.Get(key)
-	lim := t.limiter(key)
+	var lim *ratelimit.Limiter
+	if t.cfg.Pace == nil {
+		lim = t.limiter(key)
+	}
 	p := t.policy
 	p.Name = key
 	if !t.replayable(req) {
@@ -149,16 +157,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		var lp ratelimit.Permit
-		if lim != nil {
+		report := func(http.Header, int) {}
+		if t.cfg.Pace != nil {
+			report, err = t.cfg.Pace(ctx, key)
+		} else if lim != nil {
+			var lp ratelimit.Permit
 			lp, err = lim.Wait(ctx, 0)
-			if err != nil {
-				bp.Record(time.Now(), false, rebound.ClassCanceled)
-				if ctx.Err() != nil {
-					return nil, err
-				}
-				return nil, rebound.Permanent(&rebound.Error{Class: rebound.ClassRateLimited, Provider: key, Message: "not sent: " + err.Error(), Err: err})
+			report = lp.Observe
+		}
+		if err != nil {
+			bp.Record(time.Now(), false, rebound.ClassCanceled) // neutral: the host was not asked
+			if ctx.Err() != nil {
+				return nil, err
 			}
+			return nil, rebound.Permanent(&rebound.Error{Class: rebound.ClassRateLimited, Provider: key, Message: "not sent: " + err.Error(), Err: err})
+		}
+		if report == nil {
+			report = func(http.Header, int) {}
 		}
 		actx, cancel := context.WithCancelCause(ctx)
 		var timer *time.Timer
@@ -175,10 +190,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			cancel(nil)
 			bp.DoneContext(ctx, err)
-			lp.Observe(nil, 0)
+			report(nil, 0)
 			return nil, err
 		}
-		lp.Observe(res.Header, res.StatusCode)
+		report(res.Header, res.StatusCode)
 		if res.StatusCode < 400 {
 			bp.DoneContext(ctx, nil)
 			res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: func() { cancel(nil) }}

@@ -216,3 +216,27 @@ func TestTransportErrorRetried(t *testing.T) {
 		t.Errorf("%d attempts", n.Load())
 	}
 }
+
+func TestPaceFunc(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("x-ratelimit-remaining-requests", "7")
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	var keys []string
+	var remaining []string
+	c := client(t, httpx.Config{Pace: func(_ context.Context, key string) (func(http.Header, int), error) {
+		keys = append(keys, key)
+		return func(h http.Header, status int) {
+			remaining = append(remaining, h.Get("x-ratelimit-remaining-requests"))
+		}, nil
+	}})
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(keys) != 1 || !strings.HasPrefix(keys[0], "http/127.0.0.1:") || len(remaining) != 1 || remaining[0] != "7" {
+		t.Errorf("keys %v, reports %v", keys, remaining)
+	}
+}

@@ -47,7 +47,11 @@ type Config struct {
 	// Limiter paces the calls so that they stay under the provider's rate limit, learning it
 	// from the rate-limit headers of every response and from 429s. Share one Limiter between
 	// every model that uses one key and limit. Nil: a new ratelimit.Limiter per Resilient call.
+	// Ignored when Pace is set.
 	Limiter *ratelimit.Limiter
+	// Pace, if set, paces the calls instead of Limiter: a limiter shared by a fleet of
+	// processes (package fleet/redis) plugs in here. Nil: PaceWith(Limiter).
+	Pace PaceFunc
 	// AttemptTimeout bounds each attempt of Generate: a class timeout failure, retried and
 	// counted by the breaker. Default 2 minutes; negative: none.
 	AttemptTimeout time.Duration
@@ -65,6 +69,25 @@ type Config struct {
 	Hook rebound.Hook
 }
 
+// PaceFunc waits, before an attempt, for the call's turn under a rate limit: tokens is the
+// call's estimated cost (Request.EstimatedTokens). It returns once the call may be sent, with
+// the function that reports the attempt's response (its header, nil when none came, and its
+// status, 0 when none came), which Resilient calls exactly once; or, when the turn cannot come
+// in time, an error (the context's own, or one saying the turn would pass its deadline). Its
+// wait is never counted as a failure.
+type PaceFunc func(ctx context.Context, tokens int) (report func(h http.Header, status int), err error)
+
+// PaceWith returns the PaceFunc of a process's own limiter.
+func PaceWith(l *ratelimit.Limiter) PaceFunc {
+	return func(ctx context.Context, tokens int) (func(http.Header, int), error) {
+		p, err := l.Wait(ctx, tokens)
+		if err != nil {
+			return nil, err
+		}
+		return p.Observe, nil
+	}
+}
+
 // ResilientModel is a Model whose calls are paced, bounded in time, guarded by a breaker and
 // retried. Build it with Resilient.
 type ResilientModel struct {
@@ -72,7 +95,7 @@ type ResilientModel struct {
 	cfg     Config
 	policy  retry.Policy
 	breaker *breaker.Breaker
-	limiter *ratelimit.Limiter
+	pace    PaceFunc
 }
 
 var _ Model = (*ResilientModel)(nil)
@@ -83,7 +106,7 @@ var _ Model = (*ResilientModel)(nil)
 //	             and on what a retry cannot mend (quota, auth, invalid, context_overflow,
 //	             content_policy), so that a Fallback moves on without waiting through backoff
 //	breaker      m's breaker from Config.Breakers (keyed by m.Name())
-//	pacing       the wait for the rate limit (Config.Limiter), bounded by ctx's deadline and
+//	pacing       the wait for the rate limit (Config.Limiter or Pace), bounded by ctx's deadline and
 //	             never counted as a failure
 //	timeout      the attempt's own deadline (Config.AttemptTimeout; for streams
 //	             StreamTimeout, FirstTokenTimeout and IdleTimeout): class timeout
@@ -115,8 +138,11 @@ func Resilient(m Model, c Config) *ResilientModel {
 		}
 		c.Breakers = set
 	}
-	if c.Limiter == nil {
-		c.Limiter = ratelimit.New(ratelimit.Config{Name: m.Name()})
+	if c.Pace == nil {
+		if c.Limiter == nil {
+			c.Limiter = ratelimit.New(ratelimit.Config{Name: m.Name()})
+		}
+		c.Pace = PaceWith(c.Limiter)
 	}
 	p := c.Retry
 	p.Name = m.Name()
@@ -125,7 +151,7 @@ func Resilient(m Model, c Config) *ResilientModel {
 		p.Budget = new(retry.Budget)
 	}
 	p.Budget = rateLimitedFree{p.Budget}
-	return &ResilientModel{inner: m, cfg: c, policy: p, breaker: c.Breakers.Get(m.Name()), limiter: c.Limiter}
+	return &ResilientModel{inner: m, cfg: c, policy: p, breaker: c.Breakers.Get(m.Name()), pace: c.Pace}
 }
 
 // Name returns the wrapped model's Name.
@@ -190,7 +216,7 @@ func (r *ResilientModel) attempt(ctx context.Context, req Request, call rebound.
 	if err != nil {
 		return nil, err
 	}
-	lp, err := r.limiter.Wait(ctx, req.EstimatedTokens())
+	report, err := r.pace(ctx, req.EstimatedTokens())
 	if err != nil {
 		bp.Record(time.Now(), false, rebound.ClassCanceled) // neutral: the model was not asked
 		if ctx.Err() != nil {
@@ -207,10 +233,10 @@ func (r *ResilientModel) attempt(ctx context.Context, req Request, call rebound.
 		st.rateLimited = err != nil && c == rebound.ClassRateLimited
 	}
 	if err != nil {
-		lp.Observe(ResponseHeader(err), statusOf(err))
+		report(ResponseHeader(err), statusOf(err))
 		return nil, err
 	}
-	lp.Observe(resp.Header, http.StatusOK)
+	report(resp.Header, http.StatusOK)
 	return resp, nil
 }
 

@@ -276,3 +276,29 @@ func TestResilientRateLimitedRetriesAreFree(t *testing.T) {
 		}
 	})
 }
+
+// A PaceFunc (a fleet's limiter) replaces the process's own: asked once per attempt, told of
+// every response.
+func TestResilientPaceFunc(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &model{name: "anthropic/a"}
+		m.generate = func(_ context.Context, n int, _ llm.Request) (*llm.Response, error) {
+			if n == 1 {
+				return nil, llm.WithResponseHeader(&rebound.Error{Class: rebound.ClassOverloaded, Status: 529}, http.Header{"Request-Id": {"r1"}})
+			}
+			return answer(m, "ok"), nil
+		}
+		var asked []int
+		var reported []int
+		pace := func(_ context.Context, tokens int) (func(http.Header, int), error) {
+			asked = append(asked, tokens)
+			return func(h http.Header, status int) { reported = append(reported, status) }, nil
+		}
+		if _, err := llm.Resilient(m, llm.Config{Pace: pace}).Generate(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		if len(asked) != 2 || asked[0] != req.EstimatedTokens() || len(reported) != 2 || reported[0] != 529 || reported[1] != 200 {
+			t.Errorf("asked %v, reported %v", asked, reported)
+		}
+	})
+}
