@@ -97,12 +97,25 @@ func TestResilientBreakerOpens(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ev events
-		r := llm.Resilient(m, llm.Config{Breakers: set, Hook: ev.hook})
-		_, err = r.Generate(context.Background(), req) // 5 attempts: the breaker opens
+		r := llm.Resilient(m, llm.Config{Breakers: set, Hook: ev.hook, Retry: retry.Policy{MaxAttempts: 8}})
+		start := time.Now()
+		_, err = r.Generate(context.Background(), req) // the 5th failure opens the breaker
 		if m.Calls() != 5 {
 			t.Fatalf("%d calls", m.Calls())
 		}
-		start := time.Now()
+		// Retry stops the moment the breaker opens: no wait for a backoff that would end at the
+		// open breaker, and the failure keeps its class.
+		var gu *rebound.GiveUpError
+		if !errors.As(err, &gu) || gu.Reason != rebound.BreakerOpen || gu.Attempts != 5 {
+			t.Fatalf("after the opening failure: %v", err)
+		}
+		if c, _ := rebound.Classify(err); c != rebound.ClassOverloaded {
+			t.Errorf("class %v, want overloaded", c)
+		}
+		if n := len(ev.of(rebound.RetryScheduled)); n != 4 {
+			t.Errorf("%d retries scheduled, want 4 (none after the breaker opened)", n)
+		}
+		start = time.Now()
 		_, err = r.Generate(context.Background(), req)
 		if !errors.Is(err, rebound.ErrCircuitOpen) || m.Calls() != 5 || time.Since(start) != 0 {
 			t.Fatalf("while open: err %v, %d calls, %v", err, m.Calls(), time.Since(start))
