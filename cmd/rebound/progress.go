@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/breaker"
 )
 
 // stepPhase is where a step is, as the live view shows it.
@@ -110,7 +111,7 @@ func (p *progress) observe(e rebound.Event) {
 		switch {
 		case e.Class == rebound.ClassCanceled:
 			return // the run is being stopped, not a failure of the model
-		case errors.Is(e.Err, rebound.ErrCircuitOpen):
+		case refusedByBreaker(e.Err):
 			s.refused++ // refused by an open breaker: no call was made
 			if e.Model != "" {
 				s.refusedBy = e.Model
@@ -255,4 +256,11 @@ func sortedClasses(m map[rebound.Class]int) []rebound.Class {
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i] < cs[j] })
 	return cs
+}
+
+// refusedByBreaker reports whether err is a breaker's refusal (no call was made), as opposed to a
+// failure that opened the breaker, which also matches rebound.ErrCircuitOpen.
+func refusedByBreaker(err error) bool {
+	var open *breaker.ErrOpen
+	return errors.As(err, &open)
 }
