@@ -20,7 +20,11 @@ type fakeLLMCmd struct {
 	addr   string
 	script string
 	demo   bool
-	ready  func(addr string)
+	public bool
+	// logSize and requireKey are fakellm.Options.
+	logSize    int
+	requireKey bool
+	ready      func(addr string)
 }
 
 func newFakeLLMCmd(g *globals) *cobra.Command {
@@ -47,6 +51,9 @@ A script has one rule a line, first match wins, e.g.:
 	cmd.Flags().StringVar(&c.addr, "addr", "127.0.0.1:8081", "address to listen on, HOST:PORT")
 	cmd.Flags().StringVar(&c.script, "script", "", "fault script file (default: no faults)")
 	cmd.Flags().BoolVar(&c.demo, "demo-script", false, "run the demo's default fault script")
+	cmd.Flags().BoolVar(&c.public, "public", false, "allow an --addr that is not a loopback address")
+	cmd.Flags().IntVar(&c.logSize, "log-size", 1000, "requests kept in the request log (/_fakellm/requests); 0 keeps none")
+	cmd.Flags().BoolVar(&c.requireKey, "require-key", false, "answer 401 to requests without an API key")
 	return cmd
 }
 
@@ -70,10 +77,21 @@ func (c *fakeLLMCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	default:
 		script = &fakellm.Script{}
 	}
-	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+	host, _, err := net.SplitHostPort(c.addr)
+	if err != nil {
 		return usagef("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8081", c.addr)
 	}
-	h := fakellm.NewWithScript(script, fakellm.Options{})
+	if ip := net.ParseIP(host); !c.public && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return usagef("--addr %q is not a loopback address; pass --public to serve the fake beyond this machine", c.addr)
+	}
+	if c.logSize < 0 {
+		return usagef("--log-size %d: want 0 or more", c.logSize)
+	}
+	logSize := c.logSize
+	if logSize == 0 {
+		logSize = -1 // fakellm.Options: negative keeps none, zero is its default
+	}
+	h := fakellm.NewWithScript(script, fakellm.Options{LogSize: logSize, RequireKey: c.requireKey})
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return usagef("--addr %s: %w", c.addr, err)

@@ -69,6 +69,8 @@ func TestRefusedCommandsExit2AndChangeNothing(t *testing.T) {
 		{args: []string{"serve", "--addr", "0.0.0.0:0"}, want: "refusing to serve without a token"},
 		{args: []string{"serve", "--addr", "nonsense"}, want: `--addr "nonsense"`},
 		{args: []string{"fakellm", "--script", badScript}, want: "line 2"},
+		{args: []string{"fakellm", "--addr", "0.0.0.0:0"}, want: "not a loopback address"},
+		{args: []string{"fakellm", "--log-size", "-1"}, want: "--log-size -1"},
 	} {
 		args := append(append([]string{}, c.args...), store)
 		if strings.HasPrefix(strings.Join(c.args, " "), "runs list --store") || (len(c.args) > 1 && c.args[0] == "runs" && c.env != nil) {
