@@ -86,3 +86,20 @@ func ExampleEvidence_Guards() {
 	// Output:
 	// true true
 }
+
+func ExampleLimiter_Pace() {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer rdb.Close()
+	lim := fleetredis.NewLimiter(rdb, fleetredis.LimiterConfig{OnError: func(error) {}})
+
+	// llm.Config{Pace: lim.Pace("anthropic/team-a")} paces a Resilient model under the fleet's
+	// limit; httpx.Config{Pace: lim.PaceRequest} does the same for an HTTP client's hosts.
+	pace := lim.Pace("anthropic/team-a")
+	report, err := pace(context.Background(), 1200)
+	if err != nil {
+		return
+	}
+	report(http.Header{}, http.StatusOK)
+	fmt.Println("paced")
+	// Output: paced
+}

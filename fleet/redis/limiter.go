@@ -402,3 +402,30 @@ func (e *fleetWaitError) Error() string {
 }
 
 func (e *fleetWaitError) Is(target error) bool { return target == ratelimit.ErrWouldExceedDeadline }
+
+// Pace returns the pacing function of key for llm.Config.Pace (it has the shape of
+// llm.PaceFunc), so that a Resilient model waits its turn under the fleet's view of key's limit.
+func (l *Limiter) Pace(key string) func(ctx context.Context, tokens int) (report func(h http.Header, status int), err error) {
+	return func(ctx context.Context, tokens int) (func(http.Header, int), error) {
+		return l.pace(ctx, key, tokens)
+	}
+}
+
+// PaceRequest is the pacing function of httpx.Config.Pace: a request to the host named key
+// waits its turn under the fleet's view of that host's limit (pass the method value,
+// httpx.Config{Pace: limiter.PaceRequest}).
+func (l *Limiter) PaceRequest(ctx context.Context, key string) (report func(h http.Header, status int), err error) {
+	return l.pace(ctx, key, 0)
+}
+
+// pace waits for the call's turn and returns the function that reports its response to the
+// Permit, with a context detached from the call's, which may have ended by then.
+func (l *Limiter) pace(ctx context.Context, key string, tokens int) (func(http.Header, int), error) {
+	p, err := l.Wait(ctx, key, tokens)
+	if err != nil {
+		return nil, err
+	}
+	return func(h http.Header, status int) {
+		p.Observe(context.WithoutCancel(ctx), h, status)
+	}, nil
+}
