@@ -61,7 +61,9 @@ type Config struct {
 //
 // Waiters are served in order of arrival, so no caller starves while others pass. Before any
 // response, one call at a time is admitted (a probe). A provider that sends no rate-limit
-// headers is not paced, except that a 429 without them blocks every call for its delay.
+// headers is not paced, except that a 429 without them blocks every call for its delay; nor is
+// one that stopped sending them, once the reset of its last report has passed, until a response
+// reports again.
 //
 // A Limiter is safe for concurrent use; share one between every goroutine (and every model)
 // that uses the same key and limit.
@@ -79,6 +81,7 @@ type Limiter struct {
 	sends     []send   // admissions not yet both observed and seen by every report, oldest first
 	seq       uint64   // admissions so far
 	inflight  int      // admissions in sends not yet observed
+	bare      uint64   // the latest admission whose response carried no rate-limit headers
 	queue     []uint64 // tickets of the waiters, in order of arrival
 	tickets   uint64
 	wake      chan struct{}
@@ -318,6 +321,9 @@ func (l *Limiter) AllowAt(now time.Time, tokens int) (Permit, time.Duration) {
 
 // allow is AllowAt with l.mu held; gate reports a wait behind a 429 or a probe.
 func (l *Limiter) allow(now time.Time, tokens int) (p Permit, wait time.Duration, gate bool) {
+	if l.expire(now) {
+		l.prune(now)
+	}
 	if now.Before(l.blocked) {
 		l.throttled++
 		return Permit{}, l.blocked.Sub(now), true
@@ -468,6 +474,7 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 		}
 	} else if status != 0 {
 		l.known = true
+		l.bare = max(l.bare, p.seq)
 	}
 	if status == http.StatusTooManyRequests && !ok {
 		// A 429 that says nothing of the buckets: block every call for the delay it asks.
@@ -480,12 +487,31 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 			l.blocked = until
 		}
 	}
+	l.expire(now)
 	l.prune(now)
 	l.broadcast()
 }
 
+// expire forgets the reports that the provider stopped renewing: a report whose reset has passed
+// while a later call was answered without rate-limit headers. The provider (or a proxy in front
+// of it) no longer says how the bucket stands, and the calls sent since cannot be counted against
+// an old report for ever: they would end up holding every call back. Without reports the calls
+// are not paced, as for a provider that never sent headers, until a response reports again.
+// It reports whether it forgot one. l.mu is held.
+func (l *Limiter) expire(now time.Time) bool {
+	forgot := false
+	for _, b := range []*bucket{&l.requests, &l.tokens} {
+		if len(b.reports) > 0 && l.bare > b.reports[0].seq && !now.Before(b.reports[0].reset) {
+			b.reports = b.reports[:0]
+			forgot = true
+		}
+	}
+	return forgot
+}
+
 // prune forgets the admissions that no report can miss any more: observed, and admitted well
-// before the report kept of every bucket.
+// before the report kept of every bucket. With no report kept, the next report may come from a
+// call still in flight, so only the admissions well before the oldest of those are forgotten.
 func (l *Limiter) prune(now time.Time) {
 	var edge time.Time
 	have := false
@@ -497,7 +523,16 @@ func (l *Limiter) prune(now time.Time) {
 		}
 	}
 	if !have {
-		return
+		if !l.known {
+			return
+		}
+		edge = now
+		for _, s := range l.sends {
+			if !s.done && now.Sub(s.at) < inFlightFor {
+				edge = s.at.Add(-reorderWindow)
+				break
+			}
+		}
 	}
 	i := 0
 	for i < len(l.sends) && l.sends[i].at.Before(edge) && (l.sends[i].done || now.Sub(l.sends[i].at) >= inFlightFor) {
