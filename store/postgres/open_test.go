@@ -62,3 +62,27 @@ func TestBadSchemaName(t *testing.T) {
 		t.Fatalf("got %v, want a schema name error", err)
 	}
 }
+
+// TestMixedCaseSchema: a schema name with capitals is used as written, for the schema and for
+// the tables in it.
+func TestMixedCaseSchema(t *testing.T) {
+	ctx := context.Background()
+	schema := "Rbt_Mixed_" + strings.TrimPrefix(freshSchema(), "rbt_")
+	s, err := postgres.Open(ctx, databaseURL(t), postgres.WithSchema(schema), postgres.WithMaxConns(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.DropSchema(context.WithoutCancel(ctx)); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		s.Close()
+	})
+	var n int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1`, schema).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatalf("no tables in schema %q", schema)
+	}
+}

@@ -53,7 +53,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
 	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = o.schema
+	// Quoted, as CREATE SCHEMA quotes it: unquoted, a mixed-case name would be folded to lower case
+	// and the tables created nowhere.
+	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{o.schema}.Sanitize()
 	if o.maxConns > 0 {
 		cfg.MaxConns = o.maxConns
 	}
