@@ -16,9 +16,10 @@
 // survives a power loss or an OS crash, not only the process being killed. That costs one fsync
 // per commit (two per step: its intent and its result). WithSynchronous("NORMAL") syncs only at
 // checkpoints: commits survive the process being killed, but the last commits before a power loss
-// may be lost, which for a run means steps executed again after the machine comes back (an
-// irreversible one in doubt is escalated, never re-run blindly). Choose NORMAL only where that
-// is acceptable and fsync is slow.
+// may be lost, which for a run means steps executed again after the machine comes back. That
+// includes irreversible steps: when a step's intent is among the lost commits, nothing says it
+// ever started, so it is not in doubt and runs again without escalation. Choose NORMAL only
+// where that is acceptable and fsync is slow.
 //
 // # Migrations
 //

@@ -40,8 +40,9 @@ func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busy 
 // FULL syncs the write-ahead log on every commit: a committed step survives a power loss or an
 // OS crash. NORMAL syncs only at checkpoints: a commit survives the process being killed
 // (SIGKILL, a panic) but the last commits before a power loss may be lost, which for a run
-// means steps re-executed after the crash, with the trade-off of several times faster commits
-// on disks with slow fsync. OFF is for tests.
+// means steps re-executed after the crash (irreversible ones too, when their intent was among
+// the lost commits), with the trade-off of several times faster commits on disks with slow
+// fsync. OFF is for tests.
 func WithSynchronous(mode string) Option { return func(o *options) { o.synchronous = mode } }
 
 // Open opens (creating if needed) the SQLite database at path and applies the embedded
