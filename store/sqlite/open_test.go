@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -91,5 +92,25 @@ func TestMigrationsOnce(t *testing.T) {
 	}
 	if len(names) < 1 || names[0] != "0001_checkpoint.sql" {
 		t.Fatalf("applied migrations: %v", names)
+	}
+}
+
+// TestOpenPathWithURICharacters: a file name with characters of URI syntax opens that file,
+// not a truncated name with the rest read as parameters.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "runs #1 100%?x.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mode string
+	if err := s.DB().QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode %q, %v; want wal (the settings were lost)", mode, err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the database is not at %q: %v", path, err)
 	}
 }
