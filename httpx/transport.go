@@ -142,6 +142,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var last *http.Response // the failing response of the latest attempt, buffered
 	attempt := 0
+	sent := false // req.Body went to the base transport, which closes it
+	if req.Body != nil && req.Body != http.NoBody {
+		defer func() {
+			if !sent {
+				req.Body.Close() // a RoundTripper closes the body, even on errors
+			}
+		}()
+	}
 	resp, err := retry.Do(ctx, p, func(ctx context.Context) (*http.Response, error) {
 		attempt++
 		last = nil
@@ -179,6 +187,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var timer *time.Timer
 		if t.cfg.AttemptTimeout > 0 {
 			timer = time.AfterFunc(t.cfg.AttemptTimeout, func() { cancel(errAttemptTimeout) })
+		}
+		if attempt == 1 { // the first attempt sends req.Body itself; later ones a rewound copy
+			sent = true
 		}
 		res, err := t.base.RoundTrip(r.WithContext(actx))
 		if timer != nil {

@@ -240,3 +240,28 @@ func TestPaceFunc(t *testing.T) {
 		t.Errorf("keys %v, reports %v", keys, remaining)
 	}
 }
+
+// closeTracker is a request body that records whether it was closed.
+type closeTracker struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (c *closeTracker) Close() error { c.closed.Store(true); return nil }
+
+// A RoundTripper must close the request body even when it fails before sending it (here, the
+// pacing refuses the request).
+func TestBodyClosedWhenNotSent(t *testing.T) {
+	refuse := errors.New("no turn")
+	c := client(t, httpx.Config{Pace: func(context.Context, string) (func(http.Header, int), error) {
+		return nil, refuse
+	}})
+	body := &closeTracker{Reader: strings.NewReader("payload")}
+	req, _ := http.NewRequest(http.MethodPut, "http://127.0.0.1:1/doc", body)
+	if _, err := c.Do(req); err == nil {
+		t.Fatal("sent")
+	}
+	if !body.closed.Load() {
+		t.Error("request body not closed")
+	}
+}
