@@ -168,3 +168,32 @@ func TestBudgetOutage(t *testing.T) {
 		}
 	})
 }
+
+// TestBudgetPanicGivesBackTheRetry checks that a retried attempt that panics gives back both the
+// call and the retry it held: a leaked retry would shrink the shared budget for good.
+func TestBudgetPanicGivesBackTheRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &retry.Budget{}
+		calls := 0
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("the panic was swallowed")
+				}
+			}()
+			_, _ = retry.Do(t.Context(), retry.Policy{Budget: b}, func(context.Context) (string, error) {
+				calls++
+				if calls == 1 {
+					return "", status503
+				}
+				panic("boom")
+			})
+		}()
+		if calls != 2 {
+			t.Fatalf("%d calls, want 2 (the retry panicked)", calls)
+		}
+		if c, r := b.InFlight(); c != 0 || r != 0 {
+			t.Fatalf("after a panicking retry the budget holds %d calls and %d retries, want none", c, r)
+		}
+	})
+}

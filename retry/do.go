@@ -53,15 +53,22 @@ func again[T any](ctx context.Context, p *Policy, op rebound.Op[T], err error) (
 		if gu := s.wait(ctx, p, attempt, delay, err); gu != nil {
 			return zero, gu
 		}
-		v, next := op(ctx)
-		if p.Budget != nil {
-			p.Budget.ReleaseRetry(ctx)
-		}
+		v, next := retried(ctx, p, op)
 		if next == nil {
 			return v, nil
 		}
 		err = next
 	}
+}
+
+// retried runs an attempt after the first and gives back the retry the budget granted for it
+// when the attempt ends, even by a panic (a retry kept for ever would shrink the shared budget
+// for every call of the process).
+func retried[T any](ctx context.Context, p *Policy, op rebound.Op[T]) (T, error) {
+	if p.Budget != nil {
+		defer p.Budget.ReleaseRetry(ctx)
+	}
+	return op(ctx)
 }
 
 // state is what one call's retry loop remembers between attempts.
