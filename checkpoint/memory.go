@@ -120,15 +120,20 @@ func (m *MemoryStore) Write(ctx context.Context, lease Lease, w Write) error {
 			return fmt.Errorf("run %q: message sequence %d, expected %d", lease.RunID, msg.Seq, want)
 		}
 	}
+	// Check every step before changing anything: a write applies whole or not at all.
+	have := len(r.steps)
+	for _, s := range w.Steps {
+		if s.Index < 0 || s.Index > have {
+			return fmt.Errorf("run %q: step index %d out of order (have %d steps)", lease.RunID, s.Index, have)
+		}
+		have = max(have, s.Index+1)
+	}
 	for _, s := range w.Steps {
 		s.Result = clone(s.Result)
-		switch {
-		case s.Index < len(r.steps) && s.Index >= 0:
+		if s.Index < len(r.steps) {
 			r.steps[s.Index] = s
-		case s.Index == len(r.steps):
+		} else {
 			r.steps = append(r.steps, s)
-		default:
-			return fmt.Errorf("run %q: step index %d out of order (have %d steps)", lease.RunID, s.Index, len(r.steps))
 		}
 	}
 	for _, msg := range w.Messages {
