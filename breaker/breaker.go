@@ -172,7 +172,7 @@ func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
 	// Half-open. A probe that has not reported for MaxOpen is taken for a failed one (its caller
 	// lost the Permit, or the call hangs): the breaker opens again rather than stay stuck.
 	if b.probes >= b.s.MaxProbes && now.Sub(b.lastProbe) >= b.s.MaxOpen {
-		b.openFor = min(b.openFor*2, b.s.MaxOpen)
+		b.doubleOpenFor()
 		ch2 := b.setState(Open, now)
 		until := b.openUntil
 		b.mu.Unlock()
@@ -307,10 +307,7 @@ func (b *Breaker) record(ctx context.Context, now time.Time, p Permit, o outcome
 		case o == neutral:
 			// A neutral probe says nothing about the dependency: its slot is free again.
 		case o == failure || slow:
-			b.openFor *= 2
-			if b.openFor > b.s.MaxOpen {
-				b.openFor = b.s.MaxOpen
-			}
+			b.doubleOpenFor()
 			ch = b.setState(Open, now)
 		default:
 			b.successes++
@@ -322,6 +319,16 @@ func (b *Breaker) record(ctx context.Context, now time.Time, p Permit, o outcome
 	}
 	b.mu.Unlock()
 	b.notify(ctx, ch)
+}
+
+// doubleOpenFor doubles the open time after a failed probe, up to MaxOpen, without overflowing
+// however large MaxOpen is; b.mu is held.
+func (b *Breaker) doubleOpenFor() {
+	if b.openFor > b.s.MaxOpen/2 {
+		b.openFor = b.s.MaxOpen
+		return
+	}
+	b.openFor *= 2
 }
 
 func (b *Breaker) shouldTrip() bool {

@@ -3,6 +3,7 @@ package breaker_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -642,4 +643,36 @@ func TestMinCallsAtMostTheWindow(t *testing.T) {
 	wantState(t, b, breaker.Closed)
 	call(t, b, nil)
 	wantState(t, b, breaker.Open) // 2 of 4 = the default 50 %
+}
+
+// TestHugeMaxOpenDoesNotOverflow doubles the open time past half of the largest Duration: it must
+// stay at MaxOpen, not wrap around to a negative time that would close the breaker at once.
+func TestHugeMaxOpenDoesNotOverflow(t *testing.T) {
+	b := mustNew(t, breaker.Settings{OpenFor: 1 << 61, MaxOpen: math.MaxInt64, ConsecutiveFailures: 1})
+	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	p, err := b.AllowAt(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.DoneAt(now, errTransient)
+	want := []time.Duration{1 << 62, math.MaxInt64, math.MaxInt64}
+	for i, d := range want {
+		_, err := b.AllowAt(now)
+		var open *breaker.ErrOpen
+		if !errors.As(err, &open) {
+			t.Fatalf("failed probe %d: admitted a call while open (%v)", i, err)
+		}
+		now = open.Until // the end of this opening: the next call is a probe
+		probe, err := b.AllowAt(now)
+		if err != nil {
+			t.Fatalf("probe %d refused at the end of the open time: %v", i+1, err)
+		}
+		probe.DoneAt(now, errTransient)
+		if got := b.StateAt(now.Add(time.Hour)); got != breaker.Open {
+			t.Fatalf("after failed probe %d the breaker is %v an hour later, want open for %v", i+1, got, d)
+		}
+		if _, err := b.AllowAt(now); !errors.As(err, &open) || open.Until.Sub(now) != d {
+			t.Fatalf("after failed probe %d: %v, want open for %v", i+1, err, d)
+		}
+	}
 }
