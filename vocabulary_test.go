@@ -13,9 +13,11 @@ import (
 	"github.com/rebound-go/rebound"
 )
 
-// The responses below are quoted from shared/reference/llm-errors.md (status, headers and body of
-// real Anthropic and OpenAI error responses, §2 and §3), so that the classification table of
-// DESIGN.md ("The error vocabulary") is checked row by row against what providers really send.
+// The responses below come from shared/reference/llm-errors.md (§2, §3, §4.3 and §5.1), so that
+// the classification table of DESIGN.md ("The error vocabulary") is checked row by row against
+// what providers really send. Status, error type, error code and headers are the reference's;
+// messages and request IDs are quoted verbatim where the reference quotes a real response, and
+// written "…" (as the reference itself writes them) where it names only the type or code.
 
 // providerBody is the error object of both wire shapes: Anthropic's
 // {"type":"error","error":{"type","message","details":{"error_code"}},"request_id"} and OpenAI's
@@ -77,9 +79,9 @@ func TestVocabularyHTTPRows(t *testing.T) {
 			body:        `{"type":"error","error":{"type":"api_error","message":"Internal server error"},"request_id":"req_018EeWyXxfu5pfWkrYcMdjWG"}`,
 			statusClass: rebound.ClassTransient, retriable: true, requestID: "req_018EeWyXxfu5pfWkrYcMdjWG"},
 		{row: "transient", name: "openai 500 server_error", provider: "openai", status: 500,
-			headers:     map[string]string{"x-request-id": "req_6f2c0d4e"},
+			headers:     map[string]string{"x-request-id": "req_…"},
 			body:        `{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}`,
-			statusClass: rebound.ClassTransient, retriable: true, requestID: "req_6f2c0d4e"},
+			statusClass: rebound.ClassTransient, retriable: true, requestID: "req_…"},
 		{row: "transient", name: "proxy 502 HTML page", provider: "anthropic", status: 502,
 			body:        "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>cloudflare</center></body></html>",
 			statusClass: rebound.ClassTransient, retriable: true},
@@ -88,21 +90,22 @@ func TestVocabularyHTTPRows(t *testing.T) {
 			body:        `{"type":"error","error":{"type":"api_error","message":"…","details":{"error_code":"cmek_key_unreachable"}},"request_id":"req_…"}`,
 			statusClass: rebound.ClassTransient, retriable: true, delay: 5 * time.Second},
 		{row: "transient", name: "anthropic 409 conflict_error", provider: "anthropic", status: 409,
-			body:        `{"type":"error","error":{"type":"conflict_error","message":"conflict"},"request_id":"req_…"}`,
+			body:        `{"type":"error","error":{"type":"conflict_error","message":"…"},"request_id":"req_…"}`,
 			statusClass: rebound.ClassTransient, retriable: true},
 
 		// rate_limited
 		{row: "rate_limited", name: "anthropic 429 rate_limit_error with retry-after", provider: "anthropic", status: 429,
 			headers: map[string]string{"retry-after": "2", "anthropic-ratelimit-requests-remaining": "0",
 				"anthropic-ratelimit-requests-reset": "2025-08-21T12:40:59Z"},
-			body:        `{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"},"request_id":"req_…"}`,
+			body:        `{"type":"error","error":{"type":"rate_limit_error","message":"…"},"request_id":"req_…"}`,
 			statusClass: rebound.ClassRateLimited, retriable: true, delay: 2 * time.Second},
 		{row: "rate_limited", name: "anthropic 429 with x-should-retry true and only reset headers", provider: "anthropic", status: 429,
-			// anthropics/anthropic-sdk-typescript#357: no retry-after at the time.
+			// The headers of anthropics/anthropic-sdk-typescript#357 (x-should-retry: true, requests
+			// remaining 0, no retry-after), with the reset times of the recorded response of §2.3.
 			headers: map[string]string{"x-should-retry": "true", "anthropic-ratelimit-requests-remaining": "0",
 				"anthropic-ratelimit-requests-reset":   "2025-08-21T12:40:59Z",
 				"anthropic-ratelimit-tokens-remaining": "96000", "anthropic-ratelimit-tokens-reset": "2025-08-21T12:40:01Z"},
-			body:        `{"type":"error","error":{"type":"rate_limit_error","message":"rate limited"},"request_id":"req_…"}`,
+			body:        `{"type":"error","error":{"type":"rate_limit_error","message":"…"},"request_id":"req_…"}`,
 			statusClass: rebound.ClassRateLimited, retriable: true, delay: 59 * time.Second},
 		{row: "rate_limited", name: "anthropic 429 ramp_limit_exceeded", provider: "anthropic", status: 429,
 			headers:     map[string]string{"retry-after": "7"},
@@ -114,11 +117,14 @@ func TestVocabularyHTTPRows(t *testing.T) {
 			statusClass: rebound.ClassRateLimited, retriable: true, delay: 644 * time.Millisecond},
 		{row: "rate_limited", name: "openai 429 with retry-after-ms", provider: "openai", status: 429,
 			headers:     map[string]string{"retry-after-ms": "50", "retry-after": "1", "x-ratelimit-reset-requests": "6m0s"},
-			body:        `{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}`,
+			body:        `{"error":{"message":"…","type":"requests","param":null,"code":"rate_limit_exceeded"}}`,
 			statusClass: rebound.ClassRateLimited, retriable: true, delay: 50 * time.Millisecond},
+		{row: "rate_limited", name: "openrouter 429 (LiteLLM #9035), reset only in the body", provider: "openrouter", status: 429,
+			body:        `{"error":{"message":"Rate limit exceeded: limit_rpd/…","code":429,"metadata":{"headers":{"X-RateLimit-Limit":"80","X-RateLimit-Remaining":"0","X-RateLimit-Reset":"1741305600000"}}}}`,
+			statusClass: rebound.ClassRateLimited, retriable: true},
 		{row: "rate_limited", name: "openai 429 slow_down", provider: "openai", status: 429,
 			headers:     map[string]string{"retry-after": "Thu, 21 Aug 2025 12:40:30 GMT"},
-			body:        `{"error":{"message":"Please reduce your rate of requests.","type":"slow_down","param":null,"code":"slow_down"}}`,
+			body:        `{"error":{"message":"…","type":"slow_down","param":null,"code":"slow_down"}}`,
 			statusClass: rebound.ClassRateLimited, retriable: true, delay: 30 * time.Second},
 
 		// overloaded
@@ -144,7 +150,7 @@ func TestVocabularyHTTPRows(t *testing.T) {
 			body:        "<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413 Request Entity Too Large</h1></center><hr><center>cloudflare</center></body></html>",
 			statusClass: rebound.ClassContextOverflow},
 		{row: "context_overflow", name: "openai 400 context_length_exceeded", provider: "openai", status: 400,
-			body:        `{"error":{"message":"This model's maximum context length is 128000 tokens. However, your messages resulted in 130412 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`,
+			body:        `{"error":{"message":"…","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`,
 			statusClass: rebound.ClassInvalid, adapterClass: rebound.ClassContextOverflow},
 		{row: "context_overflow", name: "openai 429 request too large", provider: "openai", status: 429,
 			body:        `{"error":{"message":"Request too large for gpt-4o in organization org-… on tokens per min (TPM): Limit 30000, Requested 31538. The input or output tokens must be reduced in order to run successfully.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`,
@@ -161,18 +167,18 @@ func TestVocabularyHTTPRows(t *testing.T) {
 			body:        `{"type":"error","error":{"type":"billing_error","message":"…","details":{"error_code":"linked_organization_spend_limit_reached"}},"request_id":"req_…"}`,
 			statusClass: rebound.ClassQuota},
 		{row: "quota", name: "openrouter 402 insufficient credits", provider: "openrouter", status: 402,
-			body:        `{"error":{"message":"Insufficient credits","code":402}}`,
+			body:        `{"error":{"code":402,"message":"…","metadata":{}}}`,
 			statusClass: rebound.ClassQuota},
 
 		// auth
 		{row: "auth", name: "anthropic 401 authentication_error", provider: "anthropic", status: 401,
-			body:        `{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"},"request_id":"req_…"}`,
+			body:        `{"type":"error","error":{"type":"authentication_error","message":"…"},"request_id":"req_…"}`,
 			statusClass: rebound.ClassAuth},
 		{row: "auth", name: "anthropic 403 permission_error", provider: "anthropic", status: 403,
-			body:        `{"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission to use the specified resource."},"request_id":"req_…"}`,
+			body:        `{"type":"error","error":{"type":"permission_error","message":"…"},"request_id":"req_…"}`,
 			statusClass: rebound.ClassAuth},
 		{row: "auth", name: "openai 403 region not supported", provider: "openai", status: 403,
-			body:        `{"error":{"message":"Country, region, or territory not supported","type":"request_forbidden","param":null,"code":"unsupported_country_region_territory"}}`,
+			body:        `{"error":{"message":"Country, region, or territory not supported"}}`,
 			statusClass: rebound.ClassAuth},
 
 		// invalid
@@ -180,10 +186,10 @@ func TestVocabularyHTTPRows(t *testing.T) {
 			body:        `{"type":"error","error":{"type":"invalid_request_error","message":"…","details":{"error_code":"tool_name_conflict"}},"request_id":"req_…"}`,
 			statusClass: rebound.ClassInvalid},
 		{row: "invalid", name: "anthropic 404 not_found_error", provider: "anthropic", status: 404,
-			body:        `{"type":"error","error":{"type":"not_found_error","message":"model: claude-nope"},"request_id":"req_…"}`,
+			body:        `{"type":"error","error":{"type":"not_found_error","message":"…"},"request_id":"req_…"}`,
 			statusClass: rebound.ClassInvalid},
 		{row: "invalid", name: "openai 404 model", provider: "openai", status: 404,
-			body:        `{"error":{"message":"The model 'gpt-nope' does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}`,
+			body:        `{"error":{"message":"…"}}`,
 			statusClass: rebound.ClassInvalid},
 
 		// x-should-retry: false always wins
