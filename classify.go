@@ -30,7 +30,7 @@ var ErrCircuitOpen = errors.New("rebound: circuit open")
 //     io.ErrUnexpectedEOF, io.EOF and other *net.OpError failures (ClassTransient); a DNS name that
 //     does not exist (ClassInvalid).
 //
-// Anything else is ClassUnknown, which is not retried unless marked ClassTransient.
+// Anything else is ClassUnknown, which is not retried unless marked with Transient.
 func Classify(err error) (Class, time.Duration) {
 	if err == nil {
 		return ClassUnknown, 0
@@ -50,7 +50,7 @@ func ClassifyContext(ctx context.Context, err error) (Class, time.Duration) {
 }
 
 // Marked reports the retry verdict that err carries explicitly, if any: Permanent and a
-// server's "x-should-retry: false" say no, as do a *GiveUpError and ErrCircuitOpen; ClassTransient,
+// server's "x-should-retry: false" say no, as do a *GiveUpError and ErrCircuitOpen; Transient,
 // RetryAfter and "x-should-retry: true" say yes. The first mark found (outermost first) wins.
 // marked is false when err carries no verdict and the class decides.
 func Marked(err error) (retriable, marked bool) {
