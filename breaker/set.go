@@ -17,8 +17,9 @@ type SetConfig struct {
 	MaxSize int
 	// IdleAfter is how long a closed breaker may go unused before it is forgotten. Sweeps run
 	// when a breaker is created (lookups of existing keys read no clock), at most once per
-	// IdleAfter; a sweep forgets the closed breakers unused since the sweep before. So a breaker
-	// is kept at least IdleAfter after its last use. Default 10 minutes.
+	// IdleAfter; a sweep forgets the closed breakers unused since the sweep before. So, while the
+	// set stays below MaxSize, a breaker is kept at least IdleAfter after its last use (making
+	// room in a full set may forget an idle breaker sooner). Default 10 minutes.
 	IdleAfter time.Duration
 }
 
