@@ -18,10 +18,11 @@ const (
 	// JitterEqual waits exp(n)/2 + r·exp(n)/2: in [exp(n)/2, exp(n)). Never shorter than half the
 	// exponential delay.
 	JitterEqual
-	// JitterDecorrelated waits min(Cap, Base + r·(3·prev − Base)), where prev is the previous delay
-	// (Base before the first retry): in [Base, min(Cap, 3·max(prev, Base))]. A random walk that
-	// grows about threefold per retry (AWS "decorrelated jitter"). It is the one kind that reads
-	// the previous delay; the retry loop keeps that value, so the function stays pure.
+	// JitterDecorrelated waits Base + r·(min(Cap, 3·prev) − Base), where prev is the previous
+	// delay (Base before the first retry, and never less than Base): in [Base, min(Cap, 3·prev)).
+	// A random walk whose upper bound grows threefold per retry (AWS "decorrelated jitter"). It is
+	// the one kind that reads the previous delay; the retry loop keeps that value, so the function
+	// stays pure.
 	JitterDecorrelated
 	// JitterProportional waits min(Cap, exp(n)·(1 + Spread·(2r − 1))): within ±Spread of the
 	// exponential delay, in [exp(n)·(1−Spread), min(Cap, exp(n)·(1+Spread))).
@@ -141,8 +142,9 @@ func ProportionalJitter(attempt int, b Backoff, r float64) time.Duration {
 	return scale(exponential(attempt, b), 1+b.Spread*(2*unit(r)-1), b.Cap)
 }
 
-// DecorrelatedJitter returns min(Cap, Base + r·(3·max(prev, Base) − Base)), where prev is the
-// previous delay (0 or Base before the first retry). See JitterDecorrelated.
+// DecorrelatedJitter returns Base + r·(min(Cap, 3·max(prev, Base)) − Base), where prev is the
+// previous delay (0 or Base before the first retry): the cap bounds the range drawn from, so a
+// walk that reaches it spreads below it instead of piling up at Cap. See JitterDecorrelated.
 func DecorrelatedJitter(prev time.Duration, b Backoff, r float64) time.Duration {
 	b = b.norm()
 	if b.Cap <= b.Base {
