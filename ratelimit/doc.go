@@ -15,12 +15,18 @@
 //		return err // ctx ended, or the turn would come after its deadline
 //	}
 //	resp, err := send(ctx)
+//	if err != nil {
+//		p.Observe(nil, 0) // no response: the call no longer counts as in flight
+//		return err
+//	}
 //	p.Observe(resp.Header, resp.StatusCode)
 //
 // Before the first response, one call at a time goes out (a probe), so that a pool of
 // goroutines released together learns the limit from one answer rather than from a wave of
 // 429s. A provider that sends no rate-limit headers is not paced; its 429s still block every
-// call for the delay they ask.
+// call for the delay they ask. One that stops sending them (a proxy put in front of it) is no
+// longer paced from its last report once that report's reset has passed, until a response
+// reports again.
 //
 // Every method that reads the clock has an explicit-time twin (AllowAt, ObserveAt). The package
 // imports only the standard library and the module's root.
