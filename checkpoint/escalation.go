@@ -116,7 +116,7 @@ func (run *Run) escalate(ctx context.Context, base StepRecord, reason, text stri
 			err = fmt.Errorf("%w: %w", err, cause)
 		}
 		failed := base
-		failed.Status, failed.Error, failed.Class, failed.Reason, failed.FinishedAt = StepFailed, err.Error(), class.String(), reason, time.Now()
+		failed.Status, failed.Error, failed.Class, failed.Reason, failed.FinishedAt = StepFailed, run.r.errText(err), class.String(), reason, time.Now()
 		if reason == ReasonAmbiguousState {
 			// In doubt: keep it so, for the next resume to escalate.
 			return run.stop(err)
@@ -138,7 +138,7 @@ func (run *Run) escalate(ctx context.Context, base StepRecord, reason, text stri
 	rec.Status, rec.Reason, rec.EscalationID, rec.Class = StepEscalated, reason, id, class.String()
 	rec.Result, rec.Checksum = nil, 0
 	if cause != nil {
-		rec.Error = cause.Error()
+		rec.Error = run.r.errText(cause)
 	}
 	rec.FinishedAt = time.Now()
 	if err := run.record(context.WithoutCancel(ctx), rec, st); err != nil {

@@ -39,7 +39,16 @@ type Config struct {
 	// errors.Is(err, rebound.ErrCircuitOpen). Other failures fail the run. A step can always
 	// escalate explicitly by returning Escalate(...).
 	EscalateOn func(class rebound.Class, err error) bool
+	// Redact, if set, is applied to every error text before it is journaled: a step's error, an
+	// attempt's error, the run's error. Default: the redaction of Escalations when it offers one
+	// (a RedactText(string) string method, as escalate.Queue has: the rules its items get), else
+	// none. Messages and the workflow input are journaled as they are, since a resumed run needs
+	// them; errors returned to the caller are not changed.
+	Redact func(string) string
 }
+
+// textRedactor is what an Escalator offers when it can redact text (escalate.Queue).
+type textRedactor interface{ RedactText(s string) string }
 
 // Runner executes workflows as durable runs on a Store. It is safe for concurrent use; each
 // Run call holds the lease of its run.
@@ -63,6 +72,11 @@ func NewRunner(store Store, cfg Config) *Runner {
 	}
 	if cfg.EscalateOn == nil {
 		cfg.EscalateOn = defaultEscalateOn
+	}
+	if cfg.Redact == nil {
+		if tr, ok := cfg.Escalations.(textRedactor); ok {
+			cfg.Redact = tr.RedactText
+		}
 	}
 	return &Runner{store: store, cfg: cfg, host: host}
 }
@@ -254,13 +268,13 @@ func (r *Runner) finish(ctx context.Context, run *Run, werr, lost error) error {
 	case errors.As(werr, &esc):
 		up.Status = StatusEscalated
 		up.EscalationID = esc.EscalationID
-		up.Error = werr.Error()
+		up.Error = r.errText(werr)
 	case ctx.Err() != nil:
 		up.Status = StatusCanceled
-		up.Error = werr.Error()
+		up.Error = r.errText(werr)
 	default:
 		up.Status = StatusFailed
-		up.Error = werr.Error()
+		up.Error = r.errText(werr)
 	}
 	if err := run.write(wctx, Write{Run: &up, Release: true}); err != nil {
 		if werr == nil {
@@ -281,6 +295,14 @@ func (r *Runner) finish(ctx context.Context, run *Run, werr, lost error) error {
 		r.emit(ctx, rebound.Event{Kind: rebound.RunFailed, RunID: run.id, Status: string(up.Status), Class: c, Err: werr})
 	}
 	return werr
+}
+
+// errText is err's text as the journal keeps it (see Config.Redact).
+func (r *Runner) errText(err error) string {
+	if r.cfg.Redact == nil {
+		return err.Error()
+	}
+	return r.cfg.Redact(err.Error())
 }
 
 func (r *Runner) emit(ctx context.Context, e rebound.Event) {

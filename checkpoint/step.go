@@ -178,7 +178,7 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 			case ActionReject:
 				rej := &RejectedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, By: d.By, Note: d.Note}
 				failed := base
-				failed.Status, failed.Error, failed.Reason, failed.EscalationID = StepFailed, rej.Error(), rec.Reason, rec.EscalationID
+				failed.Status, failed.Error, failed.Reason, failed.EscalationID = StepFailed, run.r.errText(rej), rec.Reason, rec.EscalationID
 				failed.FinishedAt = time.Now()
 				if err := run.record(ctx, failed, nil); err != nil {
 					return nil, run.stop(err)
@@ -276,7 +276,7 @@ func (run *Run) execute(ctx context.Context, base StepRecord, exec func(context.
 		return nil, run.escalate(ctx, intent, ReasonMaxRetriesExceeded, "", ferr, attemptsOf(ferr, st), st)
 	}
 	failed := intent
-	failed.Status, failed.Error, failed.Class, failed.FinishedAt = StepFailed, ferr.Error(), class.String(), time.Now()
+	failed.Status, failed.Error, failed.Class, failed.FinishedAt = StepFailed, run.r.errText(ferr), class.String(), time.Now()
 	if err := run.record(context.WithoutCancel(ctx), failed, st); err != nil {
 		return nil, run.stop(errors.Join(fmt.Errorf("step %q: %w", base.Name, ferr), err))
 	}
@@ -347,7 +347,7 @@ func (run *Run) stepHook(st *stepState) rebound.Hook {
 				a.Class = e.Class.String()
 			}
 			if e.Err != nil {
-				a.Error = e.Err.Error()
+				a.Error = run.r.errText(e.Err)
 			}
 			run.mu.Lock()
 			if run.cur == st {

@@ -22,7 +22,9 @@
 //
 // Nothing reaches the store unredacted: a [Redactor] removes API keys (Anthropic, OpenAI, any
 // sk-… key), bearer tokens, Authorization and x-api-key values, in text and in JSON, and the
-// fields named in [Config.RedactFields].
+// fields named in [Config.RedactFields]. A checkpoint.Runner whose Escalations is a Queue
+// redacts the error texts it journals by the same rules ([Queue.RedactText]); the run's messages
+// and workflow input are journaled as they are, since a resumed run needs them.
 //
 // A Queue implements checkpoint.Escalator, the interface a durable run escalates through:
 //

@@ -57,6 +57,10 @@ func NewQueue(store Store, cfg Config) *Queue {
 // Redactor returns the redactor the queue applies before anything is stored.
 func (q *Queue) Redactor() *Redactor { return q.redact }
 
+// RedactText returns s redacted as the queue redacts an item's text. A checkpoint.Runner whose
+// Escalations is the queue applies it to the error texts it journals (checkpoint.Config.Redact).
+func (q *Queue) RedactText(s string) string { return q.redact.Text(s) }
+
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 func newID(t time.Time) string {
