@@ -18,7 +18,11 @@ type Config struct {
 	// the run.
 	Escalations Escalator
 	// Owner names this worker in leases. Default "<hostname>/<pid>", which lets a run whose owner
-	// process on this host has died be taken over at once.
+	// process on this host has died be taken over at once. Set it (to something unique, without
+	// the "<host>/<pid>" form) where workers share a hostname but not a process namespace
+	// (containers on the host's network): a live worker there would look dead to the others and
+	// lose its runs to them (fencing still refuses its writes, but a step it was running may run
+	// twice).
 	Owner string
 	// LeaseTTL is how long a lease lasts without renewal. Default 30 s.
 	LeaseTTL time.Duration
