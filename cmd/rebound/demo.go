@@ -45,6 +45,7 @@ type providerFlags struct {
 	model         string
 	fallbackModel string
 	faults        string
+	timeout       time.Duration
 	set           map[string]bool
 }
 
@@ -54,12 +55,13 @@ func (p *providerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&p.model, "model", "", "the primary model (default: demo-large on fake, claude-sonnet-4-6 on anthropic, gpt-4.1 on openai)")
 	fs.StringVar(&p.fallbackModel, "fallback-model", "", "the model that answers when the primary cannot (default: demo-small on fake, none otherwise)")
 	fs.StringVar(&p.faults, "faults", "", "a fault script file for the built-in fake (default: the demo's script; see 'rebound fakellm --help')")
+	fs.DurationVar(&p.timeout, "attempt-timeout", 0, "how long one model call may take before it is cut and retried (default: 2s on fake, 1m30s otherwise)")
 }
 
 // changed records which flags were given on the command line.
 func (p *providerFlags) changed(fs *pflag.FlagSet) {
 	p.set = map[string]bool{}
-	for _, n := range []string{"provider", "base-url", "model", "fallback-model", "faults"} {
+	for _, n := range []string{"provider", "base-url", "model", "fallback-model", "faults", "attempt-timeout"} {
 		p.set[n] = fs.Changed(n)
 	}
 }
@@ -74,6 +76,8 @@ type demoInput struct {
 	FallbackModel string `json:"fallback_model,omitempty"`
 	// Faults is the fault script's text, for the fake provider.
 	Faults string `json:"faults,omitempty"`
+	// AttemptTimeout is --attempt-timeout when given (0: the provider's default).
+	AttemptTimeout jsonDuration `json:"attempt_timeout,omitempty"`
 	// ReportDir is where publish writes the report (absolute).
 	ReportDir string `json:"report_dir"`
 }
@@ -91,6 +95,7 @@ func (p *providerFlags) apply(in *demoInput, recorded bool) error {
 		if recorded && prov != in.Provider {
 			// Another provider: the recorded models belong to the old one.
 			in.Model, in.FallbackModel, in.BaseURL, in.Faults = "", "", "", ""
+			in.AttemptTimeout = 0
 		}
 		in.Provider = prov
 	}
@@ -113,6 +118,12 @@ func (p *providerFlags) apply(in *demoInput, recorded bool) error {
 		if in.Provider == providerFake {
 			return usagef("--base-url applies to --provider anthropic or openai (the fake is built in); to use a fake you started, pass --provider anthropic --base-url %s", in.BaseURL)
 		}
+	}
+	if p.set["attempt-timeout"] {
+		if p.timeout <= 0 {
+			return usagef("--attempt-timeout %s: want a positive duration, e.g. 5s", p.timeout)
+		}
+		in.AttemptTimeout = jsonDuration(p.timeout)
 	}
 	if p.set["faults"] {
 		if in.Provider != providerFake {
@@ -150,6 +161,27 @@ func (p *providerFlags) apply(in *demoInput, recorded bool) error {
 	if in.FallbackModel != "" && in.FallbackModel == in.Model {
 		return usagef("--fallback-model %q is the primary model too; name another model", in.FallbackModel)
 	}
+	return nil
+}
+
+// jsonDuration is a time.Duration recorded as text ("5s"), so that a run's recorded input
+// reads well in `runs show --json`.
+type jsonDuration time.Duration
+
+func (d jsonDuration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+func (d *jsonDuration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = jsonDuration(v)
 	return nil
 }
 

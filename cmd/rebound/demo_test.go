@@ -74,7 +74,12 @@ func TestDemoEscalatesThenResolveAndResumeCompletes(t *testing.T) {
 		t.Errorf("escalation item: %v", items[0])
 	}
 
-	mustCode(t, cli(t, nil, "escalations", "resolve", esc, "--action", "approve", "--by", "alice", "--note", "looks right", store), 0, "resolve")
+	resolved := cli(t, nil, "escalations", "resolve", esc, "--action", "approve", "--by", "alice", "--note", "looks right", store)
+	mustCode(t, resolved, 0, "resolve")
+	// The command it prints to go on names the same store.
+	if want := "rebound runs resume e2e " + m[3]; !strings.Contains(resolved.stdout, want) {
+		t.Errorf("resolve output lacks %q:\n%s", want, resolved.stdout)
+	}
 	// A second decision does not apply, and changes nothing.
 	before := snapshot(t, store)
 	again := cli(t, nil, "escalations", "resolve", esc, "--action", "reject", "--by", "bob", store)

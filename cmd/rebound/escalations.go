@@ -349,7 +349,7 @@ func (c *escResolveCmd) run(ctx context.Context, args []string, w io.Writer) err
 	}
 	fmt.Fprintf(w, "Resolved %s: %s by %s.\n", it.ID, action, it.Decision.By)
 	if it.RunID != "" {
-		fmt.Fprintf(w, "The run waits to continue:\n  %s runs resume %s\n", c.g.self(), it.RunID)
+		fmt.Fprintf(w, "The run waits to continue:\n  %s runs resume %s%s\n", c.g.self(), it.RunID, c.g.storeArg())
 	}
 	return nil
 }

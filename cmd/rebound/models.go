@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -106,6 +107,9 @@ func (g *globals) buildModels(_ context.Context, in demoInput) (*demoModels, err
 	default:
 		return nil, usagef("unknown provider %q", in.Provider)
 	}
+	if in.AttemptTimeout > 0 {
+		cfg.AttemptTimeout = time.Duration(in.AttemptTimeout)
+	}
 	// One breaker set for both models, so that each model has its own breaker and the
 	// breaker_changed events name it.
 	set, err := breaker.NewSet(breaker.SetConfig{Settings: cfg.Breaker})
@@ -135,8 +139,13 @@ func orKey(k string) string {
 	return k
 }
 
-// openAIBase makes sure an OpenAI base URL ends with a slash, as the SDK joins paths to it.
+// openAIBase makes sure an OpenAI base URL ends with a slash, as the SDK joins paths to it, and
+// that a bare host (http://127.0.0.1:8081) gets the /v1/ that OpenAI-compatible servers serve
+// under, as in the SDK's own default (https://api.openai.com/v1/).
 func openAIBase(u string) string {
+	if p, err := url.Parse(u); err == nil && (p.Path == "" || p.Path == "/") && p.RawQuery == "" {
+		return strings.TrimSuffix(u, "/") + "/v1/"
+	}
 	if !strings.HasSuffix(u, "/") {
 		u += "/"
 	}

@@ -79,3 +79,45 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// A bare host as the OpenAI base URL gets the /v1/ that compatible servers serve under (the
+// fake, vLLM, Ollama), as the SDK's own default does; a path given is kept.
+func TestOpenAIBaseURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8081":          "http://127.0.0.1:8081/v1/",
+		"http://127.0.0.1:8081/":         "http://127.0.0.1:8081/v1/",
+		"http://127.0.0.1:8081/v1":       "http://127.0.0.1:8081/v1/",
+		"https://example.com/openai/v1/": "https://example.com/openai/v1/",
+	} {
+		if got := openAIBase(in); got != want {
+			t.Errorf("openAIBase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Against a compatible server the attempt timeout is the real provider's (90 s) unless
+// --attempt-timeout says otherwise; the value is recorded with the run, and a bad one is refused.
+func TestDemoAttemptTimeoutFlag(t *testing.T) {
+	chdirTemp(t)
+	srv := fakellm.NewServer(t, `hang contains="[outline]" times=1`)
+	store := tempStore(t)
+	r := cli(t, nil, "demo", "--run-id", "t1", "--provider", "openai", "--base-url", srv.URL,
+		"--model", "big", "--attempt-timeout", "300ms", store)
+	mustCode(t, r, exitEscalated, "demo")
+	if !strings.Contains(r.stdout, "outline: attempt 1 on openai/big failed (timeout)") ||
+		!strings.Contains(r.stdout, "publish: escalated (irreversible_action)") {
+		t.Errorf("demo output:\n%s", r.stdout)
+	}
+	if snap := snapshot(t, store); !strings.Contains(snap, `"attempt_timeout": "300ms"`) {
+		t.Errorf("the run's input does not record the attempt timeout:\n%s", snap)
+	}
+	before := snapshot(t, store)
+	bad := cli(t, nil, "runs", "resume", "t1", "--attempt-timeout", "-1s", store)
+	mustCode(t, bad, exitUsage, "resume --attempt-timeout -1s")
+	if !strings.Contains(bad.stderr, "--attempt-timeout") {
+		t.Errorf("the refusal does not name the flag: %s", bad.stderr)
+	}
+	if after := snapshot(t, store); after != before {
+		t.Errorf("a refused resume changed the store")
+	}
+}
