@@ -160,7 +160,8 @@ func (run *Run) Messages() []rebound.Message {
 
 // Append adds messages to the run's history. Inside a step they are journaled with the step's
 // result (a step that fails leaves no messages behind); outside a step they are journaled at
-// once. On resume, a message appended outside a step that the journal already holds at that
+// once; after a step has stopped the run (it failed or escalated), Append returns that step's
+// error and journals nothing. On resume, a message appended outside a step that the journal already holds at that
 // position is recognised, not written again; one that differs is a *WorkflowChangedError.
 // Recording costs the size of the messages added, never the size of the whole history.
 func (run *Run) Append(msgs ...rebound.Message) error {
@@ -168,6 +169,11 @@ func (run *Run) Append(msgs ...rebound.Message) error {
 	defer run.mu.Unlock()
 	if len(msgs) == 0 {
 		return nil
+	}
+	if run.halt != nil && run.cur == nil {
+		// The run has stopped: journaling more would put messages where a resumed run, which
+		// runs the stopped step again, does not expect them.
+		return run.halt
 	}
 	if run.cur != nil {
 		run.cur.messages = append(run.cur.messages, msgs...)
