@@ -286,10 +286,12 @@ func (r *ResilientModel) streamAttempt(ctx context.Context, req Request, forward
 			watchdog.Stop()
 			watchdog = nil
 		}
+		// The idle timeout measures the provider's silence: it starts once the caller's
+		// onDelta has returned, so that a slow consumer does not fail a live stream.
+		forward(d)
 		if idle > 0 {
 			watchdog = time.AfterFunc(idle, func() { cancel(errIdle) })
 		}
-		forward(d)
 	})
 	if watchdog != nil {
 		watchdog.Stop()

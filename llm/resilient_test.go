@@ -315,3 +315,27 @@ func TestResilientPaceFunc(t *testing.T) {
 		}
 	})
 }
+
+// The idle timeout measures the provider's silence, not the time the caller's onDelta takes: a
+// consumer slower than IdleTimeout does not fail a stream whose deltas keep coming.
+func TestResilientIdleIgnoresSlowConsumer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &model{name: "anthropic/a"}
+		m.stream = func(ctx context.Context, _ int, _ llm.Request, on func(llm.Delta)) (*llm.Response, error) {
+			for _, s := range []string{"one ", "two ", "three"} {
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(100 * time.Millisecond):
+				}
+				on(llm.Delta{Text: s})
+			}
+			return answer(m, "one two three"), nil
+		}
+		r := llm.Resilient(m, llm.Config{Retry: retry.Policy{MaxAttempts: 1}, IdleTimeout: time.Second})
+		resp, err := r.Stream(context.Background(), req, func(llm.Delta) { time.Sleep(3 * time.Second) })
+		if err != nil || resp.Text != "one two three" {
+			t.Fatalf("%v %v", resp, err)
+		}
+	})
+}
