@@ -141,7 +141,13 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 	approved := false
 	if rec != nil {
 		base.Key, base.Executions, base.StartedAt = rec.Key, rec.Executions, rec.StartedAt
-		switch rec.Status {
+		status := rec.Status
+		if status == StepFailed && rec.EscalationID != "" && run.r.cfg.Escalations != nil {
+			// Failed by a reviewer's rejection: it stands while it stands, but an item reopened
+			// since (a decision made in error) is waited on again and its new decision applies.
+			status = StepEscalated
+		}
+		switch status {
 		case StepCompleted:
 			if err := run.consumeMessages(idx); err != nil {
 				return nil, run.stop(err)
@@ -197,16 +203,7 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 			}
 			// Idempotent: run again with the same key.
 		case StepFailed:
-			// Run again, unless a reviewer rejected it: a rejection stands.
-			if esc := run.r.cfg.Escalations; rec.EscalationID != "" && esc != nil {
-				d, decided, err := esc.Decision(ctx, rec.EscalationID)
-				if err != nil {
-					return nil, run.stop(fmt.Errorf("run %q step %q: read decision on escalation %s: %w", run.id, name, rec.EscalationID, err))
-				}
-				if decided && d.Action == ActionReject {
-					return nil, run.stop(&RejectedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, By: d.By, Note: d.Note})
-				}
-			}
+			// Run again.
 		}
 	}
 	if o.approval && !approved {

@@ -209,8 +209,9 @@ func (q *Queue) decide(ctx context.Context, op, id string, to Status, d Decision
 }
 
 // Reopen takes a resolved or dismissed item back to open, clearing its decision: for a
-// decision made in error. A run that has already resumed has acted on the old decision; one
-// that has not waits again. Reopening an item that is open or claimed is refused with a
+// decision made in error. A run that has already resumed on an approve, respond or retry has
+// acted on it; a run that has not resumed yet, and one that failed on a rejection or dismissal,
+// waits on the item again and receives its new decision. Reopening an item that is open or claimed is refused with a
 // *StatusError; reopening one whose step has been escalated again since, with a
 // *DuplicateError (both match ErrConflict).
 func (q *Queue) Reopen(ctx context.Context, id, by, note string) (Item, error) {
