@@ -11,40 +11,29 @@ import (
 	"github.com/rebound-go/rebound/breaker"
 )
 
-// TestConcurrentProbeLimit hammers one breaker from many goroutines with a mix of outcomes and
-// checks that no more than MaxProbes half-open probes are ever in flight at once, and that
-// callbacks calling back into the breaker do not deadlock. Run it with -race.
-func TestConcurrentProbeLimit(t *testing.T) {
-	const maxProbes = 2
+// TestConcurrentHammer hammers one breaker from many goroutines with a mix of outcomes while it
+// opens, probes and closes over and over, with callbacks that call back into the breaker: run it
+// with -race; a lock held across a callback deadlocks it. (Which admitted call was a probe cannot
+// be told from outside under such churn; TestConcurrentHalfOpenExact checks the probe limit.)
+func TestConcurrentHammer(t *testing.T) {
 	var b *breaker.Breaker
 	var changes atomic.Int64
 	b = mustNew(t, breaker.Settings{
 		ConsecutiveFailures: 3, OpenFor: time.Microsecond, MaxOpen: 10 * time.Microsecond,
-		MaxProbes: maxProbes, WindowSize: 16, MinCalls: 8,
+		MaxProbes: 2, WindowSize: 16, MinCalls: 8,
 		OnStateChange: func(string, breaker.State, breaker.State) {
 			changes.Add(1)
 			_ = b.State()
 		},
 	})
-	var probes, worst atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(g), 1))
 			for range 3000 {
-				halfOpen := b.State() == breaker.HalfOpen
 				p, err := b.Allow()
 				if err != nil {
 					continue
-				}
-				if halfOpen {
-					n := probes.Add(1)
-					for {
-						w := worst.Load()
-						if n <= w || worst.CompareAndSwap(w, n) {
-							break
-						}
-					}
 				}
 				var out error
 				switch r.IntN(4) {
@@ -53,9 +42,6 @@ func TestConcurrentProbeLimit(t *testing.T) {
 				case 1:
 					out = context.Canceled
 				}
-				if halfOpen {
-					probes.Add(-1)
-				}
 				p.Done(out)
 			}
 		})
@@ -63,11 +49,6 @@ func TestConcurrentProbeLimit(t *testing.T) {
 	wg.Wait()
 	if changes.Load() == 0 {
 		t.Fatal("the breaker never changed state: the test exercised nothing")
-	}
-	// A goroutine that saw half-open before Allow may have been admitted as a closed call after
-	// a quick close, so the check is loose: the probe slots must still bound what we counted.
-	if w := worst.Load(); w > 8 {
-		t.Fatalf("worst concurrent calls %d", w)
 	}
 }
 
