@@ -8,7 +8,8 @@
 //     into Rebound's classes (reference/llm-errors.md §5.1).
 //   - Resilient: pacing under the provider's rate limit (package ratelimit), a per-attempt
 //     timeout (and, for streams, first-token and idle timeouts), a circuit breaker per model and
-//     retries with a budget, composed in the order of DESIGN.md.
+//     retries with a budget, composed outermost first as retry, breaker, pacing, timeout (see
+//     Resilient).
 //   - Fallback: an ordered chain of models across providers, whose answer is marked: which model
 //     answered, whether it is degraded, what failed before.
 //   - Structured: a JSON answer decoded into a Go type and validated, re-asked on a soft failure.
