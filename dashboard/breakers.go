@@ -139,6 +139,8 @@ type breakersPage struct {
 	// RunEvents are the breaker changes journaled by the most recent runs, whichever process
 	// ran them, newest first.
 	RunEvents []runBreakerEvent
+	// RecentRuns is how many runs were read for RunEvents (at most recentRuns).
+	RecentRuns int
 }
 
 type runBreakerEvent struct {
@@ -166,6 +168,7 @@ func (s *Server) loadBreakers(r *http.Request) (breakersPage, error) {
 	if err != nil {
 		return p, err
 	}
+	p.RecentRuns = len(runs)
 	for _, ri := range runs {
 		if ri.AttemptCount == 0 {
 			continue

@@ -357,7 +357,9 @@ func TestBreakersPage(t *testing.T) {
 	wantStatus(t, rec, http.StatusOK)
 	wantBody(t, rec, "anthropic/claude-sonnet-4-6", "openai/gpt-5-mini", "closed → <strong>open</strong>", "none recorded",
 		// the change journaled by the run, from whichever process ran it
-		"Breaker changes in recent runs", `href="/runs/run-with-breaker"`, "section_1", "fake/primary")
+		"Breaker changes in recent runs", `href="/runs/run-with-breaker"`, "section_1", "fake/primary",
+		// how many runs were read, not the bound on them
+		"the newest 1 change among the run updated last")
 
 	srv, err := dashboard.New(dashboard.Config{Escalations: b.queue})
 	if err != nil {
