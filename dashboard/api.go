@@ -192,7 +192,7 @@ func (s *Server) apiDismiss(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiReopen(w http.ResponseWriter, r *http.Request) {
 	s.apiAct(w, r, func(id string, req actionRequest) (escalate.Item, error) {
-		return s.cfg.Escalations.Reopen(r.Context(), id, req.By, req.Note)
+		return s.reopen(r.Context(), id, req.By, req.Note)
 	})
 }
 

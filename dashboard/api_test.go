@@ -2,12 +2,15 @@ package dashboard_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/dashboard"
 	"github.com/rebound-go/rebound/escalate"
 )
 
@@ -227,6 +230,37 @@ func TestAPIActions(t *testing.T) {
 		if len(audit) != 3 || audit[1].Event != escalate.AuditDismissed || audit[2].Event != escalate.AuditReopened ||
 			audit[2].Note != "oops" {
 			t.Fatalf("audit = %+v", audit)
+		}
+	})
+
+	t.Run("ReopenAfterTheRunActed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, setupOpts{})
+		id := b.escalatedRun(t, "run-acted")
+		path := "/api/v1/escalations/" + id
+		decode[escalate.Item](t, b.api(t, "POST", path+"/resolve", `{"action":"approve","by":"alice"}`))
+		// Decided, not yet acted on: the page offers to reopen.
+		wantBody(t, b.get(t, "/escalations/"+id), `action="/escalations/`+id+`/reopen"`)
+		w, err := dashboard.NewWorker(dashboard.WorkerConfig{Runs: b.runs, Decisions: b.queue,
+			Registry: b.registry(), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := w.Poll(t.Context()); err != nil || n != 1 {
+			t.Fatalf("Poll = %d, %v; want the run resumed", n, err)
+		}
+		if run, err := b.runs.GetRun(t.Context(), "run-acted"); err != nil || run.Status != checkpoint.StatusCompleted {
+			t.Fatalf("run after the worker: %v, %v", run, err)
+		}
+		// The run acted on the decision: reopening would leave an item nothing will read.
+		wantAPIError(t, b.api(t, "POST", path+"/reopen", `{"by":"dora"}`), 409, `run "run-acted" is completed`)
+		if it, _ := b.queue.Get(t.Context(), id); it.Status != escalate.StatusResolved {
+			t.Fatalf("status = %s after a refused reopen", it.Status)
+		}
+		rec := b.get(t, "/escalations/"+id)
+		wantBody(t, rec, "The run is completed: it acted on this decision")
+		if strings.Contains(rec.Body.String(), `/reopen"`) {
+			t.Errorf("the page of a finished run's item still offers to reopen it")
 		}
 	})
 

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -299,10 +300,45 @@ func (s *Server) formDismiss(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) formReopen(w http.ResponseWriter, r *http.Request) {
 	s.formAction(w, r, "reopened", func(id string, f decisionForm) error {
-		_, err := s.cfg.Escalations.Reopen(r.Context(), id, f.By, f.Note)
+		_, err := s.reopen(r.Context(), id, f.By, f.Note)
 		return err
 	})
 }
+
+// reopen takes a decided item back to open, unless its run has finished: the run acted on the
+// decision, and a reopened item would wait in the queue (and in the queue alerts) for a
+// decision that nothing will ever read.
+func (s *Server) reopen(ctx context.Context, id, by, note string) (escalate.Item, error) {
+	if s.cfg.Runs != nil {
+		it, err := s.cfg.Escalations.Get(ctx, id)
+		if err != nil {
+			return escalate.Item{}, err
+		}
+		if it.RunID != "" {
+			run, err := s.cfg.Runs.GetRun(ctx, it.RunID)
+			switch {
+			case err == nil && run.Status.Finished():
+				return escalate.Item{}, &runFinishedError{id: id, run: it.RunID, status: run.Status}
+			case err != nil && !errors.Is(err, checkpoint.ErrRunNotFound):
+				return escalate.Item{}, err
+			}
+		}
+	}
+	return s.cfg.Escalations.Reopen(ctx, id, by, note)
+}
+
+// runFinishedError refuses to reopen the item of a finished run. It matches
+// escalate.ErrConflict (409).
+type runFinishedError struct {
+	id, run string
+	status  checkpoint.Status
+}
+
+func (e *runFinishedError) Error() string {
+	return fmt.Sprintf("cannot reopen escalation %q: run %q is %s, it already acted on the decision", e.id, e.run, e.status)
+}
+
+func (e *runFinishedError) Is(target error) bool { return target == escalate.ErrConflict }
 
 func reviewerName(r *http.Request) string {
 	c, err := r.Cookie(reviewerCookie)
