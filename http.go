@@ -70,9 +70,9 @@ func ShouldRetryHeader(h http.Header) *bool {
 // and, on a 429 only, the provider's rate-limit reset headers: Anthropic's
 // anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-reset (RFC 3339 times) and
 // OpenAI's x-ratelimit-reset-{requests,tokens} (durations such as "6m0s", "12ms", "1.5s"). Of
-// the reset headers, those of an exhausted limit (remaining 0) count; when none says which is
-// exhausted, the earliest reset is used. A hint in the past is 0. ok is false when no header
-// parses.
+// the reset headers, those of an exhausted limit (remaining 0) count, and the latest of them is
+// used (every exhausted limit must have reset); when none says which is exhausted, the earliest
+// reset is used. A hint in the past is 0. ok is false when no header parses.
 func DelayHint(status int, h http.Header, now time.Time) (d time.Duration, ok bool) {
 	if d, ok := ParseRetryAfterMS(h.Get("retry-after-ms")); ok {
 		return d, true
