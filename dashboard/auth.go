@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -141,7 +142,7 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", loginPage{Next: safeNext(r.URL.Query().Get("next"))})
+	s.render(w, r, http.StatusOK, "login", loginPage{Next: safeNext(r.URL.Query().Get("next")), PlainHTTP: insecureHost(r)})
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +152,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.keys.checkToken(r.PostFormValue("token")) {
-		s.render(w, r, http.StatusUnauthorized, "login", loginPage{Next: next, Failed: true})
+		s.render(w, r, http.StatusUnauthorized, "login", loginPage{Next: next, Failed: true, PlainHTTP: insecureHost(r)})
 		return
 	}
 	exp := s.now().Add(s.cfg.SessionTTL)
@@ -173,6 +174,26 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		dest = "/login"
 	}
 	http.Redirect(w, r, dest, http.StatusSeeOther)
+}
+
+// insecureHost returns the request's host when it came over plain HTTP to a host that is not
+// loopback (browsers keep Secure cookies over plain HTTP only for loopback hosts), or "".
+func insecureHost(r *http.Request) string {
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return ""
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return ""
+	}
+	return r.Host
 }
 
 func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }

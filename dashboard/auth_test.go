@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -116,6 +117,28 @@ func TestLogin(t *testing.T) {
 	wantBody(t, rec, `type="password"`, `name="next" value="/escalations/`+id+`"`)
 	wantNoBody(t, rec, testToken)
 
+	t.Run("PlainHTTPOffLoopback", func(t *testing.T) {
+		// Browsers drop Secure cookies over plain HTTP off loopback: the login page says so
+		// there, and only there.
+		for host, warn := range map[string]bool{
+			"dash.example.com:8080": true, "10.0.0.5:8080": true,
+			"127.0.0.1:8080": false, "localhost:8080": false, "[::1]:8080": false,
+		} {
+			req := httptest.NewRequest("GET", "/login", nil)
+			req.Host = host
+			rec := b.do(t, req)
+			wantStatus(t, rec, http.StatusOK)
+			if got := strings.Contains(rec.Body.String(), "came over plain HTTP"); got != warn {
+				t.Errorf("host %s: warning shown = %v, want %v", host, got, warn)
+			}
+		}
+		req := httptest.NewRequest("GET", "/login", nil)
+		req.Host = "dash.example.com"
+		req.Header.Set("X-Forwarded-Proto", "https")
+		if strings.Contains(b.do(t, req).Body.String(), "came over plain HTTP") {
+			t.Error("warned behind a TLS proxy")
+		}
+	})
 	t.Run("WrongToken", func(t *testing.T) {
 		rec := b.post(t, &s, "/login", url.Values{"csrf": {s.csrf}, "token": {"guess"}, "next": {"/"}})
 		wantStatus(t, rec, http.StatusUnauthorized)

@@ -64,6 +64,9 @@ type refresher interface{ refreshSeconds() int }
 type loginPage struct {
 	Next   string
 	Failed bool
+	// PlainHTTP is the host when the page came over plain HTTP to a host that is not loopback:
+	// browsers then drop the Secure cookies that signing in needs, and the page says so.
+	PlainHTTP string
 }
 
 type errorPage struct {
