@@ -57,6 +57,9 @@ type Breaker struct {
 	// row, a full count window holding only fast successes, or forced closed), so reporting one
 	// is a second atomic load.
 	fast atomic.Uint64
+	// used is set by every admission (and by Set.Get) and cleared by a Set's sweep, so that a
+	// breaker its users hold, rather than look up, is not taken for idle.
+	used atomic.Bool
 
 	epoch time.Time // creation, for Permit.start
 
@@ -119,9 +122,17 @@ func (b *Breaker) StateAt(now time.Time) State {
 // It reads the clock only when it needs to: when the breaker is open, or measures slow calls.
 func (b *Breaker) Allow() (Permit, error) {
 	if v := b.fast.Load(); v&fastClosed != 0 {
+		b.markUsed()
 		return Permit{b: b, gen: v >> 2}, nil // the closed path takes no lock
 	}
 	return b.allowSlow()
+}
+
+// markUsed records a use for a Set's sweep: one atomic load, and a store once per sweep.
+func (b *Breaker) markUsed() {
+	if !b.used.Load() {
+		b.used.Store(true)
+	}
 }
 
 func (b *Breaker) allowSlow() (Permit, error) { return b.allow(context.Background(), time.Time{}) }
@@ -132,6 +143,7 @@ func (b *Breaker) AllowAt(now time.Time) (Permit, error) {
 }
 
 func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
+	b.markUsed()
 	if v := b.fast.Load(); v&fastClosed != 0 {
 		return Permit{b: b, gen: v >> 2}, nil
 	}

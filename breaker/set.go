@@ -15,7 +15,8 @@ type SetConfig struct {
 	// forgotten; if none is idle, the set grows past MaxSize rather than forget an open breaker.
 	// Default 1024.
 	MaxSize int
-	// IdleAfter is how long a closed breaker may go unused before it is forgotten. Sweeps run
+	// IdleAfter is how long a closed breaker may go unused (neither looked up with Get nor
+	// asked to admit a call) before it is forgotten. Sweeps run
 	// when a breaker is created (lookups of existing keys read no clock), at most once per
 	// IdleAfter; a sweep forgets the closed breakers unused since the sweep before. So, while the
 	// set stays below MaxSize, a breaker is kept at least IdleAfter after its last use (making
@@ -39,15 +40,10 @@ type Set struct {
 
 	// m is read without a lock and replaced whole (copy on write) when a breaker is created or
 	// forgotten: dependency keys are few and long-lived, lookups are many.
-	m atomic.Pointer[map[string]*entry]
+	m atomic.Pointer[map[string]*Breaker]
 
 	mu        sync.Mutex // serialises creation and eviction
 	lastSweep time.Time
-}
-
-type entry struct {
-	b    *Breaker
-	used atomic.Bool
 }
 
 // NewSet returns an empty set, or an error naming the setting that is out of range.
@@ -63,17 +59,15 @@ func NewSet(c SetConfig) (*Set, error) {
 		c.IdleAfter = DefaultIdleAfter
 	}
 	set := &Set{s: s, maxSize: c.MaxSize, idleAfter: c.IdleAfter}
-	set.m.Store(&map[string]*entry{})
+	set.m.Store(&map[string]*Breaker{})
 	return set, nil
 }
 
 // Get returns the breaker for key, creating it if needed.
 func (s *Set) Get(key string) *Breaker {
-	if e, ok := (*s.m.Load())[key]; ok {
-		if !e.used.Load() {
-			e.used.Store(true)
-		}
-		return e.b
+	if b, ok := (*s.m.Load())[key]; ok {
+		b.markUsed()
+		return b
 	}
 	return s.create(key, time.Now())
 }
@@ -81,11 +75,9 @@ func (s *Set) Get(key string) *Breaker {
 // GetAt is Get at the given time, which only matters when a breaker is created (and idle ones
 // may be swept).
 func (s *Set) GetAt(now time.Time, key string) *Breaker {
-	if e, ok := (*s.m.Load())[key]; ok {
-		if !e.used.Load() {
-			e.used.Store(true)
-		}
-		return e.b
+	if b, ok := (*s.m.Load())[key]; ok {
+		b.markUsed()
+		return b
 	}
 	return s.create(key, now)
 }
@@ -94,13 +86,13 @@ func (s *Set) create(key string, now time.Time) *Breaker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := *s.m.Load()
-	if e, ok := old[key]; ok {
-		e.used.Store(true)
-		return e.b
+	if b, ok := old[key]; ok {
+		b.markUsed()
+		return b
 	}
-	m := make(map[string]*entry, len(old)+1)
-	for k, e := range old {
-		m[k] = e
+	m := make(map[string]*Breaker, len(old)+1)
+	for k, b := range old {
+		m[k] = b
 	}
 	if s.lastSweep.IsZero() {
 		s.lastSweep = now
@@ -114,28 +106,28 @@ func (s *Set) create(key string, now time.Time) *Breaker {
 	}
 	st := s.s
 	st.Name = key
-	e := &entry{b: newBreaker(st)}
-	e.used.Store(true)
-	m[key] = e
+	b := newBreaker(st)
+	b.used.Store(true)
+	m[key] = b
 	s.m.Store(&m)
-	return e.b
+	return b
 }
 
 // sweep forgets from m the idle breakers not used since the previous sweep and clears the use
 // marks of the others. With room, it stops once there is room for one more, forgetting any idle
 // breaker if none was unused. s.mu is held; m is not yet published.
-func (s *Set) sweep(m map[string]*entry, room bool) {
+func (s *Set) sweep(m map[string]*Breaker, room bool) {
 	spare := ""
-	for k, e := range m {
+	for k, b := range m {
 		if room && len(m) < s.maxSize {
 			return
 		}
-		idle := e.b.idle()
-		if !e.used.Load() && idle {
+		idle := b.idle()
+		if !b.used.Load() && idle {
 			delete(m, k)
 			continue
 		}
-		e.used.Store(false)
+		b.used.Store(false)
 		if idle && spare == "" {
 			spare = k
 		}
@@ -151,8 +143,8 @@ func (s *Set) Len() int { return len(*s.m.Load()) }
 // Range calls f for each breaker in the set, in no particular order, until f returns false.
 // It holds no lock while f runs.
 func (s *Set) Range(f func(key string, b *Breaker) bool) {
-	for k, e := range *s.m.Load() {
-		if !f(k, e.b) {
+	for k, b := range *s.m.Load() {
+		if !f(k, b) {
 			return
 		}
 	}

@@ -129,3 +129,30 @@ func TestSetConcurrent(t *testing.T) {
 		t.Fatalf("Len = %d", s.Len())
 	}
 }
+
+// TestSetKeepsBreakersUsedThroughAPointer checks that a breaker in use is not forgotten because
+// its users hold it rather than look it up each time (llm.Resilient gets its breaker once): a
+// Set that forgot it would hand the next Get a second breaker for the same dependency.
+func TestSetKeepsBreakersUsedThroughAPointer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := mustSet(t, breaker.SetConfig{IdleAfter: time.Minute})
+		held := s.Get("anthropic/claude-x")
+		for i := range 5 {
+			time.Sleep(61 * time.Second)
+			call(t, held, nil)            // used, but never looked up again
+			s.Get(fmt.Sprint("tool/", i)) // a new key: a sweep
+		}
+		if got := s.Get("anthropic/claude-x"); got != held {
+			t.Fatal("a breaker in use was forgotten: Get returned a second breaker for its key")
+		}
+		// One unused for two sweeps is forgotten, as before.
+		found := false
+		s.Range(func(k string, _ *breaker.Breaker) bool {
+			found = found || k == "tool/0"
+			return true
+		})
+		if found {
+			t.Fatal("tool/0, unused since its creation, was not forgotten")
+		}
+	})
+}
