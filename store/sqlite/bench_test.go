@@ -26,6 +26,12 @@ func BenchmarkRecordStep(b *testing.B) {
 			if err := s.DB().QueryRow(`PRAGMA page_size`).Scan(&pageSize); err != nil {
 				b.Fatal(err)
 			}
+			// No automatic checkpoint (it would restart the WAL mid-measure and hide the frames
+			// written before it): one connection, so that the setting holds for every write.
+			s.DB().SetMaxOpenConns(1)
+			if _, err := s.DB().Exec(`PRAGMA wal_autocheckpoint = 0`); err != nil {
+				b.Fatal(err)
+			}
 			// A passive checkpoint reports the frames in the WAL and, having copied them all,
 			// lets the next transaction restart the WAL from its start: the frames it reports
 			// after a step are the step's.
