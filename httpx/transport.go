@@ -21,6 +21,11 @@ const (
 	DefaultAttemptTimeout = 30 * time.Second
 	// maxBuffered bounds the body kept of a failing response that may be retried.
 	maxBuffered = 1 << 20
+	// maxLimiters is the number of hosts' limiters kept before idle ones are forgotten, and
+	// limiterIdle how long a limiter must have gone unused to be forgotten: an agent's tools may
+	// call any number of hosts.
+	maxLimiters = 1024
+	limiterIdle = 5 * time.Minute
 )
 
 // Config configures a Transport. Its zero value works.
@@ -40,7 +45,8 @@ type Config struct {
 	Breaker breaker.Settings
 	// Limiter returns the rate limiter of a host key (nil: no pacing for that host). Nil: one
 	// ratelimit.Limiter per host, created on first use, paced from the rate-limit headers the
-	// host sends (none: no pacing, but a 429 blocks the host for its retry-after).
+	// host sends (none: no pacing, but a 429 blocks the host for its retry-after); beyond 1024
+	// hosts, those not called for 5 minutes are forgotten.
 	Limiter func(key string) *ratelimit.Limiter
 	// Pace, if set, paces the requests instead of Limiter, with the host's key: a limiter
 	// shared by a fleet of processes (package fleet/redis) plugs in here. It waits for the
@@ -74,7 +80,14 @@ type Transport struct {
 	policy   retry.Policy
 	breakers *breaker.Set
 	mu       sync.Mutex
-	limiters map[string]*ratelimit.Limiter
+	limiters map[string]*hostLimiter
+	sweepAt  int // the size of limiters at which idle ones are next forgotten
+}
+
+// hostLimiter is a host's limiter and when it was last used.
+type hostLimiter struct {
+	l    *ratelimit.Limiter
+	used time.Time
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -85,7 +98,7 @@ func New(c Config) (*Transport, error) {
 	if c.AttemptTimeout == 0 {
 		c.AttemptTimeout = DefaultAttemptTimeout
 	}
-	t := &Transport{cfg: c, base: c.Base, breakers: c.Breakers, limiters: map[string]*ratelimit.Limiter{}}
+	t := &Transport{cfg: c, base: c.Base, breakers: c.Breakers, limiters: map[string]*hostLimiter{}}
 	if t.base == nil {
 		t.base = http.DefaultTransport
 	}
@@ -114,14 +127,26 @@ func (t *Transport) limiter(key string) *ratelimit.Limiter {
 	if t.cfg.Limiter != nil {
 		return t.cfg.Limiter(key)
 	}
+	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l := t.limiters[key]
-	if l == nil {
-		l = ratelimit.New(ratelimit.Config{Name: key})
-		t.limiters[key] = l
+	e := t.limiters[key]
+	if e == nil {
+		if len(t.limiters) >= max(maxLimiters, t.sweepAt) {
+			// Forget the hosts not called for a while (a call in flight keeps its permit). The
+			// next sweep waits until the map has doubled, so sweeps cost O(1) a host.
+			for k, v := range t.limiters {
+				if now.Sub(v.used) >= limiterIdle {
+					delete(t.limiters, k)
+				}
+			}
+			t.sweepAt = 2 * len(t.limiters)
+		}
+		e = &hostLimiter{l: ratelimit.New(ratelimit.Config{Name: key})}
+		t.limiters[key] = e
 	}
-	return l
+	e.used = now
+	return e.l
 }
 
 var errAttemptTimeout = errors.New("no response headers in time")
