@@ -2,6 +2,7 @@ package anthropicllm_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,8 @@ import (
 	"github.com/rebound-go/rebound/llm/anthropicllm"
 )
 
-// Stop reasons fakellm does not produce, with bodies in the shape of reference §5.2.
+// Stop reasons from bodies in the shape of reference §5.2 (TestStopReasonsThroughFake drives
+// the ones fakellm produces).
 func TestStopReasons(t *testing.T) {
 	tests := []struct {
 		stop  string
@@ -50,5 +52,41 @@ func TestStopReasons(t *testing.T) {
 				t.Fatalf("%+v %v", resp, err)
 			}
 		})
+	}
+}
+
+// The stop reasons fakellm scripts, through the SDK, non-streaming and streaming.
+func TestStopReasonsThroughFake(t *testing.T) {
+	tests := []struct {
+		script string
+		class  rebound.Class // ClassUnknown: an answer
+		want   llm.StopReason
+	}{
+		{"context-window", rebound.ClassContextOverflow, ""},
+		{"pause-turn", rebound.ClassUnknown, llm.StopPauseTurn},
+		{"max-tokens", rebound.ClassUnknown, llm.StopMaxTokens},
+	}
+	for _, stream := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/stream=%v", tt.script, stream), func(t *testing.T) {
+				m, _ := newModel(t, tt.script)
+				var resp *llm.Response
+				var err error
+				if stream {
+					resp, err = m.Stream(context.Background(), req, nil)
+				} else {
+					resp, err = m.Generate(context.Background(), req)
+				}
+				if tt.class != rebound.ClassUnknown {
+					if c, _ := rebound.Classify(err); c != tt.class || rebound.Retriable(err) {
+						t.Fatalf("class %v (%v), want %v, not retriable", c, err, tt.class)
+					}
+					return
+				}
+				if err != nil || resp.StopReason != tt.want || resp.Text == "" {
+					t.Fatalf("%+v %v", resp, err)
+				}
+			})
+		}
 	}
 }
