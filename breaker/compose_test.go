@@ -29,27 +29,50 @@ func compose[T any](p retry.Policy, b *breaker.Breaker, d time.Duration, op rebo
 var noDelay = retry.Policy{MaxAttempts: 10, Rand: func() float64 { return 0 }}
 
 func TestRetryStopsWhenTheBreakerOpens(t *testing.T) {
-	b := mustNew(t, breaker.Settings{Name: "m", ConsecutiveFailures: 3})
-	calls := 0
-	op := compose(noDelay, b, time.Minute, func(context.Context) (string, error) {
-		calls++
-		return "", errTransient
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, breaker.Settings{Name: "m", ConsecutiveFailures: 3})
+		calls := 0
+		// Real backoff (100 ms base): the give-up comes with the failure that opened the breaker,
+		// not after a wait that would end at the open breaker.
+		p := retry.Policy{MaxAttempts: 10, Base: 100 * time.Millisecond}
+		var retries []rebound.Event
+		p.Hook = func(_ context.Context, e rebound.Event) {
+			if e.Kind == rebound.RetryScheduled {
+				retries = append(retries, e)
+			}
+		}
+		op := compose(p, b, time.Minute, func(context.Context) (string, error) {
+			calls++
+			return "", errTransient
+		})
+		_, err := op(context.Background())
+		if calls != 3 {
+			t.Fatalf("the dependency was called %d times, want 3 (then the breaker opened)", calls)
+		}
+		var g *rebound.GiveUpError
+		if !errors.As(err, &g) || g.Reason != rebound.BreakerOpen || g.Attempts != 3 {
+			t.Fatalf("err = %v, want a give-up with reason breaker_open after 3 attempts", err)
+		}
+		if len(retries) != 2 {
+			t.Errorf("%d retries scheduled, want 2: none after the failure that opened the breaker", len(retries))
+		}
+		if !errors.Is(err, rebound.ErrCircuitOpen) {
+			t.Errorf("give-up %v does not match ErrCircuitOpen", err)
+		}
+		if c, _ := rebound.Classify(err); c != rebound.ClassTransient || !errors.Is(err, errTransient) {
+			t.Errorf("give-up %v lost the failure (class %v)", err, c)
+		}
+		var opened *breaker.OpenedError
+		if !errors.As(err, &opened) || opened.Name != "m" || opened.Until.IsZero() {
+			t.Errorf("give-up does not carry the breaker's OpenedError: %v", err)
+		}
+		// The next call is refused without reaching the dependency.
+		_, err = op(context.Background())
+		var open *breaker.ErrOpen
+		if calls != 3 || !errors.As(err, &open) || open.Name != "m" {
+			t.Errorf("while open: %d calls, err %v", calls, err)
+		}
 	})
-	_, err := op(context.Background())
-	if calls != 3 {
-		t.Fatalf("the dependency was called %d times, want 3 (then the breaker opened)", calls)
-	}
-	var g *rebound.GiveUpError
-	if !errors.As(err, &g) || g.Reason != rebound.BreakerOpen || g.Attempts != 4 {
-		t.Fatalf("err = %v, want a give-up with reason breaker_open after 4 attempts", err)
-	}
-	if !errors.Is(err, rebound.ErrCircuitOpen) {
-		t.Errorf("give-up %v does not match ErrCircuitOpen", err)
-	}
-	var open *breaker.ErrOpen
-	if !errors.As(err, &open) || open.Name != "m" {
-		t.Errorf("give-up does not carry the breaker's ErrOpen: %v", err)
-	}
 }
 
 func TestFallbackAnswersAtOnceOnErrOpen(t *testing.T) {

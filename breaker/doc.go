@@ -44,11 +44,11 @@
 //	      timeout.Do         the attempt's own deadline: a timeout, a breaker failure
 //	        the call
 //
-// The breaker sits inside retry so that every attempt counts, and retry stops at the first
-// attempt the breaker refuses (ErrOpen matches rebound.ErrCircuitOpen, which is never retried):
-// once the breaker is open the dependency is not called again. Do returns the failure that
-// opened the breaker as it is, so the backoff wait retry schedules after that failure still runs
-// before the refused attempt ends the loop. The attempt
+// The breaker sits inside retry so that every attempt counts, and retry stops the moment the
+// breaker opens: Do returns the failure that opened it as an *OpenedError, which keeps the
+// failure's class and matches rebound.ErrCircuitOpen (never retried), so no backoff is waited
+// through only to end at the open breaker; a later call is refused with *ErrOpen without
+// calling the dependency. Callers of Allow get the same from Opened. The attempt
 // timeout sits inside the breaker so that a hung call counts as a failure. The caller's own
 // cancellation counts as nothing anywhere: not a failure, not a success, not a reason to fall
 // back. See the package example.

@@ -43,3 +43,25 @@ func quote(s string) string {
 	}
 	return `"` + s + `"`
 }
+
+// OpenedError is the failure of a call after which its breaker is open: this failure opened it
+// (or a concurrent call's did while this one ran). It keeps the failure, so that Classify sees
+// its class and errors.As finds it, and it matches rebound.ErrCircuitOpen, so that retry stops at
+// once instead of waiting through a backoff that would end at the open breaker, and a fallback
+// moves on. Do returns it; callers of Allow get it from Opened.
+type OpenedError struct {
+	// Err is the call's failure.
+	Err error
+	// Name is the breaker's name.
+	Name string
+	// Until is when the breaker will next admit a probe; zero when it was forced open.
+	Until time.Time
+}
+
+// Error is the failure's message, with the breaker that it left open.
+func (e *OpenedError) Error() string {
+	return e.Err.Error() + " (breaker " + quote(e.Name) + " is now open)"
+}
+
+// Unwrap returns the failure and rebound.ErrCircuitOpen.
+func (e *OpenedError) Unwrap() []error { return []error{e.Err, rebound.ErrCircuitOpen} }

@@ -81,7 +81,7 @@ func Example() {
 	}
 	// Output:
 	// breaker anthropic/claude-sonnet: closed -> open
-	// retry gave up after 4 attempts: breaker_open
+	// retry gave up after 3 attempts: breaker_open
 	// fell back from anthropic/claude-sonnet to static
 	// "The assistant is busy; please try again shortly." from static (degraded true)
 	// retry gave up after 1 attempts: breaker_open

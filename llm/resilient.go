@@ -234,29 +234,12 @@ func (r *ResilientModel) attempt(ctx context.Context, req Request, call rebound.
 	}
 	if err != nil {
 		report(ResponseHeader(err), statusOf(err))
-		if r.breaker.State() == breaker.Open {
-			return nil, &openedError{err: err, breaker: r.breaker.Name()}
-		}
-		return nil, err
+		// After the failure that opened the breaker, retry stops at once (breaker.OpenedError).
+		return nil, r.breaker.Opened(ctx, err)
 	}
 	report(resp.Header, http.StatusOK)
 	return resp, nil
 }
-
-// openedError is the failure of an attempt after which the model's breaker is open (this
-// failure opened it, or a concurrent call's did). It keeps the failure's class, and it matches
-// rebound.ErrCircuitOpen, so that retry stops at once instead of waiting through a backoff that
-// would end at the open breaker; a Fallback moves on without that wait.
-type openedError struct {
-	err     error
-	breaker string
-}
-
-func (e *openedError) Error() string {
-	return e.err.Error() + " (breaker " + e.breaker + " is now open)"
-}
-
-func (e *openedError) Unwrap() []error { return []error{e.err, rebound.ErrCircuitOpen} }
 
 func statusOf(err error) int {
 	var e *rebound.Error

@@ -139,15 +139,24 @@ func run(ctx context.Context, w io.Writer) error {
 						_, err := breaker.Do(ctx, dbBreaker, func(ctx context.Context) (struct{}, error) {
 							return struct{}{}, db.Insert(ctx, id, fields)
 						})
+						// A refusal (*breaker.ErrOpen) or the failure that opened the breaker
+						// (*breaker.OpenedError): wait until it admits a probe, then try again.
 						var open *breaker.ErrOpen
-						if !errors.As(err, &open) {
+						var opened *breaker.OpenedError
+						var until time.Time
+						switch {
+						case errors.As(err, &open):
+							dbStats.refused.Add(1)
+							until = open.Until
+						case errors.As(err, &opened):
+							until = opened.Until
+						default:
 							return err == nil, err
 						}
-						dbStats.refused.Add(1)
 						select {
 						case <-ctx.Done():
 							return false, ctx.Err()
-						case <-time.After(max(time.Until(open.Until), 20*time.Millisecond)):
+						case <-time.After(max(time.Until(until), 20*time.Millisecond)):
 						}
 					}
 				})
