@@ -81,7 +81,6 @@ type Limiter struct {
 	sends     []send   // admissions not yet both observed and seen by every report, oldest first
 	seq       uint64   // admissions so far
 	inflight  int      // admissions in sends not yet observed
-	bare      uint64   // the latest admission whose response carried no rate-limit headers
 	queue     []uint64 // tickets of the waiters, in order of arrival
 	tickets   uint64
 	wake      chan struct{}
@@ -102,6 +101,8 @@ type bucket struct {
 	have    bool
 	limit   float64
 	reports []report // at most one
+	// bare is the latest admission whose response said nothing of this limit.
+	bare uint64
 	// rate is the highest refill rate (per second) that a report of the last rateMemory proves
 	// the bucket to have, and rateAt when it was proved.
 	rate   float64
@@ -474,7 +475,14 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 		}
 	} else if status != 0 {
 		l.known = true
-		l.bare = max(l.bare, p.seq)
+	}
+	if status != 0 {
+		if !req.Known {
+			l.requests.bare = max(l.requests.bare, p.seq)
+		}
+		if !tok.Known {
+			l.tokens.bare = max(l.tokens.bare, p.seq)
+		}
 	}
 	if status == http.StatusTooManyRequests && !ok {
 		// A 429 that says nothing of the buckets: block every call for the delay it asks.
@@ -493,15 +501,16 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 }
 
 // expire forgets the reports that the provider stopped renewing: a report whose reset has passed
-// while a later call was answered without rate-limit headers. The provider (or a proxy in front
-// of it) no longer says how the bucket stands, and the calls sent since cannot be counted against
-// an old report for ever: they would end up holding every call back. Without reports the calls
-// are not paced, as for a provider that never sent headers, until a response reports again.
-// It reports whether it forgot one. l.mu is held.
+// while a later call was answered without that limit's headers. The provider (or a proxy in
+// front of it) no longer says how the bucket stands, and the calls sent since cannot be counted
+// against an old report for ever: they would end up holding every call back (and the record of
+// admissions, kept for the oldest report, would grow). Without a report a limit does not pace,
+// as for a provider that never sent headers, until a response reports it again. It reports
+// whether it forgot one. l.mu is held.
 func (l *Limiter) expire(now time.Time) bool {
 	forgot := false
 	for _, b := range []*bucket{&l.requests, &l.tokens} {
-		if len(b.reports) > 0 && l.bare > b.reports[0].seq && !now.Before(b.reports[0].reset) {
+		if len(b.reports) > 0 && b.bare > b.reports[0].seq && !now.Before(b.reports[0].reset) {
 			b.reports = b.reports[:0]
 			forgot = true
 		}

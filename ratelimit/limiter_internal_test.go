@@ -68,3 +68,38 @@ func TestPacingResumes(t *testing.T) {
 		t.Fatal("an empty bucket reported after the headers came back does not pace")
 	}
 }
+
+// A limit reported once and then no more (later answers report only the requests limit) stops
+// pacing once its reset has passed, and does not keep the record of admissions growing.
+func TestOneLimitStopsReporting(t *testing.T) {
+	l := New(Config{Reserve: -1})
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	reqs := func(h http.Header, at time.Time) http.Header {
+		h.Set("x-ratelimit-limit-requests", "100000")
+		h.Set("x-ratelimit-remaining-requests", "99999")
+		h.Set("x-ratelimit-reset-requests", "1ms")
+		return h
+	}
+	first := reqs(http.Header{}, now)
+	first.Set("x-ratelimit-limit-tokens", "1000")
+	first.Set("x-ratelimit-remaining-tokens", "900")
+	first.Set("x-ratelimit-reset-tokens", "1s")
+	p, _ := l.AllowAt(now, 100)
+	p.ObserveAt(now, first, 200)
+	admitted := 0
+	for i := range 20000 {
+		at := now.Add(time.Duration(i) * time.Millisecond)
+		p, d := l.AllowAt(at, 100)
+		if d != 0 {
+			continue
+		}
+		admitted++
+		p.ObserveAt(at, reqs(http.Header{}, at), 200)
+	}
+	l.mu.Lock()
+	n := len(l.sends)
+	l.mu.Unlock()
+	if n > 128 || admitted < 19000 { // kept: those within the reorder window of the latest report
+		t.Errorf("admitted %d of 20000; %d admissions kept", admitted, n)
+	}
+}
