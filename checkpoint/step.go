@@ -37,9 +37,11 @@ type stepOptions struct {
 }
 
 // Irreversible marks a step whose effect cannot be repeated safely (a payment, an email, a
-// publication). Found in doubt on resume (intent recorded, no result), it is never re-run
-// blindly: the run escalates with reason ambiguous_state. Approve re-runs it; respond supplies
-// its result.
+// publication). Found in doubt on resume (intent recorded, no result), or failed with an error
+// that does not say whether it took effect (a timeout, a cut connection, a 5xx, an unknown
+// error), it is never re-run blindly: the run escalates with reason ambiguous_state. Approve
+// re-runs it; respond supplies its result. A failure the server refused before any effect (rate
+// limited, overloaded, invalid, auth, quota, content policy, context overflow) runs it again.
 func Irreversible() StepOption { return func(o *stepOptions) { o.irreversible = true } }
 
 // NeedsApproval makes the step escalate with reason irreversible_action before it runs; it runs
@@ -203,7 +205,13 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 			}
 			// Idempotent: run again with the same key.
 		case StepFailed:
-			// Run again.
+			// Run again, unless an irreversible step failed in a way that leaves its effect in
+			// doubt (a timeout, a cut connection, an error nobody classified): that is escalated
+			// like a step found in doubt, never re-run blindly.
+			if o.irreversible && !failedBeforeEffect(rec.Class) {
+				return nil, run.escalate(ctx, base, ReasonAmbiguousState,
+					"the step failed with a "+orUnknown(rec.Class)+" error, which does not say whether it took effect: "+rec.Error, nil, 0, nil)
+			}
 		}
 	}
 	if o.approval && !approved {
@@ -357,4 +365,28 @@ func (run *Run) stepHook(st *stepState) rebound.Hook {
 		}
 		run.r.emit(ctx, e)
 	}
+}
+
+// failedBeforeEffect reports whether a failure of the recorded class shows that the request was
+// refused before it could take effect: the server said so (rate limited, overloaded, quota,
+// auth, invalid, content policy, context overflow). A timeout, a transient failure (a cut
+// connection, a 5xx), a malformed answer, a cancellation or an unknown error does not.
+func failedBeforeEffect(class string) bool {
+	c, err := rebound.ParseClass(class)
+	if err != nil {
+		return false
+	}
+	switch c {
+	case rebound.ClassRateLimited, rebound.ClassOverloaded, rebound.ClassQuota, rebound.ClassAuth,
+		rebound.ClassInvalid, rebound.ClassContentPolicy, rebound.ClassContextOverflow:
+		return true
+	}
+	return false
+}
+
+func orUnknown(class string) string {
+	if class == "" {
+		return "unknown"
+	}
+	return class
 }

@@ -156,6 +156,47 @@ func testInDoubtIrreversible(t *testing.T, s checkpoint.Store) {
 	}
 }
 
+// testFailedIrreversible: an irreversible step that failed in a way that leaves its effect in
+// doubt (a timeout) is escalated on resume, never re-run blindly; one the server refused (an
+// invalid request) runs again.
+func testFailedIrreversible(t *testing.T, s checkpoint.Store) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		class    rebound.Class
+		escalate bool
+	}{
+		{rebound.ClassTimeout, true},
+		{rebound.ClassTransient, true},
+		{rebound.ClassInvalid, false},
+	} {
+		id := runID(t) + "-" + tc.class.String()
+		esc := &Escalator{}
+		r := checkpoint.NewRunner(s, checkpoint.Config{Escalations: esc, EscalateOn: func(rebound.Class, error) bool { return false }})
+		ran := 0
+		wf := func(ctx context.Context, run *checkpoint.Run) error {
+			_, err := checkpoint.Step(ctx, run, "publish", func(ctx context.Context) (string, error) {
+				ran++
+				if ran == 1 {
+					return "", &rebound.Error{Class: tc.class, Message: "first try"}
+				}
+				return "published", nil
+			}, checkpoint.Irreversible())
+			return err
+		}
+		if err := r.Run(ctx, id, wf); err == nil || errors.Is(err, checkpoint.ErrEscalated) {
+			t.Fatalf("%v: first run: got %v, want the step's failure", tc.class, err)
+		}
+		err := r.Run(ctx, id, wf)
+		var ee *checkpoint.EscalatedError
+		switch {
+		case tc.escalate && (!errors.As(err, &ee) || ee.Reason != checkpoint.ReasonAmbiguousState || ran != 1):
+			t.Fatalf("%v: resume: got %v (ran %d), want an ambiguous_state escalation and no re-run", tc.class, err, ran)
+		case !tc.escalate && (err != nil || ran != 2):
+			t.Fatalf("%v: resume: got %v (ran %d), want the step run again and the run completed", tc.class, err, ran)
+		}
+	}
+}
+
 func testDecisions(t *testing.T, open Open) {
 	ctx := context.Background()
 	type result struct {
