@@ -60,8 +60,9 @@ type Config struct {
 	// FirstTokenTimeout bounds the wait for a stream's first content delta. Default 30 s;
 	// negative: none.
 	FirstTokenTimeout time.Duration
-	// IdleTimeout bounds the silence between two content deltas of a stream. Default 30 s;
-	// negative: none.
+	// IdleTimeout bounds the silence between two content deltas of a stream, counted from when
+	// onDelta returns (a slow consumer is not the provider's silence). Default 30 s; negative:
+	// none.
 	IdleTimeout time.Duration
 	// Hook receives the events of the retries (attempt_failed, retry_scheduled, gave_up) and of
 	// the breaker (breaker_changed), each naming the model. Nil: none (a rebound.Scope's hook in
