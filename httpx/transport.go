@@ -227,7 +227,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			cancel(nil)
 			bp.DoneContext(ctx, err)
 			report(nil, 0)
-			return nil, err
+			return nil, b.Opened(ctx, err) // retry stops the moment the breaker opens
 		}
 		report(res.Header, res.StatusCode)
 		if res.StatusCode < 400 {
@@ -252,7 +252,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			res.ContentLength = int64(len(body))
 			last = res
 		}
-		return nil, e
+		return nil, b.Opened(ctx, e) // retry stops the moment the breaker opens
 	})
 	if err != nil && last != nil && ctx.Err() == nil {
 		return last, nil

@@ -171,6 +171,34 @@ func TestBreakerPerHost(t *testing.T) {
 	}
 }
 
+// Retry stops the moment the host's breaker opens: no wait that would end at the open breaker.
+func TestRetryStopsWhenBreakerOpens(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	var retries atomic.Int32
+	c := client(t, httpx.Config{
+		Retry: retry.Policy{MaxAttempts: 8, Base: time.Millisecond, Cap: time.Millisecond},
+		Hook: func(_ context.Context, e rebound.Event) {
+			if e.Kind == rebound.RetryScheduled {
+				retries.Add(1)
+			}
+		},
+	})
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n.Load() != 5 || retries.Load() != 4 || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("%d attempts, %d retries scheduled, status %d: want 5 attempts (the breaker opens), 4 retries, the last 503",
+			n.Load(), retries.Load(), resp.StatusCode)
+	}
+}
+
 func TestAttemptTimeout(t *testing.T) {
 	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
