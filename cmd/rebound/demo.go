@@ -330,7 +330,7 @@ with 'rebound escalations resolve'.`,
 
 func (c *runsResumeCmd) run(ctx context.Context, args []string, w io.Writer) error {
 	id := args[0]
-	s, err := c.g.openStores(ctx)
+	s, err := c.g.openExistingStores(ctx)
 	if err != nil {
 		return err
 	}

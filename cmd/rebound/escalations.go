@@ -88,7 +88,7 @@ func (c *escListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if c.limit < 0 {
 		return usagef("--limit %d: want 0 (all) or more", c.limit)
 	}
-	s, err := c.g.openStores(ctx)
+	s, err := c.g.openExistingStores(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func newEscShowCmd(g *globals) *cobra.Command {
 }
 
 func (c *escShowCmd) run(ctx context.Context, args []string, w io.Writer) error {
-	s, err := c.g.openStores(ctx)
+	s, err := c.g.openExistingStores(ctx)
 	if err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func (c *escClaimCmd) run(ctx context.Context, args []string, w io.Writer) error
 	if c.dur < 0 {
 		return usagef("--for %s: want a positive duration", c.dur)
 	}
-	s, err := c.g.openStores(ctx)
+	s, err := c.g.openExistingStores(ctx)
 	if err != nil {
 		return err
 	}
@@ -335,7 +335,7 @@ func (c *escResolveCmd) run(ctx context.Context, args []string, w io.Writer) err
 	if err := escalate.ValidateDecision(d); err != nil {
 		return asUsage(err)
 	}
-	s, err := c.g.openStores(ctx)
+	s, err := c.g.openExistingStores(ctx)
 	if err != nil {
 		return err
 	}

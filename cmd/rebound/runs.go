@@ -103,7 +103,7 @@ func (c *runsListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if c.limit <= 0 {
 		return usagef("--limit %d: want 1 or more", c.limit)
 	}
-	s, err := c.g.openStores(ctx)
+	s, err := c.g.openExistingStores(ctx)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ type attemptJSON struct {
 }
 
 func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error {
-	s, err := c.g.openStores(ctx)
+	s, err := c.g.openExistingStores(ctx)
 	if err != nil {
 		return err
 	}

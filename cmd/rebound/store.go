@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/rebound-go/rebound/checkpoint"
@@ -96,6 +98,22 @@ func (s *stores) Close() error {
 		return nil
 	}
 	return s.closer.Close()
+}
+
+// openExistingStores opens the store like openStores, but refuses a SQLite file that does not
+// exist: a command that reads or decides on runs and escalations has nothing to find in a new
+// database, and creating one would leave a stray file behind a mistyped path.
+func (g *globals) openExistingStores(ctx context.Context) (*stores, error) {
+	d, err := g.resolveDSN()
+	if err != nil {
+		return nil, err
+	}
+	if d.kind == "sqlite" {
+		if _, err := os.Stat(d.target); errors.Is(err, os.ErrNotExist) {
+			return nil, usagef("store %s: no database at %s ('rebound demo' or 'rebound serve' creates it; check --store or REBOUND_STORE)", d, d.target)
+		}
+	}
+	return g.openStores(ctx)
 }
 
 // openStores opens the store the flags and environment name. A store that cannot be opened is
