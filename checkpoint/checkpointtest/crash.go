@@ -27,7 +27,7 @@ const (
 	AfterIntent     Boundary = "after_intent"      // the intent is recorded; the step has not run
 	AfterSideEffect Boundary = "after_side_effect" // the step's effect happened; its result is not recorded
 	AfterResult     Boundary = "after_result"      // the result is recorded; the workflow has not advanced
-	crashSteps               = 5                   // steps of the crash workflow; odd ones are irreversible
+	crashSteps               = 10                  // steps of the crash workflow; odd ones are irreversible
 	envCrash                 = "CHECKPOINTTEST_CRASH_CHILD"
 	envNoop                  = "CHECKPOINTTEST_NOOP"
 	envDSN                   = "CHECKPOINTTEST_DSN"
