@@ -13,6 +13,9 @@ import (
 // DefaultMaxRepairs is the number of re-asks of a zero StructuredConfig.
 const DefaultMaxRepairs = 2
 
+// DefaultMaxTokensCap is StructuredConfig.MaxTokensCap's default.
+const DefaultMaxTokensCap = 16384
+
 // StructuredConfig configures Structured. Its zero value works.
 type StructuredConfig[T any] struct {
 	// Validate, if set, checks a decoded answer; its error is a soft failure, sent back to the
@@ -24,6 +27,10 @@ type StructuredConfig[T any] struct {
 	// Instruction is appended to the system prompt. Default: ask for one JSON value only, shaped
 	// like the JSON of T's zero value.
 	Instruction string
+	// MaxTokensCap bounds the doubling of MaxTokens after a max_tokens stop. Default 16,384:
+	// past about 21,000 the Anthropic SDK refuses a non-streaming request ("streaming is
+	// required"), which would end the repair as class invalid instead of malformed.
+	MaxTokensCap int
 }
 
 // MalformedError is the last answer of a Structured call that never produced a usable value.
@@ -58,6 +65,9 @@ func Structured[T any](ctx context.Context, m Model, req Request, c StructuredCo
 	} else if c.MaxRepairs < 0 {
 		c.MaxRepairs = 0
 	}
+	if c.MaxTokensCap <= 0 {
+		c.MaxTokensCap = DefaultMaxTokensCap
+	}
 	instruction := c.Instruction
 	if instruction == "" {
 		instruction = "Answer with one JSON value and nothing else: no prose, no code fence."
@@ -91,7 +101,8 @@ func Structured[T any](ctx context.Context, m Model, req Request, c StructuredCo
 			}
 		}
 		if resp.Truncated() {
-			req.MaxTokens = 2 * req.MaxTokensOrDefault()
+			// Doubled, but never past MaxTokensCap (nor lowered below what was asked).
+			req.MaxTokens = max(min(2*req.MaxTokensOrDefault(), c.MaxTokensCap), req.MaxTokensOrDefault())
 		}
 		req.Messages = append(req.Messages,
 			Assistant(resp.Text),

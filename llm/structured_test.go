@@ -123,3 +123,22 @@ func FuzzExtractJSON(f *testing.F) {
 		}
 	})
 }
+
+// The doubling after a max_tokens stop stops at MaxTokensCap, and never lowers what was asked.
+func TestStructuredMaxTokensCap(t *testing.T) {
+	for _, tc := range []struct{ asked, cap, want int }{
+		{10000, 0, 16384},    // default cap
+		{20000, 0, 20000},    // already past the cap: kept, not lowered
+		{1000, 1500, 1500},   // a cap of the caller's
+		{1000, 100000, 2000}, // under the cap: doubled
+	} {
+		m, reqs := scripted(`MAX:{"title": "Go"`, `{"title": "Go", "sections": ["x"]}`)
+		_, _, err := llm.Structured(context.Background(), m, llm.Request{MaxTokens: tc.asked}, llm.StructuredConfig[plan]{MaxTokensCap: tc.cap})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (*reqs)[1].MaxTokens; got != tc.want {
+			t.Errorf("asked %d, cap %d: re-asked with %d, want %d", tc.asked, tc.cap, got, tc.want)
+		}
+	}
+}
