@@ -2,7 +2,6 @@ package anthropicllm_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/rebound-go/rebound/fakellm"
 	"github.com/rebound-go/rebound/llm"
 	"github.com/rebound-go/rebound/llm/anthropicllm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 )
 
 func newModel(t *testing.T, script string) (*anthropicllm.Model, *fakellm.Server) {
@@ -24,6 +24,9 @@ func newModel(t *testing.T, script string) (*anthropicllm.Model, *fakellm.Server
 	return anthropicllm.New(client, "claude-haiku-4-5"), srv
 }
 
+// suiteModel is newModel for the adapter conformance suite.
+func suiteModel(t *testing.T, script string) (llm.Model, *fakellm.Server) { return newModel(t, script) }
+
 var req = llm.Request{Messages: []llm.Message{llm.User("Say hi.")}, MaxTokens: 64}
 
 func boolp(b bool) *bool { return &b }
@@ -31,15 +34,14 @@ func boolp(b bool) *bool { return &b }
 // Every row of the classification table (reference/llm-errors.md §5.1, Anthropic) that fakellm
 // can produce, through the real SDK, non-streaming and streaming.
 func TestClassificationTable(t *testing.T) {
-	tests := []struct {
-		name        string
-		script      string
-		class       rebound.Class
-		status      int
-		typ, code   string
-		retryAfter  time.Duration
-		shouldRetry *bool
-		retriable   bool
+	rows := []struct {
+		Name, Script string
+		Class        rebound.Class
+		Status       int
+		Type, Code   string
+		RetryAfter   time.Duration
+		ShouldRetry  *bool
+		Retriable    bool
 	}{
 		{"400 invalid_request_error", "error 400", rebound.ClassInvalid, 400, "invalid_request_error", "", 0, nil, false},
 		{"400 with error_code", "error 400 code=tool_name_conflict", rebound.ClassInvalid, 400, "invalid_request_error", "tool_name_conflict", 0, nil, false},
@@ -67,75 +69,19 @@ func TestClassificationTable(t *testing.T) {
 		{"200 refusal", "refusal", rebound.ClassContentPolicy, 200, "refusal", "cyber", 0, nil, false},
 		{"200 content filter", "content-filter", rebound.ClassContentPolicy, 200, "refusal", "cyber", 0, nil, false},
 	}
-	for _, stream := range []bool{false, true} {
-		for _, tt := range tests {
-			name := tt.name
-			if stream {
-				name = "stream/" + name
-			}
-			t.Run(name, func(t *testing.T) {
-				m, srv := newModel(t, tt.script)
-				var err error
-				if stream {
-					_, err = m.Stream(context.Background(), req, nil)
-				} else {
-					_, err = m.Generate(context.Background(), req)
-				}
-				checkError(t, err, tt.class, tt.status, tt.typ, tt.code, tt.retryAfter, tt.shouldRetry, tt.retriable)
-				if n := requests(srv); n != 1 {
-					t.Errorf("server saw %d requests, want 1 (the SDK's retries must be off)", n)
-				}
-			})
-		}
+	tests := make([]llmtest.Case, len(rows))
+	for i, r := range rows {
+		tests[i] = llmtest.Case(r)
 	}
-}
-
-func checkError(t *testing.T, err error, class rebound.Class, status int, typ, code string, retryAfter time.Duration, shouldRetry *bool, retriable bool) {
-	t.Helper()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	c, d := rebound.Classify(err)
-	if c != class {
-		t.Errorf("class = %v, want %v (%v)", c, class, err)
-	}
-	if rebound.Retriable(err) != retriable {
-		t.Errorf("retriable = %v, want %v (%v)", rebound.Retriable(err), retriable, err)
-	}
-	var e *rebound.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("%v (%T) is not a *rebound.Error", err, err)
-	}
-	if e.Provider != "anthropic" {
-		t.Errorf("provider = %q", e.Provider)
-	}
-	if status != 0 && e.Status != status {
-		t.Errorf("status = %d, want %d", e.Status, status)
-	}
-	if e.Type != typ {
-		t.Errorf("type = %q, want %q", e.Type, typ)
-	}
-	if e.Code != code {
-		t.Errorf("code = %q, want %q", e.Code, code)
-	}
-	if d != retryAfter {
-		t.Errorf("retry after = %v, want %v", d, retryAfter)
-	}
-	if (e.ShouldRetry == nil) != (shouldRetry == nil) || (shouldRetry != nil && *e.ShouldRetry != *shouldRetry) {
-		t.Errorf("should retry = %v, want %v", e.ShouldRetry, shouldRetry)
-	}
-	if e.Status >= 400 && e.Type != "" && e.RequestID == "" {
-		t.Errorf("no request ID")
-	}
+	llmtest.Classification(t, "anthropic", suiteModel, tests)
 }
 
 // Stream faults: mid-stream error events by type, cuts, clean truncation, malformed events.
 func TestStreamFaults(t *testing.T) {
-	tests := []struct {
-		name   string
-		script string
-		class  rebound.Class
-		typ    string
+	rows := []struct {
+		Name, Script string
+		Class        rebound.Class
+		Type         string
 	}{
 		{"error event overloaded_error", "stream-error", rebound.ClassOverloaded, "overloaded_error"},
 		{"error event first", "stream-error after=0", rebound.ClassOverloaded, "overloaded_error"},
@@ -146,62 +92,15 @@ func TestStreamFaults(t *testing.T) {
 		{"clean end without message_stop", "truncate", rebound.ClassMalformed, ""},
 		{"malformed event", "malformed", rebound.ClassMalformed, ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m, srv := newModel(t, tt.script)
-			var got []llm.Delta
-			resp, err := m.Stream(context.Background(), req, func(d llm.Delta) { got = append(got, d) })
-			if err == nil {
-				t.Fatalf("no error; response %+v", resp)
-			}
-			if c, _ := rebound.Classify(err); c != tt.class {
-				t.Errorf("class = %v, want %v (%v)", c, tt.class, err)
-			}
-			var e *rebound.Error
-			if tt.typ != "" && (!errors.As(err, &e) || e.Type != tt.typ || e.Status != 200) {
-				t.Errorf("error %v: want type %q with status 200", err, tt.typ)
-			}
-			if !rebound.Retriable(err) {
-				t.Errorf("%v is not retriable", err)
-			}
-			if n := requests(srv); n != 1 {
-				t.Errorf("server saw %d requests, want 1", n)
-			}
-		})
+	tests := make([]llmtest.StreamCase, len(rows))
+	for i, r := range rows {
+		tests[i] = llmtest.StreamCase(r)
 	}
+	llmtest.StreamFaults(t, suiteModel, tests)
 }
 
-func TestMalformedBody(t *testing.T) {
-	m, _ := newModel(t, "malformed")
-	_, err := m.Generate(context.Background(), req)
-	if c, _ := rebound.Classify(err); c != rebound.ClassMalformed {
-		t.Errorf("class = %v, want malformed (%v)", c, err)
-	}
-}
-
-func TestTransport(t *testing.T) {
-	m, srv := newModel(t, "reset")
-	_, err := m.Generate(context.Background(), req)
-	if c, _ := rebound.Classify(err); c != rebound.ClassTransient {
-		t.Errorf("reset: class = %v, want transient (%v)", c, err)
-	}
-	if n := requests(srv); n != 1 {
-		t.Errorf("server saw %d requests, want 1", n)
-	}
-}
-
-func TestHangIsAttemptTimeout(t *testing.T) {
-	m, _ := newModel(t, "hang")
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	_, err := m.Generate(ctx, req)
-	if c, _ := rebound.Classify(err); c != rebound.ClassTimeout {
-		t.Errorf("class = %v, want timeout (%v)", c, err)
-	}
-	if c, _ := rebound.ClassifyContext(ctx, err); c != rebound.ClassCanceled {
-		t.Errorf("under the ended context: class = %v, want canceled", c)
-	}
-}
+// A malformed body, a reset connection and a hung call, as for every adapter.
+func TestTransport(t *testing.T) { llmtest.Transport(t, suiteModel) }
 
 func TestSuccess(t *testing.T) {
 	for _, stream := range []bool{false, true} {
@@ -232,7 +131,7 @@ func TestSuccess(t *testing.T) {
 		if resp.Header.Get("anthropic-ratelimit-requests-limit") == "" {
 			t.Errorf("no rate-limit header in %v", resp.Header)
 		}
-		requests(srv)
+		llmtest.Requests(srv)
 		if recs := srv.Requests(); len(recs) != 1 || recs[0].RetryCount != "0" {
 			t.Errorf("requests %+v", recs)
 		}
@@ -267,13 +166,3 @@ func TestNameAndWindow(t *testing.T) {
 
 // requests returns the number of requests the server has counted, waiting a little for the
 // count of a request whose connection the client dropped first.
-func requests(srv *fakellm.Server) int64 {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		n := srv.Counters().Requests
-		if n > 0 || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
