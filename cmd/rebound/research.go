@@ -31,12 +31,7 @@ func (g *globals) runResearch(ctx context.Context, s *stores, id string, in demo
 		return err
 	}
 	defer models.close()
-	runner := checkpoint.NewRunner(s.runs, checkpoint.Config{
-		Escalations: s.queue,
-		LeaseTTL:    cliLeaseTTL,
-		Heartbeat:   cliHeartbeat,
-		Hook:        disp.hook,
-	})
+	runner := s.runner(disp.hook, nil)
 	var report string
 	disp.start()
 	start := time.Now()

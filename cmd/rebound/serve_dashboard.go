@@ -102,14 +102,7 @@ func (g *globals) resumeRegistry(s *stores, hook rebound.Hook, observeWrite func
 				return err
 			}
 			defer models.close()
-			runner := checkpoint.NewRunner(s.runs, checkpoint.Config{
-				Escalations: s.queue,
-				LeaseTTL:    cliLeaseTTL,
-				Heartbeat:   cliHeartbeat,
-				Hook:        hook,
-				// Feeds rebound_checkpoint_write_seconds.
-				ObserveWrite: observeWrite,
-			})
+			runner := s.runner(hook, observeWrite) // observeWrite feeds rebound_checkpoint_write_seconds
 			var report string
 			return runner.Run(ctx, run.ID, research(in, models, &report), checkpoint.WithWorkflow(researchWorkflow, in))
 		},

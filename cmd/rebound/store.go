@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
 )
@@ -91,6 +93,20 @@ type stores struct {
 	runs   checkpoint.Store
 	queue  *escalate.Queue
 	closer io.Closer
+}
+
+// runner returns the Runner of the CLI's runs on s: escalations go to s's queue, and the lease is
+// the CLI's short one (cliLeaseTTL, renewed every cliHeartbeat), so that a run whose process was
+// killed is taken over soon. hook receives the run's events; observeWrite, if set, the time of
+// each journal write.
+func (s *stores) runner(hook rebound.Hook, observeWrite func(time.Duration)) *checkpoint.Runner {
+	return checkpoint.NewRunner(s.runs, checkpoint.Config{
+		Escalations:  s.queue,
+		LeaseTTL:     cliLeaseTTL,
+		Heartbeat:    cliHeartbeat,
+		Hook:         hook,
+		ObserveWrite: observeWrite,
+	})
 }
 
 func (s *stores) Close() error {
