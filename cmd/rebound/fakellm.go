@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -96,25 +93,11 @@ func (c *fakeLLMCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if err != nil {
 		return usagef("--addr %s: %w", c.addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(c.g.human(), "Fake LLM on %s (%d fault rules)\n  Anthropic: --base-url %s\n  OpenAI:    --base-url %s/v1/\n",
 		url, len(script.Rules), url, url)
 	if c.ready != nil {
 		c.ready(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("fakellm: %w", err)
-	case <-ctx.Done():
-	}
-	h.Close() // release hanging requests so that Shutdown does not wait for them
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("fakellm: shut down: %w", err)
-	}
-	return nil
+	return serveUntil(ctx, "fakellm", ln, h, h.Close) // Close releases hanging requests
 }

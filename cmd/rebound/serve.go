@@ -99,7 +99,6 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if err != nil {
 		return usagef("--addr %s: %w", c.addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(c.g.human(), "Serving on http://%s (dashboard at /, metrics at /metrics, health at /healthz); store %s\n", ln.Addr(), s.dsn)
 	stopWorker, err := c.dash.start(ctx, c.g, deps)
 	if err != nil {
@@ -110,18 +109,28 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if c.ready != nil {
 		c.ready(ln.Addr().String())
 	}
+	return serveUntil(ctx, "serve", ln, h, stopWorker)
+}
+
+// serveUntil serves h on ln until ctx ends; then it runs drain, if set (to release what would
+// hold the shutdown up: the resume worker, hanging requests), and shuts the server down, giving
+// requests in flight 5 s. name prefixes its errors.
+func serveUntil(ctx context.Context, name string, ln net.Listener, h http.Handler, drain func()) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	case <-ctx.Done():
 	}
-	stopWorker()
+	if drain != nil {
+		drain()
+	}
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("serve: shut down: %w", err)
+		return fmt.Errorf("%s: shut down: %w", name, err)
 	}
 	return nil
 }
