@@ -20,7 +20,7 @@ func TestAppendAfterStoppedStep(t *testing.T) {
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
 		for _, name := range []string{"first", "second"} {
 			_, err := checkpoint.Step(ctx, run, name, func(ctx context.Context) (string, error) {
-				if err := run.Append(ctx, rebound.Assistant(name + " answer")); err != nil {
+				if err := run.Append(ctx, rebound.Assistant(name+" answer")); err != nil {
 					return "", err
 				}
 				if fail[name] {
@@ -29,7 +29,7 @@ func TestAppendAfterStoppedStep(t *testing.T) {
 				return name, nil
 			})
 			// A careless workflow: it carries on after a failure.
-			appendErr = run.Append(ctx, rebound.User("after " + name))
+			appendErr = run.Append(ctx, rebound.User("after "+name))
 			_ = err
 		}
 		return nil

@@ -63,7 +63,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 // retried, a section answered by a fallback, and a publish step that needs approval.
 func (b *bundle) workflow(topic string) checkpoint.Workflow {
 	return func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(ctx, rebound.User("Research topic: " + topic)); err != nil {
+		if err := run.Append(ctx, rebound.User("Research topic: "+topic)); err != nil {
 			return err
 		}
 		calls := 0

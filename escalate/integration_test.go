@@ -310,7 +310,7 @@ func TestRunEscalationRedactedAndNotified(t *testing.T) {
 	})
 	const key = "sk-ant-api03-Zx81bQ0c2d3e4f5g6h7i8j9k0l"
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(ctx, rebound.User(`{"customer_email": "ana@example.com", "note": "key ` + key + `"}`)); err != nil {
+		if err := run.Append(ctx, rebound.User(`{"customer_email": "ana@example.com", "note": "key `+key+`"}`)); err != nil {
 			return err
 		}
 		_, err := checkpoint.Step(ctx, run, "call", func(ctx context.Context) (string, error) {

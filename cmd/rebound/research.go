@@ -99,7 +99,7 @@ func shellQuote(s string) string {
 // writes the report and needs a person's approval first.
 func research(in demoInput, m *demoModels, report *string) checkpoint.Workflow {
 	return func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(ctx, rebound.User("Research topic: " + in.Topic)); err != nil {
+		if err := run.Append(ctx, rebound.User("Research topic: "+in.Topic)); err != nil {
 			return err
 		}
 		ask := func(name, prompt string) (part, error) {
