@@ -184,7 +184,7 @@ func (run *Run) Append(msgs ...rebound.Message) error {
 	for _, m := range msgs {
 		if run.cursor < len(run.journal) {
 			j := run.journal[run.cursor]
-			if j.step != -1 || j.msg != m {
+			if j.step != -1 || !j.msg.Equal(m) {
 				return &WorkflowChangedError{RunID: run.id, Index: run.cursor, Message: true,
 					Recorded: describeMessage(j.msg, j.step), Called: describeMessage(m, -1)}
 			}
