@@ -33,4 +33,3 @@ func BenchmarkRoundTrip(b *testing.B) {
 		resp.Body.Close()
 	}
 }
-
