@@ -44,6 +44,12 @@ func testDamaged(t *testing.T, open Open) {
 			Messages: []checkpoint.MessageRecord{{Seq: 0, Step: 0, Version: checkpoint.RecordVersion, Body: msg, Checksum: sum(msg) ^ 1}}}, "first", "message 0"},
 		{"MessageBadJSON", checkpoint.Write{Steps: []checkpoint.StepRecord{okStep},
 			Messages: []checkpoint.MessageRecord{{Seq: 0, Step: 0, Version: checkpoint.RecordVersion, Body: bad, Checksum: sum(bad)}}}, "first", "message 0"},
+		// The last step's row is gone while the run still counts it: a truncated journal must
+		// not read as a run that has yet to reach that step (which would run it again).
+		{"TruncatedJournal", checkpoint.Write{Steps: []checkpoint.StepRecord{okStep},
+			Run: &checkpoint.RunUpdate{Status: checkpoint.StatusRunning, LastStep: "second", StepCount: 2}}, "second", "step count"},
+		{"StepsMissing", checkpoint.Write{Steps: []checkpoint.StepRecord{okStep},
+			Run: &checkpoint.RunUpdate{Status: checkpoint.StatusRunning, LastStep: "third", StepCount: 3}}, "(step 1)", "step count"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
