@@ -283,7 +283,7 @@ func (run *Run) write(ctx context.Context, w Write) error {
 
 func (run *Run) writeLocked(ctx context.Context, w Write) error {
 	start := time.Now()
-	err := run.r.store.Write(ctx, run.lease, w)
+	err := run.r.store.WriteRun(ctx, run.lease, w)
 	if run.r.cfg.ObserveWrite != nil {
 		run.r.cfg.ObserveWrite(time.Since(start))
 	}

@@ -220,7 +220,7 @@ func processAll(ctx context.Context, docs []string, process func(context.Context
 				var esc *checkpoint.EscalatedError
 				switch {
 				case errors.As(err, &esc):
-					o.text, o.escalated = "escalated ("+esc.Reason+"), escalation "+esc.EscalationID, true
+					o.text, o.escalated = "escalated ("+string(esc.Reason)+"), escalation "+esc.EscalationID, true
 				case err != nil:
 					o.text = "failed: " + err.Error()
 				}
