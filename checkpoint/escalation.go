@@ -39,6 +39,11 @@ type Escalation struct {
 	State json.RawMessage
 	// Context is free text from the step (see Escalate).
 	Context string
+	// Lease is the lease of the worker filing the escalation, confirmed just before. An
+	// Escalator whose items are kept in the run's own database (escalate.Queue on store/sqlite
+	// or store/postgres) files the item only while the run is still held under it, in the
+	// filing transaction, and otherwise fails with the *StaleEpochError.
+	Lease Lease
 }
 
 // Action is a reviewer's decision on an escalation.
@@ -126,9 +131,16 @@ func (run *Run) escalate(ctx context.Context, base StepRecord, reason, text stri
 		}
 		return run.stop(err)
 	}
+	// Filing is a write like any other: a worker whose run has moved on must not leave an item
+	// on it. The lease is confirmed here by this worker's clock (renewed if need be), and
+	// passed to the Escalator, whose database store may check it in the filing transaction.
+	if err := run.confirmLease(ctx, fmt.Sprintf("escalation of step %q", base.Name)); err != nil {
+		return run.stop(err)
+	}
 	e := Escalation{
 		RunID: run.id, Step: base.Name, Reason: reason, Class: class, Err: cause,
 		Attempts: attempts, Messages: run.Messages(), State: run.state(base), Context: text,
+		Lease: run.currentLease(),
 	}
 	id, err := esc.Escalate(ctx, e)
 	if err != nil {

@@ -3,6 +3,8 @@ package escalate
 import (
 	"context"
 	"time"
+
+	"github.com/rebound-go/rebound/checkpoint"
 )
 
 // Store keeps items and their audit trails. The Queue holds every rule (who may claim, which
@@ -39,6 +41,17 @@ type Store interface {
 	// EscalationStats returns, per reason that has waiting items (open or claimed), their
 	// count, how many are claimed at now, and the oldest one's CreatedAt; sorted by reason.
 	EscalationStats(ctx context.Context, now time.Time) ([]ReasonStats, error)
+}
+
+// FencedStore is a Store that also keeps the runs (store/sqlite, store/postgres), so it can
+// fence the filing of an item like every other write of a run: Queue.Escalate uses it when the
+// escalation carries the filer's lease (checkpoint.Escalation.Lease).
+type FencedStore interface {
+	Store
+	// InsertEscalationFenced is InsertEscalation, done only if the run lease.RunID, when this
+	// store keeps it, is held under lease (its epoch and owner), checked in the same
+	// transaction: otherwise it stores nothing and fails with the *checkpoint.StaleEpochError.
+	InsertEscalationFenced(ctx context.Context, it Item, a AuditEntry, lease checkpoint.Lease) (stored Item, created bool, err error)
 }
 
 // NextStore is a Store that can also pick the oldest open item and change it in one
