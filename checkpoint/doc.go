@@ -42,6 +42,24 @@
 // "<hostname>/<pid>": a run whose owner was a process on this host that no longer exists (killed
 // with SIGKILL, say) is taken over at once.
 //
+// Fencing reaches only the journal: a worker paused (SIGSTOP, a long GC, a frozen VM) past its
+// lease and then continued could still act on the outside world after another worker took the
+// run over. So before an Irreversible step runs (before its intent is recorded, and again just
+// after) and before an escalation is filed, the worker checks by its own clock that its lease
+// is still valid: the lease was last confirmed at the moment its claim or renewal was sent, so
+// it holds until then plus LeaseTTL; less Config.LeaseMargin (default LeaseTTL/5) for clocks
+// that disagree. Past that it renews first, and a worker taken over stops with the
+// *StaleEpochError instead of acting. An in-doubt (ambiguous_state) escalation says whether the
+// previous owner was a process found dead or one whose lease expired and may still be alive.
+//
+// A window remains, and no check inside the worker can close it: a pause after the check and
+// before the effect reaches the outside system (or a request delayed in the network) lasting
+// longer than the lease's remaining time. For that, a step passes its fencing token (Fencing:
+// the run's lease epoch with the step's idempotency key) to the system it acts on; a system
+// that keeps, per idempotency key, the highest epoch it has seen and refuses lower ones refuses
+// the late request of a worker that was taken over. Without such a system, keep LeaseTTL well
+// above the longest pause a worker may suffer.
+//
 // # Escalations
 //
 // What a step cannot resolve goes to the Config's Escalator: an automatic give-up (reason
@@ -57,9 +75,29 @@
 // Store.ListRuns lists runs newest first (filter by status, page with Limit and Offset) with their
 // status, workflow, timestamps, last step and attempt count; Get returns one run verified and
 // decoded, with its steps (status, executions, attempts with class, delay, model and error,
-// timings, escalation) and its messages; Store.Prune deletes finished runs older than a time.
+// timings, escalation) and its messages; Store.PruneRuns deletes finished runs older than a time.
 // WithWorkflow records a run's workflow name and input, and Runner.Resume runs a run again with
 // the workflow registered under that name, for `rebound runs resume` and the dashboard's worker.
+//
+// # The API, by audience
+//
+// A workflow's author uses [NewRunner] with a [Config], [Runner.Run] and [Runner.Resume] with
+// a [Workflow] and [WithWorkflow], [Step] with [Irreversible], [NeedsApproval] and [WithCodec],
+// [IdempotencyKey], [Run.Append] and [Run.Messages], [Escalate], and the errors a run returns
+// ([EscalatedError], [RejectedError], [WorkflowChangedError], [LeaseHeldError], [CorruptError],
+// matched with [ErrEscalated] and the other sentinels). The escalation vocabulary (reasons,
+// actions, decisions) is the root package's: rebound.EscalationReason, rebound.Decision.
+//
+// A reader of runs (a CLI, a dashboard) uses [Get], which returns a [RunView] of [StepView]s,
+// and Store.ListRuns with a [RunFilter], which returns [RunInfo]s in a [Status].
+//
+// A store's author implements [Store] over the journal's record types: [ClaimRequest],
+// [Claimed], [Lease], [Write], [RunUpdate], [RunRecord], [StepRecord], [MessageRecord],
+// [AttemptRecord], [RecordVersion], [DefaultListLimit], with [StaleEpochError] and
+// [LeaseHeldError] for the fence. Nothing else in this package needs those types. The
+// methods of Store carry "Run" (ClaimRun, RenewRun, WriteRun, GetRun, ListRuns, PruneRuns), so
+// a store that also keeps the escalation queue (escalate.Store's methods carry "Escalation")
+// never confuses claiming a run's lease with claiming an escalation.
 //
 // # Stores
 //

@@ -50,7 +50,7 @@ func (run *Run) confirmLease(ctx context.Context, what string) error {
 		return nil
 	}
 	sent := time.Now()
-	nl, err := run.r.store.Renew(ctx, lease, cfg.LeaseTTL)
+	nl, err := run.r.store.RenewRun(ctx, lease, cfg.LeaseTTL)
 	if err != nil {
 		if errors.Is(err, ErrStaleEpoch) {
 			return fmt.Errorf("run %q: %s refused: %w", run.id, what, err)

@@ -28,7 +28,7 @@ type Run struct {
 	// of this host found dead.
 	prev     Lease
 	prevDead bool
-	steps []StepRecord
+	steps    []StepRecord
 	// journal is the recorded history; cursor how much of it the workflow has replayed.
 	journal []journalMsg
 	cursor  int
@@ -295,7 +295,7 @@ func (run *Run) write(ctx context.Context, w Write) error {
 
 func (run *Run) writeLocked(ctx context.Context, w Write) error {
 	start := time.Now()
-	err := run.r.store.Write(ctx, run.lease, w)
+	err := run.r.store.WriteRun(ctx, run.lease, w)
 	if run.r.cfg.ObserveWrite != nil {
 		run.r.cfg.ObserveWrite(time.Since(start))
 	}

@@ -148,7 +148,7 @@ func (r *Runner) Run(ctx context.Context, runID string, wf Workflow, opts ...Run
 	}
 	run, err := newRun(r, claimed, sent, dead)
 	if err != nil {
-		_ = r.store.Write(context.WithoutCancel(ctx), claimed.Lease, Write{Release: true})
+		_ = r.store.WriteRun(context.WithoutCancel(ctx), claimed.Lease, Write{Release: true})
 		return err
 	}
 	if claimed.Created {
@@ -199,12 +199,12 @@ func (r *Runner) Resume(ctx context.Context, runID string, workflows map[string]
 
 // claim takes the run's lease; dead reports that it was taken over from a dead owner.
 func (r *Runner) claim(ctx context.Context, req ClaimRequest) (c *Claimed, dead bool, err error) {
-	c, err = r.store.Claim(ctx, req)
+	c, err = r.store.ClaimRun(ctx, req)
 	var held *LeaseHeldError
 	if errors.As(err, &held) && r.ownerDead(held.Owner) {
 		// The owner is a process on this host that no longer exists: take over at once.
 		req.TakeOver = &Lease{RunID: req.RunID, Owner: held.Owner}
-		c, err = r.store.Claim(ctx, req)
+		c, err = r.store.ClaimRun(ctx, req)
 		dead = true
 	}
 	if err != nil {
@@ -251,7 +251,7 @@ func (r *Runner) heartbeat(ctx context.Context, run *Run, stop <-chan struct{}, 
 		}
 		lease := run.currentLease()
 		sent := time.Now()
-		nl, err := r.store.Renew(ctx, lease, r.cfg.LeaseTTL)
+		nl, err := r.store.RenewRun(ctx, lease, r.cfg.LeaseTTL)
 		switch {
 		case err == nil:
 			run.setLease(nl, sent)

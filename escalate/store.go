@@ -3,8 +3,6 @@ package escalate
 import (
 	"context"
 	"time"
-
-	"github.com/rebound-go/rebound/checkpoint"
 )
 
 // Store keeps items and their audit trails. The Queue holds every rule (who may claim, which
@@ -43,15 +41,16 @@ type Store interface {
 	EscalationStats(ctx context.Context, now time.Time) ([]ReasonStats, error)
 }
 
-// FencedStore is a Store that also keeps the runs (store/sqlite, store/postgres), so it can
-// fence the filing of an item like every other write of a run: Queue.Escalate uses it when the
-// escalation carries the filer's lease (checkpoint.Escalation.Lease).
+// FencedStore is a Store that also keeps the runs' journals (store/sqlite, store/postgres), so
+// it can fence the filing of an item like every other write of a run: Queue.Escalate uses it
+// when the escalation names the filer's lease (rebound.Escalation.LeaseOwner and LeaseEpoch).
 type FencedStore interface {
 	Store
-	// InsertEscalationFenced is InsertEscalation, done only if the run lease.RunID, when this
-	// store keeps it, is held under lease (its epoch and owner), checked in the same
-	// transaction: otherwise it stores nothing and fails with the *checkpoint.StaleEpochError.
-	InsertEscalationFenced(ctx context.Context, it Item, a AuditEntry, lease checkpoint.Lease) (stored Item, created bool, err error)
+	// InsertEscalationFenced is InsertEscalation, done only if the run it.RunID, when this
+	// store keeps it, is held by owner under epoch, checked in the same transaction: otherwise
+	// it stores nothing and fails with the journal's stale-epoch error
+	// (checkpoint.ErrStaleEpoch).
+	InsertEscalationFenced(ctx context.Context, it Item, a AuditEntry, owner string, epoch int64) (stored Item, created bool, err error)
 }
 
 // NextStore is a Store that can also pick the oldest open item and change it in one

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 )
 
@@ -48,9 +49,9 @@ func (p *pausedStore) wait() {
 	}
 }
 
-func (p *pausedStore) Write(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
+func (p *pausedStore) WriteRun(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
 	p.wait()
-	err := p.Store.Write(ctx, l, w)
+	err := p.Store.WriteRun(ctx, l, w)
 	if err == nil && p.pauseAfter != nil && p.pauseAfter(w) {
 		p.pause()
 		p.wait()
@@ -58,9 +59,9 @@ func (p *pausedStore) Write(ctx context.Context, l checkpoint.Lease, w checkpoin
 	return err
 }
 
-func (p *pausedStore) Renew(ctx context.Context, l checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
+func (p *pausedStore) RenewRun(ctx context.Context, l checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
 	p.wait()
-	return p.Store.Renew(ctx, l, ttl)
+	return p.Store.RenewRun(ctx, l, ttl)
 }
 
 // claimWhenExpired runs wf with r until the lease of the frozen worker has expired.
@@ -108,7 +109,7 @@ func testIrreversibleAfterLeaseLost(t *testing.T, s checkpoint.Store) {
 	b := checkpoint.NewRunner(s, checkpoint.Config{Owner: "host-b/2", LeaseTTL: time.Minute, Escalations: esc})
 	err := claimWhenExpired(t, b, id, wf("b"))
 	var ee *checkpoint.EscalatedError
-	if !errors.As(err, &ee) || ee.Reason != checkpoint.ReasonAmbiguousState {
+	if !errors.As(err, &ee) || ee.Reason != rebound.ReasonAmbiguousState {
 		t.Fatalf("the new owner: got %v, want an ambiguous_state escalation", err)
 	}
 	_, items := esc.Items()
@@ -129,7 +130,7 @@ func testIrreversibleAfterLeaseLost(t *testing.T, s checkpoint.Store) {
 	}
 
 	// Approved, the new owner runs it, with a fencing token of its own epoch.
-	esc.Decide(ee.EscalationID, checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"})
+	esc.Decide(ee.EscalationID, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 	mu.Unlock()
 	must(t, b.Run(context.Background(), id, wf("b")))
 	mu.Lock()
@@ -166,10 +167,10 @@ func testEscalationFenced(t *testing.T, s checkpoint.Store) {
 	b := checkpoint.NewRunner(s, checkpoint.Config{Owner: "host-b/2", LeaseTTL: time.Minute, Escalations: esc})
 	err := claimWhenExpired(t, b, id, wf)
 	var ee *checkpoint.EscalatedError
-	if !errors.As(err, &ee) || ee.Reason != checkpoint.ReasonIrreversibleAction {
+	if !errors.As(err, &ee) || ee.Reason != rebound.ReasonIrreversibleAction {
 		t.Fatalf("the new owner: got %v, want the approval escalation", err)
 	}
-	esc.Decide(ee.EscalationID, checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"})
+	esc.Decide(ee.EscalationID, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 	must(t, b.Run(context.Background(), id, wf))
 
 	ps.resume()

@@ -59,7 +59,7 @@ func RunDurable(t *testing.T, store DurableStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if it.RunID != runID || it.Step != "section_1" || it.Reason != escalate.MaxRetriesExceeded ||
+	if it.RunID != runID || it.Step != "section_1" || it.Reason != rebound.ReasonMaxRetriesExceeded ||
 		it.Class != rebound.ClassOverloaded || it.Attempts != 5 || len(it.Messages) != 1 {
 		t.Errorf("item %+v", it)
 	}
@@ -73,17 +73,17 @@ func RunDurable(t *testing.T, store DurableStore) {
 	if _, err := reviewer.Claim(ctx, it.ID, "ana", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reviewer.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionRespond,
+	if _, err := reviewer.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionRespond,
 		Answer: "Tides follow the Moon.", By: "ana"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := runner.Run(ctx, runID, wf); !errors.As(err, &ee) || ee.Reason != checkpoint.ReasonIrreversibleAction {
+	if err := runner.Run(ctx, runID, wf); !errors.As(err, &ee) || ee.Reason != rebound.ReasonIrreversibleAction {
 		t.Fatalf("resumed run: %v, want waiting for approval", err)
 	}
 	if section != "Tides follow the Moon." || calls != 1 || published != 0 {
 		t.Errorf("section %q after %d calls, %d publications", section, calls, published)
 	}
-	if _, err := reviewer.Resolve(ctx, ee.EscalationID, escalate.Decision{Action: escalate.ActionApprove, By: "bo"}); err != nil {
+	if _, err := reviewer.Resolve(ctx, ee.EscalationID, rebound.Decision{Action: rebound.ActionApprove, By: "bo"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := runner.Run(ctx, runID, wf); err != nil {
@@ -111,31 +111,31 @@ func testFencedFiling(t *testing.T, store DurableStore) {
 	}
 	queue := escalate.NewQueue(store, escalate.Config{})
 	runID := "fenced-" + randHex(4)
-	old, err := store.Claim(ctx, checkpoint.ClaimRequest{RunID: runID, Owner: "host-a/1", TTL: time.Minute})
+	old, err := store.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: runID, Owner: "host-a/1", TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Renew(ctx, old.Lease, -time.Second); err != nil { // expire it
+	if _, err := store.RenewRun(ctx, old.Lease, -time.Second); err != nil { // expire it
 		t.Fatal(err)
 	}
-	cur, err := store.Claim(ctx, checkpoint.ClaimRequest{RunID: runID, Owner: "host-b/2", TTL: time.Minute})
+	cur, err := store.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: runID, Owner: "host-b/2", TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := escalate.Escalation{RunID: runID, Step: "pay", Reason: checkpoint.ReasonIrreversibleAction, Lease: old.Lease}
+	e := rebound.Escalation{RunID: runID, Step: "pay", Reason: rebound.ReasonIrreversibleAction,
+		LeaseOwner: old.Lease.Owner, LeaseEpoch: old.Lease.Epoch}
 	if _, err := queue.Escalate(ctx, e); !errors.Is(err, checkpoint.ErrStaleEpoch) {
 		t.Fatalf("filing under a lease taken over: got %v, want ErrStaleEpoch", err)
 	}
 	if items, err := queue.List(ctx, escalate.Filter{RunID: runID}); err != nil || len(items) != 0 {
 		t.Fatalf("after a refused filing: %d items (%v), want none", len(items), err)
 	}
-	e.Lease = cur.Lease
+	e.LeaseOwner, e.LeaseEpoch = cur.Lease.Owner, cur.Lease.Epoch
 	if _, err := queue.Escalate(ctx, e); err != nil {
 		t.Fatalf("filing under the current lease: %v", err)
 	}
 	// A run this database does not keep (its journal lives elsewhere) is not checked.
 	e.RunID = "elsewhere-" + randHex(4)
-	e.Lease.RunID = e.RunID
 	if _, err := queue.Escalate(ctx, e); err != nil {
 		t.Fatalf("filing for a run kept elsewhere: %v", err)
 	}

@@ -29,7 +29,7 @@ func scanEscalation(row pgx.Row) (escalate.Item, error) {
 		reason, class, status, action string
 		state, msgs                   *string
 		claimedUntil, decidedAt       *time.Time
-		d                             escalate.Decision
+		d                             rebound.Decision
 	)
 	if err := row.Scan(&it.ID, &it.RunID, &it.Step, &reason, &class, &it.Error, &it.Attempts, &state, &msgs,
 		&it.Context, &status, &it.ClaimedBy, &claimedUntil, &action, &d.Answer, &d.Note, &d.By,
@@ -40,7 +40,7 @@ func scanEscalation(row pgx.Row) (escalate.Item, error) {
 	if err != nil {
 		return escalate.Item{}, fmt.Errorf("escalation %q: %w", it.ID, err)
 	}
-	it.Reason, it.Class, it.Status = escalate.Reason(reason), c, escalate.Status(status)
+	it.Reason, it.Class, it.Status = rebound.EscalationReason(reason), c, escalate.Status(status)
 	if state != nil {
 		it.State = json.RawMessage(*state)
 	}
@@ -50,7 +50,7 @@ func scanEscalation(row pgx.Row) (escalate.Item, error) {
 		}
 	}
 	if action != "" {
-		d.Action = escalate.Action(action)
+		d.Action = rebound.Action(action)
 		it.Decision = &d
 	}
 	if claimedUntil != nil {
@@ -78,7 +78,7 @@ func escTime(t time.Time) *time.Time {
 	return &t
 }
 
-func escDecision(d *escalate.Decision) (action, answer, note, by string) {
+func escDecision(d *rebound.Decision) (action, answer, note, by string) {
 	if d == nil {
 		return "", "", "", ""
 	}
@@ -104,8 +104,8 @@ func (s *Store) InsertEscalation(ctx context.Context, it escalate.Item, a escala
 
 // InsertEscalationFenced implements escalate.FencedStore: the run's row is read under a share
 // lock, which keeps a take-over from committing until the item is filed.
-func (s *Store) InsertEscalationFenced(ctx context.Context, it escalate.Item, a escalate.AuditEntry, lease checkpoint.Lease) (escalate.Item, bool, error) {
-	return s.insertEscalation(ctx, it, a, &lease)
+func (s *Store) InsertEscalationFenced(ctx context.Context, it escalate.Item, a escalate.AuditEntry, owner string, epoch int64) (escalate.Item, bool, error) {
+	return s.insertEscalation(ctx, it, a, &checkpoint.Lease{RunID: it.RunID, Owner: owner, Epoch: epoch})
 }
 
 func (s *Store) insertEscalation(ctx context.Context, it escalate.Item, a escalate.AuditEntry, lease *checkpoint.Lease) (escalate.Item, bool, error) {
@@ -353,7 +353,7 @@ func (s *Store) EscalationAudit(ctx context.Context, id string) ([]escalate.Audi
 			return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
 		}
 		a.ItemID, a.At, a.Event = id, a.At.UTC(), escalate.AuditEvent(event)
-		a.From, a.To, a.Action = escalate.Status(from), escalate.Status(to), escalate.Action(action)
+		a.From, a.To, a.Action = escalate.Status(from), escalate.Status(to), rebound.Action(action)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
@@ -386,7 +386,7 @@ func (s *Store) EscalationStats(ctx context.Context, now time.Time) ([]escalate.
 		if err := rows.Scan(&reason, &open, &claimd, &r.OldestCreatedAt); err != nil {
 			return nil, fmt.Errorf("escalation stats: %w", err)
 		}
-		r.Reason, r.Open, r.Claimed, r.OldestCreatedAt = escalate.Reason(reason), int(open), int(claimd), r.OldestCreatedAt.UTC()
+		r.Reason, r.Open, r.Claimed, r.OldestCreatedAt = rebound.EscalationReason(reason), int(open), int(claimd), r.OldestCreatedAt.UTC()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
