@@ -22,6 +22,22 @@ const (
 	ReasonRequiresHuman = "requires_human"
 	// ReasonIrreversibleAction: a step marked NeedsApproval asks before it runs.
 	ReasonIrreversibleAction = "irreversible_action"
+
+	// The reasons of package agent's guards: an agent loop that goes round in circles or runs
+	// away is stopped in front of a person ("the model is stuck in a loop").
+
+	// ReasonLoopDetected: the same tool call (tool and canonical arguments) came back with the
+	// same result again and again.
+	ReasonLoopDetected = "loop_detected"
+	// ReasonRepeatedFailure: the same tool call failed again and again, or a tool refused the
+	// model's input again and again in a row.
+	ReasonRepeatedFailure = "repeated_failure"
+	// ReasonAlternatingCalls: two tool calls alternated, each with the same result every time.
+	ReasonAlternatingCalls = "alternating_calls"
+	// ReasonMaxTurns: the agent reached its maximum number of model turns.
+	ReasonMaxTurns = "max_turns_exceeded"
+	// ReasonBudgetExceeded: the agent spent its token or cost budget.
+	ReasonBudgetExceeded = "budget_exceeded"
 )
 
 // Escalation is what the Runner hands an Escalator when a step cannot go on without a person.
@@ -55,6 +71,10 @@ const (
 	ActionRespond Action = "respond"
 	// ActionRetry: run the step again with a fresh retry budget.
 	ActionRetry Action = "retry"
+	// ActionEdit: run the step with the Answer (a JSON object) as its edited input. Only steps
+	// that decide for themselves (DecidesItself: package agent's tool calls) accept it; the
+	// original input stays in the escalation's audit trail.
+	ActionEdit Action = "edit"
 )
 
 // Decision is how an escalation was resolved.

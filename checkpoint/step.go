@@ -34,6 +34,7 @@ type stepOptions struct {
 	codec        Codec
 	irreversible bool
 	approval     bool
+	decides      bool
 }
 
 // Irreversible marks a step whose effect cannot be repeated safely (a payment, an email, a
@@ -47,6 +48,22 @@ func Irreversible() StepOption { return func(o *stepOptions) { o.irreversible = 
 // NeedsApproval makes the step escalate with reason irreversible_action before it runs; it runs
 // (once) when the escalation is approved.
 func NeedsApproval() StepOption { return func(o *stepOptions) { o.approval = true } }
+
+// DecidesItself makes the step's function receive the decision on its escalation instead of
+// the Runner applying it: once the escalation is decided, whatever the action (edit and actions
+// of the caller's own included), the function runs again with the decision in its context
+// (DecisionOf) and its result is the step's result. Package agent's tool steps use it, so that
+// a rejected tool call becomes an error result the model reads rather than a failed run.
+func DecidesItself() StepOption { return func(o *stepOptions) { o.decides = true } }
+
+type decisionCtx struct{}
+
+// DecisionOf returns the decision on the escalation of the step whose context ctx is, when the
+// step runs again because of it (see DecidesItself); ok is false otherwise.
+func DecisionOf(ctx context.Context) (d Decision, ok bool) {
+	d, ok = ctx.Value(decisionCtx{}).(Decision)
+	return d, ok
+}
 
 // WithCodec encodes the step's result with c instead of JSON.
 func WithCodec(c Codec) StepOption { return func(o *stepOptions) { o.codec = c } }
@@ -167,6 +184,11 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 			}
 			if !decided {
 				return nil, run.stop(&EscalatedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, Reason: rec.Reason})
+			}
+			if o.decides {
+				ctx = context.WithValue(ctx, decisionCtx{}, d)
+				approved = true
+				break
 			}
 			switch d.Action {
 			case ActionRespond:

@@ -11,7 +11,8 @@ import "github.com/rebound-go/rebound/checkpoint"
 // text for the reviewer.
 type Escalation = checkpoint.Escalation
 
-// Action is a reviewer's decision: ActionApprove, ActionReject, ActionRespond or ActionRetry.
+// Action is a reviewer's decision: ActionApprove, ActionReject, ActionRespond, ActionEdit or
+// ActionRetry.
 type Action = checkpoint.Action
 
 // The decisions.
@@ -24,6 +25,9 @@ const (
 	ActionRespond = checkpoint.ActionRespond
 	// ActionRetry runs the step again with a fresh retry budget.
 	ActionRetry = checkpoint.ActionRetry
+	// ActionEdit runs an agent's tool call with Decision.Answer (a JSON object) as its edited
+	// arguments; the original arguments stay in the item.
+	ActionEdit = checkpoint.ActionEdit
 )
 
 // Decision is what a reviewer decided about an item: the Action, the Answer (for respond), a
