@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/breaker"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/llm"
 )
@@ -32,6 +33,10 @@ type Config struct {
 	MinConfidence float64
 	// AnswerConfidence, if set, reads the confidence of the final answer (ok false: none given).
 	AnswerConfidence func(text string) (confidence float64, ok bool)
+	// Breakers is the set the tools' breakers come from ("tool/NAME"), unless a Tool has a
+	// Breaker of its own. Share it with a dashboard to list them. Nil: a new Set per Agent with
+	// breaker's defaults.
+	Breakers *breaker.Set
 	// Hook receives the tool_started, tool_completed and tool_failed events, on the run's
 	// goroutine (they also go to the run's own hook through the step's rebound.Scope).
 	Hook rebound.Hook
@@ -57,8 +62,14 @@ func New(c Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: c, lim: lim, tools: map[string]*tool{}}
+	set := c.Breakers
+	if set == nil {
+		if set, err = breaker.NewSet(breaker.SetConfig{}); err != nil {
+			return nil, fmt.Errorf("agent: breakers: %w", err)
+		}
+	}
 	for _, t := range c.Tools {
-		tt, err := newTool(t)
+		tt, err := newTool(t, set)
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +187,7 @@ func (a *Agent) Run(ctx context.Context, run *checkpoint.Run, prompt ...rebound.
 // confidence answer) was rejected.
 type StoppedError struct {
 	RunID        string
-	Reason       string
+	Reason       rebound.EscalationReason
 	EscalationID string
 	By           string
 	Note         string
@@ -202,7 +213,7 @@ type decision struct {
 }
 
 // ask is a step that escalates with reason and text, and once decided returns the decision.
-func ask(ctx context.Context, run *checkpoint.Run, name, reason, text string) (decision, error) {
+func ask(ctx context.Context, run *checkpoint.Run, name string, reason rebound.EscalationReason, text string) (decision, error) {
 	return checkpoint.Step(ctx, run, name, func(ctx context.Context) (decision, error) {
 		d, ok := checkpoint.DecisionOf(ctx)
 		if !ok {
@@ -222,17 +233,17 @@ func (a *Agent) checkAnswer(ctx context.Context, run *checkpoint.Run, turn int, 
 	if !ok || c >= a.cfg.MinConfidence {
 		return text, true, nil
 	}
-	d, err := ask(ctx, run, "confidence:answer:"+strconv.Itoa(turn), checkpoint.ReasonLowConfidence,
+	d, err := ask(ctx, run, "confidence:answer:"+strconv.Itoa(turn), rebound.ReasonLowConfidence,
 		fmt.Sprintf("The model's final answer has confidence %.2f, under %.2f. Answer: %s\n"+
 			"Approve accepts it; respond replaces it with your answer; reject tells the model and it tries again.",
 			c, a.cfg.MinConfidence, text))
 	if err != nil {
 		return "", false, err
 	}
-	switch checkpoint.Action(d.Action) {
-	case checkpoint.ActionRespond, checkpoint.ActionEdit:
+	switch rebound.Action(d.Action) {
+	case rebound.ActionRespond, rebound.ActionEdit:
 		return d.Answer, true, nil
-	case checkpoint.ActionReject:
+	case rebound.ActionReject:
 		msg := "A reviewer rejected your answer."
 		if d.Note != "" {
 			msg += " " + d.Note

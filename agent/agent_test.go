@@ -12,7 +12,6 @@ import (
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/agent"
 	"github.com/rebound-go/rebound/breaker"
-	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/retry"
 )
 
@@ -113,7 +112,7 @@ func TestResumeReplaysWithoutAskingAgain(t *testing.T) {
 	}}
 	a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{lookupTool(&lc, nil), refundTool(&rc, nil)}})
 	_, err := h.run(a, "r1", "Order 1042 arrived broken.")
-	id, esc := h.escalated(err, checkpoint.ReasonIrreversibleAction)
+	id, esc := h.escalated(err, rebound.ReasonIrreversibleAction)
 	for _, want := range []string{"issue_refund", `{"amount_cents":7999,"order_id":"1042"}`, "irreversible", "refunding 79.99", "amount_cents > 5000", "Approving runs issue_refund once"} {
 		if !strings.Contains(esc.Context, want) {
 			t.Errorf("approval context lacks %q:\n%s", want, esc.Context)
@@ -124,8 +123,8 @@ func TestResumeReplaysWithoutAskingAgain(t *testing.T) {
 	}
 	// Resumed before a decision: still waiting, nothing asked or run again.
 	_, err = h.run(a, "r1", "Order 1042 arrived broken.")
-	h.escalated(err, checkpoint.ReasonIrreversibleAction)
-	h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"})
+	h.escalated(err, rebound.ReasonIrreversibleAction)
+	h.esc.Decide(id, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 	res, err := h.run(a, "r1", "Order 1042 arrived broken.")
 	if err != nil {
 		t.Fatal(err)
@@ -164,8 +163,8 @@ func TestIdempotencyKeyStableAcrossAttemptsAndResumes(t *testing.T) {
 	}}
 	a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{idem, refundTool(&rc, nil)}})
 	_, err := h.run(a, "r1", "go")
-	id, _ := h.escalated(err, checkpoint.ReasonIrreversibleAction)
-	h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"})
+	id, _ := h.escalated(err, rebound.ReasonIrreversibleAction)
+	h.esc.Decide(id, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 	if _, err := h.run(a, "r1", "go"); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +181,7 @@ func TestIdempotencyKeyStableAcrossAttemptsAndResumes(t *testing.T) {
 	ic.keys = nil
 	rc.keys = nil
 	_, err = h2.run(a, "r2", "go")
-	id, _ = h2.escalated(err, checkpoint.ReasonIrreversibleAction)
+	id, _ = h2.escalated(err, rebound.ReasonIrreversibleAction)
 	_ = id
 	if len(ic.keys) != 1 || ic.keys[0] == "" {
 		t.Fatalf("keys %q", ic.keys)
@@ -223,7 +222,7 @@ func TestFailureTable(t *testing.T) {
 		}}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{lookupTool(&lc, nil)}})
 		_, err := h.run(a, "r", "x")
-		_, esc := h.escalated(err, checkpoint.ReasonRepeatedFailure)
+		_, esc := h.escalated(err, rebound.ReasonRepeatedFailure)
 		if !strings.Contains(esc.Context, "refused the model's arguments 3 times in a row") || lc.n.Load() != 0 {
 			t.Fatalf("context %q, %d runs", esc.Context, lc.n.Load())
 		}
@@ -276,7 +275,7 @@ func TestFailureTable(t *testing.T) {
 		m := &scripted{script: []*llm_Response{use("", tc("c1", "issue_refund", `{"order_id":"1","amount_cents":100}`)), answer("ok")}}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{tool}})
 		_, err := h.run(a, "r", "x")
-		id, esc := h.escalated(err, checkpoint.ReasonAmbiguousState)
+		id, esc := h.escalated(err, rebound.ReasonAmbiguousState)
 		if !strings.Contains(esc.Context, `issue_refund {"amount_cents":100,"order_id":"1"}`) || !strings.Contains(esc.Context, "c1") {
 			t.Fatalf("context lacks the exact call: %s", esc.Context)
 		}
@@ -284,11 +283,11 @@ func TestFailureTable(t *testing.T) {
 			t.Fatalf("irreversible tool ran %d times, want 1 (never retried)", rc.n.Load())
 		}
 		_, err = h.run(a, "r", "x")
-		h.escalated(err, checkpoint.ReasonAmbiguousState)
+		h.escalated(err, rebound.ReasonAmbiguousState)
 		if rc.n.Load() != 1 {
 			t.Fatalf("resume re-ran the call in doubt: %d runs", rc.n.Load())
 		}
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionRespond, Answer: "refund 1 went through (checked with payments)", By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionRespond, Answer: "refund 1 went through (checked with payments)", By: "ana"})
 		res, err := h.run(a, "r", "x")
 		if err != nil {
 			t.Fatal(err)
@@ -352,7 +351,7 @@ func TestFailureTable(t *testing.T) {
 		tool.EscalateUnavailable = true
 		m := &scripted{script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
 		_, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{tool}}), "r", "x")
-		h.escalated(err, checkpoint.ReasonMaxRetriesExceeded)
+		h.escalated(err, rebound.ReasonMaxRetriesExceeded)
 	})
 	t.Run("UnknownToolNamesTheTools", func(t *testing.T) {
 		h := newHarness(t)
@@ -386,7 +385,7 @@ func TestFailureTable(t *testing.T) {
 		m := &scripted{script: []*llm_Response{use("", tc("c1", "issue_refund", `{"order_id":"1","amount_cents":1}`)), answer("ok")}}
 		tool := refundTool(&rc, func(int) error { panic("after the transfer") })
 		_, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{tool}}), "r", "x")
-		h.escalated(err, checkpoint.ReasonAmbiguousState)
+		h.escalated(err, rebound.ReasonAmbiguousState)
 	})
 	t.Run("EveryCallGetsAResult", func(t *testing.T) {
 		h := newHarness(t)

@@ -93,11 +93,11 @@ func (a *Agent) approve(ctx context.Context, run *checkpoint.Run, id, said strin
 		if round > 1 {
 			name += ":" + strconv.Itoa(round)
 		}
-		d, err := ask(ctx, run, name, checkpoint.ReasonIrreversibleAction, approvalText(cur, id, said, problem))
+		d, err := ask(ctx, run, name, rebound.ReasonIrreversibleAction, approvalText(cur, id, said, problem))
 		if err != nil {
 			return cur, d, err
 		}
-		if checkpoint.Action(d.Action) != checkpoint.ActionEdit {
+		if rebound.Action(d.Action) != rebound.ActionEdit {
 			return cur, d, nil
 		}
 		next, err := a.edited(cur, d.Answer)
@@ -174,10 +174,10 @@ func (a *Agent) execute(ctx context.Context, id, said string, p, orig pending, d
 	if d, ok := checkpoint.DecisionOf(ctx); ok {
 		dec = decision{Action: string(d.Action), Answer: d.Answer, Note: d.Note, By: d.By}
 		o.Decision, o.By = dec.Action, dec.By
-		if d.Action == checkpoint.ActionEdit {
+		if d.Action == rebound.ActionEdit {
 			next, err := a.edited(p, d.Answer)
 			if err != nil {
-				return o, checkpoint.Escalate(checkpoint.ReasonAmbiguousState, "The edit could not be used: "+err.Error(), nil)
+				return o, checkpoint.Escalate(rebound.ReasonAmbiguousState, "The edit could not be used: "+err.Error(), nil)
 			}
 			p = next
 			o.Tool, o.Input, o.Effect = p.name, p.input, p.t.Effect.String()
@@ -203,7 +203,7 @@ func (a *Agent) execute(ctx context.Context, id, said string, p, orig pending, d
 		var esc *checkpoint.EscalateError
 		fo := o
 		if asEscalate(err, &esc) {
-			fo.Class = esc.Reason
+			fo.Class = string(esc.Reason)
 		} else if fo.Class == "" {
 			fo.Class = rebound.ClassCanceled.String()
 		}
@@ -221,14 +221,14 @@ func (a *Agent) decide(ctx context.Context, id string, p pending, dec decision, 
 	if p.problem != "" {
 		return failed(o, p.class, p.problem, nil), nil
 	}
-	switch checkpoint.Action(dec.Action) {
-	case checkpoint.ActionReject:
+	switch rebound.Action(dec.Action) {
+	case rebound.ActionReject:
 		msg := fmt.Sprintf("Error: a reviewer rejected this call of %s; it was not run.", p.name)
 		if dec.Note != "" {
 			msg += " The reviewer said: " + dec.Note
 		}
 		return failed(o, ClassRejected, msg, nil), nil
-	case checkpoint.ActionRespond:
+	case rebound.ActionRespond:
 		o.Content = dec.Answer
 		return o, nil
 	}
@@ -241,17 +241,17 @@ func (a *Agent) checkConfidence(ctx context.Context, run *checkpoint.Run, o Outc
 	if a.cfg.MinConfidence <= 0 || o.Confidence == nil || *o.Confidence >= a.cfg.MinConfidence || o.IsError {
 		return o, nil
 	}
-	d, err := ask(ctx, run, "confidence:"+o.CallID, checkpoint.ReasonLowConfidence,
+	d, err := ask(ctx, run, "confidence:"+o.CallID, rebound.ReasonLowConfidence,
 		fmt.Sprintf("Tool %s answered call %s (%s) with confidence %.2f, under %.2f. Result: %s\n"+
 			"Approve gives the model this result; respond gives it your answer instead; reject tells the model the result was refused.",
 			o.Tool, o.CallID, o.Input, *o.Confidence, a.cfg.MinConfidence, o.Content))
 	if err != nil {
 		return o, err
 	}
-	switch checkpoint.Action(d.Action) {
-	case checkpoint.ActionRespond, checkpoint.ActionEdit:
+	switch rebound.Action(d.Action) {
+	case rebound.ActionRespond, rebound.ActionEdit:
 		o.Content, o.Decision, o.By = d.Answer, d.Action, d.By
-	case checkpoint.ActionReject:
+	case rebound.ActionReject:
 		msg := fmt.Sprintf("Error: a reviewer refused the result of this call of %s (its confidence was too low).", o.Tool)
 		if d.Note != "" {
 			msg += " The reviewer said: " + d.Note

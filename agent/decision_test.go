@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/agent"
-	"github.com/rebound-go/rebound/checkpoint"
 )
 
 // TestDecisions checks every decision kind on a call waiting for approval.
@@ -20,12 +20,12 @@ func TestDecisions(t *testing.T) {
 		}}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{refundTool(&rc, nil), lookupTool(&counter{}, nil)}})
 		_, err := h.run(a, "r", "refund 1042")
-		id, _ := h.escalated(err, checkpoint.ReasonIrreversibleAction)
+		id, _ := h.escalated(err, rebound.ReasonIrreversibleAction)
 		return h, m, &rc, a, id
 	}
 	t.Run("ApproveRunsOnce", func(t *testing.T) {
 		h, _, rc, a, id := start(t)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 		res, err := h.run(a, "r", "refund 1042")
 		if err != nil {
 			t.Fatal(err)
@@ -39,7 +39,7 @@ func TestDecisions(t *testing.T) {
 	})
 	t.Run("RejectTellsTheModelAndGoesOn", func(t *testing.T) {
 		h, m, rc, a, id := start(t)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionReject, Note: "over the limit for this customer", By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionReject, Note: "over the limit for this customer", By: "ana"})
 		res, err := h.run(a, "r", "refund 1042")
 		if err != nil {
 			t.Fatalf("a rejected call failed the run: %v", err)
@@ -52,7 +52,7 @@ func TestDecisions(t *testing.T) {
 	})
 	t.Run("RespondIsTheResult", func(t *testing.T) {
 		h, m, rc, a, id := start(t)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionRespond, Answer: "Refunded by hand: RF-77.", By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionRespond, Answer: "Refunded by hand: RF-77.", By: "ana"})
 		if _, err := h.run(a, "r", "refund 1042"); err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func TestDecisions(t *testing.T) {
 	})
 	t.Run("EditRunsWithEditedArgumentsKeepingTheOriginal", func(t *testing.T) {
 		h, _, rc, a, id := start(t)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionEdit, Answer: `{"order_id":"1042","amount_cents":5000}`, By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionEdit, Answer: `{"order_id":"1042","amount_cents":5000}`, By: "ana"})
 		res, err := h.run(a, "r", "refund 1042")
 		if err != nil {
 			t.Fatal(err)
@@ -76,9 +76,9 @@ func TestDecisions(t *testing.T) {
 	})
 	t.Run("InvalidEditAsksAgain", func(t *testing.T) {
 		h, _, rc, a, id := start(t)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionEdit, Answer: `{"order_id":"1042","amount":50}`, By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionEdit, Answer: `{"order_id":"1042","amount":50}`, By: "ana"})
 		_, err := h.run(a, "r", "refund 1042")
-		id2, esc := h.escalated(err, checkpoint.ReasonIrreversibleAction)
+		id2, esc := h.escalated(err, rebound.ReasonIrreversibleAction)
 		if id2 == id || !strings.Contains(esc.Context, "The previous edit could not be used") || rc.n.Load() != 0 {
 			t.Fatalf("%s %q %d", id2, esc.Context, rc.n.Load())
 		}
@@ -92,14 +92,14 @@ func TestDecisions(t *testing.T) {
 		m := &scripted{script: []*llm_Response{use("", tc("c1", "issue_refund", refund)), answer("Done.")}}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{refundTool(&rc, nil), credit}})
 		_, err := h.run(a, "r", "x")
-		id, _ := h.escalated(err, checkpoint.ReasonIrreversibleAction)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionEdit, Answer: `{"tool":"issue_credit","arguments":{"order_id":"1042","amount_cents":7999}}`, By: "ana"})
+		id, _ := h.escalated(err, rebound.ReasonIrreversibleAction)
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionEdit, Answer: `{"tool":"issue_credit","arguments":{"order_id":"1042","amount_cents":7999}}`, By: "ana"})
 		_, err = h.run(a, "r", "x")
-		id2, esc := h.escalated(err, checkpoint.ReasonIrreversibleAction)
+		id2, esc := h.escalated(err, rebound.ReasonIrreversibleAction)
 		if !strings.Contains(esc.Context, "issue_credit, whose approval rule (every call) needs approval") || cc.n.Load() != 0 {
 			t.Fatalf("%q, %d credits", esc.Context, cc.n.Load())
 		}
-		h.esc.Decide(id2, checkpoint.Decision{Action: checkpoint.ActionApprove, By: "bo"})
+		h.esc.Decide(id2, rebound.Decision{Action: rebound.ActionApprove, By: "bo"})
 		res, err := h.run(a, "r", "x")
 		if err != nil {
 			t.Fatal(err)
@@ -111,7 +111,7 @@ func TestDecisions(t *testing.T) {
 	})
 	t.Run("EditToAnotherToolWithoutApprovalRuns", func(t *testing.T) {
 		h, _, rc, a, id := start(t)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionEdit, Answer: `{"tool":"lookup_order","arguments":{"order_id":"1042"}}`, By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionEdit, Answer: `{"tool":"lookup_order","arguments":{"order_id":"1042"}}`, By: "ana"})
 		res, err := h.run(a, "r", "refund 1042")
 		if err != nil {
 			t.Fatal(err)

@@ -50,7 +50,7 @@ func Example() {
 	fmt.Println(err)
 
 	ids, _ := queue.Items()
-	queue.Decide(ids[0], checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"})
+	queue.Decide(ids[0], rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 	if err := runner.Run(context.Background(), "ticket-1042", support); err != nil {
 		panic(err)
 	}

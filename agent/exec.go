@@ -10,8 +10,7 @@ import (
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
 	"github.com/rebound-go/rebound/checkpoint"
-	"github.com/rebound-go/rebound/retry"
-	"github.com/rebound-go/rebound/timeout"
+	"github.com/rebound-go/rebound/pipeline"
 )
 
 // The classes of a failed tool call that are the agent's own; a failure of the handler has the
@@ -89,18 +88,13 @@ func invoke(ctx context.Context, t *tool, call Call, in any) (v any, err error) 
 	return t.Handler.run(ctx, call, in)
 }
 
-// attempt runs a call through the tool's resilience stack, outermost first: retry (the tool's
-// policy), breaker (the tool's), timeout (the attempt's own), the handler. An irreversible
-// tool's failure that does not show the call was refused before it took effect is marked
-// permanent, so that it is never retried.
+// attempt runs a call through the tool's pipeline (package pipeline: retry, breaker, attempt
+// timeout, the handler). An irreversible tool's failure that does not show the call was refused
+// before it took effect is never retried: its policy retries refused classes only, and a
+// handler's error marked Transient is marked Permanent again.
 func attempt(ctx context.Context, t *tool, call Call, in any) (any, error) {
-	return retry.Do(ctx, t.policy, func(ctx context.Context) (any, error) {
-		v, err := breaker.Do(ctx, t.Breaker, func(ctx context.Context) (any, error) {
-			if t.Timeout < 0 {
-				return invoke(ctx, t, call, in)
-			}
-			return timeout.Do(ctx, t.Timeout, func(ctx context.Context) (any, error) { return invoke(ctx, t, call, in) })
-		})
+	return pipeline.Do(ctx, t.pipe, pipeline.Call[any]{}, func(ctx context.Context) (any, error) {
+		v, err := invoke(ctx, t, call, in)
 		if err != nil && t.Effect == Irreversible && !refused(ctx, err) {
 			err = rebound.Permanent(err)
 		}
@@ -113,7 +107,7 @@ func attempt(ctx context.Context, t *tool, call Call, in any) (any, error) {
 // content policy). A timeout, a cut connection, a 5xx, a malformed answer, a panic or an
 // unknown error does not.
 func refused(ctx context.Context, err error) bool {
-	var open *breaker.ErrOpen
+	var open *breaker.OpenError
 	if errors.As(err, &open) {
 		return true
 	}
@@ -121,7 +115,12 @@ func refused(ctx context.Context, err error) bool {
 	if errors.As(err, &p) {
 		return false
 	}
-	switch c, _ := rebound.ClassifyContext(ctx, err); c {
+	c, _ := rebound.ClassifyContext(ctx, err)
+	return refusedClass(c)
+}
+
+func refusedClass(c rebound.Class) bool {
+	switch c {
 	case rebound.ClassRateLimited, rebound.ClassOverloaded, rebound.ClassQuota, rebound.ClassAuth,
 		rebound.ClassInvalid, rebound.ClassContentPolicy:
 		return true
@@ -167,7 +166,7 @@ func (a *Agent) run(ctx context.Context, t *tool, call Call, in any, o Outcome, 
 		cls = ClassPanic
 	}
 	if t.Effect == Irreversible && !refused(ctx, err) {
-		return o, checkpoint.Escalate(checkpoint.ReasonAmbiguousState, ambiguousText(t, call, cls), err)
+		return o, checkpoint.Escalate(rebound.ReasonAmbiguousState, ambiguousText(t, call, cls), err)
 	}
 	if unavailable(err) {
 		if fb := a.tools[t.Fallback]; fb != nil && !seen[fb.Name] {
@@ -181,7 +180,7 @@ func (a *Agent) run(ctx context.Context, t *tool, call Call, in any, o Outcome, 
 			}
 		}
 		if t.EscalateUnavailable {
-			return o, checkpoint.Escalate(checkpoint.ReasonMaxRetriesExceeded,
+			return o, checkpoint.Escalate(rebound.ReasonMaxRetriesExceeded,
 				fmt.Sprintf("tool %s is unavailable; the model's call %s was %s %s", t.Name, call.ID, t.Name, call.Input), err)
 		}
 		return failed(o, ClassUnavailable, fmt.Sprintf("Error: tool %s is unavailable right now (%v). Do not call it again at once: take another path, or try it again later.", t.Name, err), err), nil

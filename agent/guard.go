@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/llm"
 )
@@ -115,7 +116,7 @@ func sameResult(a, b Outcome) bool {
 
 // finding is a guard that fired.
 type finding struct {
-	reason string
+	reason rebound.EscalationReason
 	text   string
 }
 
@@ -133,7 +134,7 @@ func (l Limits) inspect(s *loopState) *finding {
 			k++
 		}
 		if k >= n {
-			return &finding{checkpoint.ReasonRepeatedFailure,
+			return &finding{rebound.ReasonRepeatedFailure,
 				fmt.Sprintf("Tool %s refused the model's arguments %d times in a row; the last: %s (%s)", last.Tool, k, last.Input, last.Content)}
 		}
 	}
@@ -144,7 +145,7 @@ func (l Limits) inspect(s *loopState) *finding {
 			alt = sameResult(tail[i], tail[i-2])
 		}
 		if alt {
-			return &finding{checkpoint.ReasonAlternatingCalls,
+			return &finding{rebound.ReasonAlternatingCalls,
 				fmt.Sprintf("The model alternated between %s %s and %s %s %d times, with the same results each time", tail[0].Tool, tail[0].Input, tail[1].Tool, tail[1].Input, n)}
 		}
 	}
@@ -160,22 +161,22 @@ func (l Limits) inspect(s *loopState) *finding {
 			}
 		}
 		if n := l.FailedCall; n > 0 && o.IsError && fails >= n {
-			return &finding{checkpoint.ReasonRepeatedFailure,
+			return &finding{rebound.ReasonRepeatedFailure,
 				fmt.Sprintf("The call %s %s failed %d times; the last: %s", o.Tool, o.Input, fails, o.Content)}
 		}
 		if n := l.RepeatedCall; n > 0 && !o.IsError && same >= n {
-			return &finding{checkpoint.ReasonLoopDetected,
+			return &finding{rebound.ReasonLoopDetected,
 				fmt.Sprintf("The model is stuck in a loop: it made the call %s %s %d times and got the same result each time", o.Tool, o.Input, same)}
 		}
 	}
 	if l.MaxTokens > 0 && s.tokens >= l.MaxTokens {
-		return &finding{checkpoint.ReasonBudgetExceeded, fmt.Sprintf("The run used %d tokens, its budget is %d", s.tokens, l.MaxTokens)}
+		return &finding{rebound.ReasonBudgetExceeded, fmt.Sprintf("The run used %d tokens, its budget is %d", s.tokens, l.MaxTokens)}
 	}
 	if l.MaxCost > 0 && s.cost >= l.MaxCost {
-		return &finding{checkpoint.ReasonBudgetExceeded, fmt.Sprintf("The run cost %.4f, its budget is %.4f", s.cost, l.MaxCost)}
+		return &finding{rebound.ReasonBudgetExceeded, fmt.Sprintf("The run cost %.4f, its budget is %.4f", s.cost, l.MaxCost)}
 	}
 	if l.MaxTurns > 0 && s.turns >= l.MaxTurns {
-		return &finding{checkpoint.ReasonMaxTurns, fmt.Sprintf("The model took %d turns and still calls tools; the limit is %d", s.turns, l.MaxTurns)}
+		return &finding{rebound.ReasonMaxTurns, fmt.Sprintf("The model took %d turns and still calls tools; the limit is %d", s.turns, l.MaxTurns)}
 	}
 	return nil
 }
@@ -192,10 +193,10 @@ func (a *Agent) checkLoop(ctx context.Context, run *checkpoint.Run, s *loopState
 	if err != nil {
 		return "", err
 	}
-	switch checkpoint.Action(d.Action) {
-	case checkpoint.ActionReject:
+	switch rebound.Action(d.Action) {
+	case rebound.ActionReject:
 		return "", &StoppedError{RunID: run.ID(), Reason: f.reason, By: d.By, Note: d.Note}
-	case checkpoint.ActionRespond, checkpoint.ActionEdit:
+	case rebound.ActionRespond, rebound.ActionEdit:
 		s.reset()
 		return "A reviewer says: " + d.Answer, nil
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/agent"
-	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/llm"
 )
 
@@ -43,12 +42,12 @@ func TestLoopDetector(t *testing.T) {
 		tools  []agent.Tool
 		script []*llm_Response
 		lim    agent.Limits
-		reason string // "" : must not fire
-		calls  int    // model calls made when it fires
+		reason rebound.EscalationReason // "" : must not fire
+		calls  int                      // model calls made when it fires
 	}{
 		{name: "SameCallSameResult", tools: []agent.Tool{pager("list", same)},
 			script: turns(10, func(i int) rebound.Block { return tc("c"+strconv.Itoa(i), "list", `{"page":1}`) }),
-			reason: checkpoint.ReasonLoopDetected, calls: agent.DefaultRepeatedCall},
+			reason: rebound.ReasonLoopDetected, calls: agent.DefaultRepeatedCall},
 		{name: "SameCallSameResultArgumentsReordered", tools: []agent.Tool{agent.Tool{Name: "find", Effect: agent.ReadOnly,
 			Handler: agent.Handle(func(_ context.Context, _ agent.Call, in refundIn) (string, error) { return "none", nil })}},
 			script: turns(10, func(i int) rebound.Block {
@@ -57,7 +56,7 @@ func TestLoopDetector(t *testing.T) {
 				}
 				return tc("c"+strconv.Itoa(i), "find", `{ "amount_cents": 2, "order_id": "1" }`)
 			}),
-			reason: checkpoint.ReasonLoopDetected, calls: agent.DefaultRepeatedCall},
+			reason: rebound.ReasonLoopDetected, calls: agent.DefaultRepeatedCall},
 		{name: "Alternating", tools: []agent.Tool{pager("list", same), pager("count", func(int, pageIn) (string, error) { return "3", nil })},
 			script: turns(10, func(i int) rebound.Block {
 				if i%2 == 0 {
@@ -65,23 +64,23 @@ func TestLoopDetector(t *testing.T) {
 				}
 				return tc("c"+strconv.Itoa(i), "count", `{"page":1}`)
 			}),
-			reason: checkpoint.ReasonAlternatingCalls, calls: agent.DefaultAlternating},
+			reason: rebound.ReasonAlternatingCalls, calls: agent.DefaultAlternating},
 		{name: "SameCallFailing", tools: []agent.Tool{pager("list", func(int, pageIn) (string, error) {
 			return "", rebound.Permanent(errors.New("no such page"))
 		})},
 			script: turns(10, func(i int) rebound.Block { return tc("c"+strconv.Itoa(i), "list", `{"page":9}`) }),
-			reason: checkpoint.ReasonRepeatedFailure, calls: agent.DefaultFailedCall},
+			reason: rebound.ReasonRepeatedFailure, calls: agent.DefaultFailedCall},
 		{name: "MaxTurns", tools: []agent.Tool{pager("list", func(n int, _ pageIn) (string, error) { return "page " + strconv.Itoa(n), nil })},
 			script: turns(10, func(i int) rebound.Block { return tc("c"+strconv.Itoa(i), "list", `{"page":`+strconv.Itoa(i)+`}`) }),
-			lim:    agent.Limits{MaxTurns: 3}, reason: checkpoint.ReasonMaxTurns, calls: 3},
+			lim:    agent.Limits{MaxTurns: 3}, reason: rebound.ReasonMaxTurns, calls: 3},
 		{name: "TokenBudget", tools: []agent.Tool{pager("list", func(n int, _ pageIn) (string, error) { return "page " + strconv.Itoa(n), nil })},
 			script: turns(10, func(i int) rebound.Block { return tc("c"+strconv.Itoa(i), "list", `{"page":`+strconv.Itoa(i)+`}`) }),
-			lim:    agent.Limits{MaxTokens: 250}, reason: checkpoint.ReasonBudgetExceeded, calls: 3},
+			lim:    agent.Limits{MaxTokens: 250}, reason: rebound.ReasonBudgetExceeded, calls: 3},
 		{name: "CostBudget", tools: []agent.Tool{pager("list", func(n int, _ pageIn) (string, error) { return "page " + strconv.Itoa(n), nil })},
 			script: turns(10, func(i int) rebound.Block { return tc("c"+strconv.Itoa(i), "list", `{"page":`+strconv.Itoa(i)+`}`) }),
 			lim: agent.Limits{MaxCost: 0.0012, Cost: func(u llm.Usage) float64 {
 				return float64(u.InputTokens)*3e-6 + float64(u.OutputTokens)*15e-6
-			}}, reason: checkpoint.ReasonBudgetExceeded, calls: 3},
+			}}, reason: rebound.ReasonBudgetExceeded, calls: 3},
 		// Look alike but progress: must not fire.
 		{name: "PagesProgress", tools: []agent.Tool{pager("list", func(_ int, in pageIn) (string, error) { return "page " + strconv.Itoa(in.Page), nil })},
 			script: turns(12, func(i int) rebound.Block { return tc("c"+strconv.Itoa(i), "list", `{"page":`+strconv.Itoa(i)+`}`) })},
@@ -129,21 +128,21 @@ func TestGuardDecisions(t *testing.T) {
 		m := &scripted{script: turns(12, func(i int) rebound.Block { return tc("c"+strconv.Itoa(i), "list", `{"page":1}`) })}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{pager("list", func(int, pageIn) (string, error) { return "same", nil })}})
 		_, err := h.run(a, "r", "go")
-		id, _ := h.escalated(err, checkpoint.ReasonLoopDetected)
+		id, _ := h.escalated(err, rebound.ReasonLoopDetected)
 		return h, m, a, id
 	}
 	t.Run("ApproveGoesOnWithFreshCounters", func(t *testing.T) {
 		h, m, a, id := loop(t)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 		_, err := h.run(a, "r", "go")
-		h.escalated(err, checkpoint.ReasonLoopDetected)
+		h.escalated(err, rebound.ReasonLoopDetected)
 		if m.calls() != 2*agent.DefaultRepeatedCall {
 			t.Fatalf("%d model calls, want %d", m.calls(), 2*agent.DefaultRepeatedCall)
 		}
 	})
 	t.Run("RespondGuidesTheModel", func(t *testing.T) {
 		h, m, a, id := loop(t)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionRespond, Answer: "Stop listing; answer with what you have.", By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionRespond, Answer: "Stop listing; answer with what you have.", By: "ana"})
 		_, _ = h.run(a, "r", "go")
 		req := m.reqs[agent.DefaultRepeatedCall]
 		last := req.Messages[len(req.Messages)-1]
@@ -153,10 +152,10 @@ func TestGuardDecisions(t *testing.T) {
 	})
 	t.Run("RejectStopsTheRun", func(t *testing.T) {
 		h, _, a, id := loop(t)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionReject, Note: "going nowhere", By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionReject, Note: "going nowhere", By: "ana"})
 		_, err := h.run(a, "r", "go")
 		var se *agent.StoppedError
-		if !errors.As(err, &se) || se.Reason != checkpoint.ReasonLoopDetected || se.Note != "going nowhere" {
+		if !errors.As(err, &se) || se.Reason != rebound.ReasonLoopDetected || se.Note != "going nowhere" {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -176,10 +175,10 @@ func TestCountersSurviveResume(t *testing.T) {
 	}}
 	a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{pager("list", func(int, pageIn) (string, error) { return "same", nil }), refundTool(&rc, nil)}})
 	_, err := h.run(a, "r", "go")
-	id, _ := h.escalated(err, checkpoint.ReasonIrreversibleAction)
-	h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"})
+	id, _ := h.escalated(err, rebound.ReasonIrreversibleAction)
+	h.esc.Decide(id, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 	_, err = h.run(a, "r", "go")
-	h.escalated(err, checkpoint.ReasonLoopDetected)
+	h.escalated(err, rebound.ReasonLoopDetected)
 	if m.calls() != 4 || rc.n.Load() != 1 {
 		t.Fatalf("%d model calls, %d refunds", m.calls(), rc.n.Load())
 	}
@@ -202,11 +201,11 @@ func TestLowConfidence(t *testing.T) {
 		m := &scripted{script: []*llm_Response{use("", tc("c1", "classify", `{"page":1}`)), answer("finished")}}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{classify}, MinConfidence: 0.7})
 		_, err := h.run(a, "r", "go")
-		id, esc := h.escalated(err, checkpoint.ReasonLowConfidence)
+		id, esc := h.escalated(err, rebound.ReasonLowConfidence)
 		if !strings.Contains(esc.Context, "confidence 0.41, under 0.70") {
 			t.Fatalf("%q", esc.Context)
 		}
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionRespond, Answer: `{"answer":"replace"}`, By: "ana"})
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionRespond, Answer: `{"answer":"replace"}`, By: "ana"})
 		res, err := h.run(a, "r", "go")
 		if err != nil || results(m.last())[0].ResultText() != `{"answer":"replace"}` || res.Calls[0].Decision != "respond" {
 			t.Fatalf("%v %+v", err, res)
@@ -223,8 +222,8 @@ func TestLowConfidence(t *testing.T) {
 		}
 		a := newAgent(t, agent.Config{Model: m, MinConfidence: 0.7, AnswerConfidence: conf})
 		_, err := h.run(a, "r", "go")
-		id, _ := h.escalated(err, checkpoint.ReasonLowConfidence)
-		h.esc.Decide(id, checkpoint.Decision{Action: checkpoint.ActionReject, Note: "check the photos first", By: "ana"})
+		id, _ := h.escalated(err, rebound.ReasonLowConfidence)
+		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionReject, Note: "check the photos first", By: "ana"})
 		res, err := h.run(a, "r", "go")
 		if err != nil || res.Text != "refund (confidence 0.9)" || !strings.Contains(m.last().Messages[len(m.last().Messages)-1].Text(), "check the photos first") {
 			t.Fatalf("%v %+v", err, res)

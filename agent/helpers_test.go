@@ -102,7 +102,7 @@ func (h *harness) run(a *agent.Agent, id, prompt string) (*agent.Result, error) 
 }
 
 // escalated returns the escalation err is, failing the test otherwise.
-func (h *harness) escalated(err error, reason string) (string, checkpoint.Escalation) {
+func (h *harness) escalated(err error, reason rebound.EscalationReason) (string, rebound.Escalation) {
 	h.t.Helper()
 	var ee *checkpoint.EscalatedError
 	if !errors.As(err, &ee) {
@@ -118,7 +118,7 @@ func (h *harness) escalated(err error, reason string) (string, checkpoint.Escala
 		}
 	}
 	h.t.Fatalf("escalation %s not found", ee.EscalationID)
-	return "", checkpoint.Escalation{}
+	return "", rebound.Escalation{}
 }
 
 func (h *harness) toolEvents() []rebound.Event {

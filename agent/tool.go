@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
+	"github.com/rebound-go/rebound/pipeline"
 	"github.com/rebound-go/rebound/retry"
 )
 
@@ -147,8 +149,7 @@ type Tool struct {
 	// refused before it took effect (rate limited, overloaded, quota, auth, invalid): a timeout
 	// or a cut connection leaves it in doubt, and it escalates instead.
 	Retry retry.Policy
-	// Breaker guards the tool's calls. Nil: a breaker of its own with breaker's defaults, named
-	// "tool/NAME".
+	// Breaker guards the tool's calls. Nil: the breaker "tool/NAME" of Config.Breakers.
 	Breaker *breaker.Breaker
 	// Fallback names the tool that answers when this one is unavailable (breaker open or
 	// retries exhausted), with the same input. Empty: none.
@@ -172,15 +173,15 @@ func validName(s string) bool {
 	return true
 }
 
-// tool is a Tool ready to run: defaults filled in, schema parsed.
+// tool is a Tool ready to run: defaults filled in, schema parsed, its calls' pipeline built.
 type tool struct {
 	Tool
 	schema *schema
 	raw    json.RawMessage
-	policy retry.Policy
+	pipe   *pipeline.Pipeline
 }
 
-func newTool(t Tool) (*tool, error) {
+func newTool(t Tool, breakers *breaker.Set) (*tool, error) {
 	if !validName(t.Name) {
 		return nil, fmt.Errorf("agent: tool name %q: use 1 to 64 letters, digits, '_' or '-'", t.Name)
 	}
@@ -204,11 +205,6 @@ func newTool(t Tool) (*tool, error) {
 	if t.Timeout == 0 {
 		t.Timeout = DefaultToolTimeout
 	}
-	if t.Breaker == nil {
-		if t.Breaker, err = breaker.New(breaker.Settings{Name: "tool/" + t.Name}); err != nil {
-			return nil, fmt.Errorf("agent: tool %q: breaker: %w", t.Name, err)
-		}
-	}
 	p := t.Retry
 	if p.MaxAttempts == 0 {
 		p.MaxAttempts = DefaultToolMaxAttempts
@@ -219,10 +215,28 @@ func newTool(t Tool) (*tool, error) {
 	if p.Cap == 0 {
 		p.Cap = 5 * time.Second
 	}
-	if p.Name == "" {
-		p.Name = "tool/" + t.Name
+	if t.Effect == Irreversible {
+		// Only what shows the call was refused before it took effect is retried.
+		retryOn := p.RetryOn
+		p.RetryOn = func(c rebound.Class) bool {
+			if !refusedClass(c) {
+				return false
+			}
+			if retryOn != nil {
+				return retryOn(c)
+			}
+			return c.Retriable()
+		}
 	}
-	return &tool{Tool: t, schema: sc, raw: raw, policy: p}, nil
+	pc := pipeline.Config{Name: "tool/" + t.Name, Retry: p, AttemptTimeout: t.Timeout, Breakers: breakers}
+	if b := t.Breaker; b != nil {
+		pc.BreakerFor = func(string) pipeline.Breaker { return pipeline.Local(b) }
+	}
+	pipe, err := pipeline.New(pc)
+	if err != nil {
+		return nil, fmt.Errorf("agent: tool %q: %w", t.Name, err)
+	}
+	return &tool{Tool: t, schema: sc, raw: raw, pipe: pipe}, nil
 }
 
 func toolNames(ts []*tool) string {

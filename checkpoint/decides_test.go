@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
 )
@@ -12,7 +13,7 @@ import (
 // A step that DecidesItself receives every decision, reject and edit included, and its result
 // is the step's: a rejection does not fail the run.
 func TestDecidesItself(t *testing.T) {
-	for _, action := range []checkpoint.Action{checkpoint.ActionApprove, checkpoint.ActionReject, checkpoint.ActionRespond, checkpoint.ActionEdit} {
+	for _, action := range []rebound.Action{rebound.ActionApprove, rebound.ActionReject, rebound.ActionRespond, rebound.ActionEdit} {
 		t.Run(string(action), func(t *testing.T) {
 			esc := &checkpointtest.Escalator{}
 			r := checkpoint.NewRunner(checkpoint.NewMemoryStore(), checkpoint.Config{Escalations: esc})
@@ -23,7 +24,7 @@ func TestDecidesItself(t *testing.T) {
 					runs++
 					d, ok := checkpoint.DecisionOf(ctx)
 					if !ok {
-						return "", checkpoint.Escalate(checkpoint.ReasonIrreversibleAction, "may I?", nil)
+						return "", checkpoint.Escalate(rebound.ReasonIrreversibleAction, "may I?", nil)
 					}
 					return string(d.Action) + ":" + d.Answer, nil
 				}, checkpoint.DecidesItself())
@@ -38,7 +39,7 @@ func TestDecidesItself(t *testing.T) {
 			if err := r.Run(context.Background(), "r", wf); !errors.As(err, &ee) || runs != 1 {
 				t.Fatalf("undecided: got %v after %d runs", err, runs)
 			}
-			esc.Decide(ee.EscalationID, checkpoint.Decision{Action: action, Answer: "{}", By: "ana"})
+			esc.Decide(ee.EscalationID, rebound.Decision{Action: action, Answer: "{}", By: "ana"})
 			if err := r.Run(context.Background(), "r", wf); err != nil {
 				t.Fatal(err)
 			}

@@ -69,6 +69,9 @@ func newRun(r *Runner, c *Claimed) (*Run, error) {
 		}
 		run.steps = append(run.steps, s)
 	}
+	if err := verifyStepCount(c.Run, len(c.Steps)); err != nil {
+		return nil, err
+	}
 	run.journal = make([]journalMsg, 0, len(c.Messages))
 	run.firstMsg = make(map[int]int)
 	for i, m := range c.Messages {
@@ -86,6 +89,22 @@ func newRun(r *Runner, c *Claimed) (*Run, error) {
 		run.journal = append(run.journal, journalMsg{msg: msg, step: m.Step})
 	}
 	return run, nil
+}
+
+// verifyStepCount checks that the journal holds every step the run's summary counts: a journal
+// that lost rows (a truncated table, a restored backup of one table, a row deleted
+// by hand) must not read as a run that has yet to reach those steps, which would run them (an
+// irreversible one included) again.
+func verifyStepCount(info RunInfo, have int) error {
+	if info.StepCount <= have {
+		return nil
+	}
+	step := info.LastStep
+	if info.StepCount != have+1 || step == "" {
+		step = fmt.Sprintf("(step %d)", have)
+	}
+	return &CorruptError{RunID: info.ID, Step: step, Record: "step count",
+		Err: fmt.Errorf("the run records %d steps, its journal holds %d: steps are missing from the journal", info.StepCount, have)}
 }
 
 func verifyStep(s StepRecord) error {
@@ -264,7 +283,7 @@ func (run *Run) write(ctx context.Context, w Write) error {
 
 func (run *Run) writeLocked(ctx context.Context, w Write) error {
 	start := time.Now()
-	err := run.r.store.Write(ctx, run.lease, w)
+	err := run.r.store.WriteRun(ctx, run.lease, w)
 	if run.r.cfg.ObserveWrite != nil {
 		run.r.cfg.ObserveWrite(time.Since(start))
 	}

@@ -60,8 +60,8 @@ type decisionCtx struct{}
 
 // DecisionOf returns the decision on the escalation of the step whose context ctx is, when the
 // step runs again because of it (see DecidesItself); ok is false otherwise.
-func DecisionOf(ctx context.Context) (d Decision, ok bool) {
-	d, ok = ctx.Value(decisionCtx{}).(Decision)
+func DecisionOf(ctx context.Context) (d rebound.Decision, ok bool) {
+	d, ok = ctx.Value(decisionCtx{}).(rebound.Decision)
 	return d, ok
 }
 
@@ -183,7 +183,7 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 				return nil, run.stop(fmt.Errorf("run %q step %q: read decision on escalation %s: %w", run.id, name, rec.EscalationID, err))
 			}
 			if !decided {
-				return nil, run.stop(&EscalatedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, Reason: rec.Reason})
+				return nil, run.stop(&EscalatedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, Reason: rebound.EscalationReason(rec.Reason)})
 			}
 			if o.decides {
 				ctx = context.WithValue(ctx, decisionCtx{}, d)
@@ -191,7 +191,7 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 				break
 			}
 			switch d.Action {
-			case ActionRespond:
+			case rebound.ActionRespond:
 				b, err := respond(d.Answer)
 				if err != nil {
 					return nil, run.stop(fmt.Errorf("run %q step %q, escalation %s: %w", run.id, name, rec.EscalationID, err))
@@ -205,7 +205,7 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 				}
 				run.r.emit(ctx, rebound.Event{Kind: rebound.StepCompleted, RunID: run.id, Step: name, Status: string(StepCompleted), EscalationID: rec.EscalationID})
 				return b, nil
-			case ActionReject:
+			case rebound.ActionReject:
 				rej := &RejectedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, By: d.By, Note: d.Note}
 				failed := base
 				failed.Status, failed.Error, failed.Reason, failed.EscalationID = StepFailed, run.r.errText(rej), rec.Reason, rec.EscalationID
@@ -214,7 +214,7 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 					return nil, run.stop(err)
 				}
 				return nil, run.stop(rej)
-			case ActionApprove, ActionRetry:
+			case rebound.ActionApprove, rebound.ActionRetry:
 				approved = true
 			default:
 				return nil, run.stop(fmt.Errorf("run %q step %q: unknown decision %q on escalation %s", run.id, name, d.Action, rec.EscalationID))
@@ -222,7 +222,7 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 		case StepStarted:
 			// In doubt: the step may or may not have taken effect.
 			if o.irreversible {
-				return nil, run.escalate(ctx, base, ReasonAmbiguousState,
+				return nil, run.escalate(ctx, base, rebound.ReasonAmbiguousState,
 					"the step's intent was recorded but not its result: it may or may not have taken effect", nil, 0, nil)
 			}
 			// Idempotent: run again with the same key.
@@ -231,13 +231,13 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 			// doubt (a timeout, a cut connection, an error nobody classified): that is escalated
 			// like a step found in doubt, never re-run blindly.
 			if o.irreversible && !failedBeforeEffect(rec.Class) {
-				return nil, run.escalate(ctx, base, ReasonAmbiguousState,
+				return nil, run.escalate(ctx, base, rebound.ReasonAmbiguousState,
 					"the step failed with a "+orUnknown(rec.Class)+" error, which does not say whether it took effect: "+rec.Error, nil, 0, nil)
 			}
 		}
 	}
 	if o.approval && !approved {
-		return nil, run.escalate(ctx, base, ReasonIrreversibleAction, "the step needs approval before it runs", nil, 0, nil)
+		return nil, run.escalate(ctx, base, rebound.ReasonIrreversibleAction, "the step needs approval before it runs", nil, 0, nil)
 	}
 	return run.execute(ctx, base, exec)
 }
@@ -300,7 +300,7 @@ func (run *Run) execute(ctx context.Context, base StepRecord, exec func(context.
 		}
 		return nil, run.escalate(ctx, intent, ee.Reason, ee.Context, cause, attemptsOf(ferr, st), st)
 	case ctx.Err() == nil && run.r.cfg.EscalateOn(class, ferr):
-		return nil, run.escalate(ctx, intent, ReasonMaxRetriesExceeded, "", ferr, attemptsOf(ferr, st), st)
+		return nil, run.escalate(ctx, intent, rebound.ReasonMaxRetriesExceeded, "", ferr, attemptsOf(ferr, st), st)
 	}
 	failed := intent
 	failed.Status, failed.Error, failed.Class, failed.FinishedAt = StepFailed, run.r.errText(ferr), class.String(), time.Now()

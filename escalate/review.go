@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/rebound-go/rebound"
 )
 
 // The reviewer's side of the queue: claims and decisions. Every change runs as one atomic
@@ -139,14 +141,14 @@ func (q *Queue) Release(ctx context.Context, id, by string) (Item, error) {
 
 // ValidateDecision checks d as Resolve would: a known action, an answer for respond, a
 // reviewer. Its errors are *InvalidError (matching ErrInvalid).
-func ValidateDecision(d Decision) error {
+func ValidateDecision(d rebound.Decision) error {
 	switch d.Action {
-	case ActionApprove, ActionReject, ActionRetry:
-	case ActionRespond:
+	case rebound.ActionApprove, rebound.ActionReject, rebound.ActionRetry:
+	case rebound.ActionRespond:
 		if strings.TrimSpace(d.Answer) == "" {
 			return &InvalidError{Field: "answer", Reason: "respond needs an answer"}
 		}
-	case ActionEdit:
+	case rebound.ActionEdit:
 		var args map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(d.Answer), &args); err != nil || args == nil {
 			return &InvalidError{Field: "answer", Reason: "edit needs the edited arguments as a JSON object"}
@@ -161,10 +163,10 @@ func ValidateDecision(d Decision) error {
 
 // ParseAction returns the action named s ("approve", "reject", "respond", "edit", "retry"), or
 // an *InvalidError.
-func ParseAction(s string) (Action, error) {
-	a := Action(strings.ToLower(strings.TrimSpace(s)))
+func ParseAction(s string) (rebound.Action, error) {
+	a := rebound.Action(strings.ToLower(strings.TrimSpace(s)))
 	switch a {
-	case ActionApprove, ActionReject, ActionRespond, ActionEdit, ActionRetry:
+	case rebound.ActionApprove, rebound.ActionReject, rebound.ActionRespond, rebound.ActionEdit, rebound.ActionRetry:
 		return a, nil
 	}
 	return "", &InvalidError{Field: "action", Reason: fmt.Sprintf("unknown action %q; want approve, reject, respond, edit or retry", s)}
@@ -174,7 +176,7 @@ func ParseAction(s string) (Action, error) {
 // receives d. d is checked first (ValidateDecision). The item must be open, or claimed by d.By:
 // one claimed by someone else is refused with a *ClaimedError, a decided one with a
 // *StatusError. The answer and note are redacted like everything else.
-func (q *Queue) Resolve(ctx context.Context, id string, d Decision) (Item, error) {
+func (q *Queue) Resolve(ctx context.Context, id string, d rebound.Decision) (Item, error) {
 	if err := ValidateDecision(d); err != nil {
 		return Item{}, fmt.Errorf("resolve escalation %q: %w", id, err)
 	}
@@ -192,10 +194,10 @@ func (q *Queue) Dismiss(ctx context.Context, id, by, note string) (Item, error) 
 	if strings.TrimSpace(note) == "" {
 		note = "dismissed by " + by
 	}
-	return q.decide(ctx, "dismiss", id, StatusDismissed, Decision{Action: ActionReject, Note: note, By: by})
+	return q.decide(ctx, "dismiss", id, StatusDismissed, rebound.Decision{Action: rebound.ActionReject, Note: note, By: by})
 }
 
-func (q *Queue) decide(ctx context.Context, op, id string, to Status, d Decision) (Item, error) {
+func (q *Queue) decide(ctx context.Context, op, id string, to Status, d rebound.Decision) (Item, error) {
 	return q.change(ctx, op, id, func(it *Item, t time.Time) (AuditEntry, error) {
 		switch {
 		case it.Status == StatusClaimed && it.ClaimedBy != d.By:

@@ -130,7 +130,7 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "  %s waits for a person: %s (escalation %s)\n", esc.Step, esc.Reason, esc.EscalationID)
 
 	// A reviewer approves; the run resumes from its journal.
-	if _, err := queue.Resolve(ctx, esc.EscalationID, escalate.Decision{Action: escalate.ActionApprove, By: "reviewer", Note: "publish it"}); err != nil {
+	if _, err := queue.Resolve(ctx, esc.EscalationID, rebound.Decision{Action: rebound.ActionApprove, By: "reviewer", Note: "publish it"}); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "  approved by reviewer; resuming")
