@@ -120,7 +120,7 @@ type turnRecord struct {
 // unfinished call. A call or guard that needs a person returns the run's *checkpoint.
 // EscalatedError; a guard's escalation a reviewer rejects returns a *StoppedError.
 func (a *Agent) Run(ctx context.Context, run *checkpoint.Run, prompt ...rebound.Message) (*Result, error) {
-	if err := run.Append(prompt...); err != nil {
+	if err := run.Append(ctx, prompt...); err != nil {
 		return nil, err
 	}
 	st := &loopState{}
@@ -134,7 +134,7 @@ func (a *Agent) Run(ctx context.Context, run *checkpoint.Run, prompt ...rebound.
 				return turnRecord{}, err
 			}
 			msg, calls := sanitize(resp)
-			if err := run.Append(msg); err != nil {
+			if err := run.Append(ctx, msg); err != nil {
 				return turnRecord{}, err
 			}
 			return turnRecord{Text: resp.Text, Calls: calls, Usage: resp.Usage,
@@ -177,7 +177,7 @@ func (a *Agent) Run(ctx context.Context, run *checkpoint.Run, prompt ...rebound.
 		if note != "" {
 			blocks = append(blocks, rebound.Text(note))
 		}
-		if err := run.Append(rebound.ToolResults(blocks...)); err != nil {
+		if err := run.Append(ctx, rebound.ToolResults(blocks...)); err != nil {
 			return nil, err
 		}
 	}
@@ -248,7 +248,7 @@ func (a *Agent) checkAnswer(ctx context.Context, run *checkpoint.Run, turn int, 
 		if d.Note != "" {
 			msg += " " + d.Note
 		}
-		return "", false, run.Append(rebound.User(msg))
+		return "", false, run.Append(ctx, rebound.User(msg))
 	}
 	return text, true, nil
 }
