@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/dashboard"
 	"github.com/rebound-go/rebound/escalate"
 )
@@ -39,7 +40,7 @@ func FuzzActionBody(f *testing.F) {
 		default:
 			op = "resolve"
 		}
-		id, err := queue.Escalate(t.Context(), escalate.Escalation{Step: "pay", Reason: "requires_human"})
+		id, err := queue.Escalate(t.Context(), rebound.Escalation{Step: "pay", Reason: "requires_human"})
 		if err != nil {
 			t.Fatal(err)
 		}

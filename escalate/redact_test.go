@@ -90,7 +90,7 @@ func TestRedactorMessages(t *testing.T) {
 	r := escalate.NewRedactor()
 	in := []rebound.Message{rebound.User("my key is sk-proj-0123456789abcdefABCDEF"), rebound.Assistant("ok")}
 	out := r.Messages(in)
-	if out[0].Content != "my key is "+escalate.Redacted || out[1] != in[1] || out[0].Role != rebound.RoleUser {
+	if out[0].Content != "my key is "+escalate.Redacted || !reflect.DeepEqual(out[1], in[1]) || out[0].Role != rebound.RoleUser {
 		t.Errorf("Messages = %+v", out)
 	}
 	if !strings.Contains(in[0].Content, "sk-proj") {

@@ -98,6 +98,18 @@ func TestParseScriptErrors(t *testing.T) {
 		{"error 429 should-retry=maybe", 1, "want true or false"},
 		{"ok stream=yes", 1, "want true or false"},
 		{"error 529 retry-after-ms=soon", 1, "not a number"},
+		// Each group of kinds that shares keys names its kinds in the same words.
+		{"html message=x", 1, "message=... applies only to error, quota, context-overflow and stream-error"},
+		{"stream-error retry-after=1", 1, "retry-after=... applies only to error, quota, context-overflow and html"},
+		{"error 529 after=2", 1, "after=N applies only to cut, truncate, stream-error, stall and malformed"},
+		{"hang exp=1s", 1, "exp=... applies only to latency and slow"},
+		{"ok name=search", 1, "name=... applies only to tool-use"},
+		{"tool-use name=", 1, "name is empty"},
+		{"error 500 retry-after=", 1, "retry-after is empty"},
+		{"slow exp=1s normal=1s/1ms", 1, "give one delay"},
+		{"ok contains=", 1, "contains is empty"},
+		{"ok model-req=x", 1, "model-req: "},
+		{"error 529 unknown=1", 1, `unknown key "unknown" for error`},
 	} {
 		_, err := fakellm.ParseScript(tc.script)
 		var se *fakellm.ScriptError
@@ -119,7 +131,7 @@ func TestParseScriptErrors(t *testing.T) {
 func TestDocsScriptsParse(t *testing.T) {
 	b, err := os.ReadFile("../docs/fakellm.md")
 	if err != nil {
-		t.Skipf("docs not found: %v", err)
+		t.Fatal(err)
 	}
 	parts := strings.Split(string(b), "```")
 	n := 0

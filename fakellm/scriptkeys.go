@@ -5,164 +5,257 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
+// A ruleKey is one key=value argument of a rule: the kinds that take it (nil: every kind) and
+// how its value is checked and stored. A new selector or fault parameter is one entry in ruleKeys.
+type ruleKey struct {
+	kinds []Kind
+	arg   string // how the value is shown in the "applies only to" error: "..." or "N"
+	set   func(r *Rule, v string) error
+}
+
+// The groups of kinds that share keys.
+var (
+	errorKinds  = []Kind{KindError, KindQuota, KindContextOverflow, KindStreamError}
+	retryKinds  = []Kind{KindError, KindQuota, KindContextOverflow, KindHTML}
+	streamKinds = []Kind{KindCut, KindTruncate, KindStreamError, KindStall, KindMalformed}
+	delayKinds  = []Kind{KindLatency, KindSlow}
+)
+
+// ruleKeys maps every key a rule may carry to what it does.
+var ruleKeys = map[string]ruleKey{
+	// What an error response says.
+	"type":    {kinds: errorKinds, set: func(r *Rule, v string) error { r.Type = v; return nil }},
+	"code":    {kinds: errorKinds, set: func(r *Rule, v string) error { r.Code = v; return nil }},
+	"message": {kinds: errorKinds, set: func(r *Rule, v string) error { r.Message = v; return nil }},
+
+	// The retry headers of an error response.
+	"retry-after":    {kinds: retryKinds, set: setRetryAfter},
+	"retry-after-ms": {kinds: retryKinds, set: setRetryAfterMS},
+	"should-retry":   {kinds: retryKinds, set: setShouldRetry},
+
+	// Where a stream fault strikes.
+	"after": {kinds: streamKinds, arg: "N", set: setAfter},
+
+	// A modifier's delay given as a distribution.
+	"exp":    {kinds: delayKinds, set: setExp},
+	"normal": {kinds: delayKinds, set: setNormal},
+
+	// The tool a tool-use turn calls.
+	"name": {kinds: []Kind{KindToolUse}, set: setName},
+
+	// Selectors: which requests a rule matches (every kind).
+	"provider": {set: setProvider},
+	"model":    {set: setModel},
+	"contains": {set: setContains},
+	"req":      {set: func(r *Rule, v string) (err error) { r.Req, err = keyRange("req", v); return err }},
+	"model-req": {set: func(r *Rule, v string) (err error) {
+		r.ModelReq, err = keyRange("model-req", v)
+		return err
+	}},
+	"p":      {set: setP},
+	"during": {set: setDuring},
+	"times":  {set: setTimes},
+	"stream": {set: setStream},
+}
+
 func (r *Rule) setKey(key, v string) error {
-	errorish := r.Kind == KindError || r.Kind == KindQuota || r.Kind == KindContextOverflow || r.Kind == KindStreamError
-	streamish := r.Kind == KindCut || r.Kind == KindTruncate || r.Kind == KindStreamError || r.Kind == KindStall || r.Kind == KindMalformed
-	switch key {
-	case "type", "code", "message":
-		if !errorish {
-			return fmt.Errorf("%s=... applies only to error, quota, context-overflow and stream-error", key)
-		}
-		switch key {
-		case "type":
-			r.Type = v
-		case "code":
-			r.Code = v
-		default:
-			r.Message = v
-		}
-	case "retry-after", "retry-after-ms", "should-retry":
-		if r.Kind != KindError && r.Kind != KindQuota && r.Kind != KindContextOverflow && r.Kind != KindHTML {
-			return fmt.Errorf("%s=... applies only to error, quota, context-overflow and html", key)
-		}
-		switch key {
-		case "retry-after":
-			if v == "" {
-				return errors.New("retry-after is empty")
-			}
-			r.RetryAfter = v
-		case "retry-after-ms":
-			if _, err := strconv.ParseFloat(v, 64); err != nil {
-				return fmt.Errorf("retry-after-ms=%q is not a number", v)
-			}
-			r.RetryAfterMS = v
-		default:
-			if v != "true" && v != "false" {
-				return fmt.Errorf("should-retry=%q: want true or false", v)
-			}
-			r.ShouldRetry = v
-		}
-	case "after":
-		if !streamish {
-			return errors.New("after=N applies only to cut, truncate, stream-error, stall and malformed")
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1000 {
-			return fmt.Errorf("after=%q is not a count from 0 to 1000", v)
-		}
-		r.After = n
-	case "exp", "normal":
-		if !r.Kind.modifier() {
-			return fmt.Errorf("%s=... applies only to latency and slow", key)
-		}
-		if r.Delay.Kind != "" {
-			return errors.New("give one delay: a duration, a range, exp= or normal=")
-		}
-		if key == "exp" {
-			d, err := parseDur(v)
-			if err != nil {
-				return fmt.Errorf("exp: %v", err)
-			}
-			r.Delay = Dist{Kind: "exp", Mean: d}
-		} else {
-			m, sd, ok := strings.Cut(v, "/")
-			if !ok {
-				return fmt.Errorf("normal=%q: want MEAN/SD, e.g. normal=200ms/50ms", v)
-			}
-			dm, err := parseDur(m)
-			if err != nil {
-				return fmt.Errorf("normal mean: %v", err)
-			}
-			ds, err := parseDur(sd)
-			if err != nil {
-				return fmt.Errorf("normal sd: %v", err)
-			}
-			r.Delay = Dist{Kind: "normal", Mean: dm, SD: ds}
-		}
-	case "name":
-		if r.Kind != KindToolUse {
-			return errors.New("name=... applies only to tool-use")
-		}
-		if v == "" {
-			return errors.New("name is empty")
-		}
-		r.Tool = v
-	case "provider":
-		if v != "anthropic" && v != "openai" {
-			return fmt.Errorf("provider=%q: want anthropic or openai", v)
-		}
-		r.Provider = v
-	case "model":
-		if _, err := path.Match(v, ""); err != nil {
-			return fmt.Errorf("model=%q is not a valid pattern", v)
-		}
-		r.Model = v
-	case "contains":
-		if v == "" {
-			return errors.New("contains is empty")
-		}
-		r.Contains = v
-	case "req", "model-req":
-		rg, err := parseRange(v)
-		if err != nil {
-			return fmt.Errorf("%s: %v", key, err)
-		}
-		if key == "req" {
-			r.Req = rg
-		} else {
-			r.ModelReq = rg
-		}
-	case "p":
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 || math.IsNaN(f) {
-			return fmt.Errorf("p=%q is not a probability from 0 to 1", v)
-		}
-		r.P, r.HasP = f, true
-	case "during":
-		a, b, ok := strings.Cut(v, "..")
-		if !ok {
-			return fmt.Errorf("during=%q: want T1..T2 (either may be empty), e.g. during=10s..20s", v)
-		}
-		if a != "" {
-			d, err := parseDur(a)
-			if err != nil {
-				return fmt.Errorf("during start: %v", err)
-			}
-			r.From = d
-		}
-		if b != "" {
-			d, err := parseDur(b)
-			if err != nil {
-				return fmt.Errorf("during end: %v", err)
-			}
-			if d <= r.From {
-				return fmt.Errorf("during=%q ends before it starts", v)
-			}
-			r.To = d
-		}
-		r.HasWindow = true
-	case "times":
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return fmt.Errorf("times=%q is not a positive integer", v)
-		}
-		r.Times = n
-	case "stream":
-		switch v {
-		case "true":
-			r.Stream = 1
-		case "false":
-			r.Stream = 2
-		default:
-			return fmt.Errorf("stream=%q: want true or false", v)
-		}
-	default:
+	k, ok := ruleKeys[key]
+	if !ok {
 		return fmt.Errorf("unknown key %q for %s", key, r.Kind)
+	}
+	if k.kinds != nil && !slices.Contains(k.kinds, r.Kind) {
+		arg := k.arg
+		if arg == "" {
+			arg = "..."
+		}
+		return fmt.Errorf("%s=%s applies only to %s", key, arg, kindList(k.kinds))
+	}
+	return k.set(r, v)
+}
+
+// kindList names kinds the way the errors do: "cut, truncate and stall".
+func kindList(ks []Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	if len(s) == 1 {
+		return s[0]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+}
+
+func setRetryAfter(r *Rule, v string) error {
+	if v == "" {
+		return errors.New("retry-after is empty")
+	}
+	r.RetryAfter = v
+	return nil
+}
+
+func setRetryAfterMS(r *Rule, v string) error {
+	if _, err := strconv.ParseFloat(v, 64); err != nil {
+		return fmt.Errorf("retry-after-ms=%q is not a number", v)
+	}
+	r.RetryAfterMS = v
+	return nil
+}
+
+func setShouldRetry(r *Rule, v string) error {
+	if v != "true" && v != "false" {
+		return fmt.Errorf("should-retry=%q: want true or false", v)
+	}
+	r.ShouldRetry = v
+	return nil
+}
+
+func setAfter(r *Rule, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 1000 {
+		return fmt.Errorf("after=%q is not a count from 0 to 1000", v)
+	}
+	r.After = n
+	return nil
+}
+
+// oneDelay refuses a second delay: a rule has one.
+func oneDelay(r *Rule) error {
+	if r.Delay.Kind != "" {
+		return errors.New("give one delay: a duration, a range, exp= or normal=")
+	}
+	return nil
+}
+
+func setExp(r *Rule, v string) error {
+	if err := oneDelay(r); err != nil {
+		return err
+	}
+	d, err := parseDur(v)
+	if err != nil {
+		return fmt.Errorf("exp: %v", err)
+	}
+	r.Delay = Dist{Kind: "exp", Mean: d}
+	return nil
+}
+
+func setNormal(r *Rule, v string) error {
+	if err := oneDelay(r); err != nil {
+		return err
+	}
+	m, sd, ok := strings.Cut(v, "/")
+	if !ok {
+		return fmt.Errorf("normal=%q: want MEAN/SD, e.g. normal=200ms/50ms", v)
+	}
+	dm, err := parseDur(m)
+	if err != nil {
+		return fmt.Errorf("normal mean: %v", err)
+	}
+	ds, err := parseDur(sd)
+	if err != nil {
+		return fmt.Errorf("normal sd: %v", err)
+	}
+	r.Delay = Dist{Kind: "normal", Mean: dm, SD: ds}
+	return nil
+}
+
+func setName(r *Rule, v string) error {
+	if v == "" {
+		return errors.New("name is empty")
+	}
+	r.Tool = v
+	return nil
+}
+
+func setProvider(r *Rule, v string) error {
+	if v != "anthropic" && v != "openai" {
+		return fmt.Errorf("provider=%q: want anthropic or openai", v)
+	}
+	r.Provider = v
+	return nil
+}
+
+func setModel(r *Rule, v string) error {
+	if _, err := path.Match(v, ""); err != nil {
+		return fmt.Errorf("model=%q is not a valid pattern", v)
+	}
+	r.Model = v
+	return nil
+}
+
+func setContains(r *Rule, v string) error {
+	if v == "" {
+		return errors.New("contains is empty")
+	}
+	r.Contains = v
+	return nil
+}
+
+func keyRange(key, v string) (Range, error) {
+	rg, err := parseRange(v)
+	if err != nil {
+		return Range{}, fmt.Errorf("%s: %v", key, err)
+	}
+	return rg, nil
+}
+
+func setP(r *Rule, v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1 || math.IsNaN(f) {
+		return fmt.Errorf("p=%q is not a probability from 0 to 1", v)
+	}
+	r.P, r.HasP = f, true
+	return nil
+}
+
+func setDuring(r *Rule, v string) error {
+	a, b, ok := strings.Cut(v, "..")
+	if !ok {
+		return fmt.Errorf("during=%q: want T1..T2 (either may be empty), e.g. during=10s..20s", v)
+	}
+	if a != "" {
+		d, err := parseDur(a)
+		if err != nil {
+			return fmt.Errorf("during start: %v", err)
+		}
+		r.From = d
+	}
+	if b != "" {
+		d, err := parseDur(b)
+		if err != nil {
+			return fmt.Errorf("during end: %v", err)
+		}
+		if d <= r.From {
+			return fmt.Errorf("during=%q ends before it starts", v)
+		}
+		r.To = d
+	}
+	r.HasWindow = true
+	return nil
+}
+
+func setTimes(r *Rule, v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return fmt.Errorf("times=%q is not a positive integer", v)
+	}
+	r.Times = n
+	return nil
+}
+
+func setStream(r *Rule, v string) error {
+	switch v {
+	case "true":
+		r.Stream = 1
+	case "false":
+		r.Stream = 2
+	default:
+		return fmt.Errorf("stream=%q: want true or false", v)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -62,6 +63,54 @@ type Request struct {
 	MaxTokens int
 	// StopSequences end the answer when produced.
 	StopSequences []string
+
+	// Tools are the tools the model may call. A call comes back as a tool-use block of the
+	// Response (Response.ToolCalls); its result goes back in the next request as a
+	// rebound.ToolResults message.
+	Tools []Tool
+	// ToolChoice says whether and which tool the model must call. The zero value is auto.
+	ToolChoice ToolChoice
+	// DisableParallelToolCalls asks for at most one tool call per turn. By default the model may
+	// make several calls in one turn, and every one of them needs a result.
+	DisableParallelToolCalls bool
+	// Temperature and TopP set sampling when not nil (Temperature: new(0.2)); nil leaves the
+	// provider's default.
+	Temperature *float64
+	TopP        *float64
+	// Extra carries parameters Rebound does not model, per provider: Extra["anthropic"] and
+	// Extra["openai"] are JSON objects whose fields are merged into that provider's request body
+	// (set last, so they win). An adapter ignores the other providers' entries.
+	Extra map[string]json.RawMessage
+}
+
+// Tool is a tool the model may call.
+type Tool struct {
+	// Name is how the model calls the tool (letters, digits, '_' and '-').
+	Name string
+	// Description tells the model what the tool does and when to use it.
+	Description string
+	// InputSchema is the JSON Schema of the tool's input, an object schema. Nil means an object
+	// with no declared properties.
+	InputSchema json.RawMessage
+}
+
+// ToolChoiceMode says how the model chooses tools.
+type ToolChoiceMode string
+
+// The tool choice modes. Anthropic's "any" is OpenAI's "required"; a named tool is Anthropic's
+// {"type":"tool"} and OpenAI's {"type":"function"}.
+const (
+	ToolChoiceAuto ToolChoiceMode = ""     // the model decides (the default)
+	ToolChoiceAny  ToolChoiceMode = "any"  // the model must call some tool
+	ToolChoiceNone ToolChoiceMode = "none" // the model must not call a tool
+	ToolChoiceTool ToolChoiceMode = "tool" // the model must call the tool ToolChoice.Name
+)
+
+// ToolChoice says whether and which tool the model must call.
+type ToolChoice struct {
+	Mode ToolChoiceMode
+	// Name is the tool to call when Mode is ToolChoiceTool.
+	Name string
 }
 
 // DefaultMaxTokens is the MaxTokens used when a Request leaves it 0.
@@ -81,8 +130,27 @@ func (r Request) EstimatedTokens() int {
 	n := len(r.System)
 	for _, m := range r.Messages {
 		n += len(m.Content) + 4
+		for _, b := range m.Blocks {
+			n += blockChars(b)
+		}
+	}
+	for _, t := range r.Tools {
+		n += len(t.Name) + len(t.Description) + len(t.InputSchema) + 16
 	}
 	return n/4 + r.MaxTokensOrDefault()
+}
+
+// blockChars is the characters a block adds to a request, roughly as the provider counts them.
+// An image is counted as about 1,600 tokens, Anthropic's figure for a ~1.15 megapixel image.
+func blockChars(b rebound.Block) int {
+	n := len(b.Text) + len(b.Name) + len(b.Input) + len(b.Raw) + 8
+	for _, c := range b.Content {
+		n += blockChars(c)
+	}
+	if b.Type == rebound.BlockImage {
+		n += 1600 * 4
+	}
+	return n
 }
 
 // StopReason is why a model stopped, in Anthropic's vocabulary (OpenAI's finish reasons are
@@ -115,6 +183,9 @@ type Usage struct {
 type Response struct {
 	// Text is the answer's text (text blocks joined).
 	Text string
+	// Blocks is the answer's content in order: text, tool calls, and the provider's opaque blocks
+	// (thinking), when the answer is more than text. Nil for a text-only answer (Text is all).
+	Blocks []rebound.Block
 	// StopReason is why the model stopped.
 	StopReason StopReason
 	// Usage is what the answer cost.
@@ -129,9 +200,24 @@ type Response struct {
 // Truncated reports whether the answer stopped at MaxTokens.
 func (r *Response) Truncated() bool { return r.StopReason == StopMaxTokens }
 
-// Message returns the answer as an assistant message marked with its provenance.
+// ToolCalls returns the tool calls the answer makes, in order (tool-use blocks).
+func (r *Response) ToolCalls() []rebound.Block {
+	var out []rebound.Block
+	for _, b := range r.Blocks {
+		if b.Type == rebound.BlockToolUse {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Message returns the whole answer as an assistant turn (its text, tool calls and opaque blocks,
+// in order) marked with its provenance.
 func (r *Response) Message() Message {
 	m := rebound.Assistant(r.Text)
+	if len(r.Blocks) > 0 {
+		m = rebound.NewMessage(rebound.RoleAssistant, r.Blocks...)
+	}
 	m.Degraded = r.Provenance.Degraded
 	m.Source = r.Provenance.Model
 	return m
