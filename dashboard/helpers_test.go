@@ -49,7 +49,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	b.log.Watch(set)
 	b.runner = checkpoint.NewRunner(b.runs, checkpoint.Config{Escalations: b.queue})
 	srv, err := dashboard.New(dashboard.Config{
-		Escalations: b.queue, Runs: b.runs, Breakers: b.log, Token: o.token, Now: o.now,
+		Escalations: b.queue, Runs: b.runs, Breakers: b.log, Token: rebound.Secret(o.token), Now: o.now,
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "rebound_up 1\n") }),
 	})
 	if err != nil {
@@ -114,9 +114,13 @@ func (b *bundle) escalatedRun(t *testing.T, runID string) string {
 	return items[0].ID
 }
 
-// do sends a request straight to the handler.
+// do sends a request straight to the handler. httptest's default Host, example.com, becomes
+// localhost: a dashboard without a token answers loopback names only.
 func (b *bundle) do(t *testing.T, req *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
+	if req.Host == "example.com" {
+		req.Host = "localhost"
+	}
 	rec := httptest.NewRecorder()
 	b.srv.ServeHTTP(rec, req)
 	return rec
