@@ -180,15 +180,18 @@ func (run *Run) Messages() []rebound.Message {
 // Append adds messages to the run's history. Inside a step they are journaled with the step's
 // result (a step that fails leaves no messages behind); outside a step they are journaled at
 // once; after a step has stopped the run (it failed or escalated), Append returns that step's
-// error and journals nothing. On resume, a message appended outside a step that the journal already holds at that
-// position is recognised, not written again; one that differs is a *WorkflowChangedError.
-// Recording costs the size of the messages added, never the size of the whole history.
-func (run *Run) Append(msgs ...rebound.Message) error {
+// error and journals nothing. On resume, a message appended outside a step that the journal
+// already holds at that position is recognised, not written again; one that differs is a
+// *WorkflowChangedError.
+// Recording costs the size of the messages added, never the size of the whole history. The
+// write outside a step is made under ctx: a canceled ctx journals nothing and returns its error.
+func (run *Run) Append(ctx context.Context, msgs ...rebound.Message) error {
 	run.mu.Lock()
 	defer run.mu.Unlock()
 	if len(msgs) == 0 {
 		return nil
 	}
+
 	if run.halt != nil && run.cur == nil {
 		// The run has stopped: journaling more would put messages where a resumed run, which
 		// runs the stopped step again, does not expect them.
@@ -220,7 +223,10 @@ func (run *Run) Append(msgs ...rebound.Message) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := run.writeLocked(context.Background(), Write{Messages: recs}); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("run %q: append: %w", run.id, err)
+	}
+	if err := run.writeLocked(ctx, Write{Messages: recs}); err != nil {
 		return err
 	}
 	for _, m := range msgs[len(msgs)-len(recs):] {

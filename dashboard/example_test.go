@@ -67,7 +67,7 @@ func ExampleWorker() {
 
 	srv, _ := dashboard.New(dashboard.Config{Escalations: queue, Runs: runs})
 	items, _ := queue.List(ctx, escalate.Filter{RunID: "refund-42"})
-	req := httptest.NewRequest("POST", "/api/v1/escalations/"+items[0].ID+"/resolve",
+	req := httptest.NewRequest("POST", "http://localhost/api/v1/escalations/"+items[0].ID+"/resolve",
 		strings.NewReader(`{"action": "approve", "note": "customer verified", "by": "alice"}`))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()

@@ -45,7 +45,7 @@ func FuzzActionBody(f *testing.F) {
 			t.Fatal(err)
 		}
 		before, _ := queue.Get(t.Context(), id)
-		req := httptest.NewRequest(http.MethodPost, "/api/v1/escalations/"+id+"/"+op, strings.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, "http://localhost/api/v1/escalations/"+id+"/"+op, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, req)

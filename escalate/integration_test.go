@@ -188,7 +188,7 @@ func TestStepOwnReason(t *testing.T) {
 	h := newHarness(t, nil, escalate.Config{})
 	ran := 0
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("Customer asks for a refund of order 7")); err != nil {
+		if err := run.Append(ctx, rebound.User("Customer asks for a refund of order 7")); err != nil {
 			return err
 		}
 		r, err := checkpoint.Step(ctx, run, "decide_refund", func(ctx context.Context) (refund, error) {
@@ -310,7 +310,7 @@ func TestRunEscalationRedactedAndNotified(t *testing.T) {
 	})
 	const key = "sk-ant-api03-Zx81bQ0c2d3e4f5g6h7i8j9k0l"
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User(`{"customer_email": "ana@example.com", "note": "key ` + key + `"}`)); err != nil {
+		if err := run.Append(ctx, rebound.User(`{"customer_email": "ana@example.com", "note": "key `+key+`"}`)); err != nil {
 			return err
 		}
 		_, err := checkpoint.Step(ctx, run, "call", func(ctx context.Context) (string, error) {

@@ -80,7 +80,7 @@ func BenchmarkRecordStep(b *testing.B, s checkpoint.Store, n int, written func()
 				b.StartTimer()
 			}
 			if _, err := checkpoint.Step(ctx, run, fmt.Sprintf("s%d", j), func(ctx context.Context) (int, error) {
-				return j, run.Append(benchMessage(j))
+				return j, run.Append(ctx, benchMessage(j))
 			}); err != nil {
 				return err
 			}
@@ -112,7 +112,7 @@ func BenchmarkStepCommit(b *testing.B, s checkpoint.Store) {
 	err := r.Run(ctx, id, func(ctx context.Context, run *checkpoint.Run) error {
 		for j := range b.N {
 			if _, err := checkpoint.Step(ctx, run, fmt.Sprintf("s%d", j), func(ctx context.Context) (int, error) {
-				return j, run.Append(benchMessage(j))
+				return j, run.Append(ctx, benchMessage(j))
 			}); err != nil {
 				return err
 			}

@@ -307,7 +307,7 @@ func testGiveUp(t *testing.T, s checkpoint.Store) {
 	id := runID(t)
 	attempts := 0
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("hello")); err != nil {
+		if err := run.Append(ctx, rebound.User("hello")); err != nil {
 			return err
 		}
 		_, err := checkpoint.Step(ctx, run, "ask", func(ctx context.Context) (string, error) {

@@ -28,7 +28,7 @@ func RunDurable(t *testing.T, store DurableStore) {
 	calls, published := 0, 0
 	var section string
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("Research topic: tides")); err != nil {
+		if err := run.Append(ctx, rebound.User("Research topic: tides")); err != nil {
 			return err
 		}
 		var err error

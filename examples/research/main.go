@@ -100,20 +100,20 @@ func run(ctx context.Context, w io.Writer) error {
 	topic := "Why tide pools are hard places to live"
 	reportPath := filepath.Join(dir, "report.md")
 	workflow := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("Research topic: " + topic)); err != nil {
+		if err := run.Append(ctx, rebound.User("Research topic: "+topic)); err != nil {
 			return err
 		}
 		var parts []string
 		for _, name := range []string{"outline", "section_1", "section_2", "section_3", "summary"} {
 			text, err := checkpoint.Step(ctx, run, name, func(ctx context.Context) (string, error) {
-				if err := run.Append(rebound.User("[" + name + "] Write the " + name + " of the report.")); err != nil {
+				if err := run.Append(ctx, rebound.User("["+name+"] Write the "+name+" of the report.")); err != nil {
 					return "", err
 				}
 				resp, err := model.Generate(ctx, llm.Request{Messages: run.Messages(), MaxTokens: 400})
 				if err != nil {
 					return "", err // classified; a give-up escalates the run
 				}
-				return resp.Text, run.Append(resp.Message()) // marked degraded when a fallback answered
+				return resp.Text, run.Append(ctx, resp.Message()) // marked degraded when a fallback answered
 			})
 			if err != nil {
 				return err
