@@ -105,15 +105,11 @@ func New(c Config) (*Transport, error) {
 	if t.base == nil {
 		t.base = http.DefaultTransport
 	}
-	pace := c.Pace
-	if pace == nil {
-		pace = pipeline.PacePerKey(t.limiter)
-	}
 	// The attempt timeout is the Transport's own: it ends when the headers arrive, and the body
 	// is then the caller's to read.
 	p, err := pipeline.New(pipeline.Config{
 		Retry: c.Retry, Breakers: c.Breakers, Breaker: c.Breaker, BreakerFor: c.BreakerFor,
-		Pace: pace, Hook: c.Hook,
+		Limiter: t.limiter, Pace: c.Pace, Hook: c.Hook,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("httpx: %w", err)
@@ -158,15 +154,10 @@ var errAttemptTimeout = errors.New("no response headers in time")
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	key := Key(req)
-	call := pipeline.Call[*http.Response]{Key: key}
+	call := pipeline.Call[*http.Response]{Key: key, Response: responseOf}
 	if !t.replayable(req) {
 		call.MaxAttempts = 1
 	}
-	var last *http.Response // the failing response of the latest attempt, buffered
-	var header http.Header  // the latest attempt's response header and status, for the pacer
-	var status int
-	call.Response = func(*http.Response, error) (http.Header, int) { return header, status }
-	attempt := 0
 	sent := false // req.Body went to the base transport, which closes it
 	if req.Body != nil && req.Body != http.NoBody {
 		defer func() {
@@ -176,10 +167,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}()
 	}
 	resp, err := pipeline.Do(ctx, t.pipe, call, func(ctx context.Context) (*http.Response, error) {
-		attempt++
-		last, header, status = nil, nil, 0
 		r := req.Clone(ctx)
-		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
+		if sent && req.Body != nil && req.Body != http.NoBody {
+			// A retry sends a rewound copy; the first attempt sent req.Body itself.
 			body, err := req.GetBody()
 			if err != nil {
 				return nil, rebound.Permanent(fmt.Errorf("rewind request body: %w", err))
@@ -191,9 +181,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if t.cfg.AttemptTimeout > 0 {
 			timer = time.AfterFunc(t.cfg.AttemptTimeout, func() { cancel(errAttemptTimeout) })
 		}
-		if attempt == 1 { // the first attempt sends req.Body itself; later ones a rewound copy
-			sent = true
-		}
+		sent = true
 		res, err := t.base.RoundTrip(r.WithContext(actx))
 		if timer != nil {
 			timer.Stop()
@@ -205,7 +193,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			cancel(nil)
 			return nil, err
 		}
-		header, status = res.Header, res.StatusCode
 		if res.StatusCode < 400 {
 			res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: func() { cancel(nil) }}
 			return res, nil
@@ -222,17 +209,48 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		body, rerr := io.ReadAll(io.LimitReader(res.Body, maxBuffered))
 		res.Body.Close()
 		cancel(nil)
+		f := &failedResponse{err: e, header: res.Header, status: res.StatusCode}
 		if rerr == nil {
 			res.Body = io.NopCloser(bytes.NewReader(body))
 			res.ContentLength = int64(len(body))
-			last = res
+			f.res = res
 		}
-		return nil, e
+		return nil, f
 	})
-	if err != nil && last != nil && ctx.Err() == nil {
-		return last, nil
+	if err != nil && ctx.Err() == nil {
+		// The last failing response, if it was kept, is what the server said: the caller gets it.
+		var f *failedResponse
+		if errors.As(err, &f) && f.res != nil {
+			return f.res, nil
+		}
 	}
 	return resp, err
+}
+
+// failedResponse is the failure of an attempt answered with a retriable failing status: the
+// classified error, with the response (its body buffered; nil if it could not be read) for the
+// caller should the retries end there.
+type failedResponse struct {
+	err    *rebound.Error
+	header http.Header
+	status int
+	res    *http.Response
+}
+
+func (f *failedResponse) Error() string { return f.err.Error() }
+func (f *failedResponse) Unwrap() error { return f.err }
+
+// responseOf is what an attempt's response tells the limiter: its header and status (nil and
+// 0 when none came).
+func responseOf(res *http.Response, err error) (http.Header, int) {
+	if res != nil {
+		return res.Header, res.StatusCode
+	}
+	var f *failedResponse
+	if errors.As(err, &f) {
+		return f.header, f.status
+	}
+	return nil, 0
 }
 
 // replayable reports whether req may be sent again: its body can be rewound, and its method is

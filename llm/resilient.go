@@ -55,7 +55,7 @@ type Config struct {
 	Limiter *ratelimit.Limiter
 	// Pace, if set, paces the calls instead of Limiter, with the model's Name as key and
 	// Request.EstimatedTokens as tokens: a limiter shared by a fleet of processes (package
-	// fleet/redis) plugs in here. Nil: pipeline.PaceWith(Limiter).
+	// fleet/redis) plugs in here. Nil: Limiter paces.
 	Pace pipeline.PaceFunc
 	// AttemptTimeout bounds each attempt of Generate: a class timeout failure, retried and
 	// counted by the breaker. Default 2 minutes; negative: none.
@@ -126,15 +126,17 @@ func Resilient(m Model, c Config) (*ResilientModel, error) {
 		}
 		c.Breakers = set
 	}
+	var limiter func(string) *ratelimit.Limiter
 	if c.Pace == nil {
 		if c.Limiter == nil {
 			c.Limiter = ratelimit.New(ratelimit.Config{Name: m.Name()})
 		}
-		c.Pace = pipeline.PaceWith(c.Limiter)
+		l := c.Limiter
+		limiter = func(string) *ratelimit.Limiter { return l }
 	}
 	p, err := pipeline.New(pipeline.Config{
 		Name: m.Name(), Retry: c.Retry, Breakers: c.Breakers, BreakerFor: c.BreakerFor,
-		Pace: c.Pace, AttemptTimeout: c.AttemptTimeout, Hook: c.Hook,
+		Limiter: limiter, Pace: c.Pace, AttemptTimeout: c.AttemptTimeout, Hook: c.Hook,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("llm.Resilient(%s): %w", m.Name(), err)

@@ -375,3 +375,33 @@ func (c *countingBreaker) Done(ctx context.Context, p breaker.Permit, err error)
 	c.dones++
 	return c.Breaker.Done(ctx, p, err)
 }
+
+// Config.Limiter paces each key under the limiter it returns (nil: not paced), once per
+// attempt.
+func TestLimiterPerKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := ratelimit.New(ratelimit.Config{Name: "a"})
+		p := mustNew(t, pipeline.Config{Retry: retry.Policy{Base: time.Millisecond}, Limiter: func(key string) *ratelimit.Limiter {
+			if key == "a" {
+				return lim
+			}
+			return nil
+		}})
+		for _, key := range []string{"a", "b"} {
+			n := 0
+			_, err := pipeline.Do(context.Background(), p, pipeline.Call[int]{Key: key}, func(context.Context) (int, error) {
+				n++
+				if n == 1 {
+					return 0, classErr(rebound.ClassTransient)
+				}
+				return 1, nil
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+		}
+		if s := lim.Stats(); s.Admitted != 2 {
+			t.Errorf("limiter admitted %d attempts, want the 2 of key a", s.Admitted)
+		}
+	})
+}
