@@ -163,7 +163,7 @@ func TestNotSentAfterTheBreakerOpenedWhileWaiting(t *testing.T) {
 func TestProbeSlotTakenWhenSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		set, _ := breaker.NewSet(breaker.SetConfig{Settings: breaker.Settings{
-			ConsecutiveFailures: 1, OpenFor: time.Second, SuccessesToClose: 1,
+			ConsecutiveFailures: 1, OpenFor: time.Second, Jitter: -1, SuccessesToClose: 1,
 		}})
 		b := set.Get("model")
 		pr, _ := b.Allow()
