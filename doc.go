@@ -8,6 +8,10 @@
 // builds an *Error from a status and the headers that matter (x-should-retry, retry-after-ms,
 // retry-after, and the providers' rate-limit reset headers).
 //
+// The escalation vocabulary that package checkpoint (a run that cannot go on) and package
+// escalate (the queue a person decides in) share is declared here once: [Escalation],
+// [EscalationReason], [Action] and [Decision].
+//
 // The patterns live in their own packages, each importing only the standard library and this
 // one:
 //

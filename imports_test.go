@@ -12,7 +12,7 @@ import (
 const module = "github.com/rebound-go/rebound"
 
 // corePackages import only the standard library and the module (DESIGN.md, "Layout").
-var corePackages = []string{".", "retry", "breaker", "fallback", "timeout", "checkpoint", "escalate", "ratelimit"}
+var corePackages = []string{".", "retry", "breaker", "fallback", "timeout", "checkpoint", "escalate", "ratelimit", "pipeline"}
 
 // TestCoreImports fails when a core package depends, directly or not, on anything outside the
 // standard library and the module. A core package that is missing is a failure too: the list
@@ -63,5 +63,25 @@ func TestOutsideImports(t *testing.T) {
 	got := strings.Join(outsideImports(list), ",")
 	if want := "github.com/redis/go-redis/v9,github.com/rebound-go/reboundx,golang.org/x/sync/errgroup"; got != want {
 		t.Fatalf("outsideImports = %s, want %s", got, want)
+	}
+}
+
+// TestCheckpointEscalateApart fails when checkpoint and escalate depend on each other: the
+// vocabulary they share (Escalation, EscalationReason, Action, Decision) lives in this package.
+func TestCheckpointEscalateApart(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	for _, pair := range [][2]string{{"checkpoint", "escalate"}, {"escalate", "checkpoint"}} {
+		out, err := exec.Command(goBin, "list", "-deps", "./"+pair[0]).Output()
+		if err != nil {
+			t.Fatalf("go list -deps ./%s: %v", pair[0], err)
+		}
+		for _, line := range strings.Fields(string(out)) {
+			if line == module+"/"+pair[1] {
+				t.Errorf("package %s imports %s; the shared escalation vocabulary belongs in the root package", pair[0], pair[1])
+			}
+		}
 	}
 }

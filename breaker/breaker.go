@@ -17,7 +17,7 @@ type State uint8
 const (
 	// Closed admits every call and watches the outcomes.
 	Closed State = iota
-	// Open refuses every call with ErrOpen until its open time has passed.
+	// Open refuses every call with OpenError until its open time has passed.
 	Open
 	// HalfOpen admits a limited number of probes; enough successes close the breaker, a failure
 	// opens it again for twice as long.
@@ -118,7 +118,7 @@ func (b *Breaker) StateAt(now time.Time) State {
 	return b.state
 }
 
-// Allow admits a call, or refuses it with an *ErrOpen (which matches rebound.ErrCircuitOpen).
+// Allow admits a call, or refuses it with an *OpenError (which matches rebound.ErrCircuitOpen).
 // It reads the clock only when it needs to: when the breaker is open, or measures slow calls.
 func (b *Breaker) Allow() (Permit, error) {
 	if v := b.fast.Load(); v&fastClosed != 0 {
@@ -158,7 +158,7 @@ func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
 	}
 	if b.forced == forcedOpen {
 		b.mu.Unlock()
-		return Permit{}, &ErrOpen{Name: b.s.Name, State: Open}
+		return Permit{}, &OpenError{Name: b.s.Name, State: Open}
 	}
 	if now.IsZero() {
 		now = time.Now()
@@ -168,7 +168,7 @@ func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
 		if now.Before(b.openUntil) {
 			until := b.openUntil
 			b.mu.Unlock()
-			return Permit{}, &ErrOpen{Name: b.s.Name, State: Open, Until: until}
+			return Permit{}, &OpenError{Name: b.s.Name, State: Open, Until: until}
 		}
 		ch = b.setState(HalfOpen, now)
 	}
@@ -181,12 +181,12 @@ func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
 		b.mu.Unlock()
 		b.notify(ctx, ch)
 		b.notify(ctx, ch2)
-		return Permit{}, &ErrOpen{Name: b.s.Name, State: Open, Until: until}
+		return Permit{}, &OpenError{Name: b.s.Name, State: Open, Until: until}
 	}
 	if b.probes >= b.s.MaxProbes {
 		b.mu.Unlock()
 		b.notify(ctx, ch)
-		return Permit{}, &ErrOpen{Name: b.s.Name, State: HalfOpen, Until: now}
+		return Permit{}, &OpenError{Name: b.s.Name, State: HalfOpen, Until: now}
 	}
 	b.probes++
 	b.lastProbe = now

@@ -45,7 +45,7 @@ func wantState(t *testing.T, b *breaker.Breaker, want breaker.State) {
 	}
 }
 
-func wantRefused(t *testing.T, b *breaker.Breaker) *breaker.ErrOpen {
+func wantRefused(t *testing.T, b *breaker.Breaker) *breaker.OpenError {
 	t.Helper()
 	_, err := b.Allow()
 	if err == nil {
@@ -54,9 +54,9 @@ func wantRefused(t *testing.T, b *breaker.Breaker) *breaker.ErrOpen {
 	if !errors.Is(err, rebound.ErrCircuitOpen) {
 		t.Fatalf("refusal %v does not match rebound.ErrCircuitOpen", err)
 	}
-	var open *breaker.ErrOpen
+	var open *breaker.OpenError
 	if !errors.As(err, &open) {
-		t.Fatalf("refusal %T is not an *ErrOpen", err)
+		t.Fatalf("refusal %T is not an *OpenError", err)
 	}
 	return open
 }
@@ -74,16 +74,16 @@ func TestOpensAfterConsecutiveFailures(t *testing.T) {
 		wantState(t, b, breaker.Open)
 		open := wantRefused(t, b)
 		if open.Name != "anthropic/claude-x" {
-			t.Errorf("ErrOpen.Name = %q", open.Name)
+			t.Errorf("OpenError.Name = %q", open.Name)
 		}
 		if want := opened.Add(5 * time.Second); !open.Until.Equal(want) {
-			t.Errorf("ErrOpen.Until = %v, want %v (5 s after opening)", open.Until, want)
+			t.Errorf("OpenError.Until = %v, want %v (5 s after opening)", open.Until, want)
 		}
 		if open.State != breaker.Open {
-			t.Errorf("ErrOpen.State = %v", open.State)
+			t.Errorf("OpenError.State = %v", open.State)
 		}
 		if rebound.Retriable(open) {
-			t.Error("an ErrOpen is retriable")
+			t.Error("an OpenError is retriable")
 		}
 	})
 }
@@ -154,7 +154,7 @@ func TestHalfOpenAdmitsOnlyTheProbeLimit(t *testing.T) {
 			}
 			open := wantRefused(t, b)
 			if open.State != breaker.HalfOpen {
-				t.Errorf("ErrOpen.State = %v, want half_open", open.State)
+				t.Errorf("OpenError.State = %v, want half_open", open.State)
 			}
 			ps[0].Done(nil) // a slot frees
 			p, err := b.Allow()
@@ -658,7 +658,7 @@ func TestHugeMaxOpenDoesNotOverflow(t *testing.T) {
 	want := []time.Duration{1 << 62, math.MaxInt64, math.MaxInt64}
 	for i, d := range want {
 		_, err := b.AllowAt(now)
-		var open *breaker.ErrOpen
+		var open *breaker.OpenError
 		if !errors.As(err, &open) {
 			t.Fatalf("failed probe %d: admitted a call while open (%v)", i, err)
 		}

@@ -68,7 +68,7 @@ func TestRetryStopsWhenTheBreakerOpens(t *testing.T) {
 		}
 		// The next call is refused without reaching the dependency.
 		_, err = op(context.Background())
-		var open *breaker.ErrOpen
+		var open *breaker.OpenError
 		if calls != 3 || !errors.As(err, &open) || open.Name != "m" {
 			t.Errorf("while open: %d calls, err %v", calls, err)
 		}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// ForceOpen pins the breaker open: every call is refused (ErrOpen with a zero Until) until
+// ForceOpen pins the breaker open: every call is refused (OpenError with a zero Until) until
 // ForceClosed or Reset. Outcomes of calls admitted before are dropped.
 func (b *Breaker) ForceOpen() {
 	b.mu.Lock()

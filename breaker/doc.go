@@ -1,5 +1,5 @@
 // Package breaker is a circuit breaker per dependency: once a provider, model or tool is down,
-// calls to it are refused at once with an *ErrOpen instead of piling up, so the caller degrades
+// calls to it are refused at once with an *OpenError instead of piling up, so the caller degrades
 // (a fallback answers) and the dependency is not hammered while it recovers.
 //
 // A Breaker is closed, open or half-open. Closed, it admits every call and watches the outcomes;
@@ -15,43 +15,38 @@
 // and a neutral probe never closes a half-open breaker); every other class, rate_limited
 // included, is a success as far as health goes: the dependency answered.
 //
-// Use Do, or Allow and the Permit it returns:
+// Use Do, or Allow and the Permit it returns (two calls: DoneContext reports the outcome and
+// returns the error to hand on):
 //
 //	b, _ := breaker.New(breaker.Settings{Name: "anthropic/claude-sonnet-4-6"})
-//	text, err := breaker.Do(ctx, b, call) // err is an *ErrOpen when refused
+//	text, err := breaker.Do(ctx, b, call) // err is an *OpenError when refused
 //
 //	p, err := b.Allow()
 //	if err != nil {
 //		return err // errors.Is(err, rebound.ErrCircuitOpen)
 //	}
 //	resp, err := call(ctx)
-//	p.DoneContext(ctx, err)
+//	return resp, p.DoneContext(ctx, err) // an *OpenedError once this failure opened b
 //
 // Admitting a call and reporting a success allocates nothing and, unless the breaker measures
 // slow calls or uses a time window, reads no clock. Every method that reads the clock has an
-// explicit-time twin (AllowAt, DoneAt, StateAt, GetAt) for simulations and tests.
+// explicit-time twin (AllowAt, DoneAt, StateAt, CheckAt, GetAt) for simulations and tests.
 //
 // A Set holds one breaker per dependency key, created on demand, bounded in size, idle ones
 // forgotten.
 //
 // # Composition
 //
-// Put the patterns together in this order, outermost first:
-//
-//	fallback.Chain           an alternative answers when the primary is down or gave up
-//	  retry.Do               retries what a retry can mend; stops at once on ErrOpen
-//	    breaker.Do           one breaker per dependency; refuses while it is down
-//	      timeout.Do         the attempt's own deadline: a timeout, a breaker failure
-//	        the call
-//
-// The breaker sits inside retry so that every attempt counts, and retry stops the moment the
-// breaker opens: Do returns the failure that opened it as an *OpenedError, which keeps the
-// failure's class and matches rebound.ErrCircuitOpen (never retried), so no backoff is waited
-// through only to end at the open breaker; a later call is refused with *ErrOpen without
-// calling the dependency. Callers of Allow get the same from Opened. The attempt
-// timeout sits inside the breaker so that a hung call counts as a failure. The caller's own
-// cancellation counts as nothing anywhere: not a failure, not a success, not a reason to fall
-// back. See the package example.
+// Package pipeline puts retry, pacing, the breaker and the attempt timeout together in one
+// documented order (docs/design.md, "The attempt pipeline"); llm.Resilient and httpx run
+// through it. The breaker sits inside retry so that every attempt counts, and retry stops the
+// moment the breaker opens: Do and DoneContext return the failure that opened it as an
+// *OpenedError, which keeps the failure's class and matches rebound.ErrCircuitOpen (never
+// retried), so no backoff is waited through only to end at the open breaker; a later call is
+// refused with *OpenError without calling the dependency. The attempt timeout sits inside the
+// breaker so that a hung call counts as a failure. The caller's own cancellation counts as
+// nothing anywhere: not a failure, not a success, not a reason to fall back. See the package
+// example.
 //
 // State changes are reported to Settings.OnStateChange and as rebound.BreakerChanged events to
 // Settings.Hook, with no lock held (unlike sony/gobreaker, whose callback runs under the

@@ -6,13 +6,13 @@ import (
 	"github.com/rebound-go/rebound"
 )
 
-// ErrOpen is the error with which a breaker refuses a call. It matches rebound.ErrCircuitOpen
+// OpenError is the error with which a breaker refuses a call. It matches rebound.ErrCircuitOpen
 // (errors.Is), so retry never retries it (the breaker already knows the dependency is down) and
 // a fallback moves on at once. Find it with errors.As:
 //
-//	var open *breaker.ErrOpen
+//	var open *breaker.OpenError
 //	if errors.As(err, &open) { ... open.Name, open.Until ... }
-type ErrOpen struct {
+type OpenError struct {
 	// Name is the breaker's name: the dependency that is down.
 	Name string
 	// State is Open, or HalfOpen when every probe slot is taken.
@@ -24,7 +24,7 @@ type ErrOpen struct {
 }
 
 // Error says which breaker refused the call and until when.
-func (e *ErrOpen) Error() string {
+func (e *OpenError) Error() string {
 	switch {
 	case e.Until.IsZero():
 		return "circuit " + quote(e.Name) + " forced open"
@@ -35,7 +35,7 @@ func (e *ErrOpen) Error() string {
 }
 
 // Is reports whether target is rebound.ErrCircuitOpen.
-func (e *ErrOpen) Is(target error) bool { return target == rebound.ErrCircuitOpen }
+func (e *OpenError) Is(target error) bool { return target == rebound.ErrCircuitOpen }
 
 func quote(s string) string {
 	if s == "" {
@@ -48,7 +48,7 @@ func quote(s string) string {
 // (or a concurrent call's did while this one ran). It keeps the failure, so that Classify sees
 // its class and errors.As finds it, and it matches rebound.ErrCircuitOpen, so that retry stops at
 // once instead of waiting through a backoff that would end at the open breaker, and a fallback
-// moves on. Do returns it; callers of Allow get it from Opened.
+// moves on. Do returns it, and so does Permit.DoneContext.
 type OpenedError struct {
 	// Err is the call's failure.
 	Err error

@@ -18,7 +18,7 @@ func ExampleBreaker_Allow() {
 	for i := range 3 {
 		p, err := b.Allow()
 		if err != nil {
-			var open *breaker.ErrOpen
+			var open *breaker.OpenError
 			errors.As(err, &open)
 			fmt.Println("refused by", open.Name, errors.Is(err, rebound.ErrCircuitOpen))
 			continue

@@ -36,8 +36,24 @@ func (p Permit) DoneAt(now time.Time, err error) {
 // DoneContext is Done for an error returned under ctx: when ctx has ended, the outcome is the
 // caller's and counts as class canceled (rebound.ClassifyContext). Events of a change of state
 // go to the Hook of ctx's rebound.Scope as well.
-func (p Permit) DoneContext(ctx context.Context, err error) {
+//
+// It returns err, or, when err counts as a failure and the breaker is open after it, err as an
+// *OpenedError, which matches rebound.ErrCircuitOpen: return it, and a retry around the call
+// stops the moment the breaker opens, as it does around Do. So Allow and DoneContext are the
+// whole of the manual path:
+//
+//	p, err := b.Allow()
+//	if err != nil {
+//		return err
+//	}
+//	v, err := call(ctx)
+//	return v, p.DoneContext(ctx, err)
+func (p Permit) DoneContext(ctx context.Context, err error) error {
 	p.report(ctx, time.Time{}, err, true)
+	if err == nil || p.b == nil {
+		return err
+	}
+	return p.b.opened(ctx, err)
 }
 
 func (p Permit) report(ctx context.Context, now time.Time, err error, useCtx bool) {

@@ -14,7 +14,7 @@ import (
 // rule off where the field says so.
 type Settings struct {
 	// Name names the dependency the breaker guards ("anthropic/claude-x", "tool/search"). It is in
-	// every ErrOpen and every BreakerChanged event. In a Set, each breaker is named by its key.
+	// every OpenError and every BreakerChanged event. In a Set, each breaker is named by its key.
 	Name string
 
 	// ConsecutiveFailures opens the breaker after this many failures in a row while closed.
@@ -31,7 +31,7 @@ type Settings struct {
 	// Default 2.
 	SuccessesToClose int
 	// MaxProbes is how many probes may be in flight at once while half-open; further calls are
-	// refused with ErrOpen until one finishes. Default 1. Every Permit must be reported: a probe
+	// refused with OpenError until one finishes. Default 1. Every Permit must be reported: a probe
 	// whose outcome has not come MaxOpen after the last probe was admitted counts as failed, so
 	// that a lost Permit cannot keep the breaker half-open forever.
 	MaxProbes int

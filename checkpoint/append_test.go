@@ -20,7 +20,7 @@ func TestAppendAfterStoppedStep(t *testing.T) {
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
 		for _, name := range []string{"first", "second"} {
 			_, err := checkpoint.Step(ctx, run, name, func(ctx context.Context) (string, error) {
-				if err := run.Append(rebound.Assistant(name + " answer")); err != nil {
+				if err := run.Append(ctx, rebound.Assistant(name+" answer")); err != nil {
 					return "", err
 				}
 				if fail[name] {
@@ -29,7 +29,7 @@ func TestAppendAfterStoppedStep(t *testing.T) {
 				return name, nil
 			})
 			// A careless workflow: it carries on after a failure.
-			appendErr = run.Append(rebound.User("after " + name))
+			appendErr = run.Append(ctx, rebound.User("after "+name))
 			_ = err
 		}
 		return nil
@@ -64,5 +64,55 @@ func TestAppendAfterStoppedStep(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("history %q, want %q", got, want)
 		}
+	}
+}
+
+// ctxKey marks the context a workflow passes to Run.Append.
+type ctxKey struct{}
+
+// ctxStore records whether the writes of messages carried the workflow's context.
+type ctxStore struct {
+	*checkpoint.MemoryStore
+	sawCaller bool
+}
+
+func (s *ctxStore) WriteRun(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
+	if len(w.Messages) > 0 && len(w.Steps) == 0 && ctx.Value(ctxKey{}) != nil {
+		s.sawCaller = true
+	}
+	return s.MemoryStore.WriteRun(ctx, l, w)
+}
+
+// TestAppendUsesCallersContext: a message appended outside a step is written under the
+// caller's context (its values reach the store), and a canceled context journals nothing.
+func TestAppendUsesCallersContext(t *testing.T) {
+	store := &ctxStore{MemoryStore: checkpoint.NewMemoryStore()}
+	r := checkpoint.NewRunner(store, checkpoint.Config{})
+	ctx := context.WithValue(context.Background(), ctxKey{}, "caller")
+	var canceledErr error
+	err := r.Run(ctx, "ctx", func(ctx context.Context, run *checkpoint.Run) error {
+		if err := run.Append(ctx, rebound.User("hello")); err != nil {
+			return err
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		canceledErr = run.Append(cctx, rebound.User("never journaled"))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !store.sawCaller {
+		t.Error("Append wrote its message without the caller's context")
+	}
+	if !errors.Is(canceledErr, context.Canceled) {
+		t.Errorf("Append with a canceled context = %v, want context.Canceled", canceledErr)
+	}
+	v, err := checkpoint.Get(context.Background(), store, "ctx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Messages) != 1 || v.Messages[0].Content != "hello" {
+		t.Errorf("journaled messages = %+v, want only hello", v.Messages)
 	}
 }

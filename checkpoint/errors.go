@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rebound-go/rebound"
 )
 
 // Sentinels matched with errors.Is by the typed errors below.
@@ -31,7 +33,7 @@ type EscalatedError struct {
 	RunID        string
 	Step         string
 	EscalationID string
-	Reason       string
+	Reason       rebound.EscalationReason
 	// Err is the failure that was escalated, if any.
 	Err error
 }

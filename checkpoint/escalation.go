@@ -10,73 +10,18 @@ import (
 	"github.com/rebound-go/rebound"
 )
 
-// The escalation reasons this package uses. A step may escalate with a reason of its own.
-const (
-	// ReasonMaxRetriesExceeded: an automatic give-up (retries exhausted, breaker open with no
-	// fallback left, retry budget spent). The give-up's own reason is in the escalation's error.
-	ReasonMaxRetriesExceeded = "max_retries_exceeded"
-	// ReasonAmbiguousState: an irreversible step was in doubt on resume (intent, no result).
-	ReasonAmbiguousState = "ambiguous_state"
-	// ReasonLowConfidence and ReasonRequiresHuman are for steps to use with Escalate.
-	ReasonLowConfidence = "low_confidence"
-	ReasonRequiresHuman = "requires_human"
-	// ReasonIrreversibleAction: a step marked NeedsApproval asks before it runs.
-	ReasonIrreversibleAction = "irreversible_action"
-)
-
-// Escalation is what the Runner hands an Escalator when a step cannot go on without a person.
-type Escalation struct {
-	RunID  string
-	Step   string
-	Reason string
-	Class  rebound.Class
-	Err    error
-	// Attempts is how many attempts the step made before it gave up (0 when it did not run).
-	Attempts int
-	// Messages is the run's history up to the step.
-	Messages []rebound.Message
-	// State is a JSON snapshot of the run: workflow, input, step, completed steps.
-	State json.RawMessage
-	// Context is free text from the step (see Escalate).
-	Context string
-}
-
-// Action is a reviewer's decision on an escalation.
-type Action string
-
-// The actions.
-const (
-	// ActionApprove: run the step (an irreversible or in-doubt step executes, once).
-	ActionApprove Action = "approve"
-	// ActionReject: fail the run, with the reviewer's note as the reason.
-	ActionReject Action = "reject"
-	// ActionRespond: the Answer becomes the step's result (as-is for a string step, otherwise
-	// decoded from JSON).
-	ActionRespond Action = "respond"
-	// ActionRetry: run the step again with a fresh retry budget.
-	ActionRetry Action = "retry"
-)
-
-// Decision is how an escalation was resolved.
-type Decision struct {
-	Action Action
-	Answer string
-	Note   string
-	By     string
-}
-
 // Escalator parks escalations and reports their decisions. Package escalate's Queue implements
 // it. Both methods may be called with the run's lease held.
 type Escalator interface {
 	// Escalate records e and returns its ID.
-	Escalate(ctx context.Context, e Escalation) (id string, err error)
+	Escalate(ctx context.Context, e rebound.Escalation) (id string, err error)
 	// Decision returns the decision on the escalation id, with decided false while it is open.
-	Decision(ctx context.Context, id string) (d Decision, decided bool, err error)
+	Decision(ctx context.Context, id string) (d rebound.Decision, decided bool, err error)
 }
 
 // EscalateError is what Escalate returns: a step returns it to send its run to a person.
 type EscalateError struct {
-	Reason  string
+	Reason  rebound.EscalationReason
 	Context string
 	Err     error
 }
@@ -92,11 +37,11 @@ func (e *EscalateError) Error() string {
 func (e *EscalateError) Unwrap() error { return e.Err }
 
 // Escalate returns an error that, returned by a step's function, escalates the run with the
-// given reason (ReasonLowConfidence, ReasonRequiresHuman, or a caller's own) and free-text
-// context for the reviewer. err, which may be nil, is the failure to show.
-func Escalate(reason, contextText string, err error) error {
+// given reason (rebound.ReasonLowConfidence, rebound.ReasonRequiresHuman, or a caller's own)
+// and free-text context for the reviewer. err, which may be nil, is the failure to show.
+func Escalate(reason rebound.EscalationReason, contextText string, err error) error {
 	if reason == "" {
-		reason = ReasonRequiresHuman
+		reason = rebound.ReasonRequiresHuman
 	}
 	return &EscalateError{Reason: reason, Context: contextText, Err: err}
 }
@@ -107,7 +52,7 @@ func defaultEscalateOn(_ rebound.Class, err error) bool {
 }
 
 // escalate parks the step with the Escalator and stops the run.
-func (run *Run) escalate(ctx context.Context, base StepRecord, reason, text string, cause error, attempts int, st *stepState) error {
+func (run *Run) escalate(ctx context.Context, base StepRecord, reason rebound.EscalationReason, text string, cause error, attempts int, st *stepState) error {
 	esc := run.r.cfg.Escalations
 	class, _ := rebound.Classify(cause)
 	if esc == nil {
@@ -116,8 +61,8 @@ func (run *Run) escalate(ctx context.Context, base StepRecord, reason, text stri
 			err = fmt.Errorf("%w: %w", err, cause)
 		}
 		failed := base
-		failed.Status, failed.Error, failed.Class, failed.Reason, failed.FinishedAt = StepFailed, run.r.errText(err), class.String(), reason, time.Now()
-		if reason == ReasonAmbiguousState {
+		failed.Status, failed.Error, failed.Class, failed.Reason, failed.FinishedAt = StepFailed, run.r.errText(err), class.String(), string(reason), time.Now()
+		if reason == rebound.ReasonAmbiguousState {
 			// In doubt: keep it so, for the next resume to escalate.
 			return run.stop(err)
 		}
@@ -126,7 +71,7 @@ func (run *Run) escalate(ctx context.Context, base StepRecord, reason, text stri
 		}
 		return run.stop(err)
 	}
-	e := Escalation{
+	e := rebound.Escalation{
 		RunID: run.id, Step: base.Name, Reason: reason, Class: class, Err: cause,
 		Attempts: attempts, Messages: run.Messages(), State: run.state(base), Context: text,
 	}
@@ -135,7 +80,7 @@ func (run *Run) escalate(ctx context.Context, base StepRecord, reason, text stri
 		return run.stop(fmt.Errorf("run %q step %q: escalate (%s): %w", run.id, base.Name, reason, err))
 	}
 	rec := base
-	rec.Status, rec.Reason, rec.EscalationID, rec.Class = StepEscalated, reason, id, class.String()
+	rec.Status, rec.Reason, rec.EscalationID, rec.Class = StepEscalated, string(reason), id, class.String()
 	rec.Result, rec.Checksum = nil, 0
 	if cause != nil {
 		rec.Error = run.r.errText(cause)
@@ -144,7 +89,7 @@ func (run *Run) escalate(ctx context.Context, base StepRecord, reason, text stri
 	if err := run.record(context.WithoutCancel(ctx), rec, st); err != nil {
 		return run.stop(err)
 	}
-	run.r.emit(ctx, rebound.Event{Kind: rebound.Escalated, RunID: run.id, Step: base.Name, Reason: reason,
+	run.r.emit(ctx, rebound.Event{Kind: rebound.Escalated, RunID: run.id, Step: base.Name, Reason: string(reason),
 		EscalationID: id, Class: class, Err: cause, Status: string(StatusEscalated)})
 	return run.stop(&EscalatedError{RunID: run.id, Step: base.Name, EscalationID: id, Reason: reason, Err: cause})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
 )
@@ -31,7 +32,7 @@ func ExampleNeedsApproval() {
 	}
 	fmt.Println("still waiting:", errors.Is(runner.Run(ctx, "report-002", workflow), checkpoint.ErrEscalated))
 
-	queue.Decide(esc.EscalationID, checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"})
+	queue.Decide(esc.EscalationID, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 	fmt.Println("approved:", runner.Run(ctx, "report-002", workflow))
 	fmt.Println("again:", runner.Run(ctx, "report-002", workflow))
 	// Output:

@@ -17,7 +17,7 @@ func Example() {
 
 	broken := true
 	workflow := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("Research topic: tides")); err != nil {
+		if err := run.Append(ctx, rebound.User("Research topic: tides")); err != nil {
 			return err
 		}
 		for i, name := range []string{"outline", "section_1", "section_2"} {
@@ -27,7 +27,7 @@ func Example() {
 					return "", errors.New("provider down")
 				}
 				text := name + " text"
-				return text, run.Append(rebound.Assistant(text))
+				return text, run.Append(ctx, rebound.Assistant(text))
 			})
 			if err != nil {
 				return err

@@ -24,7 +24,7 @@ func FuzzJournal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, result []byte, version int, goodSum bool, body []byte, goodBodySum bool) {
 		ctx := context.Background()
 		s := checkpoint.NewMemoryStore()
-		c, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: "fuzz", Owner: "seed", TTL: time.Minute})
+		c, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: "fuzz", Owner: "seed", TTL: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +42,7 @@ func FuzzJournal(f *testing.F) {
 			Messages: []checkpoint.MessageRecord{{Seq: 0, Step: 0, Version: checkpoint.RecordVersion, Body: body, Checksum: bsum}},
 			Release:  true,
 		}
-		if err := s.Write(ctx, c.Lease, w); err != nil {
+		if err := s.WriteRun(ctx, c.Lease, w); err != nil {
 			t.Fatal(err)
 		}
 		type res struct{ N int }

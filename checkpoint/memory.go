@@ -31,8 +31,8 @@ var _ Store = (*MemoryStore)(nil)
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore { return &MemoryStore{runs: make(map[string]*memRun)} }
 
-// Claim implements Store.
-func (m *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (*Claimed, error) {
+// ClaimRun implements Store.
+func (m *MemoryStore) ClaimRun(ctx context.Context, req ClaimRequest) (*Claimed, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -75,8 +75,8 @@ func (m *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (*Claimed, er
 	return c, nil
 }
 
-// Renew implements Store.
-func (m *MemoryStore) Renew(ctx context.Context, lease Lease, ttl time.Duration) (Lease, error) {
+// RenewRun implements Store.
+func (m *MemoryStore) RenewRun(ctx context.Context, lease Lease, ttl time.Duration) (Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return Lease{}, err
 	}
@@ -103,8 +103,8 @@ func (m *MemoryStore) held(lease Lease) (*memRun, error) {
 	return r, nil
 }
 
-// Write implements Store.
-func (m *MemoryStore) Write(ctx context.Context, lease Lease, w Write) error {
+// WriteRun implements Store.
+func (m *MemoryStore) WriteRun(ctx context.Context, lease Lease, w Write) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -202,8 +202,8 @@ func (m *MemoryStore) ListRuns(ctx context.Context, f RunFilter) ([]RunInfo, err
 	return out, nil
 }
 
-// Prune implements Store.
-func (m *MemoryStore) Prune(ctx context.Context, before time.Time) (int, error) {
+// PruneRuns implements Store.
+func (m *MemoryStore) PruneRuns(ctx context.Context, before time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

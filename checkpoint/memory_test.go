@@ -16,7 +16,7 @@ func TestMemoryStore(t *testing.T) {
 func TestMemoryStoreWriteAtomic(t *testing.T) {
 	ctx := t.Context()
 	s := checkpoint.NewMemoryStore()
-	c, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: "r", Owner: "w", TTL: time.Minute})
+	c, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: "r", Owner: "w", TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestMemoryStoreWriteAtomic(t *testing.T) {
 		{Index: 0, Name: "a", Status: checkpoint.StepStarted, Version: checkpoint.RecordVersion},
 		{Index: 5, Name: "f", Status: checkpoint.StepStarted, Version: checkpoint.RecordVersion},
 	}}
-	if err := s.Write(ctx, c.Lease, w); err == nil {
+	if err := s.WriteRun(ctx, c.Lease, w); err == nil {
 		t.Fatal("a write with a step out of order was accepted")
 	}
 	rec, err := s.GetRun(ctx, "r")

@@ -69,6 +69,9 @@ func newRun(r *Runner, c *Claimed) (*Run, error) {
 		}
 		run.steps = append(run.steps, s)
 	}
+	if err := verifyStepCount(c.Run, len(c.Steps)); err != nil {
+		return nil, err
+	}
 	run.journal = make([]journalMsg, 0, len(c.Messages))
 	run.firstMsg = make(map[int]int)
 	for i, m := range c.Messages {
@@ -86,6 +89,22 @@ func newRun(r *Runner, c *Claimed) (*Run, error) {
 		run.journal = append(run.journal, journalMsg{msg: msg, step: m.Step})
 	}
 	return run, nil
+}
+
+// verifyStepCount checks that the journal holds every step the run's summary counts: a journal
+// that lost rows (a truncated table, a restored backup of one table, a row deleted
+// by hand) must not read as a run that has yet to reach those steps, which would run them (an
+// irreversible one included) again.
+func verifyStepCount(info RunInfo, have int) error {
+	if info.StepCount <= have {
+		return nil
+	}
+	step := info.LastStep
+	if info.StepCount != have+1 || step == "" {
+		step = fmt.Sprintf("(step %d)", have)
+	}
+	return &CorruptError{RunID: info.ID, Step: step, Record: "step count",
+		Err: fmt.Errorf("the run records %d steps, its journal holds %d: steps are missing from the journal", info.StepCount, have)}
 }
 
 func verifyStep(s StepRecord) error {
@@ -161,15 +180,18 @@ func (run *Run) Messages() []rebound.Message {
 // Append adds messages to the run's history. Inside a step they are journaled with the step's
 // result (a step that fails leaves no messages behind); outside a step they are journaled at
 // once; after a step has stopped the run (it failed or escalated), Append returns that step's
-// error and journals nothing. On resume, a message appended outside a step that the journal already holds at that
-// position is recognised, not written again; one that differs is a *WorkflowChangedError.
-// Recording costs the size of the messages added, never the size of the whole history.
-func (run *Run) Append(msgs ...rebound.Message) error {
+// error and journals nothing. On resume, a message appended outside a step that the journal
+// already holds at that position is recognised, not written again; one that differs is a
+// *WorkflowChangedError.
+// Recording costs the size of the messages added, never the size of the whole history. The
+// write outside a step is made under ctx: a canceled ctx journals nothing and returns its error.
+func (run *Run) Append(ctx context.Context, msgs ...rebound.Message) error {
 	run.mu.Lock()
 	defer run.mu.Unlock()
 	if len(msgs) == 0 {
 		return nil
 	}
+
 	if run.halt != nil && run.cur == nil {
 		// The run has stopped: journaling more would put messages where a resumed run, which
 		// runs the stopped step again, does not expect them.
@@ -201,7 +223,10 @@ func (run *Run) Append(msgs ...rebound.Message) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if err := run.writeLocked(context.Background(), Write{Messages: recs}); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("run %q: append: %w", run.id, err)
+	}
+	if err := run.writeLocked(ctx, Write{Messages: recs}); err != nil {
 		return err
 	}
 	for _, m := range msgs[len(msgs)-len(recs):] {
@@ -264,7 +289,7 @@ func (run *Run) write(ctx context.Context, w Write) error {
 
 func (run *Run) writeLocked(ctx context.Context, w Write) error {
 	start := time.Now()
-	err := run.r.store.Write(ctx, run.lease, w)
+	err := run.r.store.WriteRun(ctx, run.lease, w)
 	if run.r.cfg.ObserveWrite != nil {
 		run.r.cfg.ObserveWrite(time.Since(start))
 	}

@@ -137,7 +137,7 @@ func (r *Runner) Run(ctx context.Context, runID string, wf Workflow, opts ...Run
 	}
 	run, err := newRun(r, claimed)
 	if err != nil {
-		_ = r.store.Write(context.WithoutCancel(ctx), claimed.Lease, Write{Release: true})
+		_ = r.store.WriteRun(context.WithoutCancel(ctx), claimed.Lease, Write{Release: true})
 		return err
 	}
 	if claimed.Created {
@@ -187,12 +187,12 @@ func (r *Runner) Resume(ctx context.Context, runID string, workflows map[string]
 }
 
 func (r *Runner) claim(ctx context.Context, req ClaimRequest) (*Claimed, error) {
-	c, err := r.store.Claim(ctx, req)
+	c, err := r.store.ClaimRun(ctx, req)
 	var held *LeaseHeldError
 	if errors.As(err, &held) && r.ownerDead(held.Owner) {
 		// The owner is a process on this host that no longer exists: take over at once.
 		req.TakeOver = &Lease{RunID: req.RunID, Owner: held.Owner}
-		c, err = r.store.Claim(ctx, req)
+		c, err = r.store.ClaimRun(ctx, req)
 	}
 	if err != nil {
 		if errors.Is(err, ErrLeaseHeld) {
@@ -237,7 +237,7 @@ func (r *Runner) heartbeat(ctx context.Context, run *Run, stop <-chan struct{}, 
 		case <-t.C:
 		}
 		lease := run.currentLease()
-		nl, err := r.store.Renew(ctx, lease, r.cfg.LeaseTTL)
+		nl, err := r.store.RenewRun(ctx, lease, r.cfg.LeaseTTL)
 		switch {
 		case err == nil:
 			run.setLease(nl)

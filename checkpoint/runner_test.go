@@ -53,7 +53,7 @@ func TestHeartbeatKeepsLease(t *testing.T) {
 // flakyRenew fails every renewal, as a store the worker can no longer reach would.
 type flakyRenew struct{ checkpoint.Store }
 
-func (f flakyRenew) Renew(ctx context.Context, l checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
+func (f flakyRenew) RenewRun(ctx context.Context, l checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
 	return checkpoint.Lease{}, errors.New("connection refused")
 }
 
@@ -87,7 +87,7 @@ func TestTakenOverMidStep(t *testing.T) {
 		r := checkpoint.NewRunner(s, checkpoint.Config{Owner: "old", LeaseTTL: 30 * time.Second})
 		err := r.Run(ctx, "stolen", func(ctx context.Context, run *checkpoint.Run) error {
 			_, err := checkpoint.Step(ctx, run, "wait", func(ctx context.Context) (int, error) {
-				if _, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: "stolen", Owner: "new", TTL: time.Hour,
+				if _, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: "stolen", Owner: "new", TTL: time.Hour,
 					TakeOver: &checkpoint.Lease{RunID: "stolen", Owner: "old"}}); err != nil {
 					return 0, err
 				}

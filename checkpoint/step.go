@@ -114,17 +114,43 @@ func Step[T any](ctx context.Context, run *Run, name string, fn func(ctx context
 	return v, nil
 }
 
+// step runs one step: it takes the step's place in the journal, resumes it from its record if
+// there is one (resume), asks for approval if the step needs it, and otherwise executes it.
 func (run *Run) step(ctx context.Context, name string, o stepOptions,
 	exec func(context.Context) ([]byte, error), respond func(string) ([]byte, error)) ([]byte, error) {
+	idx, rec, err := run.enter(name)
+	if err != nil {
+		return nil, err
+	}
+	base := StepRecord{Index: idx, Name: name, Key: newKey(run.id, idx, name), Irreversible: o.irreversible, Version: RecordVersion}
+	approved := false
+	if rec != nil {
+		base.Key, base.Executions, base.StartedAt = rec.Key, rec.Executions, rec.StartedAt
+		var result []byte
+		var done bool
+		if result, done, approved, err = run.resume(ctx, base, rec, o, respond); done || err != nil {
+			return result, err
+		}
+	}
+	if o.approval && !approved {
+		return nil, run.escalate(ctx, base, rebound.ReasonIrreversibleAction, "the step needs approval before it runs", nil, 0, nil)
+	}
+	return run.execute(ctx, base, exec)
+}
+
+// enter takes the next step's place: its index, and its record when the journal has one. A
+// stopped run, a step inside a step, a step without a name and a step whose recorded name
+// differs are errors.
+func (run *Run) enter(name string) (int, *StepRecord, error) {
 	run.mu.Lock()
 	if run.halt != nil {
 		err := run.halt
 		run.mu.Unlock()
-		return nil, err
+		return 0, nil, err
 	}
 	if run.cur != nil {
 		run.mu.Unlock()
-		return nil, fmt.Errorf("run %q: step %q called inside another step", run.id, name)
+		return 0, nil, fmt.Errorf("run %q: step %q called inside another step", run.id, name)
 	}
 	idx := run.next
 	run.next++
@@ -134,90 +160,98 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 	}
 	run.mu.Unlock()
 	if name == "" {
-		return nil, run.stop(fmt.Errorf("run %q: step %d has no name", run.id, idx))
+		return 0, nil, run.stop(fmt.Errorf("run %q: step %d has no name", run.id, idx))
 	}
 	if rec != nil && rec.Name != name {
-		return nil, run.stop(&WorkflowChangedError{RunID: run.id, Index: idx, Recorded: rec.Name, Called: name})
+		return 0, nil, run.stop(&WorkflowChangedError{RunID: run.id, Index: idx, Recorded: rec.Name, Called: name})
 	}
-	base := StepRecord{Index: idx, Name: name, Key: newKey(run.id, idx, name), Irreversible: o.irreversible, Version: RecordVersion}
-	approved := false
-	if rec != nil {
-		base.Key, base.Executions, base.StartedAt = rec.Key, rec.Executions, rec.StartedAt
-		status := rec.Status
-		if status == StepFailed && rec.EscalationID != "" && run.r.cfg.Escalations != nil {
-			// Failed by a reviewer's rejection: it stands while it stands, but an item reopened
-			// since (a decision made in error) is waited on again and its new decision applies.
-			status = StepEscalated
+	return idx, rec, nil
+}
+
+// resume decides what a step found in the journal does. done is true when the step is settled
+// without running (its result, or err); otherwise it runs, approved when a reviewer approved it
+// (or asked for a retry).
+func (run *Run) resume(ctx context.Context, base StepRecord, rec *StepRecord, o stepOptions,
+	respond func(string) ([]byte, error)) (result []byte, done, approved bool, err error) {
+	status := rec.Status
+	if status == StepFailed && rec.EscalationID != "" && run.r.cfg.Escalations != nil {
+		// Failed by a reviewer's rejection: it stands while it stands, but an item reopened
+		// since (a decision made in error) is waited on again and its new decision applies.
+		status = StepEscalated
+	}
+	switch status {
+	case StepCompleted:
+		if err := run.consumeMessages(base.Index); err != nil {
+			return nil, true, false, run.stop(err)
 		}
-		switch status {
-		case StepCompleted:
-			if err := run.consumeMessages(idx); err != nil {
-				return nil, run.stop(err)
-			}
-			run.r.emit(ctx, rebound.Event{Kind: rebound.StepSkipped, RunID: run.id, Step: name, Status: string(StepCompleted)})
-			return rec.Result, nil
-		case StepEscalated:
-			esc := run.r.cfg.Escalations
-			if esc == nil {
-				return nil, run.stop(fmt.Errorf("run %q step %q waits on escalation %s, but the runner has no Escalator", run.id, name, rec.EscalationID))
-			}
-			d, decided, err := esc.Decision(ctx, rec.EscalationID)
-			if err != nil {
-				return nil, run.stop(fmt.Errorf("run %q step %q: read decision on escalation %s: %w", run.id, name, rec.EscalationID, err))
-			}
-			if !decided {
-				return nil, run.stop(&EscalatedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, Reason: rec.Reason})
-			}
-			switch d.Action {
-			case ActionRespond:
-				b, err := respond(d.Answer)
-				if err != nil {
-					return nil, run.stop(fmt.Errorf("run %q step %q, escalation %s: %w", run.id, name, rec.EscalationID, err))
-				}
-				done := base
-				done.Status, done.Result, done.Checksum = StepCompleted, b, checksum(b)
-				done.EscalationID, done.Reason = rec.EscalationID, rec.Reason
-				done.FinishedAt = time.Now()
-				if err := run.record(ctx, done, nil); err != nil {
-					return nil, run.stop(err)
-				}
-				run.r.emit(ctx, rebound.Event{Kind: rebound.StepCompleted, RunID: run.id, Step: name, Status: string(StepCompleted), EscalationID: rec.EscalationID})
-				return b, nil
-			case ActionReject:
-				rej := &RejectedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, By: d.By, Note: d.Note}
-				failed := base
-				failed.Status, failed.Error, failed.Reason, failed.EscalationID = StepFailed, run.r.errText(rej), rec.Reason, rec.EscalationID
-				failed.FinishedAt = time.Now()
-				if err := run.record(ctx, failed, nil); err != nil {
-					return nil, run.stop(err)
-				}
-				return nil, run.stop(rej)
-			case ActionApprove, ActionRetry:
-				approved = true
-			default:
-				return nil, run.stop(fmt.Errorf("run %q step %q: unknown decision %q on escalation %s", run.id, name, d.Action, rec.EscalationID))
-			}
-		case StepStarted:
-			// In doubt: the step may or may not have taken effect.
-			if o.irreversible {
-				return nil, run.escalate(ctx, base, ReasonAmbiguousState,
-					"the step's intent was recorded but not its result: it may or may not have taken effect", nil, 0, nil)
-			}
-			// Idempotent: run again with the same key.
-		case StepFailed:
-			// Run again, unless an irreversible step failed in a way that leaves its effect in
-			// doubt (a timeout, a cut connection, an error nobody classified): that is escalated
-			// like a step found in doubt, never re-run blindly.
-			if o.irreversible && !failedBeforeEffect(rec.Class) {
-				return nil, run.escalate(ctx, base, ReasonAmbiguousState,
-					"the step failed with a "+orUnknown(rec.Class)+" error, which does not say whether it took effect: "+rec.Error, nil, 0, nil)
-			}
+		run.r.emit(ctx, rebound.Event{Kind: rebound.StepSkipped, RunID: run.id, Step: base.Name, Status: string(StepCompleted)})
+		return rec.Result, true, false, nil
+	case StepEscalated:
+		return run.decided(ctx, base, rec, respond)
+	case StepStarted:
+		// In doubt: the step may or may not have taken effect.
+		if o.irreversible {
+			return nil, true, false, run.escalate(ctx, base, rebound.ReasonAmbiguousState,
+				"the step's intent was recorded but not its result: it may or may not have taken effect", nil, 0, nil)
+		}
+		// Idempotent: run again with the same key.
+	case StepFailed:
+		// Run again, unless an irreversible step failed in a way that leaves its effect in
+		// doubt (a timeout, a cut connection, an error nobody classified): that is escalated
+		// like a step found in doubt, never re-run blindly.
+		if o.irreversible && !failedBeforeEffect(rec.Class) {
+			return nil, true, false, run.escalate(ctx, base, rebound.ReasonAmbiguousState,
+				"the step failed with a "+orUnknown(rec.Class)+" error, which does not say whether it took effect: "+rec.Error, nil, 0, nil)
 		}
 	}
-	if o.approval && !approved {
-		return nil, run.escalate(ctx, base, ReasonIrreversibleAction, "the step needs approval before it runs", nil, 0, nil)
+	return nil, false, false, nil
+}
+
+// decided applies the decision on an escalated step: still open, the run waits again
+// (*EscalatedError); respond records the answer as the result, reject fails the run, approve and
+// retry let the step run.
+func (run *Run) decided(ctx context.Context, base StepRecord, rec *StepRecord,
+	respond func(string) ([]byte, error)) (result []byte, done, approved bool, err error) {
+	name := base.Name
+	esc := run.r.cfg.Escalations
+	if esc == nil {
+		return nil, true, false, run.stop(fmt.Errorf("run %q step %q waits on escalation %s, but the runner has no Escalator", run.id, name, rec.EscalationID))
 	}
-	return run.execute(ctx, base, exec)
+	d, decided, err := esc.Decision(ctx, rec.EscalationID)
+	if err != nil {
+		return nil, true, false, run.stop(fmt.Errorf("run %q step %q: read decision on escalation %s: %w", run.id, name, rec.EscalationID, err))
+	}
+	if !decided {
+		return nil, true, false, run.stop(&EscalatedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, Reason: rebound.EscalationReason(rec.Reason)})
+	}
+	switch d.Action {
+	case rebound.ActionRespond:
+		b, err := respond(d.Answer)
+		if err != nil {
+			return nil, true, false, run.stop(fmt.Errorf("run %q step %q, escalation %s: %w", run.id, name, rec.EscalationID, err))
+		}
+		done := base
+		done.Status, done.Result, done.Checksum = StepCompleted, b, checksum(b)
+		done.EscalationID, done.Reason = rec.EscalationID, rec.Reason
+		done.FinishedAt = time.Now()
+		if err := run.record(ctx, done, nil); err != nil {
+			return nil, true, false, run.stop(err)
+		}
+		run.r.emit(ctx, rebound.Event{Kind: rebound.StepCompleted, RunID: run.id, Step: name, Status: string(StepCompleted), EscalationID: rec.EscalationID})
+		return b, true, false, nil
+	case rebound.ActionReject:
+		rej := &RejectedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, By: d.By, Note: d.Note}
+		failed := base
+		failed.Status, failed.Error, failed.Reason, failed.EscalationID = StepFailed, run.r.errText(rej), rec.Reason, rec.EscalationID
+		failed.FinishedAt = time.Now()
+		if err := run.record(ctx, failed, nil); err != nil {
+			return nil, true, false, run.stop(err)
+		}
+		return nil, true, false, run.stop(rej)
+	case rebound.ActionApprove, rebound.ActionRetry:
+		return nil, false, true, nil
+	}
+	return nil, true, false, run.stop(fmt.Errorf("run %q step %q: unknown decision %q on escalation %s", run.id, name, d.Action, rec.EscalationID))
 }
 
 func (run *Run) execute(ctx context.Context, base StepRecord, exec func(context.Context) ([]byte, error)) ([]byte, error) {
@@ -278,7 +312,7 @@ func (run *Run) execute(ctx context.Context, base StepRecord, exec func(context.
 		}
 		return nil, run.escalate(ctx, intent, ee.Reason, ee.Context, cause, attemptsOf(ferr, st), st)
 	case ctx.Err() == nil && run.r.cfg.EscalateOn(class, ferr):
-		return nil, run.escalate(ctx, intent, ReasonMaxRetriesExceeded, "", ferr, attemptsOf(ferr, st), st)
+		return nil, run.escalate(ctx, intent, rebound.ReasonMaxRetriesExceeded, "", ferr, attemptsOf(ferr, st), st)
 	}
 	failed := intent
 	failed.Status, failed.Error, failed.Class, failed.FinishedAt = StepFailed, run.r.errText(ferr), class.String(), time.Now()

@@ -6,35 +6,36 @@ import (
 	"time"
 )
 
-// Store is where runs are journaled. Every store (the in-memory one here, store/sqlite,
+// Store is where runs are journaled. It is the interface a store's author implements; a
+// workflow's author only passes one to NewRunner. Every store (the in-memory one here, store/sqlite,
 // store/postgres) passes the conformance suite in package checkpointtest.
 //
-// The Runner is the only writer a store needs to understand: it claims a run, then sends each
-// change as one Write, which the store applies in one transaction if, and only if, the run is
+// The Runner is the only writer a store needs to understand: it claims a run (ClaimRun), then
+// sends each change as one Write (WriteRun), which the store applies in one transaction if, and only if, the run is
 // still held under the lease's epoch (fencing). The read methods serve the CLI and the dashboard.
 //
 // Stores keep records as bytes with their checksums; the Runner, not the store, verifies them,
 // so a damaged record is detected the same way on every store.
 type Store interface {
-	// Claim takes the lease on a run for req.Owner, creating the run (status running, epoch 1)
+	// ClaimRun takes the lease on a run for req.Owner, creating the run (status running, epoch 1)
 	// if it does not exist. A run held under a lease that has not expired is refused with a
 	// *LeaseHeldError, unless req.TakeOver names exactly the lease that holds it. A successful
 	// claim increments the epoch and returns the run's records as they were.
-	Claim(ctx context.Context, req ClaimRequest) (*Claimed, error)
-	// Renew extends a lease to now+ttl. It fails with a *StaleEpochError when the run is held
+	ClaimRun(ctx context.Context, req ClaimRequest) (*Claimed, error)
+	// RenewRun extends a lease to now+ttl. It fails with a *StaleEpochError when the run is held
 	// under another epoch.
-	Renew(ctx context.Context, lease Lease, ttl time.Duration) (Lease, error)
-	// Write applies w atomically, provided the run is held under lease.Epoch; otherwise it fails
+	RenewRun(ctx context.Context, lease Lease, ttl time.Duration) (Lease, error)
+	// WriteRun applies w atomically, provided the run is held under lease.Epoch; otherwise it fails
 	// with a *StaleEpochError and changes nothing. An expired lease that nobody took over is still
 	// valid for writing.
-	Write(ctx context.Context, lease Lease, w Write) error
+	WriteRun(ctx context.Context, lease Lease, w Write) error
 	// GetRun returns a run with all its records, or an error matching ErrRunNotFound.
 	GetRun(ctx context.Context, runID string) (*RunRecord, error)
 	// ListRuns returns runs, newest first (by creation time, then ID).
 	ListRuns(ctx context.Context, f RunFilter) ([]RunInfo, error)
-	// Prune deletes finished runs (completed, failed, canceled) last updated before before, with
+	// PruneRuns deletes finished runs (completed, failed, canceled) last updated before before, with
 	// all their records, and returns how many it deleted.
-	Prune(ctx context.Context, before time.Time) (int, error)
+	PruneRuns(ctx context.Context, before time.Time) (int, error)
 }
 
 // Status is a run's state.

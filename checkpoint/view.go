@@ -62,6 +62,9 @@ func Get(ctx context.Context, s Store, runID string) (*RunView, error) {
 		}
 		v.Steps = append(v.Steps, sv)
 	}
+	if err := verifyStepCount(rec.RunInfo, len(rec.Steps)); err != nil {
+		return nil, err
+	}
 	for _, a := range rec.Attempts {
 		if a.Step >= 0 && a.Step < len(v.Steps) {
 			v.Steps[a.Step].Attempts = append(v.Steps[a.Step].Attempts, a)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
 )
@@ -178,7 +179,7 @@ func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return escalate.Item{}, err
 		}
-		return s.cfg.Escalations.Resolve(r.Context(), id, escalate.Decision{
+		return s.cfg.Escalations.Resolve(r.Context(), id, rebound.Decision{
 			Action: action, Answer: req.Answer, Note: req.Note, By: req.By,
 		})
 	})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/dashboard"
 	"github.com/rebound-go/rebound/escalate"
@@ -46,7 +47,7 @@ func TestAPIReads(t *testing.T) {
 	t.Run("List", func(t *testing.T) {
 		items := decode[[]escalate.Item](t, b.api(t, "GET", "/api/v1/escalations", ""))
 		if len(items) != 1 || items[0].ID != id || items[0].RunID != "run-tides" || items[0].Step != "publish" ||
-			items[0].Reason != escalate.IrreversibleAction || items[0].Status != escalate.StatusOpen {
+			items[0].Reason != rebound.ReasonIrreversibleAction || items[0].Status != escalate.StatusOpen {
 			t.Fatalf("items = %+v", items)
 		}
 		items = decode[[]escalate.Item](t, b.api(t, "GET", "/api/v1/escalations?status=resolved,dismissed", ""))
@@ -61,7 +62,7 @@ func TestAPIReads(t *testing.T) {
 	})
 	t.Run("Stats", func(t *testing.T) {
 		st := decode[escalate.Stats](t, b.api(t, "GET", "/api/v1/escalations/stats", ""))
-		if st.Open != 1 || len(st.ByReason) != 1 || st.ByReason[0].Reason != escalate.IrreversibleAction {
+		if st.Open != 1 || len(st.ByReason) != 1 || st.ByReason[0].Reason != rebound.ReasonIrreversibleAction {
 			t.Fatalf("stats = %+v", st)
 		}
 	})
@@ -181,7 +182,7 @@ func TestAPIActions(t *testing.T) {
 		wantAPIError(t, b.api(t, "POST", "/api/v1/escalations/"+id+"/resolve", `{"by":"bob","action":"approve"}`), 409, "claimed by")
 		it = decode[escalate.Item](t, b.api(t, "POST", "/api/v1/escalations/"+id+"/resolve",
 			`{"by":"alice","action":"respond","answer":"Published elsewhere","note":"done by hand"}`))
-		if it.Status != escalate.StatusResolved || it.Decision == nil || it.Decision.Action != escalate.ActionRespond ||
+		if it.Status != escalate.StatusResolved || it.Decision == nil || it.Decision.Action != rebound.ActionRespond ||
 			it.Decision.Answer != "Published elsewhere" {
 			t.Fatalf("resolved item = %+v", it)
 		}

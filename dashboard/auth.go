@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,6 +31,9 @@ type keys struct {
 	token   []byte // the configured token; empty: no authentication
 	session []byte // HMAC key for session cookies
 	csrf    []byte // HMAC key for CSRF tokens
+
+	mu      sync.Mutex
+	revoked map[string]int64 // session IDs signed out, to their expiry (unix seconds)
 }
 
 func deriveKey(secret []byte, label string) []byte {
@@ -45,24 +50,65 @@ func (k *keys) checkToken(presented string) bool {
 	return subtle.ConstantTimeCompare([]byte(presented), k.token) == 1
 }
 
-// newSession returns a cookie value valid until exp: "<unix seconds>.<mac>". The cookie never
-// holds the token itself.
+// newSession returns a new session's cookie value, valid until exp: "<unix seconds>.<id>.<mac>",
+// with a random ID of its own, so that no two sign-ins share a cookie and signing out ends one
+// session. The cookie never holds the token itself.
 func (k *keys) newSession(exp time.Time) string {
-	e := strconv.FormatInt(exp.Unix(), 10)
-	return e + "." + k.mac(k.session, e)
+	id := make([]byte, 16)
+	_, _ = rand.Read(id) // crypto/rand.Read never fails (Go 1.24+)
+	msg := strconv.FormatInt(exp.Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(id)
+	return msg + "." + k.mac(k.session, msg)
 }
 
-// checkSession reports whether v is a session this server issued that has not expired at now.
-func (k *keys) checkSession(v string, now time.Time) bool {
-	e, mac, ok := strings.Cut(v, ".")
-	if !ok {
-		return false
+// parseSession returns the ID and expiry of a session cookie this server issued, or ok false.
+func (k *keys) parseSession(v string) (id string, exp int64, ok bool) {
+	i := strings.LastIndexByte(v, '.')
+	if i < 0 {
+		return "", 0, false
+	}
+	msg, mac := v[:i], v[i+1:]
+	e, id, found := strings.Cut(msg, ".")
+	if !found || id == "" {
+		return "", 0, false
 	}
 	sec, err := strconv.ParseInt(e, 10, 64)
-	if err != nil || now.Unix() >= sec {
+	if err != nil || !hmac.Equal([]byte(mac), []byte(k.mac(k.session, msg))) {
+		return "", 0, false
+	}
+	return id, sec, true
+}
+
+// checkSession reports whether v is a session this server issued that has not expired at now
+// and was not signed out.
+func (k *keys) checkSession(v string, now time.Time) bool {
+	id, exp, ok := k.parseSession(v)
+	if !ok || now.Unix() >= exp {
 		return false
 	}
-	return hmac.Equal([]byte(mac), []byte(k.mac(k.session, e)))
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	_, out := k.revoked[id]
+	return !out
+}
+
+// revoke ends the session of cookie v (signing out), if it is a live one; sessions signed out
+// are forgotten once they would have expired anyway.
+func (k *keys) revoke(v string, now time.Time) {
+	id, exp, ok := k.parseSession(v)
+	if !ok || now.Unix() >= exp {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.revoked == nil {
+		k.revoked = map[string]int64{}
+	}
+	for rid, rexp := range k.revoked {
+		if now.Unix() >= rexp {
+			delete(k.revoked, rid)
+		}
+	}
+	k.revoked[id] = exp
 }
 
 func (k *keys) mac(key []byte, msg string) string {
@@ -129,10 +175,16 @@ func (s *Server) requireAuth(next http.Handler) http.Handler {
 }
 
 // safeNext keeps a post-login redirect on this site: a local absolute path, never "//host".
+// A path holding a backslash, a space or any control character is refused whole: browsers drop
+// tabs and newlines from a Location and read a backslash as '/', so "/\t/evil.example" would leave.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
+	}
+	for _, c := range next {
+		if c <= ' ' || c == 0x7f || c == '\\' || (c >= 0x80 && c <= 0x9f) {
+			return "/"
+		}
 	}
 	return next
 }
@@ -165,6 +217,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.keys.revoke(c.Value, s.now())
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,

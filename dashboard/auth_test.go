@@ -223,13 +223,81 @@ func TestLogin(t *testing.T) {
 			t.Fatal("logout kept the session cookie")
 		}
 		wantStatus(t, b.get(t, "/escalations", withCookies(s.list()...)), http.StatusSeeOther)
+		// The cookie signed out with, replayed, no longer opens anything.
+		wantStatus(t, b.get(t, "/escalations", withCookies(session)), http.StatusSeeOther)
+		wantStatus(t, b.get(t, "/api/v1/escalations", withCookies(session)), http.StatusUnauthorized)
 	})
+}
+
+// TestSessionsAreUniqueAndRevocable: two sign-ins at the same instant get different cookies,
+// and signing out one leaves the other signed in.
+func TestSessionsAreUniqueAndRevocable(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(1_900_000_000, 0)
+	b := setup(t, setupOpts{token: testToken, now: func() time.Time { return at }})
+	login := func() (*formSession, *http.Cookie) {
+		s := &formSession{}
+		b.open(t, s, "/login")
+		rec := b.post(t, s, "/login", url.Values{"csrf": {s.csrf}, "token": {testToken}, "next": {"/"}})
+		wantStatus(t, rec, http.StatusSeeOther)
+		c := s.cookies["rebound_session"]
+		if c == nil {
+			t.Fatal("no session cookie")
+		}
+		return s, c
+	}
+	s1, c1 := login()
+	_, c2 := login()
+	if c1.Value == c2.Value {
+		t.Fatalf("two sign-ins in the same second got the same cookie %q", c1.Value)
+	}
+	b.open(t, s1, "/escalations")
+	wantStatus(t, b.post(t, s1, "/logout", url.Values{"csrf": {s1.csrf}}), http.StatusSeeOther)
+	wantStatus(t, b.get(t, "/escalations", withCookies(c1)), http.StatusSeeOther)
+	wantStatus(t, b.get(t, "/escalations", withCookies(c2)), http.StatusOK)
+}
+
+// TestNoTokenServesLoopbackHostsOnly: without a token the dashboard answers loopback names
+// only, so that a page whose name was rebound to 127.0.0.1 cannot read a form's CSRF token and
+// approve an irreversible step; /healthz stays open.
+func TestNoTokenServesLoopbackHostsOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	id := b.escalatedRun(t, "run-1")
+	for host, ok := range map[string]bool{
+		"localhost:8080": true, "127.0.0.1:8080": true, "[::1]:8080": true, "app.localhost": true, "127.0.0.2": true,
+		"evil.example:8080": false, "evil.example": false, "10.0.0.5:8080": false, "localhost.evil.example": false,
+	} {
+		for _, path := range []string{"/escalations/" + id, "/api/v1/escalations"} {
+			req := httptest.NewRequest("GET", path, nil)
+			req.Host = host
+			req.Header.Set("Origin", "http://"+host)
+			rec := b.do(t, req)
+			if got := rec.Code != http.StatusMisdirectedRequest; got != ok {
+				t.Errorf("Host %s, %s: status %d, want served = %v", host, path, rec.Code, ok)
+			}
+			if !ok && strings.Contains(rec.Body.String(), `name="csrf"`) {
+				t.Errorf("Host %s read a CSRF token", host)
+			}
+		}
+	}
+	req := httptest.NewRequest("GET", "/healthz", nil)
+	req.Host = "10.0.0.5:8080"
+	wantStatus(t, b.do(t, req), http.StatusOK)
+
+	// With a token, any Host is served (the token guards it).
+	tb := setup(t, setupOpts{token: testToken})
+	req = httptest.NewRequest("GET", "/api/v1/escalations", nil)
+	req.Host = "dash.example.com"
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	wantStatus(t, tb.do(t, req), http.StatusOK)
 }
 
 func TestLoginNextStaysOnSite(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{token: testToken})
-	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", ""} {
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "",
+		"/\t/evil.example", "/\n/evil.example", "/\r//evil.example", "/x\\..\\/evil.example", "/ /evil.example", "/\x7f/evil.example"} {
 		var s formSession
 		b.open(t, &s, "/login")
 		rec := b.post(t, &s, "/login", url.Values{"csrf": {s.csrf}, "token": {testToken}, "next": {next}})

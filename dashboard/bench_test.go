@@ -17,10 +17,10 @@ func benchQueue(b *testing.B, n int) (*escalate.Queue, string) {
 	b.Helper()
 	q := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
 	var id string
-	reasons := []string{"max_retries_exceeded", "irreversible_action", "low_confidence", "requires_human"}
+	reasons := []rebound.EscalationReason{"max_retries_exceeded", "irreversible_action", "low_confidence", "requires_human"}
 	for i := range n {
 		var err error
-		id, err = q.Escalate(context.Background(), escalate.Escalation{
+		id, err = q.Escalate(context.Background(), rebound.Escalation{
 			RunID: fmt.Sprintf("run-%04d", i), Step: "section_2", Reason: reasons[i%len(reasons)],
 			Err:      &rebound.Error{Class: rebound.ClassOverloaded, Status: 529, Message: "overloaded"},
 			Attempts: 5, Context: "the primary model is overloaded",
@@ -39,7 +39,7 @@ func benchGet(b *testing.B, h http.Handler, path string) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://localhost"+path, nil))
 		if rec.Code != http.StatusOK {
 			b.Fatalf("GET %s: %d", path, rec.Code)
 		}

@@ -22,8 +22,9 @@
 //
 // With Config.Token set, every page and API call needs it: the API as
 // "Authorization: Bearer <token>", a browser through the login form, which sets a Secure,
-// HttpOnly, SameSite=Strict session cookie (an HMAC under a key derived from the token, never
-// the token itself). /healthz stays open; /metrics follows the token rule. Forms carry a signed
+// HttpOnly, SameSite=Strict session cookie (a random session ID and an HMAC under a key derived
+// from the token, never the token itself; signing out revokes it). Without a token, only
+// loopback Host names are served (DNS rebinding). /healthz stays open; /metrics follows the token rule. Forms carry a signed
 // double-submit CSRF token; net/http's CrossOriginProtection refuses cross-origin writes; pages
 // are sent with a content security policy that allows no script. Templates escape everything,
 // and nothing the dashboard renders holds a secret: the queue redacts items before it stores

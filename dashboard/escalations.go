@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
 )
@@ -44,11 +45,11 @@ func parseStatusFilter(v string) ([]escalate.Status, error) {
 	return out, nil
 }
 
-func parseReasonFilter(v string) []escalate.Reason {
-	var out []escalate.Reason
+func parseReasonFilter(v string) []rebound.EscalationReason {
+	var out []rebound.EscalationReason
 	for _, r := range strings.Split(v, ",") {
 		if r = strings.TrimSpace(r); r != "" {
-			out = append(out, escalate.Reason(r))
+			out = append(out, rebound.EscalationReason(r))
 		}
 	}
 	return out
@@ -108,8 +109,8 @@ func (s *Server) pageEscalations(w http.ResponseWriter, r *http.Request) {
 	for _, it := range items {
 		reasons[string(it.Reason)] = true
 	}
-	for _, rr := range []escalate.Reason{escalate.MaxRetriesExceeded, escalate.AmbiguousState,
-		escalate.LowConfidence, escalate.RequiresHuman, escalate.IrreversibleAction} {
+	for _, rr := range []rebound.EscalationReason{rebound.ReasonMaxRetriesExceeded, rebound.ReasonAmbiguousState,
+		rebound.ReasonLowConfidence, rebound.ReasonRequiresHuman, rebound.ReasonIrreversibleAction} {
 		reasons[string(rr)] = true
 	}
 	if p.Reason != "" {
@@ -158,16 +159,16 @@ type decisionForm struct {
 }
 
 // defaultAction suggests the decision the item's reason most often needs.
-func defaultAction(reason escalate.Reason) string {
+func defaultAction(reason rebound.EscalationReason) string {
 	switch reason {
-	case escalate.IrreversibleAction, escalate.AmbiguousState:
-		return string(escalate.ActionApprove)
-	case escalate.MaxRetriesExceeded:
-		return string(escalate.ActionRetry)
-	case escalate.LowConfidence, escalate.RequiresHuman:
-		return string(escalate.ActionRespond)
+	case rebound.ReasonIrreversibleAction, rebound.ReasonAmbiguousState:
+		return string(rebound.ActionApprove)
+	case rebound.ReasonMaxRetriesExceeded:
+		return string(rebound.ActionRetry)
+	case rebound.ReasonLowConfidence, rebound.ReasonRequiresHuman:
+		return string(rebound.ActionRespond)
 	}
-	return string(escalate.ActionApprove)
+	return string(rebound.ActionApprove)
 }
 
 func (s *Server) loadEscalation(r *http.Request, id string) (escalationPage, error) {
@@ -284,7 +285,7 @@ func (s *Server) formResolve(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		_, err = s.cfg.Escalations.Resolve(r.Context(), id, escalate.Decision{
+		_, err = s.cfg.Escalations.Resolve(r.Context(), id, rebound.Decision{
 			Action: action, Answer: f.Answer, Note: f.Note, By: f.By,
 		})
 		return err

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/dashboard"
 	"github.com/rebound-go/rebound/escalate"
@@ -19,7 +20,7 @@ import (
 func ExampleNew() {
 	ctx := context.Background()
 	queue := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
-	_, _ = queue.Escalate(ctx, escalate.Escalation{RunID: "refund-42", Step: "pay", Reason: "requires_human",
+	_, _ = queue.Escalate(ctx, rebound.Escalation{RunID: "refund-42", Step: "pay", Reason: "requires_human",
 		Context: "refund of 1200 EUR is over the limit"})
 
 	srv, err := dashboard.New(dashboard.Config{Escalations: queue, Runs: checkpoint.NewMemoryStore(), Token: "s3cret"})
@@ -66,7 +67,7 @@ func ExampleWorker() {
 
 	srv, _ := dashboard.New(dashboard.Config{Escalations: queue, Runs: runs})
 	items, _ := queue.List(ctx, escalate.Filter{RunID: "refund-42"})
-	req := httptest.NewRequest("POST", "/api/v1/escalations/"+items[0].ID+"/resolve",
+	req := httptest.NewRequest("POST", "http://localhost/api/v1/escalations/"+items[0].ID+"/resolve",
 		strings.NewReader(`{"action": "approve", "note": "customer verified", "by": "alice"}`))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()

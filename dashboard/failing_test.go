@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/dashboard"
 	"github.com/rebound-go/rebound/escalate"
@@ -49,7 +50,7 @@ func (queueFunc) Audit(context.Context, string) ([]escalate.AuditEntry, error) {
 func (queueFunc) Claim(context.Context, string, string, time.Duration) (escalate.Item, error) {
 	return escalate.Item{}, errStore
 }
-func (queueFunc) Resolve(context.Context, string, escalate.Decision) (escalate.Item, error) {
+func (queueFunc) Resolve(context.Context, string, rebound.Decision) (escalate.Item, error) {
 	return escalate.Item{}, errStore
 }
 func (queueFunc) Dismiss(context.Context, string, string, string) (escalate.Item, error) {

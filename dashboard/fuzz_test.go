@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/dashboard"
 	"github.com/rebound-go/rebound/escalate"
 )
@@ -39,12 +40,12 @@ func FuzzActionBody(f *testing.F) {
 		default:
 			op = "resolve"
 		}
-		id, err := queue.Escalate(t.Context(), escalate.Escalation{Step: "pay", Reason: "requires_human"})
+		id, err := queue.Escalate(t.Context(), rebound.Escalation{Step: "pay", Reason: "requires_human"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		before, _ := queue.Get(t.Context(), id)
-		req := httptest.NewRequest(http.MethodPost, "/api/v1/escalations/"+id+"/"+op, strings.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, "http://localhost/api/v1/escalations/"+id+"/"+op, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, req)

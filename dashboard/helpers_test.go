@@ -49,7 +49,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	b.log.Watch(set)
 	b.runner = checkpoint.NewRunner(b.runs, checkpoint.Config{Escalations: b.queue})
 	srv, err := dashboard.New(dashboard.Config{
-		Escalations: b.queue, Runs: b.runs, Breakers: b.log, Token: o.token, Now: o.now,
+		Escalations: b.queue, Runs: b.runs, Breakers: b.log, Token: rebound.Secret(o.token), Now: o.now,
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "rebound_up 1\n") }),
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 // retried, a section answered by a fallback, and a publish step that needs approval.
 func (b *bundle) workflow(topic string) checkpoint.Workflow {
 	return func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("Research topic: " + topic)); err != nil {
+		if err := run.Append(ctx, rebound.User("Research topic: "+topic)); err != nil {
 			return err
 		}
 		calls := 0
@@ -74,7 +74,7 @@ func (b *bundle) workflow(topic string) checkpoint.Workflow {
 					return "", &rebound.Error{Class: rebound.ClassOverloaded, Status: 529, Provider: "fake", Message: "overloaded"}
 				}
 				text := "1. Tides\n2. Moon"
-				return text, run.Append(rebound.Assistant(text))
+				return text, run.Append(ctx, rebound.Assistant(text))
 			})
 		})
 		if err != nil {
@@ -85,7 +85,7 @@ func (b *bundle) workflow(topic string) checkpoint.Workflow {
 			rebound.Hook(nil).Emit(ctx, rebound.Event{Kind: rebound.FallbackUsed, From: "fake/primary", To: "fake/fallback"})
 			m := rebound.Assistant("Section on " + outline[:8])
 			m.Degraded, m.Source = true, "fake/fallback"
-			return m.Content, run.Append(m)
+			return m.Content, run.Append(ctx, m)
 		})
 		if err != nil {
 			return err
@@ -114,9 +114,13 @@ func (b *bundle) escalatedRun(t *testing.T, runID string) string {
 	return items[0].ID
 }
 
-// do sends a request straight to the handler.
+// do sends a request straight to the handler. httptest's default Host, example.com, becomes
+// localhost: a dashboard without a token answers loopback names only.
 func (b *bundle) do(t *testing.T, req *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
+	if req.Host == "example.com" {
+		req.Host = "localhost"
+	}
 	rec := httptest.NewRecorder()
 	b.srv.ServeHTTP(rec, req)
 	return rec

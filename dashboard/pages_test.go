@@ -24,17 +24,17 @@ func TestEscalationsPage(t *testing.T) {
 	b := setup(t, setupOpts{})
 	id := b.escalatedRun(t, "run-tides")
 	ctx := t.Context()
-	other, err := b.queue.Escalate(ctx, escalate.Escalation{RunID: "run-other", Step: "section_2",
-		Reason: string(escalate.MaxRetriesExceeded), Class: rebound.ClassOverloaded,
+	other, err := b.queue.Escalate(ctx, rebound.Escalation{RunID: "run-other", Step: "section_2",
+		Reason: rebound.ReasonMaxRetriesExceeded, Class: rebound.ClassOverloaded,
 		Err: &rebound.Error{Class: rebound.ClassOverloaded, Status: 529, Message: "overloaded"}, Attempts: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done, err := b.queue.Escalate(ctx, escalate.Escalation{RunID: "run-done", Step: "summary", Reason: "low_confidence"})
+	done, err := b.queue.Escalate(ctx, rebound.Escalation{RunID: "run-done", Step: "summary", Reason: "low_confidence"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.queue.Resolve(ctx, done, escalate.Decision{Action: escalate.ActionRespond, Answer: "ok", By: "carol"}); err != nil {
+	if _, err := b.queue.Resolve(ctx, done, rebound.Decision{Action: rebound.ActionRespond, Answer: "ok", By: "carol"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.queue.Claim(ctx, other, "alice", time.Hour); err != nil {
@@ -121,7 +121,7 @@ func TestEscalationPageShowsAttempts(t *testing.T) {
 	// An escalation of the step that failed: the run's outline step recorded one overloaded
 	// attempt and a retry; file an item against that step.
 	b.escalatedRun(t, "run-a")
-	id, err := b.queue.Escalate(ctx, escalate.Escalation{RunID: "run-a", Step: "outline",
+	id, err := b.queue.Escalate(ctx, rebound.Escalation{RunID: "run-a", Step: "outline",
 		Reason: "low_confidence", Context: "check the outline"})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestEscalationPageShowsAttempts(t *testing.T) {
 func TestEscapingAndRedaction(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
-	id, err := b.queue.Escalate(t.Context(), escalate.Escalation{
+	id, err := b.queue.Escalate(t.Context(), rebound.Escalation{
 		RunID: "run-<x>", Step: "<b>step</b>", Reason: "requires_human",
 		Err:      rebound.Permanent(errNamed("upstream said Authorization: Bearer sk-ant-api03-SECRETSECRETSECRET")),
 		Context:  `<script>alert("x")</script> api_key=sk-proj-TOPSECRETVALUE123456`,
@@ -182,7 +182,7 @@ func TestForms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if it.Status != escalate.StatusResolved || it.Decision == nil || it.Decision.Action != escalate.ActionApprove ||
+		if it.Status != escalate.StatusResolved || it.Decision == nil || it.Decision.Action != rebound.ActionApprove ||
 			it.Decision.By != "alice" || it.Decision.Note != "looks right" {
 			t.Fatalf("item after resolve: %+v decision %+v", it, it.Decision)
 		}

@@ -8,8 +8,12 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/rebound-go/rebound"
 )
 
 // Config configures the dashboard. Only Escalations is required; the runs and breakers pages
@@ -26,10 +30,18 @@ type Config struct {
 
 	// Token, when set, is required by every page (through the login form, which sets a session
 	// cookie) and every API call (as "Authorization: Bearer <token>"), and by Metrics. Default:
-	// empty, no authentication; `rebound serve` refuses a non-loopback address without one.
-	Token string
-	// SessionTTL is how long a sign-in lasts. Default 12 h.
+	// empty, no authentication; `rebound serve` refuses a non-loopback address without one. A
+	// rebound.Secret, it never prints or logs.
+	Token rebound.Secret
+	// SessionTTL is how long a sign-in lasts. Default 12 h. Signing out ends the session at
+	// once in this process (a restart forgets who signed out; changing the token ends every
+	// session).
 	SessionTTL time.Duration
+	// AllowHosts are the host names (the request's Host, without the port) a dashboard with no
+	// Token answers besides loopback ones (localhost, *.localhost, 127.0.0.0/8, ::1). Without a
+	// token, any other Host gets 421: a web page that rebinds its own name to 127.0.0.1 must
+	// not reach the dashboard. Ignored when Token is set. Default: none.
+	AllowHosts []string
 
 	// Metrics, if set, is served at /metrics under the token rule (a Prometheus handler).
 	Metrics http.Handler
@@ -82,12 +94,12 @@ func New(cfg Config) (*Server, error) {
 		})
 	}
 	s := &Server{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default())}
-	secret := []byte(cfg.Token)
+	secret := []byte(cfg.Token.Reveal())
 	if cfg.Token == "" {
 		secret = make([]byte, 32)
 		_, _ = rand.Read(secret)
 	} else {
-		s.keys.token = []byte(cfg.Token)
+		s.keys.token = []byte(cfg.Token.Reveal())
 	}
 	s.keys.session = deriveKey(secret, "session")
 	s.keys.csrf = deriveKey(secret, "csrf")
@@ -163,7 +175,51 @@ func (s *Server) routes() {
 		}
 		s.renderError(w, r, http.StatusForbidden, "This request came from another site and was refused.")
 	}))
-	s.handler = securityHeaders(cop.Handler(open))
+	s.handler = securityHeaders(s.requireHost(cop.Handler(open)))
+}
+
+// requireHost refuses, on a dashboard with no token, a request whose Host is not a loopback
+// name or one of Config.AllowHosts (DNS rebinding: evil.example resolving to 127.0.0.1 would
+// otherwise let any web page read and drive the dashboard). /healthz stays open.
+func (s *Server) requireHost(next http.Handler) http.Handler {
+	if len(s.keys.token) > 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || s.allowedHost(r.Host) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		msg := fmt.Sprintf("this dashboard has no token, so it answers only to loopback host names (localhost, 127.0.0.1, [::1]), not %q; "+
+			"set a token to serve it under another name", r.Host)
+		if isAPI(r) {
+			writeError(w, http.StatusMisdirectedRequest, msg)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusMisdirectedRequest)
+		_, _ = w.Write([]byte(msg + "\n"))
+	})
+}
+
+func (s *Server) allowedHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	for _, a := range s.cfg.AllowHosts {
+		if strings.EqualFold(strings.TrimSpace(a), host) {
+			return true
+		}
+	}
+	return false
 }
 
 // securityHeaders sets the headers every response carries: no framing, no sniffing, no

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
@@ -19,7 +20,7 @@ type Queue interface {
 	Audit(ctx context.Context, id string) ([]escalate.AuditEntry, error)
 	Stats(ctx context.Context) (escalate.Stats, error)
 	Claim(ctx context.Context, id, by string, d time.Duration) (escalate.Item, error)
-	Resolve(ctx context.Context, id string, d escalate.Decision) (escalate.Item, error)
+	Resolve(ctx context.Context, id string, d rebound.Decision) (escalate.Item, error)
 	Dismiss(ctx context.Context, id, by, note string) (escalate.Item, error)
 	Reopen(ctx context.Context, id, by, note string) (escalate.Item, error)
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
 )
@@ -54,7 +55,7 @@ type WorkerRuns interface {
 
 // Decisions reports the decision on an escalation; *escalate.Queue implements it.
 type Decisions interface {
-	Decision(ctx context.Context, id string) (escalate.Decision, bool, error)
+	Decision(ctx context.Context, id string) (rebound.Decision, bool, error)
 }
 
 var _ Decisions = (*escalate.Queue)(nil)

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/dashboard"
-	"github.com/rebound-go/rebound/escalate"
 )
 
 func (b *bundle) registry() dashboard.Registry {
@@ -76,10 +76,10 @@ func TestWorkerResumesDecidedRuns(t *testing.T) {
 	if n, err := w.Poll(ctx); err != nil || n != 0 {
 		t.Fatalf("Poll before any decision = %d, %v; want 0", n, err)
 	}
-	if _, err := b.queue.Resolve(ctx, approve, escalate.Decision{Action: escalate.ActionApprove, By: "alice"}); err != nil {
+	if _, err := b.queue.Resolve(ctx, approve, rebound.Decision{Action: rebound.ActionApprove, By: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.queue.Resolve(ctx, reject, escalate.Decision{Action: escalate.ActionReject, Note: "not today", By: "bob"}); err != nil {
+	if _, err := b.queue.Resolve(ctx, reject, rebound.Decision{Action: rebound.ActionReject, Note: "not today", By: "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	n, err := w.Poll(ctx)
@@ -121,7 +121,7 @@ func TestWorkerRespondAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.queue.Resolve(ctx, respond, escalate.Decision{Action: escalate.ActionRespond, Answer: "published by hand", By: "carol"}); err != nil {
+	if _, err := b.queue.Resolve(ctx, respond, rebound.Decision{Action: rebound.ActionRespond, Answer: "published by hand", By: "carol"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.queue.Dismiss(ctx, retried, "dan", "no longer needed"); err != nil {
@@ -146,7 +146,7 @@ func TestWorkerSkipsUnregisteredWorkflows(t *testing.T) {
 	b := setup(t, setupOpts{})
 	ctx := t.Context()
 	id := b.escalatedRun(t, "run-x")
-	if _, err := b.queue.Resolve(ctx, id, escalate.Decision{Action: escalate.ActionApprove, By: "alice"}); err != nil {
+	if _, err := b.queue.Resolve(ctx, id, rebound.Decision{Action: rebound.ActionApprove, By: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer

@@ -4,10 +4,10 @@
 // reviewer needs, redacted, until a person or a supervising agent decides; the run then resumes
 // with the decision.
 //
-// An [Item] records the run and step, the [Reason], the error and its class, a snapshot of the
-// run's state and its recent messages, free-text context, timestamps, its [Status] (open,
-// claimed, resolved, dismissed), who holds it and the [Decision]. Every change is kept in an
-// audit trail ([Queue.Audit]).
+// An [Item] records the run and step, the reason (a rebound.EscalationReason), the error and
+// its class, a snapshot of the run's state and its recent messages, free-text context,
+// timestamps, its [Status] (open, claimed, resolved, dismissed), who holds it and the decision
+// (a rebound.Decision). Every change is kept in an audit trail ([Queue.Audit]).
 //
 // A [Queue] over a [Store] files items ([Queue.Escalate]), lists them ([Queue.List]: open first,
 // oldest first, filtered by status, reason, run and age), lets a reviewer claim one for a while
@@ -34,11 +34,23 @@
 //	err = runner.Run(ctx, "report-001", workflow) // errors.Is(err, checkpoint.ErrEscalated)
 //	...
 //	queue.Claim(ctx, id, "ana", 10*time.Minute)
-//	queue.Resolve(ctx, id, escalate.Decision{Action: escalate.ActionRespond, Answer: "…", By: "ana"})
+//	queue.Resolve(ctx, id, rebound.Decision{Action: rebound.ActionRespond, Answer: "…", By: "ana"})
 //	err = runner.Run(ctx, "report-001", workflow) // the step receives the answer; the run completes
 //
 // Escalating a step that already has a waiting item returns that item: a run that crashes
 // after escalating, and escalates again on resume, files one item.
+//
+// The vocabulary a run and a reviewer share (rebound.Escalation, rebound.EscalationReason,
+// rebound.Action, rebound.Decision) is declared once, in the root package, so that package
+// checkpoint and this one do not import each other.
+//
+// # For store authors
+//
+// A store implements [Store] (and, to skip locked rows, [NextStore]): [Item]s with their
+// [AuditEntry] trail, selected by a [Filter], counted as [ReasonStats], refusing a second
+// waiting item for one step with a [DuplicateError]. Its methods carry "Escalation"
+// (InsertEscalation, UpdateEscalation, ...) so that one database store can also implement
+// checkpoint.Store, whose methods carry "Run". Nothing else in this package is store-facing.
 //
 // Stores: [MemoryStore] here; store/sqlite and store/postgres for durable queues, where one
 // database holds both the run journal and the queue. Every store passes the conformance suite

@@ -15,17 +15,17 @@ func ExampleQueue() {
 	ctx := context.Background()
 	q := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
 
-	id, _ := q.Escalate(ctx, escalate.Escalation{
-		RunID: "report-001", Step: "publish", Reason: string(escalate.IrreversibleAction),
+	id, _ := q.Escalate(ctx, rebound.Escalation{
+		RunID: "report-001", Step: "publish", Reason: rebound.ReasonIrreversibleAction,
 		Context: "Publishes the report to the customer portal.",
 	})
 	it, _, _ := q.ClaimNext(ctx, "ana", 10*time.Minute, escalate.Filter{})
 	fmt.Println(it.RunID, it.Step, it.Reason, it.Status, it.ClaimedBy)
 
-	_, err := q.Resolve(ctx, id, escalate.Decision{Action: escalate.ActionApprove, By: "bo"})
+	_, err := q.Resolve(ctx, id, rebound.Decision{Action: rebound.ActionApprove, By: "bo"})
 	fmt.Println(errors.Is(err, escalate.ErrConflict))
 
-	it, _ = q.Resolve(ctx, id, escalate.Decision{Action: escalate.ActionApprove, Note: "checked", By: "ana"})
+	it, _ = q.Resolve(ctx, id, rebound.Decision{Action: rebound.ActionApprove, Note: "checked", By: "ana"})
 	fmt.Println(it.Status, it.Decision.Action, it.Decision.By)
 	// Output:
 	// report-001 publish irreversible_action claimed ana
@@ -49,9 +49,9 @@ func ExampleQueue_Stats() {
 	q := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
 	gaveUp := &rebound.GiveUpError{Reason: rebound.Exhausted, Attempts: 5,
 		Last: &rebound.Error{Class: rebound.ClassOverloaded, Status: 529}}
-	_, _ = q.Escalate(ctx, escalate.Escalation{RunID: "r1", Step: "outline", Err: gaveUp})
-	_, _ = q.Escalate(ctx, escalate.Escalation{RunID: "r2", Step: "outline", Err: gaveUp})
-	_, _ = q.Escalate(ctx, escalate.Escalation{RunID: "r3", Step: "answer", Reason: "low_confidence"})
+	_, _ = q.Escalate(ctx, rebound.Escalation{RunID: "r1", Step: "outline", Err: gaveUp})
+	_, _ = q.Escalate(ctx, rebound.Escalation{RunID: "r2", Step: "outline", Err: gaveUp})
+	_, _ = q.Escalate(ctx, rebound.Escalation{RunID: "r3", Step: "answer", Reason: "low_confidence"})
 	s, _ := q.Stats(ctx)
 	for _, r := range s.ByReason {
 		fmt.Println(r.Reason, r.Open)

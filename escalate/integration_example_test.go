@@ -56,7 +56,7 @@ func Example_durableRun() {
 	if _, err := queue.Claim(ctx, it.ID, "ana", 10*time.Minute); err != nil {
 		fmt.Println(err)
 	}
-	if _, err := queue.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionRespond,
+	if _, err := queue.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionRespond,
 		Answer: "Tides are caused mainly by the Moon's gravity.", By: "ana"}); err != nil {
 		fmt.Println(err)
 	}

@@ -14,6 +14,9 @@ import (
 	"github.com/rebound-go/rebound/retry"
 )
 
+// A Queue is what a checkpoint.Runner escalates through.
+var _ checkpoint.Escalator = (*escalate.Queue)(nil)
+
 // The ways into the queue from a durable run, and what each decision does on resume. The
 // runs use the in-memory stores; store/sqlite and store/postgres run a durable run end to end
 // on one database.
@@ -47,7 +50,7 @@ func (h harness) only(t *testing.T, runID string) escalate.Item {
 	return items[0]
 }
 
-func (h harness) resolve(t *testing.T, id string, d escalate.Decision) {
+func (h harness) resolve(t *testing.T, id string, d rebound.Decision) {
 	t.Helper()
 	if _, err := h.queue.Claim(t.Context(), id, d.By, time.Minute); err != nil {
 		t.Fatal(err)
@@ -74,25 +77,25 @@ type failResultOnce struct {
 	failed bool
 }
 
-func (s *failResultOnce) Write(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
+func (s *failResultOnce) WriteRun(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
 	for _, st := range w.Steps {
 		if st.Name == s.step && st.Status == checkpoint.StepCompleted && !s.failed {
 			s.failed = true
 			return errors.New("disk gone")
 		}
 	}
-	return s.Store.Write(ctx, l, w)
+	return s.Store.WriteRun(ctx, l, w)
 }
 
 func TestAmbiguousState(t *testing.T) {
 	for _, c := range []struct {
 		name     string
-		decision escalate.Decision
+		decision rebound.Decision
 		charges  int
 		result   string
 	}{
-		{"approve runs the step again", escalate.Decision{Action: escalate.ActionApprove, By: "ana"}, 2, `"charged:42"`},
-		{"respond says it happened", escalate.Decision{Action: escalate.ActionRespond, Answer: "ch_123", By: "ana",
+		{"approve runs the step again", rebound.Decision{Action: rebound.ActionApprove, By: "ana"}, 2, `"charged:42"`},
+		{"respond says it happened", rebound.Decision{Action: rebound.ActionRespond, Answer: "ch_123", By: "ana",
 			Note: "the payment provider shows the charge"}, 1, `"ch_123"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,7 +119,7 @@ func TestAmbiguousState(t *testing.T) {
 				t.Fatalf("an in-doubt irreversible step ran again blindly (%d charges)", charges)
 			}
 			it := h.only(t, "order-7")
-			if it.ID != ee.EscalationID || it.Reason != escalate.AmbiguousState || it.Step != "charge" {
+			if it.ID != ee.EscalationID || it.Reason != rebound.ReasonAmbiguousState || it.Step != "charge" {
 				t.Errorf("item %s %s %s, want %s ambiguous_state charge", it.ID, it.Reason, it.Step, ee.EscalationID)
 			}
 			var st map[string]any
@@ -151,17 +154,17 @@ func TestIrreversibleApproval(t *testing.T) {
 		t.Fatal("a step that needs approval ran before it")
 	}
 	it := h.only(t, "report-001")
-	if it.Reason != escalate.IrreversibleAction {
+	if it.Reason != rebound.ReasonIrreversibleAction {
 		t.Errorf("reason %s, want irreversible_action", it.Reason)
 	}
 	if _, err := h.queue.Claim(ctx, it.ID, "ana", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.queue.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionApprove, By: "bo"}); !errors.Is(err, escalate.ErrConflict) {
+	if _, err := h.queue.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionApprove, By: "bo"}); !errors.Is(err, escalate.ErrConflict) {
 		t.Fatalf("approval by a reviewer who does not hold the item: %v, want a conflict", err)
 	}
 	wantEscalated(t, h.runner.Run(ctx, "report-001", wf))
-	if _, err := h.queue.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionApprove, Note: "checked the draft", By: "ana"}); err != nil {
+	if _, err := h.queue.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionApprove, Note: "checked the draft", By: "ana"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.runner.Run(ctx, "report-001", wf); err != nil {
@@ -185,12 +188,12 @@ func TestStepOwnReason(t *testing.T) {
 	h := newHarness(t, nil, escalate.Config{})
 	ran := 0
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("Customer asks for a refund of order 7")); err != nil {
+		if err := run.Append(ctx, rebound.User("Customer asks for a refund of order 7")); err != nil {
 			return err
 		}
 		r, err := checkpoint.Step(ctx, run, "decide_refund", func(ctx context.Context) (refund, error) {
 			ran++
-			return refund{}, checkpoint.Escalate(string(escalate.LowConfidence), "model confidence 0.41 < 0.70",
+			return refund{}, checkpoint.Escalate(rebound.ReasonLowConfidence, "model confidence 0.41 < 0.70",
 				&rebound.Error{Class: rebound.ClassMalformed, Message: "answer failed validation"})
 		})
 		if err != nil {
@@ -206,21 +209,21 @@ func TestStepOwnReason(t *testing.T) {
 	}
 	wantEscalated(t, h.runner.Run(ctx, "refund-7", wf))
 	it := h.only(t, "refund-7")
-	if it.Reason != escalate.LowConfidence || it.Context != "model confidence 0.41 < 0.70" ||
+	if it.Reason != rebound.ReasonLowConfidence || it.Context != "model confidence 0.41 < 0.70" ||
 		it.Class != rebound.ClassMalformed || !strings.Contains(it.Error, "failed validation") {
 		t.Errorf("item %+v", it)
 	}
 	if len(it.Messages) != 1 || it.Messages[0].Content != "Customer asks for a refund of order 7" {
 		t.Errorf("item messages %+v, want the run's history", it.Messages)
 	}
-	h.resolve(t, it.ID, escalate.Decision{Action: escalate.ActionRespond, Answer: `{"amount":120,"reason":"damaged"}`, By: "ana"})
+	h.resolve(t, it.ID, rebound.Decision{Action: rebound.ActionRespond, Answer: `{"amount":120,"reason":"damaged"}`, By: "ana"})
 
 	wantEscalated(t, h.runner.Run(ctx, "refund-7", wf))
 	it2 := h.only(t, "refund-7")
 	if it2.Reason != "refund_over_limit" || it2.Step != "check_limit" {
 		t.Errorf("second item %s %s, want refund_over_limit at check_limit", it2.Reason, it2.Step)
 	}
-	h.resolve(t, it2.ID, escalate.Decision{Action: escalate.ActionRespond, Answer: "approved by finance", By: "fin"})
+	h.resolve(t, it2.ID, rebound.Decision{Action: rebound.ActionRespond, Answer: "approved by finance", By: "fin"})
 	if err := h.runner.Run(ctx, "refund-7", wf); err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
@@ -246,7 +249,7 @@ func TestRejectAndDismissFailTheRun(t *testing.T) {
 				t.Fatal(err)
 			}
 		} else {
-			h.resolve(t, it.ID, escalate.Decision{Action: escalate.ActionReject, Note: "wrong customer", By: "ana"})
+			h.resolve(t, it.ID, rebound.Decision{Action: rebound.ActionReject, Note: "wrong customer", By: "ana"})
 		}
 		err := h.runner.Run(ctx, "mail-1", wf)
 		var rej *checkpoint.RejectedError
@@ -282,10 +285,10 @@ func TestRetryRunsTheStepAgain(t *testing.T) {
 	}
 	wantEscalated(t, h.runner.Run(ctx, "r", wf))
 	it := h.only(t, "r")
-	if it.Reason != escalate.MaxRetriesExceeded || it.Attempts != 3 || it.Class != rebound.ClassTransient {
+	if it.Reason != rebound.ReasonMaxRetriesExceeded || it.Attempts != 3 || it.Class != rebound.ClassTransient {
 		t.Errorf("item %s attempts %d class %s", it.Reason, it.Attempts, it.Class)
 	}
-	h.resolve(t, it.ID, escalate.Decision{Action: escalate.ActionRetry, Note: "provider is back", By: "ana"})
+	h.resolve(t, it.ID, rebound.Decision{Action: rebound.ActionRetry, Note: "provider is back", By: "ana"})
 	if err := h.runner.Run(ctx, "r", wf); err != nil {
 		t.Fatalf("retried run: %v (a fresh retry budget needs 2 more attempts)", err)
 	}
@@ -299,7 +302,7 @@ func TestRunEscalationRedactedAndNotified(t *testing.T) {
 	var notified []escalate.Item
 	h := newHarness(t, nil, escalate.Config{
 		RedactFields:  []string{"customer_email"},
-		ReasonByClass: map[rebound.Class]escalate.Reason{rebound.ClassAuth: escalate.RequiresHuman},
+		ReasonByClass: map[rebound.Class]rebound.EscalationReason{rebound.ClassAuth: rebound.ReasonRequiresHuman},
 		Notifier: escalate.NotifierFunc(func(_ context.Context, it escalate.Item) error {
 			notified = append(notified, it)
 			return nil
@@ -307,7 +310,7 @@ func TestRunEscalationRedactedAndNotified(t *testing.T) {
 	})
 	const key = "sk-ant-api03-Zx81bQ0c2d3e4f5g6h7i8j9k0l"
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User(`{"customer_email": "ana@example.com", "note": "key ` + key + `"}`)); err != nil {
+		if err := run.Append(ctx, rebound.User(`{"customer_email": "ana@example.com", "note": "key `+key+`"}`)); err != nil {
 			return err
 		}
 		_, err := checkpoint.Step(ctx, run, "call", func(ctx context.Context) (string, error) {
@@ -323,7 +326,7 @@ func TestRunEscalationRedactedAndNotified(t *testing.T) {
 	if strings.Contains(string(b), key) || strings.Contains(string(b), "ana@example.com") {
 		t.Errorf("secrets reached the queue: %s", b)
 	}
-	if it.Reason != escalate.RequiresHuman || it.Class != rebound.ClassAuth {
+	if it.Reason != rebound.ReasonRequiresHuman || it.Class != rebound.ClassAuth {
 		t.Errorf("an auth give-up filed as %s (%s), want requires_human", it.Reason, it.Class)
 	}
 	if len(notified) != 1 || notified[0].ID != it.ID {

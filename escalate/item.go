@@ -7,26 +7,6 @@ import (
 	"github.com/rebound-go/rebound"
 )
 
-// Reason says why an item was escalated. The constants are the reasons Rebound itself files;
-// a caller may use its own (a short snake_case word such as "refund_over_limit").
-type Reason string
-
-// The reasons Rebound files.
-const (
-	// MaxRetriesExceeded: a step gave up by itself (retries exhausted, the breaker open with no
-	// fallback left, the retry budget spent). The give-up's own reason is in the item's error.
-	MaxRetriesExceeded Reason = "max_retries_exceeded"
-	// AmbiguousState: an irreversible step was interrupted after its intent was recorded and
-	// before its result: the action may or may not have happened.
-	AmbiguousState Reason = "ambiguous_state"
-	// LowConfidence: a step's answer was not good enough to act on.
-	LowConfidence Reason = "low_confidence"
-	// RequiresHuman: only a person can answer.
-	RequiresHuman Reason = "requires_human"
-	// IrreversibleAction: a step declared that it needs approval before it runs.
-	IrreversibleAction Reason = "irreversible_action"
-)
-
 // Status is where an item is in its life.
 type Status string
 
@@ -45,7 +25,7 @@ type Item struct {
 	RunID string
 	Step  string
 	// Reason is why the item was escalated.
-	Reason Reason
+	Reason rebound.EscalationReason
 	// Class is the class of the failure, if there was one.
 	Class rebound.Class
 	// Error is the failure's text, redacted.
@@ -65,7 +45,7 @@ type Item struct {
 	ClaimedBy    string
 	ClaimedUntil time.Time
 	// Decision is set once the item is resolved or dismissed (a dismissal reads as a reject).
-	Decision *Decision
+	Decision *rebound.Decision
 	// CreatedAt is when the item was escalated, UpdatedAt when it last changed, DecidedAt when it
 	// was resolved or dismissed (zero before). Times are UTC, to the microsecond.
 	CreatedAt time.Time
@@ -89,30 +69,30 @@ func (it Item) settle(now time.Time) Item {
 // itemJSON is Item's JSON form (field names in snake_case, as `rebound escalations list --json`
 // prints them).
 type itemJSON struct {
-	ID           string            `json:"id"`
-	RunID        string            `json:"run_id"`
-	Step         string            `json:"step"`
-	Reason       Reason            `json:"reason"`
-	Status       Status            `json:"status"`
-	Class        rebound.Class     `json:"class"`
-	Error        string            `json:"error"`
-	Attempts     int               `json:"attempts"`
-	State        json.RawMessage   `json:"state,omitempty"`
-	Messages     []rebound.Message `json:"messages,omitempty"`
-	Context      string            `json:"context,omitempty"`
-	ClaimedBy    string            `json:"claimed_by,omitempty"`
-	ClaimedUntil *time.Time        `json:"claimed_until,omitempty"`
-	Decision     *decisionJSON     `json:"decision,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
-	DecidedAt    *time.Time        `json:"decided_at,omitempty"`
+	ID           string                   `json:"id"`
+	RunID        string                   `json:"run_id"`
+	Step         string                   `json:"step"`
+	Reason       rebound.EscalationReason `json:"reason"`
+	Status       Status                   `json:"status"`
+	Class        rebound.Class            `json:"class"`
+	Error        string                   `json:"error"`
+	Attempts     int                      `json:"attempts"`
+	State        json.RawMessage          `json:"state,omitempty"`
+	Messages     []rebound.Message        `json:"messages,omitempty"`
+	Context      string                   `json:"context,omitempty"`
+	ClaimedBy    string                   `json:"claimed_by,omitempty"`
+	ClaimedUntil *time.Time               `json:"claimed_until,omitempty"`
+	Decision     *decisionJSON            `json:"decision,omitempty"`
+	CreatedAt    time.Time                `json:"created_at"`
+	UpdatedAt    time.Time                `json:"updated_at"`
+	DecidedAt    *time.Time               `json:"decided_at,omitempty"`
 }
 
 type decisionJSON struct {
-	Action Action `json:"action"`
-	Answer string `json:"answer,omitempty"`
-	Note   string `json:"note,omitempty"`
-	By     string `json:"by"`
+	Action rebound.Action `json:"action"`
+	Answer string         `json:"answer,omitempty"`
+	Note   string         `json:"note,omitempty"`
+	By     string         `json:"by"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -159,7 +139,7 @@ func (it *Item) UnmarshalJSON(b []byte) error {
 		it.DecidedAt = *j.DecidedAt
 	}
 	if j.Decision != nil {
-		it.Decision = &Decision{Action: j.Decision.Action, Answer: j.Decision.Answer,
+		it.Decision = &rebound.Decision{Action: j.Decision.Action, Answer: j.Decision.Answer,
 			Note: j.Decision.Note, By: j.Decision.By}
 	}
 	return nil
@@ -189,7 +169,7 @@ type AuditEntry struct {
 	From Status `json:"from,omitempty"`
 	To   Status `json:"to"`
 	// Action is the decision's action, for resolved and dismissed.
-	Action Action `json:"action,omitempty"`
+	Action rebound.Action `json:"action,omitempty"`
 	// Note is the reviewer's note (redacted), or for notify_failed the notifier's error.
 	Note string `json:"note,omitempty"`
 }
@@ -199,7 +179,7 @@ type Filter struct {
 	// Status keeps items whose status (as seen now: an expired claim is open) is one of these.
 	Status []Status
 	// Reason keeps items with one of these reasons.
-	Reason []Reason
+	Reason []rebound.EscalationReason
 	// RunID keeps the items of one run.
 	RunID string
 	// OlderThan keeps items created at least this long ago; NewerThan items created less than
@@ -211,7 +191,7 @@ type Filter struct {
 
 // ReasonStats is the depth of the queue for one reason.
 type ReasonStats struct {
-	Reason Reason `json:"reason"`
+	Reason rebound.EscalationReason `json:"reason"`
 	// Open counts the items waiting for a decision (open or claimed); Claimed those of them a
 	// reviewer holds now.
 	Open    int `json:"open"`

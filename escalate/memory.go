@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rebound-go/rebound"
 )
 
 // MemoryStore is a Store in memory, for tests and single-process programs that need no
@@ -166,7 +168,7 @@ func (m *MemoryStore) EscalationAudit(_ context.Context, id string) ([]AuditEntr
 // EscalationStats implements Store.
 func (m *MemoryStore) EscalationStats(_ context.Context, now time.Time) ([]ReasonStats, error) {
 	m.mu.Lock()
-	by := map[Reason]*ReasonStats{}
+	by := map[rebound.EscalationReason]*ReasonStats{}
 	for _, it := range m.items {
 		if !waiting(it.Status) {
 			continue

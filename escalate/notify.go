@@ -77,17 +77,17 @@ func NewWebhook(url string, cfg WebhookConfig) *Webhook {
 // WebhookPayload is the JSON body a Webhook posts. State and messages are left out (a
 // reviewer reads them from the queue); everything in it was redacted before it was stored.
 type WebhookPayload struct {
-	Event     string        `json:"event"` // "escalation.created"
-	ID        string        `json:"id"`
-	RunID     string        `json:"run_id"`
-	Step      string        `json:"step"`
-	Reason    Reason        `json:"reason"`
-	Status    Status        `json:"status"`
-	Class     rebound.Class `json:"class"`
-	Error     string        `json:"error,omitempty"`
-	Attempts  int           `json:"attempts"`
-	Context   string        `json:"context,omitempty"`
-	CreatedAt time.Time     `json:"created_at"`
+	Event     string                   `json:"event"` // "escalation.created"
+	ID        string                   `json:"id"`
+	RunID     string                   `json:"run_id"`
+	Step      string                   `json:"step"`
+	Reason    rebound.EscalationReason `json:"reason"`
+	Status    Status                   `json:"status"`
+	Class     rebound.Class            `json:"class"`
+	Error     string                   `json:"error,omitempty"`
+	Attempts  int                      `json:"attempts"`
+	Context   string                   `json:"context,omitempty"`
+	CreatedAt time.Time                `json:"created_at"`
 }
 
 // Notify posts the item's summary, retrying as WebhookConfig says. It returns the last failure.

@@ -21,8 +21,8 @@ type Config struct {
 	// JSON keys in the state snapshot and "name: value" pairs in text. Default none.
 	RedactFields []string
 	// ReasonByClass files a give-up (reason max_retries_exceeded) under another reason when its
-	// failure has the given class, say ClassAuth under RequiresHuman. Default none.
-	ReasonByClass map[rebound.Class]Reason
+	// failure has the given class, say ClassAuth under rebound.ReasonRequiresHuman. Default none.
+	ReasonByClass map[rebound.Class]rebound.EscalationReason
 	// MaxMessages is how many of the run's most recent messages an item keeps. Default 50;
 	// negative keeps none.
 	MaxMessages int
@@ -77,22 +77,22 @@ func newID(t time.Time) string {
 // has a waiting item for the same step, its ID is returned and nothing new is filed.
 //
 // The notifier is called after the item is stored; its failure does not fail Escalate.
-func (q *Queue) Escalate(ctx context.Context, e Escalation) (string, error) {
+func (q *Queue) Escalate(ctx context.Context, e rebound.Escalation) (string, error) {
 	t := now()
 	var gu *rebound.GiveUpError
 	isGiveUp := errors.As(e.Err, &gu)
-	reason := Reason(strings.TrimSpace(e.Reason))
+	reason := rebound.EscalationReason(strings.TrimSpace(string(e.Reason)))
 	if reason == "" {
-		reason = RequiresHuman
+		reason = rebound.ReasonRequiresHuman
 		if isGiveUp {
-			reason = MaxRetriesExceeded
+			reason = rebound.ReasonMaxRetriesExceeded
 		}
 	}
 	class := e.Class
 	if class == rebound.ClassUnknown && e.Err != nil {
 		class, _ = rebound.Classify(e.Err)
 	}
-	if r, ok := q.cfg.ReasonByClass[class]; ok && reason == MaxRetriesExceeded && r != "" {
+	if r, ok := q.cfg.ReasonByClass[class]; ok && reason == rebound.ReasonMaxRetriesExceeded && r != "" {
 		reason = r
 	}
 	attempts := e.Attempts
@@ -107,7 +107,7 @@ func (q *Queue) Escalate(ctx context.Context, e Escalation) (string, error) {
 		msgs = msgs[len(msgs)-q.cfg.MaxMessages:]
 	}
 	it := Item{
-		ID: newID(t), RunID: cleanText(e.RunID), Step: cleanText(e.Step), Reason: Reason(cleanText(string(reason))), Class: class,
+		ID: newID(t), RunID: cleanText(e.RunID), Step: cleanText(e.Step), Reason: rebound.EscalationReason(cleanText(string(reason))), Class: class,
 		Attempts: attempts, State: q.redact.JSON(e.State), Messages: q.redact.Messages(msgs),
 		Context: q.redact.Text(e.Context), Status: StatusOpen, CreatedAt: t, UpdatedAt: t,
 	}
@@ -160,7 +160,7 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Item, error) {
 	f.RunID = cleanText(f.RunID) // as Escalate stored it
 	f.Reason = slices.Clone(f.Reason)
 	for i, r := range f.Reason {
-		f.Reason[i] = Reason(cleanText(string(r)))
+		f.Reason[i] = rebound.EscalationReason(cleanText(string(r)))
 	}
 	items, err := q.store.ListEscalations(ctx, f, t)
 	if err != nil {
@@ -203,13 +203,13 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 
 // Decision implements checkpoint.Escalator: it reports the decision on the item, if any. A
 // dismissed item reads as a reject whose note is the dismissal's, so the run fails.
-func (q *Queue) Decision(ctx context.Context, id string) (Decision, bool, error) {
+func (q *Queue) Decision(ctx context.Context, id string) (rebound.Decision, bool, error) {
 	it, err := q.Get(ctx, id)
 	if err != nil {
-		return Decision{}, false, err
+		return rebound.Decision{}, false, err
 	}
 	if (it.Status != StatusResolved && it.Status != StatusDismissed) || it.Decision == nil {
-		return Decision{}, false, nil
+		return rebound.Decision{}, false, nil
 	}
 	return *it.Decision, true, nil
 }

@@ -19,7 +19,7 @@ func TestClaimExpiresExactly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
 		q := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{ClaimFor: 10 * time.Minute})
-		id, err := q.Escalate(ctx, escalate.Escalation{RunID: "r", Step: "s"})
+		id, err := q.Escalate(ctx, rebound.Escalation{RunID: "r", Step: "s"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func TestClaimExpiresExactly(t *testing.T) {
 			t.Errorf("claimed by %q", got.ClaimedBy)
 		}
 		// The old holder can no longer decide.
-		if _, err := q.Resolve(ctx, id, escalate.Decision{Action: escalate.ActionApprove, By: "ana"}); !errors.Is(err, escalate.ErrConflict) {
+		if _, err := q.Resolve(ctx, id, rebound.Decision{Action: rebound.ActionApprove, By: "ana"}); !errors.Is(err, escalate.ErrConflict) {
 			t.Errorf("resolve by the expired holder: %v, want a conflict", err)
 		}
 		s, _ := q.Stats(ctx)
@@ -59,24 +59,24 @@ func TestEscalateDefaults(t *testing.T) {
 		return &rebound.GiveUpError{Reason: rebound.NotRetriable, Attempts: 2, Last: &rebound.Error{Class: c}}
 	}
 	q := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{
-		ReasonByClass: map[rebound.Class]escalate.Reason{rebound.ClassAuth: escalate.RequiresHuman},
+		ReasonByClass: map[rebound.Class]rebound.EscalationReason{rebound.ClassAuth: rebound.ReasonRequiresHuman},
 		MaxMessages:   2,
 	})
 	cases := []struct {
-		e         escalate.Escalation
-		reason    escalate.Reason
+		e         rebound.Escalation
+		reason    rebound.EscalationReason
 		class     rebound.Class
 		attempts  int
 		nMessages int
 	}{
-		{escalate.Escalation{Err: gaveUp(rebound.ClassOverloaded)}, escalate.MaxRetriesExceeded, rebound.ClassOverloaded, 2, 0},
-		{escalate.Escalation{Err: gaveUp(rebound.ClassAuth)}, escalate.RequiresHuman, rebound.ClassAuth, 2, 0},
-		{escalate.Escalation{Reason: "max_retries_exceeded", Err: gaveUp(rebound.ClassAuth), Attempts: 7},
-			escalate.RequiresHuman, rebound.ClassAuth, 7, 0},
-		{escalate.Escalation{Reason: "low_confidence", Err: gaveUp(rebound.ClassAuth)}, escalate.LowConfidence, rebound.ClassAuth, 2, 0},
-		{escalate.Escalation{Class: rebound.ClassQuota, Err: errors.New("spend limit")}, escalate.RequiresHuman, rebound.ClassQuota, 0, 0},
-		{escalate.Escalation{Messages: []rebound.Message{rebound.User("1"), rebound.User("2"), rebound.User("3")}},
-			escalate.RequiresHuman, rebound.ClassUnknown, 0, 2},
+		{rebound.Escalation{Err: gaveUp(rebound.ClassOverloaded)}, rebound.ReasonMaxRetriesExceeded, rebound.ClassOverloaded, 2, 0},
+		{rebound.Escalation{Err: gaveUp(rebound.ClassAuth)}, rebound.ReasonRequiresHuman, rebound.ClassAuth, 2, 0},
+		{rebound.Escalation{Reason: "max_retries_exceeded", Err: gaveUp(rebound.ClassAuth), Attempts: 7},
+			rebound.ReasonRequiresHuman, rebound.ClassAuth, 7, 0},
+		{rebound.Escalation{Reason: "low_confidence", Err: gaveUp(rebound.ClassAuth)}, rebound.ReasonLowConfidence, rebound.ClassAuth, 2, 0},
+		{rebound.Escalation{Class: rebound.ClassQuota, Err: errors.New("spend limit")}, rebound.ReasonRequiresHuman, rebound.ClassQuota, 0, 0},
+		{rebound.Escalation{Messages: []rebound.Message{rebound.User("1"), rebound.User("2"), rebound.User("3")}},
+			rebound.ReasonRequiresHuman, rebound.ClassUnknown, 0, 2},
 	}
 	for i, c := range cases {
 		id, err := q.Escalate(ctx, c.e)
@@ -109,9 +109,9 @@ func TestNotifier(t *testing.T) {
 		seen = append(seen, it)
 		return nil
 	})})
-	id, _ := q.Escalate(ctx, escalate.Escalation{RunID: "r", Step: "s", Context: "key sk-0123456789abcdefghijkl"})
-	_, _ = q.Escalate(ctx, escalate.Escalation{RunID: "r", Step: "s"}) // merged: no new item, no notice
-	id2, _ := q.Escalate(ctx, escalate.Escalation{RunID: "r", Step: "t"})
+	id, _ := q.Escalate(ctx, rebound.Escalation{RunID: "r", Step: "s", Context: "key sk-0123456789abcdefghijkl"})
+	_, _ = q.Escalate(ctx, rebound.Escalation{RunID: "r", Step: "s"}) // merged: no new item, no notice
+	id2, _ := q.Escalate(ctx, rebound.Escalation{RunID: "r", Step: "t"})
 	if len(seen) != 2 || seen[0].ID != id || seen[1].ID != id2 {
 		t.Fatalf("notified of %d items, want %s and %s", len(seen), id, id2)
 	}
@@ -129,7 +129,7 @@ func TestNotifierFailureKeepsItem(t *testing.T) {
 		}),
 		NotifyFailed: func(_ context.Context, _ escalate.Item, err error) { reported = err },
 	})
-	id, err := q.Escalate(ctx, escalate.Escalation{RunID: "r", Step: "s"})
+	id, err := q.Escalate(ctx, rebound.Escalation{RunID: "r", Step: "s"})
 	if err != nil || id == "" {
 		t.Fatalf("Escalate with a failing notifier = %q, %v; want the item filed", id, err)
 	}
@@ -149,12 +149,12 @@ func TestNotifierFailureKeepsItem(t *testing.T) {
 func TestItemJSON(t *testing.T) {
 	ctx := t.Context()
 	q := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
-	id, _ := q.Escalate(ctx, escalate.Escalation{RunID: "r", Step: "s", Class: rebound.ClassQuota,
+	id, _ := q.Escalate(ctx, rebound.Escalation{RunID: "r", Step: "s", Class: rebound.ClassQuota,
 		Err: errors.New("insufficient_quota"), State: json.RawMessage(`{"a":1}`), Messages: []rebound.Message{rebound.User("hi")}})
 	if _, err := q.Claim(ctx, id, "ana", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	it, err := q.Resolve(ctx, id, escalate.Decision{Action: escalate.ActionRespond, Answer: "42", Note: "n", By: "ana"})
+	it, err := q.Resolve(ctx, id, rebound.Decision{Action: rebound.ActionRespond, Answer: "42", Note: "n", By: "ana"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,9 +194,9 @@ func TestParseAction(t *testing.T) {
 }
 
 func ExampleValidateDecision() {
-	err := escalate.ValidateDecision(escalate.Decision{Action: "maybe", By: "ana"})
+	err := escalate.ValidateDecision(rebound.Decision{Action: "maybe", By: "ana"})
 	fmt.Println(errors.Is(err, escalate.ErrInvalid), err)
-	err = escalate.ValidateDecision(escalate.Decision{Action: escalate.ActionRespond, By: "ana"})
+	err = escalate.ValidateDecision(rebound.Decision{Action: rebound.ActionRespond, By: "ana"})
 	fmt.Println(err)
 	// Output:
 	// true invalid escalation action: unknown action "maybe"; want approve, reject, respond or retry

@@ -17,15 +17,16 @@ const Redacted = "[REDACTED]"
 // defaultRedactFields are the field names whose values are always redacted.
 var defaultRedactFields = []string{
 	"authorization", "proxy-authorization", "x-api-key", "api-key", "api-token", "auth-token",
-	"cookie", "set-cookie", "password", "passwd", "secret", "client-secret", "private-key",
-	"access-token", "refresh-token", "id-token", "session-token",
+	"cookie", "set-cookie", "password", "passwd", "pwd", "passphrase", "secret", "secret-key",
+	"secret-access-key", "client-secret", "private-key", "token", "credentials",
 }
 
 // DefaultRedactFields returns the field names whose values are always redacted, in JSON (as
 // keys) and in text (as "name: value", "name=value", "name":"value"): authorization,
 // proxy-authorization, x-api-key, api-key, api-token, auth-token, cookie, set-cookie, password,
-// passwd, secret, client-secret, private-key, access-token, refresh-token, id-token and
-// session-token. Config.RedactFields adds to them.
+// passwd, pwd (MYSQL_PWD), passphrase, secret, secret-key, secret-access-key (AWS), client-secret,
+// private-key, token (and so access-token, session-token, …) and credentials. A name matches
+// every field whose name ends with it. Config.RedactFields adds to them.
 func DefaultRedactFields() []string { return slices.Clone(defaultRedactFields) }
 
 // tokenPattern finds a credential by its shape, wherever it is. Group 1, when present, is a
@@ -44,10 +45,12 @@ var tokenPatterns = []tokenPattern{
 	// GitHub tokens.
 	{[]string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"},
 		regexp.MustCompile(`(^|[^A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`)},
-	// AWS access key IDs and Google API keys.
-	{[]string{"AKIA", "AIza"}, regexp.MustCompile(`(^|[^A-Za-z0-9])(?:AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})`)},
+	// AWS access key IDs (long-term and temporary) and Google API keys.
+	{[]string{"AKIA", "ASIA", "AIza"}, regexp.MustCompile(`(^|[^A-Za-z0-9])(?:A[KS]IA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})`)},
 	// PEM private keys.
 	{[]string{"PRIVATE KEY-----"}, regexp.MustCompile(`()-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----`)},
+	// Slack tokens (bot, user, app, refresh, config).
+	{[]string{"xox", "xapp-"}, regexp.MustCompile(`(^|[^A-Za-z0-9])(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,}`)},
 	// JSON Web Tokens.
 	{[]string{"eyJ"}, regexp.MustCompile(`(^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+`)},
 }
@@ -55,8 +58,57 @@ var tokenPatterns = []tokenPattern{
 // bearerPattern finds "Bearer <token>" (any case) and keeps the scheme.
 var bearerPattern = regexp.MustCompile(`(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}`)
 
-// userinfoPattern finds the password of a URL's user info (scheme://user:password@host).
-var userinfoPattern = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@"']+:)[^@\s/"']+@`)
+// userinfoPattern finds the password of a URL's user info (scheme://user:password@host), with
+// or without a user (redis://:password@host), up to the last '@' of the URL: a password written
+// with an unescaped '/' or '@' is redacted whole.
+var userinfoPattern = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@"'<>]*:)[^\s"'<>]+@`)
+
+// base64Run finds a maximal run of base64 characters; a run of exactly 40 of them is a
+// candidate AWS secret access key. Runs are tried only on text that speaks of AWS or holds an
+// access key ID, and a candidate is redacted only when it mixes upper case, lower case and
+// digits (so a hex digest stays).
+var base64Run = regexp.MustCompile(`[A-Za-z0-9/+=]+`)
+
+func mayHoldAWSSecret(s string) bool {
+	return containsFold(s, "aws") || strings.Contains(s, "AKIA") || strings.Contains(s, "ASIA")
+}
+
+// redactAWSSecrets replaces every candidate AWS secret access key in s.
+func redactAWSSecrets(s string) string {
+	ms := base64Run.FindAllStringIndex(s, -1)
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		v := s[m[0]:m[1]]
+		if len(v) != 40 || strings.Contains(v, "=") || !mixedKey(v) {
+			continue
+		}
+		b.WriteString(s[last:m[0]])
+		b.WriteString(Redacted)
+		last = m[1]
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// mixedKey reports whether v holds an upper-case letter, a lower-case letter and a digit.
+func mixedKey(v string) bool {
+	var up, low, dig bool
+	for _, c := range v {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			up = true
+		case c >= 'a' && c <= 'z':
+			low = true
+		case c >= '0' && c <= '9':
+			dig = true
+		}
+	}
+	return up && low && dig
+}
 
 func containsAny(s string, subs []string) bool {
 	for _, x := range subs {
@@ -69,7 +121,9 @@ func containsAny(s string, subs []string) bool {
 
 // Redactor removes secrets from text and JSON before they are stored: API keys by their shape
 // (Anthropic sk-ant-…, OpenAI sk-proj-… and sk-…, any other sk-… key, and a few other well-known
-// forms), bearer tokens, the password in a URL, and the values of sensitive fields, named
+// forms: Slack xox…- tokens, AWS access key IDs and, beside a mention of AWS, their 40-character
+// secret keys), bearer tokens, the password in a URL (with or without a user), and the values of
+// sensitive fields, whatever the value looks like, named
 // either in JSON keys or in text ("Authorization: …", "x-api-key=…", `"password": "…"`, Go's
 // printed http.Header). A field matches when its name, lower-cased and without '-' and '_',
 // ends with one of the configured names normalised the same way: "openai_api_key" and
@@ -155,6 +209,9 @@ func (r *Redactor) Text(s string) string {
 	}
 	if strings.Contains(s, "://") && strings.Contains(s, "@") {
 		s = userinfoPattern.ReplaceAllString(s, "${1}"+Redacted+"@")
+	}
+	if mayHoldAWSSecret(s) {
+		s = redactAWSSecrets(s)
 	}
 	return s
 }

@@ -39,6 +39,18 @@ func TestRedactorText(t *testing.T) {
 		{"key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK==\n-----END RSA PRIVATE KEY-----\nend", "key:\n" + R + "\nend"},
 		{"X-Auth-Token: t0k3n", "X-Auth-Token: " + R},
 		{"no secrets here: status 529 overloaded_error", "no secrets here: status 529 overloaded_error"},
+		// Shapes found missing in issue 12.
+		{"dial redis://:hunter2pw@cache:6379/0 failed", "dial redis://:" + R + "@cache:6379/0 failed"},
+		{"postgres://app:p/ss@word@db:5432/x", "postgres://app:" + R + "@db:5432/x"},
+		{"amqp://u:a@b/c@mq/vhost", "amqp://u:" + R + "@mq/vhost"},
+		{"AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AWS_SECRET_ACCESS_KEY=" + R},
+		{"aws keys AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY.", "aws keys " + R + " " + R + "."},
+		{"aws commit 3f786850e387550fdab836ed7e6dc881de23001b ok", "aws commit 3f786850e387550fdab836ed7e6dc881de23001b ok"},
+		{"GET /cb?code=1&token=Zq81xK3&x=2", "GET /cb?code=1&token=" + R + "&x=2"},
+		{"secret_key=abc123 rest", "secret_key=" + R + " rest"},
+		{"MYSQL_PWD=Tr0ub4dor mysql -u root", "MYSQL_PWD=" + R + " mysql -u root"},
+		{"slack xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx posted", "slack " + R + " posted"},
+		{"used 1200 tokens: fine", "used 1200 tokens: fine"},
 		{"", ""},
 	}
 	for _, c := range cases {
@@ -57,6 +69,9 @@ func TestRedactorJSON(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{`{"a":1,"customer_ssn":"078","nested":{"X-Api-Key":{"k":"v"}},"list":[{"password":7}]}`,
 			`{"a":1,"customer_ssn":"` + R + `","list":[{"password":"` + R + `"}],"nested":{"X-Api-Key":"` + R + `"}}`},
+		{`{"aws_secret_access_key":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","SecretAccessKey":"x","token":5,"secret_key":["a"],"MYSQL_PWD":"p","api_key":"short"}`,
+			`{"MYSQL_PWD":"` + R + `","SecretAccessKey":"` + R + `","api_key":"` + R + `","aws_secret_access_key":"` + R + `","secret_key":"` + R + `","token":"` + R + `"}`},
+		{`{"note":"aws: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`, `{"note":"aws: ` + R + `"}`},
 		{`{"openai_api_key":"x","tokens":12,"secretary":"Bo","n":12345678901234567890}`,
 			`{"n":12345678901234567890,"openai_api_key":"` + R + `","secretary":"Bo","tokens":12}`},
 		{`["Authorization: Bearer abcdefgh123", "<b>&</b>"]`, `["Authorization: ` + R + `","<b>&</b>"]`},
@@ -78,7 +93,8 @@ func TestRedactorField(t *testing.T) {
 	for key, want := range map[string]bool{
 		"Authorization": true, "x-api-key": true, "X_API_KEY": true, "anthropicApiKey": true,
 		"db_password": true, "client_secret": true, "customer_ssn": true, "password_hint": false,
-		"tokens": false, "name": false, "apiKeyId": false,
+		"tokens": false, "name": false, "apiKeyId": false, "token": true, "csrf_token": true,
+		"secret_key": true, "aws_secret_access_key": true, "MYSQL_PWD": true, "input_tokens": false,
 	} {
 		if got := r.Field(key); got != want {
 			t.Errorf("Field(%q) = %v, want %v", key, got, want)
@@ -90,7 +106,7 @@ func TestRedactorMessages(t *testing.T) {
 	r := escalate.NewRedactor()
 	in := []rebound.Message{rebound.User("my key is sk-proj-0123456789abcdefABCDEF"), rebound.Assistant("ok")}
 	out := r.Messages(in)
-	if out[0].Content != "my key is "+escalate.Redacted || out[1] != in[1] || out[0].Role != rebound.RoleUser {
+	if out[0].Content != "my key is "+escalate.Redacted || !reflect.DeepEqual(out[1], in[1]) || out[0].Role != rebound.RoleUser {
 		t.Errorf("Messages = %+v", out)
 	}
 	if !strings.Contains(in[0].Content, "sk-proj") {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
 )
@@ -31,7 +32,7 @@ func TestReopenedRejectionWaitsAgain(t *testing.T) {
 	}
 	wantEscalated(t, h.runner.Run(ctx, "order-9", wf))
 	it := h.only(t, "order-9")
-	h.resolve(t, it.ID, escalate.Decision{Action: escalate.ActionReject, Note: "looks wrong", By: "ana"})
+	h.resolve(t, it.ID, rebound.Decision{Action: rebound.ActionReject, Note: "looks wrong", By: "ana"})
 	if err := h.runner.Run(ctx, "order-9", wf); !errors.Is(err, checkpoint.ErrRejected) {
 		t.Fatalf("rejected run: %v, want a rejection", err)
 	}
@@ -49,7 +50,7 @@ func TestReopenedRejectionWaitsAgain(t *testing.T) {
 	if rec.Status != checkpoint.StatusEscalated || rec.EscalationID != it.ID {
 		t.Errorf("run %s on %q, want escalated on %s", rec.Status, rec.EscalationID, it.ID)
 	}
-	h.resolve(t, it.ID, escalate.Decision{Action: escalate.ActionRespond, Answer: "ch_9", By: "bob",
+	h.resolve(t, it.ID, rebound.Decision{Action: rebound.ActionRespond, Answer: "ch_9", By: "bob",
 		Note: "the provider shows the charge"})
 	if err := h.runner.Run(ctx, "order-9", wf); err != nil {
 		t.Fatalf("answered run: %v", err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/rebound-go/rebound"
 )
 
 // The reviewer's side of the queue: claims and decisions. Every change runs as one atomic
@@ -138,10 +140,10 @@ func (q *Queue) Release(ctx context.Context, id, by string) (Item, error) {
 
 // ValidateDecision checks d as Resolve would: a known action, an answer for respond, a
 // reviewer. Its errors are *InvalidError (matching ErrInvalid).
-func ValidateDecision(d Decision) error {
+func ValidateDecision(d rebound.Decision) error {
 	switch d.Action {
-	case ActionApprove, ActionReject, ActionRetry:
-	case ActionRespond:
+	case rebound.ActionApprove, rebound.ActionReject, rebound.ActionRetry:
+	case rebound.ActionRespond:
 		if strings.TrimSpace(d.Answer) == "" {
 			return &InvalidError{Field: "answer", Reason: "respond needs an answer"}
 		}
@@ -155,10 +157,10 @@ func ValidateDecision(d Decision) error {
 
 // ParseAction returns the action named s ("approve", "reject", "respond", "retry"), or an
 // *InvalidError.
-func ParseAction(s string) (Action, error) {
-	a := Action(strings.ToLower(strings.TrimSpace(s)))
+func ParseAction(s string) (rebound.Action, error) {
+	a := rebound.Action(strings.ToLower(strings.TrimSpace(s)))
 	switch a {
-	case ActionApprove, ActionReject, ActionRespond, ActionRetry:
+	case rebound.ActionApprove, rebound.ActionReject, rebound.ActionRespond, rebound.ActionRetry:
 		return a, nil
 	}
 	return "", &InvalidError{Field: "action", Reason: fmt.Sprintf("unknown action %q; want approve, reject, respond or retry", s)}
@@ -168,7 +170,7 @@ func ParseAction(s string) (Action, error) {
 // receives d. d is checked first (ValidateDecision). The item must be open, or claimed by d.By:
 // one claimed by someone else is refused with a *ClaimedError, a decided one with a
 // *StatusError. The answer and note are redacted like everything else.
-func (q *Queue) Resolve(ctx context.Context, id string, d Decision) (Item, error) {
+func (q *Queue) Resolve(ctx context.Context, id string, d rebound.Decision) (Item, error) {
 	if err := ValidateDecision(d); err != nil {
 		return Item{}, fmt.Errorf("resolve escalation %q: %w", id, err)
 	}
@@ -186,10 +188,10 @@ func (q *Queue) Dismiss(ctx context.Context, id, by, note string) (Item, error) 
 	if strings.TrimSpace(note) == "" {
 		note = "dismissed by " + by
 	}
-	return q.decide(ctx, "dismiss", id, StatusDismissed, Decision{Action: ActionReject, Note: note, By: by})
+	return q.decide(ctx, "dismiss", id, StatusDismissed, rebound.Decision{Action: rebound.ActionReject, Note: note, By: by})
 }
 
-func (q *Queue) decide(ctx context.Context, op, id string, to Status, d Decision) (Item, error) {
+func (q *Queue) decide(ctx context.Context, op, id string, to Status, d rebound.Decision) (Item, error) {
 	return q.change(ctx, op, id, func(it *Item, t time.Time) (AuditEntry, error) {
 		switch {
 		case it.Status == StatusClaimed && it.ClaimedBy != d.By:

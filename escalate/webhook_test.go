@@ -39,7 +39,7 @@ func TestWebhookPosts(t *testing.T) {
 	}))
 	defer srv.Close()
 	q := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{Notifier: shortWebhook(srv.URL)})
-	id, err := q.Escalate(t.Context(), escalate.Escalation{RunID: "report-001", Step: "publish",
+	id, err := q.Escalate(t.Context(), rebound.Escalation{RunID: "report-001", Step: "publish",
 		Reason: "irreversible_action", Class: rebound.ClassAuth, Err: errors.New("401 x-api-key: k-secret-1"),
 		State: json.RawMessage(`{"big":"state"}`)})
 	if err != nil {
@@ -47,7 +47,7 @@ func TestWebhookPosts(t *testing.T) {
 	}
 	p := <-got
 	if p.Event != "escalation.created" || p.ID != id || p.RunID != "report-001" || p.Step != "publish" ||
-		p.Reason != escalate.IrreversibleAction || p.Class != rebound.ClassAuth || p.Status != escalate.StatusOpen ||
+		p.Reason != rebound.ReasonIrreversibleAction || p.Class != rebound.ClassAuth || p.Status != escalate.StatusOpen ||
 		p.CreatedAt.IsZero() {
 		t.Errorf("payload %+v", p)
 	}
@@ -134,7 +134,7 @@ func TestWebhookFailureKeepsItem(t *testing.T) {
 	}))
 	defer srv.Close()
 	q := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{Notifier: shortWebhook(srv.URL)})
-	id, err := q.Escalate(t.Context(), escalate.Escalation{RunID: "r", Step: "s"})
+	id, err := q.Escalate(t.Context(), rebound.Escalation{RunID: "r", Step: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}

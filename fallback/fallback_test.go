@@ -101,9 +101,9 @@ func TestAllFail(t *testing.T) {
 	if !errors.As(err, &f) || f.Source != "sonnet" {
 		t.Errorf("errors.As *Failure = %+v", f)
 	}
-	var eo *breaker.ErrOpen
+	var eo *breaker.OpenError
 	if !errors.As(err, &eo) || eo.Name != "sonnet" {
-		t.Errorf("errors.As *breaker.ErrOpen = %+v", eo)
+		t.Errorf("errors.As *breaker.OpenError = %+v", eo)
 	}
 	if !errors.Is(err, rebound.ErrCircuitOpen) {
 		t.Error("errors.Is ErrCircuitOpen")

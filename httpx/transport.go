@@ -225,9 +225,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				err = &rebound.Error{Class: rebound.ClassTimeout, Provider: key, Message: fmt.Sprintf("%s after %s", errAttemptTimeout, t.cfg.AttemptTimeout), Err: err}
 			}
 			cancel(nil)
-			bp.DoneContext(ctx, err)
 			report(nil, 0)
-			return nil, b.Opened(ctx, err) // retry stops the moment the breaker opens
+			return nil, bp.DoneContext(ctx, err) // retry stops the moment the breaker opens
 		}
 		report(res.Header, res.StatusCode)
 		if res.StatusCode < 400 {
@@ -238,7 +237,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		e := rebound.HTTPError(res.StatusCode, res.Header, time.Now())
 		e.Provider = key
 		e.Message = res.Status
-		bp.DoneContext(ctx, e)
+		opened := bp.DoneContext(ctx, e)
 		if !rebound.Retriable(e) {
 			// Not retried: the caller gets the response as it came.
 			res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: func() { cancel(nil) }}
@@ -252,7 +251,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			res.ContentLength = int64(len(body))
 			last = res
 		}
-		return nil, b.Opened(ctx, e) // retry stops the moment the breaker opens
+		return nil, opened // retry stops the moment the breaker opens
 	})
 	if err != nil && last != nil && ctx.Err() == nil {
 		return last, nil

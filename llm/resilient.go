@@ -228,15 +228,15 @@ func (r *ResilientModel) attempt(ctx context.Context, req Request, call rebound.
 		})
 	}
 	resp, err := call(ctx)
-	bp.DoneContext(ctx, err)
+	// After the failure that opened the breaker, retry stops at once (breaker.OpenedError).
+	err = bp.DoneContext(ctx, err)
 	if st, _ := ctx.Value(callStateKey{}).(*callState); st != nil {
 		c, _ := rebound.Classify(err)
 		st.rateLimited = err != nil && c == rebound.ClassRateLimited
 	}
 	if err != nil {
 		report(ResponseHeader(err), statusOf(err))
-		// After the failure that opened the breaker, retry stops at once (breaker.OpenedError).
-		return nil, r.breaker.Opened(ctx, err)
+		return nil, err
 	}
 	report(resp.Header, http.StatusOK)
 	return resp, nil

@@ -197,3 +197,33 @@ func TestBudgetPanicGivesBackTheRetry(t *testing.T) {
 		}
 	})
 }
+
+// FreeRetry's classes are retried without asking the budget, and nothing is given back for
+// them.
+func TestFreeRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &retry.Budget{MinRetries: -1, Ratio: 0.01}
+		p := retry.Policy{Budget: b, FreeRetry: func(c rebound.Class) bool { return c == rebound.ClassRateLimited }}
+		n := 0
+		_, err := retry.Do(context.Background(), p, func(context.Context) (int, error) {
+			n++
+			if n < 3 {
+				return 0, &rebound.Error{Class: rebound.ClassRateLimited}
+			}
+			return 1, nil
+		})
+		if err != nil || n != 3 {
+			t.Fatalf("%v after %d attempts", err, n)
+		}
+		if calls, retries := b.InFlight(); calls != 0 || retries != 0 {
+			t.Errorf("in flight after the call: %d calls, %d retries", calls, retries)
+		}
+		_, err = retry.Do(context.Background(), p, func(context.Context) (int, error) {
+			return 0, &rebound.Error{Class: rebound.ClassOverloaded}
+		})
+		var gu *rebound.GiveUpError
+		if !errors.As(err, &gu) || gu.Reason != rebound.BudgetExhausted {
+			t.Errorf("overloaded: %v, want the budget to refuse", err)
+		}
+	})
+}

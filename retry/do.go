@@ -53,7 +53,7 @@ func again[T any](ctx context.Context, p *Policy, op rebound.Op[T], err error) (
 		if gu := s.wait(ctx, p, attempt, delay, err); gu != nil {
 			return zero, gu
 		}
-		v, next := retried(ctx, p, op)
+		v, next := retried(ctx, p, &s, op)
 		if next == nil {
 			return v, nil
 		}
@@ -64,8 +64,9 @@ func again[T any](ctx context.Context, p *Policy, op rebound.Op[T], err error) (
 // retried runs an attempt after the first and gives back the retry the budget granted for it
 // when the attempt ends, even by a panic (a retry kept for ever would shrink the shared budget
 // for every call of the process).
-func retried[T any](ctx context.Context, p *Policy, op rebound.Op[T]) (T, error) {
-	if p.Budget != nil {
+func retried[T any](ctx context.Context, p *Policy, s *state, op rebound.Op[T]) (T, error) {
+	if s.drawn {
+		s.drawn = false
 		defer p.Budget.ReleaseRetry(ctx)
 	}
 	return op(ctx)
@@ -76,6 +77,7 @@ type state struct {
 	first time.Time     // end of the first failed attempt, for MaxElapsed
 	prev  time.Duration // the previous delay, for JitterDecorrelated
 	class rebound.Class // the last failure's class
+	drawn bool          // the retry scheduled last was granted by p.Budget (not free)
 }
 
 // decide classifies the failure of attempt and returns the delay before the next one, or the
@@ -123,8 +125,11 @@ func (s *state) decide(ctx context.Context, p *Policy, attempt int, err error) (
 			return 0, s.giveUp(ctx, p, &rebound.GiveUpError{Reason: rebound.ElapsedExceeded, Attempts: attempt, Last: err, Delay: delay})
 		}
 	}
-	if p.Budget != nil && !p.Budget.AcquireRetry(ctx) {
-		return 0, s.giveUp(ctx, p, &rebound.GiveUpError{Reason: rebound.BudgetExhausted, Attempts: attempt, Last: err})
+	if p.Budget != nil && (p.FreeRetry == nil || !p.FreeRetry(class)) {
+		if !p.Budget.AcquireRetry(ctx) {
+			return 0, s.giveUp(ctx, p, &rebound.GiveUpError{Reason: rebound.BudgetExhausted, Attempts: attempt, Last: err})
+		}
+		s.drawn = true
 	}
 	p.emit(ctx, rebound.Event{Kind: rebound.RetryScheduled, Attempt: attempt, Class: class, Delay: delay, Err: err})
 	return delay, nil
@@ -144,7 +149,8 @@ func (s *state) wait(ctx context.Context, p *Policy, attempt int, delay time.Dur
 	if ctx.Err() == nil {
 		return nil
 	}
-	if p.Budget != nil {
+	if s.drawn {
+		s.drawn = false
 		p.Budget.ReleaseRetry(ctx)
 	}
 	s.class = rebound.ClassCanceled

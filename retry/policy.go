@@ -52,6 +52,12 @@ type Policy struct {
 	// rebound.BudgetExhausted). Share one *Budget between the policies of a process, or a
 	// fleet-wide one (package fleet/redis) between processes. Nil: no budget.
 	Budget Budgeter
+	// FreeRetry, if set, names the failures whose retry Budget is not asked for: a retry after
+	// a failure of a class for which it returns true is granted without drawing on the budget.
+	// Package pipeline sets it for rate_limited: a 429 says the dependency is up but busy, its
+	// retries are paced by the limiter, and the budget is there to stop retry storms against a
+	// dependency that is down. Nil: every retry asks Budget.
+	FreeRetry func(rebound.Class) bool
 	// Hook receives rebound.AttemptFailed after each failed attempt, rebound.RetryScheduled
 	// (with Delay) before each wait and rebound.GaveUp (with Reason) when the loop gives up, each
 	// with Attempt (the attempt that failed, from 1), Class, Err and Model (= Name). It is called

@@ -169,7 +169,7 @@ func recordJournal(ctx context.Context, s checkpoint.Store, steps, size int, mea
 				return err
 			}
 			if _, err := checkpoint.Step(ctx, run, fmt.Sprintf("s%d", i), func(ctx context.Context) (int, error) {
-				return i, run.Append(message(i, size))
+				return i, run.Append(ctx, message(i, size))
 			}); err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ func benchMessage(i int) rebound.Message {
 func prefill(b *testing.B, s checkpoint.Store, id string, n int) {
 	b.Helper()
 	ctx := context.Background()
-	c, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "prefill", TTL: time.Minute})
+	c, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "prefill", TTL: time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func prefill(b *testing.B, s checkpoint.Store, id string, n int) {
 	}
 	w.Run = &checkpoint.RunUpdate{Status: checkpoint.StatusRunning, LastStep: fmt.Sprintf("s%d", n-1), StepCount: n, AttemptCount: n}
 	w.Release = true
-	if err := s.Write(ctx, c.Lease, w); err != nil {
+	if err := s.WriteRun(ctx, c.Lease, w); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -80,7 +80,7 @@ func BenchmarkRecordStep(b *testing.B, s checkpoint.Store, n int, written func()
 				b.StartTimer()
 			}
 			if _, err := checkpoint.Step(ctx, run, fmt.Sprintf("s%d", j), func(ctx context.Context) (int, error) {
-				return j, run.Append(benchMessage(j))
+				return j, run.Append(ctx, benchMessage(j))
 			}); err != nil {
 				return err
 			}
@@ -112,7 +112,7 @@ func BenchmarkStepCommit(b *testing.B, s checkpoint.Store) {
 	err := r.Run(ctx, id, func(ctx context.Context, run *checkpoint.Run) error {
 		for j := range b.N {
 			if _, err := checkpoint.Step(ctx, run, fmt.Sprintf("s%d", j), func(ctx context.Context) (int, error) {
-				return j, run.Append(benchMessage(j))
+				return j, run.Append(ctx, benchMessage(j))
 			}); err != nil {
 				return err
 			}

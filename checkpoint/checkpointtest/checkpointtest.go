@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 )
 
@@ -52,15 +53,15 @@ func Run(t *testing.T, open Open) {
 // decided with Decide.
 type Escalator struct {
 	mu        sync.Mutex
-	items     []checkpoint.Escalation
+	items     []rebound.Escalation
 	ids       []string
-	decisions map[string]checkpoint.Decision
+	decisions map[string]rebound.Decision
 }
 
 var _ checkpoint.Escalator = (*Escalator)(nil)
 
 // Escalate implements checkpoint.Escalator.
-func (e *Escalator) Escalate(ctx context.Context, esc checkpoint.Escalation) (string, error) {
+func (e *Escalator) Escalate(ctx context.Context, esc rebound.Escalation) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	id := "esc-" + strconv.Itoa(len(e.items)+1)
@@ -70,7 +71,7 @@ func (e *Escalator) Escalate(ctx context.Context, esc checkpoint.Escalation) (st
 }
 
 // Decision implements checkpoint.Escalator.
-func (e *Escalator) Decision(ctx context.Context, id string) (checkpoint.Decision, bool, error) {
+func (e *Escalator) Decision(ctx context.Context, id string) (rebound.Decision, bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	d, ok := e.decisions[id]
@@ -78,20 +79,20 @@ func (e *Escalator) Decision(ctx context.Context, id string) (checkpoint.Decisio
 }
 
 // Decide records the decision on escalation id.
-func (e *Escalator) Decide(id string, d checkpoint.Decision) {
+func (e *Escalator) Decide(id string, d rebound.Decision) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.decisions == nil {
-		e.decisions = map[string]checkpoint.Decision{}
+		e.decisions = map[string]rebound.Decision{}
 	}
 	e.decisions[id] = d
 }
 
 // Items returns the escalations so far, with their IDs.
-func (e *Escalator) Items() ([]string, []checkpoint.Escalation) {
+func (e *Escalator) Items() ([]string, []rebound.Escalation) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]string(nil), e.ids...), append([]checkpoint.Escalation(nil), e.items...)
+	return append([]string(nil), e.ids...), append([]rebound.Escalation(nil), e.items...)
 }
 
 // crashStore wraps a store and, once crash is set, fails every write: the process "died".
@@ -107,14 +108,14 @@ type crashStore struct {
 
 var errCrashed = errors.New("checkpointtest: simulated crash")
 
-func (c *crashStore) Write(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
+func (c *crashStore) WriteRun(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.crashed || (c.before != nil && c.before(w)) {
 		c.crashed = true
 		return errCrashed
 	}
-	if err := c.Store.Write(ctx, l, w); err != nil {
+	if err := c.Store.WriteRun(ctx, l, w); err != nil {
 		return err
 	}
 	if c.after != nil && c.after(w) {
@@ -123,14 +124,14 @@ func (c *crashStore) Write(ctx context.Context, l checkpoint.Lease, w checkpoint
 	return nil
 }
 
-func (c *crashStore) Renew(ctx context.Context, l checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
+func (c *crashStore) RenewRun(ctx context.Context, l checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
 	c.mu.Lock()
 	crashed := c.crashed
 	c.mu.Unlock()
 	if crashed {
 		return checkpoint.Lease{}, errCrashed
 	}
-	return c.Store.Renew(ctx, l, ttl)
+	return c.Store.RenewRun(ctx, l, ttl)
 }
 
 // deadOwner returns an owner ID naming a process of this host that has exited, as a crashed

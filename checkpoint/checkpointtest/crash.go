@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 )
 
@@ -123,7 +124,7 @@ func crashChild(open OpenDSN) int {
 		out.Encode(childResult{Status: "completed"})
 		return 0
 	case errors.As(err, &ee):
-		out.Encode(childResult{Status: "escalated", Reason: ee.Reason, Step: ee.Step})
+		out.Encode(childResult{Status: "escalated", Reason: string(ee.Reason), Step: ee.Step})
 		return 0
 	default:
 		out.Encode(childResult{Status: "failed", Error: err.Error()})
@@ -137,9 +138,9 @@ type killStore struct {
 	before, after func(w checkpoint.Write)
 }
 
-func (k *killStore) Write(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
+func (k *killStore) WriteRun(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
 	k.before(w)
-	if err := k.Store.Write(ctx, l, w); err != nil {
+	if err := k.Store.WriteRun(ctx, l, w); err != nil {
 		return err
 	}
 	k.after(w)
@@ -149,7 +150,7 @@ func (k *killStore) Write(ctx context.Context, l checkpoint.Lease, w checkpoint.
 // fileEscalator keeps escalations in a file, so that they outlive the process; none is decided.
 type fileEscalator struct{ path string }
 
-func (e *fileEscalator) Escalate(ctx context.Context, esc checkpoint.Escalation) (string, error) {
+func (e *fileEscalator) Escalate(ctx context.Context, esc rebound.Escalation) (string, error) {
 	f, err := os.OpenFile(e.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return "", err
@@ -160,8 +161,8 @@ func (e *fileEscalator) Escalate(ctx context.Context, esc checkpoint.Escalation)
 	return id, err
 }
 
-func (e *fileEscalator) Decision(ctx context.Context, id string) (checkpoint.Decision, bool, error) {
-	return checkpoint.Decision{}, false, nil
+func (e *fileEscalator) Decision(ctx context.Context, id string) (rebound.Decision, bool, error) {
+	return rebound.Decision{}, false, nil
 }
 
 // CrashCounts are the outcomes of a crash test, per boundary.
@@ -259,7 +260,7 @@ func crashTrial(t *testing.T, ctx context.Context, s checkpoint.Store, dsn, id, 
 	wantEscalated := inDoubt && irreversible
 	switch {
 	case wantEscalated:
-		if res.Status != "escalated" || res.Reason != checkpoint.ReasonAmbiguousState || res.Step != "step"+strconv.Itoa(k) ||
+		if res.Status != "escalated" || res.Reason != string(rebound.ReasonAmbiguousState) || res.Step != "step"+strconv.Itoa(k) ||
 			v.Status != checkpoint.StatusEscalated {
 			t.Errorf("%s: irreversible step %d in doubt: resume gave %+v, run %s; want an ambiguous_state escalation", id, k, res, v.Status)
 			return c

@@ -16,10 +16,10 @@ import (
 func seed(t *testing.T, s checkpoint.Store, id string, w checkpoint.Write) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "seeder", TTL: time.Minute})
+	c, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "seeder", TTL: time.Minute})
 	must(t, err)
 	w.Release = true
-	must(t, s.Write(ctx, c.Lease, w))
+	must(t, s.WriteRun(ctx, c.Lease, w))
 }
 
 func testDamaged(t *testing.T, open Open) {
@@ -44,6 +44,12 @@ func testDamaged(t *testing.T, open Open) {
 			Messages: []checkpoint.MessageRecord{{Seq: 0, Step: 0, Version: checkpoint.RecordVersion, Body: msg, Checksum: sum(msg) ^ 1}}}, "first", "message 0"},
 		{"MessageBadJSON", checkpoint.Write{Steps: []checkpoint.StepRecord{okStep},
 			Messages: []checkpoint.MessageRecord{{Seq: 0, Step: 0, Version: checkpoint.RecordVersion, Body: bad, Checksum: sum(bad)}}}, "first", "message 0"},
+		// The last step's row is gone while the run still counts it: a truncated journal must
+		// not read as a run that has yet to reach that step (which would run it again).
+		{"TruncatedJournal", checkpoint.Write{Steps: []checkpoint.StepRecord{okStep},
+			Run: &checkpoint.RunUpdate{Status: checkpoint.StatusRunning, LastStep: "second", StepCount: 2}}, "second", "step count"},
+		{"StepsMissing", checkpoint.Write{Steps: []checkpoint.StepRecord{okStep},
+			Run: &checkpoint.RunUpdate{Status: checkpoint.StatusRunning, LastStep: "third", StepCount: 3}}, "(step 1)", "step count"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,7 +136,7 @@ func testInDoubtIrreversible(t *testing.T, s checkpoint.Store) {
 	}
 	err := r.Run(ctx, id, wf)
 	var ee *checkpoint.EscalatedError
-	if !errors.As(err, &ee) || ee.Reason != checkpoint.ReasonAmbiguousState || ee.Step != "charge" || ee.RunID != id || ee.EscalationID == "" {
+	if !errors.As(err, &ee) || ee.Reason != rebound.ReasonAmbiguousState || ee.Step != "charge" || ee.RunID != id || ee.EscalationID == "" {
 		t.Fatalf("got %v, want an ambiguous_state escalation of step charge", err)
 	}
 	if ran != 0 {
@@ -148,7 +154,7 @@ func testInDoubtIrreversible(t *testing.T, s checkpoint.Store) {
 		t.Fatalf("undecided: got %v (ran %d), want the same escalation %s", err2, ran, ee.EscalationID)
 	}
 	// The reviewer checked: it did not happen. Approve: it runs once.
-	esc.Decide(ee.EscalationID, checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"})
+	esc.Decide(ee.EscalationID, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 	must(t, r.Run(ctx, id, wf))
 	must(t, r.Run(ctx, id, wf))
 	if ran != 1 {
@@ -189,7 +195,7 @@ func testFailedIrreversible(t *testing.T, s checkpoint.Store) {
 		err := r.Run(ctx, id, wf)
 		var ee *checkpoint.EscalatedError
 		switch {
-		case tc.escalate && (!errors.As(err, &ee) || ee.Reason != checkpoint.ReasonAmbiguousState || ran != 1):
+		case tc.escalate && (!errors.As(err, &ee) || ee.Reason != rebound.ReasonAmbiguousState || ran != 1):
 			t.Fatalf("%v: resume: got %v (ran %d), want an ambiguous_state escalation and no re-run", tc.class, err, ran)
 		case !tc.escalate && (err != nil || ran != 2):
 			t.Fatalf("%v: resume: got %v (ran %d), want the step run again and the run completed", tc.class, err, ran)
@@ -215,16 +221,16 @@ func testDecisions(t *testing.T, open Open) {
 		return out, err
 	}
 	cases := []struct {
-		d       checkpoint.Decision
+		d       rebound.Decision
 		ran     int
 		n       int
 		wantErr error
 		status  checkpoint.Status
 	}{
-		{checkpoint.Decision{Action: checkpoint.ActionApprove, By: "ana"}, 1, 1, nil, checkpoint.StatusCompleted},
-		{checkpoint.Decision{Action: checkpoint.ActionRetry, By: "ana"}, 1, 1, nil, checkpoint.StatusCompleted},
-		{checkpoint.Decision{Action: checkpoint.ActionRespond, Answer: `{"n":42}`, By: "ana"}, 0, 42, nil, checkpoint.StatusCompleted},
-		{checkpoint.Decision{Action: checkpoint.ActionReject, Note: "not today", By: "ana"}, 0, 0, checkpoint.ErrRejected, checkpoint.StatusFailed},
+		{rebound.Decision{Action: rebound.ActionApprove, By: "ana"}, 1, 1, nil, checkpoint.StatusCompleted},
+		{rebound.Decision{Action: rebound.ActionRetry, By: "ana"}, 1, 1, nil, checkpoint.StatusCompleted},
+		{rebound.Decision{Action: rebound.ActionRespond, Answer: `{"n":42}`, By: "ana"}, 0, 42, nil, checkpoint.StatusCompleted},
+		{rebound.Decision{Action: rebound.ActionReject, Note: "not today", By: "ana"}, 0, 0, checkpoint.ErrRejected, checkpoint.StatusFailed},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.d.Action), func(t *testing.T) {
@@ -234,7 +240,7 @@ func testDecisions(t *testing.T, open Open) {
 			ran := 0
 			_, err := run(t, s, esc, id, &ran)
 			var ee *checkpoint.EscalatedError
-			if !errors.As(err, &ee) || ee.Reason != checkpoint.ReasonIrreversibleAction || ran != 0 {
+			if !errors.As(err, &ee) || ee.Reason != rebound.ReasonIrreversibleAction || ran != 0 {
 				t.Fatalf("first run: got %v (ran %d), want an irreversible_action escalation before running", err, ran)
 			}
 			esc.Decide(ee.EscalationID, tc.d)
@@ -272,21 +278,21 @@ func testDecisions(t *testing.T, open Open) {
 		var answer string
 		wf := func(ctx context.Context, run *checkpoint.Run) error {
 			v, err := checkpoint.Step(ctx, run, "classify", func(ctx context.Context) (string, error) {
-				return "", checkpoint.Escalate(checkpoint.ReasonLowConfidence, "confidence 0.41", errors.New("unsure"))
+				return "", checkpoint.Escalate(rebound.ReasonLowConfidence, "confidence 0.41", errors.New("unsure"))
 			})
 			answer = v
 			return err
 		}
 		err := r.Run(ctx, id, wf)
 		var ee *checkpoint.EscalatedError
-		if !errors.As(err, &ee) || ee.Reason != checkpoint.ReasonLowConfidence {
+		if !errors.As(err, &ee) || ee.Reason != rebound.ReasonLowConfidence {
 			t.Fatalf("got %v, want a low_confidence escalation", err)
 		}
 		_, items := esc.Items()
 		if items[0].Context != "confidence 0.41" || items[0].Err == nil || items[0].Err.Error() != "unsure" || len(items[0].State) == 0 {
 			t.Fatalf("escalation handed over: %+v", items[0])
 		}
-		esc.Decide(ee.EscalationID, checkpoint.Decision{Action: checkpoint.ActionRespond, Answer: "refund"})
+		esc.Decide(ee.EscalationID, rebound.Decision{Action: rebound.ActionRespond, Answer: "refund"})
 		must(t, r.Run(ctx, id, wf))
 		if answer != "refund" {
 			t.Fatalf("step result %q, want the reviewer's answer", answer)
@@ -301,7 +307,7 @@ func testGiveUp(t *testing.T, s checkpoint.Store) {
 	id := runID(t)
 	attempts := 0
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("hello")); err != nil {
+		if err := run.Append(ctx, rebound.User("hello")); err != nil {
 			return err
 		}
 		_, err := checkpoint.Step(ctx, run, "ask", func(ctx context.Context) (string, error) {
@@ -316,7 +322,7 @@ func testGiveUp(t *testing.T, s checkpoint.Store) {
 	}
 	err := r.Run(ctx, id, wf)
 	var ee *checkpoint.EscalatedError
-	if !errors.As(err, &ee) || ee.Reason != checkpoint.ReasonMaxRetriesExceeded || !errors.Is(err, rebound.ErrGaveUp) {
+	if !errors.As(err, &ee) || ee.Reason != rebound.ReasonMaxRetriesExceeded || !errors.Is(err, rebound.ErrGaveUp) {
 		t.Fatalf("got %v, want a max_retries_exceeded escalation wrapping the give-up", err)
 	}
 	_, items := esc.Items()
@@ -324,7 +330,7 @@ func testGiveUp(t *testing.T, s checkpoint.Store) {
 	if it.Attempts != 5 || it.Class != rebound.ClassOverloaded || len(it.Messages) != 1 || !strings.Contains(it.Err.Error(), "exhausted") {
 		t.Fatalf("escalation: attempts %d class %v messages %d err %v", it.Attempts, it.Class, len(it.Messages), it.Err)
 	}
-	esc.Decide(ee.EscalationID, checkpoint.Decision{Action: checkpoint.ActionRetry})
+	esc.Decide(ee.EscalationID, rebound.Decision{Action: rebound.ActionRetry})
 	must(t, r.Run(ctx, id, wf))
 	if attempts != 2 {
 		t.Fatalf("step ran %d times, want 2", attempts)
@@ -373,12 +379,12 @@ func testListPrune(t *testing.T, s checkpoint.Store) {
 	if len(esc1) != 2 || esc1[0].Status != checkpoint.StatusEscalated || esc1[1].Status != checkpoint.StatusFailed || esc1[0].EscalationID == "" {
 		t.Fatalf("filtered: %+v", esc1)
 	}
-	n, err := s.Prune(ctx, time.Now().Add(-time.Hour))
+	n, err := s.PruneRuns(ctx, time.Now().Add(-time.Hour))
 	must(t, err)
 	if n != 0 {
 		t.Fatalf("pruned %d recent runs", n)
 	}
-	n, err = s.Prune(ctx, time.Now().Add(time.Second))
+	n, err = s.PruneRuns(ctx, time.Now().Add(time.Second))
 	must(t, err)
 	if n != 3 {
 		t.Fatalf("pruned %d, want the 3 finished runs", n)

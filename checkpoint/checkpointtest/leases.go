@@ -84,23 +84,23 @@ func testConcurrentRuns(t *testing.T, s checkpoint.Store) {
 func testStaleEpoch(t *testing.T, s checkpoint.Store) {
 	ctx := context.Background()
 	id := runID(t)
-	a, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "a", TTL: -time.Second})
+	a, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "a", TTL: -time.Second})
 	must(t, err)
 	if !a.Created || a.Lease.Epoch != 1 {
 		t.Fatalf("first claim: created %v epoch %d", a.Created, a.Lease.Epoch)
 	}
-	b, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "b", TTL: time.Minute})
+	b, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "b", TTL: time.Minute})
 	must(t, err)
 	if b.Created || b.Lease.Epoch != 2 {
 		t.Fatalf("take-over claim: created %v epoch %d", b.Created, b.Lease.Epoch)
 	}
 	rec := checkpoint.StepRecord{Index: 0, Name: "x", Status: checkpoint.StepStarted, Version: checkpoint.RecordVersion}
-	err = s.Write(ctx, a.Lease, checkpoint.Write{Steps: []checkpoint.StepRecord{rec}})
+	err = s.WriteRun(ctx, a.Lease, checkpoint.Write{Steps: []checkpoint.StepRecord{rec}})
 	var stale *checkpoint.StaleEpochError
 	if !errors.As(err, &stale) || stale.Epoch != 1 || stale.Current != 2 || stale.Owner != "b" || stale.RunID != id {
 		t.Fatalf("write with the stale epoch: got %v, want StaleEpochError{epoch 1, now 2, owner b}", err)
 	}
-	if _, err := s.Renew(ctx, a.Lease, time.Minute); !errors.Is(err, checkpoint.ErrStaleEpoch) {
+	if _, err := s.RenewRun(ctx, a.Lease, time.Minute); !errors.Is(err, checkpoint.ErrStaleEpoch) {
 		t.Fatalf("renew with the stale epoch: got %v", err)
 	}
 	got, err := s.GetRun(ctx, id)
@@ -108,8 +108,8 @@ func testStaleEpoch(t *testing.T, s checkpoint.Store) {
 	if len(got.Steps) != 0 {
 		t.Fatalf("the refused write landed: %+v", got.Steps)
 	}
-	must(t, s.Write(ctx, b.Lease, checkpoint.Write{Steps: []checkpoint.StepRecord{rec}}))
-	nl, err := s.Renew(ctx, b.Lease, time.Hour)
+	must(t, s.WriteRun(ctx, b.Lease, checkpoint.Write{Steps: []checkpoint.StepRecord{rec}}))
+	nl, err := s.RenewRun(ctx, b.Lease, time.Hour)
 	must(t, err)
 	if !nl.Expires.After(b.Lease.Expires) {
 		t.Errorf("renewal did not extend the lease: %v -> %v", b.Lease.Expires, nl.Expires)
@@ -125,7 +125,7 @@ func testStaleWorker(t *testing.T, s checkpoint.Store) {
 	err := r.Run(ctx, id, func(ctx context.Context, run *checkpoint.Run) error {
 		_, err := checkpoint.Step(ctx, run, "slow", func(ctx context.Context) (int, error) {
 			// Meanwhile another worker takes the run over.
-			_, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "fast", TTL: time.Minute,
+			_, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "fast", TTL: time.Minute,
 				TakeOver: &checkpoint.Lease{RunID: id, Owner: "slow"}})
 			return 1, err
 		})
@@ -144,7 +144,7 @@ func testStaleWorker(t *testing.T, s checkpoint.Store) {
 func testLeaseHeld(t *testing.T, s checkpoint.Store) {
 	ctx := context.Background()
 	id := runID(t)
-	a, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "elsewhere/1", TTL: time.Hour})
+	a, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "elsewhere/1", TTL: time.Hour})
 	must(t, err)
 	r := checkpoint.NewRunner(s, checkpoint.Config{})
 	ran := false
@@ -157,7 +157,7 @@ func testLeaseHeld(t *testing.T, s checkpoint.Store) {
 		t.Fatal("the workflow ran under a live lease of another worker")
 	}
 	// Released, the run is free at once.
-	must(t, s.Write(ctx, a.Lease, checkpoint.Write{Release: true}))
+	must(t, s.WriteRun(ctx, a.Lease, checkpoint.Write{Release: true}))
 	must(t, r.Run(ctx, id, func(ctx context.Context, run *checkpoint.Run) error { return nil }))
 }
 
@@ -165,17 +165,17 @@ func testTakeOver(t *testing.T, s checkpoint.Store) {
 	ctx := context.Background()
 	id := runID(t)
 	// A worker on another host crashed after recording step 0; its lease has expired.
-	a, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "other-host/42", TTL: time.Hour})
+	a, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: id, Owner: "other-host/42", TTL: time.Hour})
 	must(t, err)
 	res := []byte("7")
-	must(t, s.Write(ctx, a.Lease, checkpoint.Write{Steps: []checkpoint.StepRecord{{Index: 0, Name: "s0",
+	must(t, s.WriteRun(ctx, a.Lease, checkpoint.Write{Steps: []checkpoint.StepRecord{{Index: 0, Name: "s0",
 		Status: checkpoint.StepCompleted, Version: checkpoint.RecordVersion, Result: res, Checksum: sum(res)}}}))
 	r := checkpoint.NewRunner(s, checkpoint.Config{})
 	if err := r.Run(ctx, id, func(ctx context.Context, run *checkpoint.Run) error { return nil }); !errors.Is(err, checkpoint.ErrLeaseHeld) {
 		t.Fatalf("before expiry: got %v, want ErrLeaseHeld", err)
 	}
 	// Expire it (a renewal to the past), as time would.
-	_, err = s.Renew(ctx, a.Lease, -time.Second)
+	_, err = s.RenewRun(ctx, a.Lease, -time.Second)
 	must(t, err)
 	var got int
 	must(t, r.Run(ctx, id, func(ctx context.Context, run *checkpoint.Run) error {
@@ -199,13 +199,13 @@ func testTakeOver(t *testing.T, s checkpoint.Store) {
 func testDeadOwner(t *testing.T, s checkpoint.Store) {
 	ctx := context.Background()
 	id := runID(t)
-	_, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: id, Owner: deadOwner(t), TTL: time.Hour})
+	_, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: id, Owner: deadOwner(t), TTL: time.Hour})
 	must(t, err)
 	r := checkpoint.NewRunner(s, checkpoint.Config{})
 	must(t, r.Run(ctx, id, func(ctx context.Context, run *checkpoint.Run) error { return nil }))
 	// An owner on this host that is alive (this process, under another runner) is respected.
 	id2 := id + "-live"
-	_, err = s.Claim(ctx, checkpoint.ClaimRequest{RunID: id2, Owner: r.Owner(), TTL: time.Hour})
+	_, err = s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: id2, Owner: r.Owner(), TTL: time.Hour})
 	must(t, err)
 	if err := r.Run(ctx, id2, func(ctx context.Context, run *checkpoint.Run) error { return nil }); !errors.Is(err, checkpoint.ErrLeaseHeld) {
 		t.Fatalf("live owner on this host: got %v, want ErrLeaseHeld", err)

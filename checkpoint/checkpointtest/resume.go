@@ -101,13 +101,13 @@ func testMessages(t *testing.T, s checkpoint.Store) {
 	var seen [][]rebound.Message
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
 		seen = nil
-		if err := run.Append(rebound.System("be brief"), rebound.User("topic: tides")); err != nil {
+		if err := run.Append(ctx, rebound.System("be brief"), rebound.User("topic: tides")); err != nil {
 			return err
 		}
 		for i := range 3 {
 			_, err := checkpoint.Step(ctx, run, fmt.Sprintf("turn%d", i), func(ctx context.Context) (string, error) {
 				seen = append(seen, run.Messages())
-				if err := run.Append(rebound.Assistant(fmt.Sprintf("answer %d", i))); err != nil {
+				if err := run.Append(ctx, rebound.Assistant(fmt.Sprintf("answer %d", i))); err != nil {
 					return "", err
 				}
 				if i == 2 && broken {
@@ -118,7 +118,7 @@ func testMessages(t *testing.T, s checkpoint.Store) {
 			if err != nil {
 				return err
 			}
-			if err := run.Append(rebound.User(fmt.Sprintf("next %d", i))); err != nil {
+			if err := run.Append(ctx, rebound.User(fmt.Sprintf("next %d", i))); err != nil {
 				return err
 			}
 		}
@@ -164,7 +164,7 @@ func testLongHistory(t *testing.T, s checkpoint.Store) {
 						return 0, errors.New("fail at the last step")
 					}
 				}
-				return i, run.Append(rebound.Assistant(fmt.Sprintf("message %d", i)))
+				return i, run.Append(ctx, rebound.Assistant(fmt.Sprintf("message %d", i)))
 			})
 			if err != nil {
 				return err
@@ -221,10 +221,10 @@ func testWorkflowChanged(t *testing.T, s checkpoint.Store) {
 	// A changed outside-step message is caught too.
 	id2 := id + "-msg"
 	must(t, r.Run(ctx, id2, func(ctx context.Context, run *checkpoint.Run) error {
-		return run.Append(rebound.User("topic A"))
+		return run.Append(ctx, rebound.User("topic A"))
 	}))
 	err = r.Run(ctx, id2, func(ctx context.Context, run *checkpoint.Run) error {
-		return run.Append(rebound.User("topic B"))
+		return run.Append(ctx, rebound.User("topic B"))
 	})
 	if !errors.Is(err, checkpoint.ErrWorkflowChanged) {
 		t.Fatalf("changed message: got %v, want ErrWorkflowChanged", err)

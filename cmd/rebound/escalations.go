@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/escalate"
 )
 
@@ -83,7 +84,7 @@ func (c *escListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		if r == "" {
 			return usagef("--reason is empty")
 		}
-		f.Reason = append(f.Reason, escalate.Reason(r))
+		f.Reason = append(f.Reason, rebound.EscalationReason(r))
 	}
 	if c.limit < 0 {
 		return usagef("--limit %d: want 0 (all) or more", c.limit)
@@ -322,16 +323,16 @@ func (c *escResolveCmd) run(ctx context.Context, args []string, w io.Writer) err
 	if err != nil {
 		return usagef("--action %q: want approve, reject, respond or retry", c.action)
 	}
-	if action == escalate.ActionRespond && strings.TrimSpace(c.answer) == "" {
+	if action == rebound.ActionRespond && strings.TrimSpace(c.answer) == "" {
 		return usagef("--action respond needs --answer TEXT: the answer becomes the step's result")
 	}
-	if action != escalate.ActionRespond && c.answer != "" {
+	if action != rebound.ActionRespond && c.answer != "" {
 		return usagef("--answer applies only to --action respond (got --action %s)", action)
 	}
 	if strings.TrimSpace(c.by) == "" {
 		return usagef("--by is required: name who decides")
 	}
-	d := escalate.Decision{Action: action, Answer: c.answer, Note: c.note, By: c.by}
+	d := rebound.Decision{Action: action, Answer: c.answer, Note: c.note, By: c.by}
 	if err := escalate.ValidateDecision(d); err != nil {
 		return asUsage(err)
 	}

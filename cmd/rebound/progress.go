@@ -261,6 +261,6 @@ func sortedClasses(m map[rebound.Class]int) []rebound.Class {
 // refusedByBreaker reports whether err is a breaker's refusal (no call was made), as opposed to a
 // failure that opened the breaker, which also matches rebound.ErrCircuitOpen.
 func refusedByBreaker(err error) bool {
-	var open *breaker.ErrOpen
+	var open *breaker.OpenError
 	return errors.As(err, &open)
 }

@@ -99,19 +99,19 @@ func shellQuote(s string) string {
 // writes the report and needs a person's approval first.
 func research(in demoInput, m *demoModels, report *string) checkpoint.Workflow {
 	return func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("Research topic: " + in.Topic)); err != nil {
+		if err := run.Append(ctx, rebound.User("Research topic: "+in.Topic)); err != nil {
 			return err
 		}
 		ask := func(name, prompt string) (part, error) {
 			return checkpoint.Step(ctx, run, name, func(ctx context.Context) (part, error) {
-				if err := run.Append(rebound.User(prompt)); err != nil {
+				if err := run.Append(ctx, rebound.User(prompt)); err != nil {
 					return part{}, err
 				}
 				resp, err := m.text.Generate(ctx, llm.Request{Messages: run.Messages(), MaxTokens: 700})
 				if err != nil {
 					return part{}, err
 				}
-				if err := run.Append(resp.Message()); err != nil {
+				if err := run.Append(ctx, resp.Message()); err != nil {
 					return part{}, err
 				}
 				return part{Text: resp.Text, Model: resp.Provenance.Model, Degraded: resp.Provenance.Degraded}, nil
@@ -128,14 +128,14 @@ func research(in demoInput, m *demoModels, report *string) checkpoint.Workflow {
 		s2, err := checkpoint.Step(ctx, run, "section_2", func(ctx context.Context) (part, error) {
 			prompt := fmt.Sprintf("[section_2] Write section 2 of the report on %q. Answer in JSON: "+
 				`{"heading": "...", "paragraphs": ["...", "..."]}.`, in.Topic)
-			if err := run.Append(rebound.User(prompt)); err != nil {
+			if err := run.Append(ctx, rebound.User(prompt)); err != nil {
 				return part{}, err
 			}
 			sec, resp, err := m.structured(ctx, llm.Request{Messages: run.Messages(), MaxTokens: 700})
 			if err != nil {
 				return part{}, err
 			}
-			if err := run.Append(resp.Message()); err != nil {
+			if err := run.Append(ctx, resp.Message()); err != nil {
 				return part{}, err
 			}
 			return part{Text: sec.markdown(), Model: resp.Provenance.Model, Degraded: resp.Provenance.Degraded}, nil

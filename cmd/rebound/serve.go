@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/observe"
 )
 
@@ -61,14 +62,14 @@ type serveDeps struct {
 	// metricsHandler serves /metrics, behind the token when there is one.
 	metricsHandler http.Handler
 	healthz        http.Handler
-	token          string
+	token          rebound.Secret
 	logger         *slog.Logger
 }
 
 func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
-	token := c.token
+	token, from := rebound.Secret(c.token), "--token"
 	if token == "" {
-		token = c.g.getenv("REBOUND_TOKEN")
+		token, from = rebound.Secret(c.g.getenv("REBOUND_TOKEN")), "REBOUND_TOKEN"
 	}
 	host, _, err := net.SplitHostPort(c.addr)
 	if err != nil {
@@ -76,6 +77,9 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	}
 	if !isLoopback(host) && token == "" {
 		return usagef("--addr %s is not a loopback address: refusing to serve without a token (--token or REBOUND_TOKEN)", c.addr)
+	}
+	if err := checkToken(token.Reveal(), !isLoopback(host)); err != nil {
+		return usagef("%s: %w", from, err)
 	}
 	s, err := c.g.openStores(ctx)
 	if err != nil {
@@ -116,7 +120,7 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 // hold the shutdown up: the resume worker, hanging requests), and shuts the server down, giving
 // requests in flight 5 s. name prefixes its errors.
 func serveUntil(ctx context.Context, name string, ln net.Listener, h http.Handler, drain func()) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -131,6 +135,44 @@ func serveUntil(ctx context.Context, name string, ln net.Listener, h http.Handle
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: shut down: %w", name, err)
+	}
+	return nil
+}
+
+// newHTTPServer is the server serve and fakellm listen with: a slow or idle client cannot hold
+// a connection open for ever (headers within 10 s, a whole request within 1 min, an idle
+// keep-alive connection 2 min) nor send more than 64 KiB of headers.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// minTokenLen is the shortest token serve accepts off loopback.
+const minTokenLen = 16
+
+// checkToken refuses a token that is blank or has blanks around it, and off loopback one that
+// is easy to guess: shorter than minTokenLen or made of fewer than 6 distinct characters.
+func checkToken(token string, offLoopback bool) error {
+	if token == "" {
+		return nil
+	}
+	if strings.TrimSpace(token) != token || strings.TrimSpace(token) == "" {
+		return errors.New("the token is blank or starts or ends with white space")
+	}
+	if !offLoopback {
+		return nil
+	}
+	distinct := map[rune]bool{}
+	for _, r := range token {
+		distinct[r] = true
+	}
+	if len(token) < minTokenLen || len(distinct) < 6 {
+		return fmt.Errorf("the token is too weak to serve off loopback: want at least %d characters, not all alike, e.g. \"$(openssl rand -hex 16)\"", minTokenLen)
 	}
 	return nil
 }
@@ -177,13 +219,13 @@ func queueStats(s *stores) observe.EscalationStatsFunc {
 
 // requireToken lets through requests that carry "Authorization: Bearer token" (all of them when
 // token is empty).
-func requireToken(token string, h http.Handler) http.Handler {
+func requireToken(token rebound.Secret, h http.Handler) http.Handler {
 	if token == "" {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token.Reveal())) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="rebound"`)
 			http.Error(w, "a token is required: Authorization: Bearer TOKEN", http.StatusUnauthorized)
 			return

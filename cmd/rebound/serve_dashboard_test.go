@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/dashboard/dashboardtest"
 	"github.com/rebound-go/rebound/escalate"
@@ -212,7 +213,7 @@ func TestServeDashboardAPI(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&items); err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != 1 || items[0].RunID != "demo-api" || items[0].Step != "publish" || items[0].Reason != escalate.IrreversibleAction {
+	if len(items) != 1 || items[0].RunID != "demo-api" || items[0].Step != "publish" || items[0].Reason != rebound.ReasonIrreversibleAction {
 		t.Fatalf("open escalations = %+v", items)
 	}
 	resp = get("/api/v1/runs/demo-api", token)
@@ -303,8 +304,8 @@ func TestServeDashboardScreenshots(t *testing.T) {
 	for _, it := range items {
 		byRun[it.RunID] = it.ID
 	}
-	if _, err := ds.s.queue.Resolve(t.Context(), byRun["report-tide-pools"], escalate.Decision{
-		Action: escalate.ActionApprove, Note: "Sources checked; fine to publish.", By: "maria"}); err != nil {
+	if _, err := ds.s.queue.Resolve(t.Context(), byRun["report-tide-pools"], rebound.Decision{
+		Action: rebound.ActionApprove, Note: "Sources checked; fine to publish.", By: "maria"}); err != nil {
 		t.Fatal(err)
 	}
 	dashboardtest.WaitRunStatus(t, ctx, ds.url, "report-tide-pools", "completed")

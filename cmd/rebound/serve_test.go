@@ -138,3 +138,51 @@ func TestFakeLLMCommandServesTheDemoScript(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// TestServeRefusesAWeakToken: off loopback a token must be hard to guess; a blank one is
+// refused anywhere. Each refusal exits 2 naming where the token came from.
+func TestServeRefusesAWeakToken(t *testing.T) {
+	cases := []struct {
+		addr, flag, env, want string
+	}{
+		{"0.0.0.0:0", "x", "", "--token: the token is too weak"},
+		{"0.0.0.0:0", "   ", "", "--token: the token is blank"},
+		{"0.0.0.0:0", "", "aaaaaaaaaaaaaaaaaaaa", "REBOUND_TOKEN: the token is too weak"},
+		{"127.0.0.1:0", " \t", "", "--token: the token is blank"},
+	}
+	for _, c := range cases {
+		var out bytes.Buffer
+		args := []string{"serve", "--addr", c.addr, "--store", "memory:"}
+		if c.flag != "" {
+			args = append(args, "--token", c.flag)
+		}
+		e := env{stdout: &out, stderr: &out, getenv: func(k string) string {
+			if k == "REBOUND_TOKEN" {
+				return c.env
+			}
+			return ""
+		}}
+		code := execute(t.Context(), args, e)
+		if code != exitUsage || !strings.Contains(out.String(), c.want) {
+			t.Errorf("serve --addr %s --token %q (env %q): exit %d, want %d with %q; output:\n%s",
+				c.addr, c.flag, c.env, code, exitUsage, c.want, out.String())
+		}
+	}
+	// A strong token off loopback and a short one on loopback are accepted.
+	if err := checkToken("0123456789abcdef0123", true); err != nil {
+		t.Errorf("a 20-character hex token: %v", err)
+	}
+	if err := checkToken("dev", false); err != nil {
+		t.Errorf("a short token on loopback: %v", err)
+	}
+}
+
+// TestServerTimeouts: the server serve and fakellm listen with bounds how long a client may
+// take to send headers, a request, and how long an idle connection stays.
+func TestServerTimeouts(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler())
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.IdleTimeout <= 0 || srv.MaxHeaderBytes <= 0 {
+		t.Errorf("server limits: header %v, read %v, idle %v, max header bytes %d",
+			srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout, srv.MaxHeaderBytes)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 )
 
@@ -72,7 +73,7 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 		}
 	case esc != nil:
 		fmt.Fprintf(w, "\nStep %s needs a person (%s), escalation %s.\n", esc.Step, esc.Reason, esc.EscalationID)
-		if esc.Reason == checkpoint.ReasonIrreversibleAction {
+		if esc.Reason == rebound.ReasonIrreversibleAction {
 			fmt.Fprintf(w, "Publishing writes the report to %s; approve it, then resume:\n", relPath(filepath.Join(s.in.ReportDir, s.runID+".md")))
 		} else {
 			fmt.Fprintln(w, "Decide, then resume:")

@@ -115,7 +115,7 @@ func TestRunHeldByLiveWorkerExits2(t *testing.T) {
 	}
 	defer st.Close()
 	input, _ := json.Marshal(demoInput{Topic: defaultTopic, Provider: providerFake, Model: demoPrimary})
-	if _, err := st.Claim(context.Background(), checkpoint.ClaimRequest{RunID: "held", Owner: "elsewhere/4242",
+	if _, err := st.ClaimRun(context.Background(), checkpoint.ClaimRequest{RunID: "held", Owner: "elsewhere/4242",
 		TTL: time.Minute, Workflow: researchWorkflow, Input: input}); err != nil {
 		t.Fatal(err)
 	}

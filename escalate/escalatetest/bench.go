@@ -27,7 +27,7 @@ func Bench(b *testing.B, open Open) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		start := time.Now()
-		id, err := q.Escalate(ctx, escalate.Escalation{RunID: fmt.Sprintf("bench-%d", i), Step: "section_2",
+		id, err := q.Escalate(ctx, rebound.Escalation{RunID: fmt.Sprintf("bench-%d", i), Step: "section_2",
 			Err: fail, State: state, Messages: msgs, Context: "section 2 of 3"})
 		if err != nil {
 			b.Fatal(err)
@@ -35,7 +35,7 @@ func Bench(b *testing.B, open Open) {
 		if _, err := q.Claim(ctx, id, "ana", time.Minute); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := q.Resolve(ctx, id, escalate.Decision{Action: escalate.ActionRespond,
+		if _, err := q.Resolve(ctx, id, rebound.Decision{Action: rebound.ActionRespond,
 			Answer: "use the 2024 figures", By: "ana"}); err != nil {
 			b.Fatal(err)
 		}

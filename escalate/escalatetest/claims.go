@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/escalate"
 )
 
@@ -98,7 +99,7 @@ func testClaimRules(t *testing.T, open Open) {
 	if _, err := q.Claim(ctx, it.ID, " ", time.Minute); !errors.Is(err, escalate.ErrInvalid) {
 		t.Errorf("Claim with no reviewer: %v, want invalid", err)
 	}
-	if _, err := q.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionApprove, By: "bo"}); err != nil {
+	if _, err := q.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionApprove, By: "bo"}); err != nil {
 		t.Fatal(err)
 	}
 	var se *escalate.StatusError
@@ -147,7 +148,7 @@ func testClaimExpires(t *testing.T, open Open) {
 	if s.Open != 1 || s.Claimed != 0 {
 		t.Errorf("Stats open %d claimed %d, want 1, 0", s.Open, s.Claimed)
 	}
-	if _, err := q.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionApprove, By: "bo"}); err != nil {
+	if _, err := q.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionApprove, By: "bo"}); err != nil {
 		t.Fatalf("resolve after the claim expired: %v", err)
 	}
 	audit, err := q.Audit(ctx, it.ID)
@@ -225,7 +226,7 @@ func testNextStore(t *testing.T, open Open) {
 	if err != boom {
 		t.Errorf("update's error came back as %v", err)
 	}
-	got, ok, err := q.ClaimNext(ctx, "ana", time.Minute, escalate.Filter{Reason: []escalate.Reason{escalate.RequiresHuman}})
+	got, ok, err := q.ClaimNext(ctx, "ana", time.Minute, escalate.Filter{Reason: []rebound.EscalationReason{rebound.ReasonRequiresHuman}})
 	if err != nil || !ok || got.ID != b.ID || got.Status != escalate.StatusClaimed {
 		t.Errorf("ClaimNext(requires_human) = %s %s, %v, %v; want %s claimed", got.ID, got.Status, ok, err, b.ID)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/escalate"
 )
 
@@ -17,7 +18,7 @@ func testResolveClaimedByOther(t *testing.T, open Open) {
 	if _, err := q.Claim(ctx, it.ID, "ana", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	_, err := q.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionApprove, By: "bo"})
+	_, err := q.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionApprove, By: "bo"})
 	var ce *escalate.ClaimedError
 	if !errors.Is(err, escalate.ErrConflict) || !errors.As(err, &ce) || ce.By != "ana" || ce.Op != "resolve" {
 		t.Fatalf("Resolve of an item claimed by another: %v, want a *ClaimedError naming ana", err)
@@ -32,7 +33,7 @@ func testResolveClaimedByOther(t *testing.T, open Open) {
 	if got.Status != escalate.StatusClaimed || got.Decision != nil {
 		t.Errorf("refused resolve changed the item: %s %+v", got.Status, got.Decision)
 	}
-	d := escalate.Decision{Action: escalate.ActionRespond, Answer: "use the 2024 figures", Note: "checked", By: "ana"}
+	d := rebound.Decision{Action: rebound.ActionRespond, Answer: "use the 2024 figures", Note: "checked", By: "ana"}
 	res, err := q.Resolve(ctx, it.ID, d)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func testResolveClaimedByOther(t *testing.T, open Open) {
 		t.Errorf("Decision = %+v, %v, %v; want %+v", got2, decided, err, d)
 	}
 	var se *escalate.StatusError
-	if _, err := q.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionReject, By: "ana"}); !errors.As(err, &se) ||
+	if _, err := q.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionReject, By: "ana"}); !errors.As(err, &se) ||
 		!errors.Is(err, escalate.ErrConflict) {
 		t.Errorf("second Resolve: %v, want a *StatusError", err)
 	}
@@ -56,14 +57,14 @@ func testDecisionValidation(t *testing.T, open Open) {
 	ctx, q, _ := setup(t, open, escalate.Config{})
 	it := mustEscalate(t, ctx, q, esc("run-1", "s", ""))
 	bad := []struct {
-		d     escalate.Decision
+		d     rebound.Decision
 		field string
 	}{
-		{escalate.Decision{Action: "maybe", By: "ana"}, "action"},
-		{escalate.Decision{By: "ana"}, "action"},
-		{escalate.Decision{Action: escalate.ActionRespond, By: "ana"}, "answer"},
-		{escalate.Decision{Action: escalate.ActionRespond, Answer: "  ", By: "ana"}, "answer"},
-		{escalate.Decision{Action: escalate.ActionApprove}, "by"},
+		{rebound.Decision{Action: "maybe", By: "ana"}, "action"},
+		{rebound.Decision{By: "ana"}, "action"},
+		{rebound.Decision{Action: rebound.ActionRespond, By: "ana"}, "answer"},
+		{rebound.Decision{Action: rebound.ActionRespond, Answer: "  ", By: "ana"}, "answer"},
+		{rebound.Decision{Action: rebound.ActionApprove}, "by"},
 	}
 	for _, b := range bad {
 		_, err := q.Resolve(ctx, it.ID, b.d)
@@ -76,9 +77,9 @@ func testDecisionValidation(t *testing.T, open Open) {
 	if got.Status != escalate.StatusOpen {
 		t.Errorf("invalid decisions changed the item to %s", got.Status)
 	}
-	for _, a := range []escalate.Action{escalate.ActionApprove, escalate.ActionReject, escalate.ActionRetry} {
+	for _, a := range []rebound.Action{rebound.ActionApprove, rebound.ActionReject, rebound.ActionRetry} {
 		x := mustEscalate(t, ctx, q, esc("run-"+string(a), "s", ""))
-		if _, err := q.Resolve(ctx, x.ID, escalate.Decision{Action: a, By: "ana"}); err != nil {
+		if _, err := q.Resolve(ctx, x.ID, rebound.Decision{Action: a, By: "ana"}); err != nil {
 			t.Errorf("Resolve %s: %v", a, err)
 		}
 	}
@@ -99,7 +100,7 @@ func testDismissAndReopen(t *testing.T, open Open) {
 		t.Errorf("dismissed item is %s", d.Status)
 	}
 	dec, decided, err := q.Decision(ctx, it.ID)
-	if err != nil || !decided || dec.Action != escalate.ActionReject || dec.Note != "duplicate of run-0" || dec.By != "ana" {
+	if err != nil || !decided || dec.Action != rebound.ActionReject || dec.Note != "duplicate of run-0" || dec.By != "ana" {
 		t.Errorf("Decision of a dismissed item = %+v, %v, %v; want a reject with the note", dec, decided, err)
 	}
 	r, err := q.Reopen(ctx, it.ID, "bo", "not a duplicate")
@@ -112,7 +113,7 @@ func testDismissAndReopen(t *testing.T, open Open) {
 	if _, decided, _ := q.Decision(ctx, it.ID); decided {
 		t.Errorf("reopened item still reads as decided")
 	}
-	if _, err := q.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionApprove, By: "bo"}); err != nil {
+	if _, err := q.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionApprove, By: "bo"}); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := q.Reopen(ctx, it.ID, "bo", ""); err != nil || r.Status != escalate.StatusOpen {
@@ -137,7 +138,7 @@ func testConcurrentResolve(t *testing.T, open Open) {
 		wg.Go(func() {
 			by := fmt.Sprintf("r%d", i)
 			if i%2 == 0 {
-				_, errs[i] = q.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionApprove, By: by})
+				_, errs[i] = q.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionApprove, By: by})
 			} else {
 				_, errs[i] = q.Dismiss(ctx, it.ID, by, "")
 			}
@@ -176,16 +177,16 @@ func testAuditComplete(t *testing.T, open Open) {
 		{func() error { _, err := q.Claim(ctx, it.ID, "bo", time.Minute); return err },
 			escalate.AuditEntry{By: "bo", Event: escalate.AuditClaimed, From: escalate.StatusOpen, To: escalate.StatusClaimed}},
 		{func() error {
-			_, err := q.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionReject, Note: "wrong data", By: "bo"})
+			_, err := q.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionReject, Note: "wrong data", By: "bo"})
 			return err
 		}, escalate.AuditEntry{By: "bo", Event: escalate.AuditResolved, From: escalate.StatusClaimed,
-			To: escalate.StatusResolved, Action: escalate.ActionReject, Note: "wrong data"}},
+			To: escalate.StatusResolved, Action: rebound.ActionReject, Note: "wrong data"}},
 		{func() error { _, err := q.Reopen(ctx, it.ID, "cy", "reject was a mistake"); return err },
 			escalate.AuditEntry{By: "cy", Event: escalate.AuditReopened, From: escalate.StatusResolved,
 				To: escalate.StatusOpen, Note: "reject was a mistake"}},
 		{func() error { _, err := q.Dismiss(ctx, it.ID, "cy", "obsolete"); return err },
 			escalate.AuditEntry{By: "cy", Event: escalate.AuditDismissed, From: escalate.StatusOpen,
-				To: escalate.StatusDismissed, Action: escalate.ActionReject, Note: "obsolete"}},
+				To: escalate.StatusDismissed, Action: rebound.ActionReject, Note: "obsolete"}},
 	}
 	for i, s := range steps {
 		if err := s.do(); err != nil {
@@ -197,7 +198,7 @@ func testAuditComplete(t *testing.T, open Open) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := q.Resolve(ctx, other.ID, escalate.Decision{Action: escalate.ActionRetry, By: "yan"}); err == nil {
+		if _, err := q.Resolve(ctx, other.ID, rebound.Decision{Action: rebound.ActionRetry, By: "yan"}); err == nil {
 			t.Fatal("resolve of an item claimed by another succeeded")
 		}
 	}
@@ -252,7 +253,7 @@ func testStats(t *testing.T, open Open) {
 	if _, err := q.Claim(ctx, lc2.ID, "ana", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Resolve(ctx, gone.ID, escalate.Decision{Action: escalate.ActionApprove, By: "ana"}); err != nil {
+	if _, err := q.Resolve(ctx, gone.ID, rebound.Decision{Action: rebound.ActionApprove, By: "ana"}); err != nil {
 		t.Fatal(err)
 	}
 	s, err = q.Stats(ctx)
@@ -260,8 +261,8 @@ func testStats(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	want := []escalate.ReasonStats{
-		{Reason: escalate.LowConfidence, Open: 2, Claimed: 1, OldestCreatedAt: lc1.CreatedAt},
-		{Reason: escalate.MaxRetriesExceeded, Open: 1, Claimed: 0, OldestCreatedAt: mr.CreatedAt},
+		{Reason: rebound.ReasonLowConfidence, Open: 2, Claimed: 1, OldestCreatedAt: lc1.CreatedAt},
+		{Reason: rebound.ReasonMaxRetriesExceeded, Open: 1, Claimed: 0, OldestCreatedAt: mr.CreatedAt},
 	}
 	if len(s.ByReason) != len(want) {
 		t.Fatalf("ByReason = %+v, want %+v", s.ByReason, want)

@@ -28,7 +28,7 @@ func RunDurable(t *testing.T, store DurableStore) {
 	calls, published := 0, 0
 	var section string
 	wf := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("Research topic: tides")); err != nil {
+		if err := run.Append(ctx, rebound.User("Research topic: tides")); err != nil {
 			return err
 		}
 		var err error
@@ -55,7 +55,7 @@ func RunDurable(t *testing.T, store DurableStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if it.RunID != runID || it.Step != "section_1" || it.Reason != escalate.MaxRetriesExceeded ||
+	if it.RunID != runID || it.Step != "section_1" || it.Reason != rebound.ReasonMaxRetriesExceeded ||
 		it.Class != rebound.ClassOverloaded || it.Attempts != 5 || len(it.Messages) != 1 {
 		t.Errorf("item %+v", it)
 	}
@@ -69,17 +69,17 @@ func RunDurable(t *testing.T, store DurableStore) {
 	if _, err := reviewer.Claim(ctx, it.ID, "ana", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reviewer.Resolve(ctx, it.ID, escalate.Decision{Action: escalate.ActionRespond,
+	if _, err := reviewer.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionRespond,
 		Answer: "Tides follow the Moon.", By: "ana"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := runner.Run(ctx, runID, wf); !errors.As(err, &ee) || ee.Reason != checkpoint.ReasonIrreversibleAction {
+	if err := runner.Run(ctx, runID, wf); !errors.As(err, &ee) || ee.Reason != rebound.ReasonIrreversibleAction {
 		t.Fatalf("resumed run: %v, want waiting for approval", err)
 	}
 	if section != "Tides follow the Moon." || calls != 1 || published != 0 {
 		t.Errorf("section %q after %d calls, %d publications", section, calls, published)
 	}
-	if _, err := reviewer.Resolve(ctx, ee.EscalationID, escalate.Decision{Action: escalate.ActionApprove, By: "bo"}); err != nil {
+	if _, err := reviewer.Resolve(ctx, ee.EscalationID, rebound.Decision{Action: rebound.ActionApprove, By: "bo"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := runner.Run(ctx, runID, wf); err != nil {

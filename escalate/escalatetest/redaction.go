@@ -41,7 +41,7 @@ func (s Secrets) All() []string {
 
 // Plant returns an escalation carrying the secrets in its error text, state, messages and
 // context, and the fields to configure as Config.RedactFields.
-func (s Secrets) Plant(run string) (escalate.Escalation, []string) {
+func (s Secrets) Plant(run string) (rebound.Escalation, []string) {
 	hdr := http.Header{"Authorization": {"Bearer " + s.Bearer}, "X-Api-Key": {s.APIKeyHeader}}
 	errText := fmt.Sprintf("POST https://api.anthropic.com/v1/messages (x-api-key: %s): 401 authentication_error; "+
 		"request headers %v; retried with Authorization: Basic %s and key %s", s.Anthropic, hdr, s.Basic, s.OpenAI)
@@ -56,7 +56,7 @@ func (s Secrets) Plant(run string) (escalate.Escalation, []string) {
 		rebound.Assistant(`Calling the tool with {"Authorization": "Bearer ` + s.Bearer + `", "customer_ssn": "` + s.SSN + `"}`),
 	}
 	ctxText := fmt.Sprintf("The request used password=%s and %s; customer_ssn: %s.", s.Password, s.Anthropic, s.SSN)
-	return escalate.Escalation{RunID: run, Step: "fetch", Reason: string(escalate.RequiresHuman),
+	return rebound.Escalation{RunID: run, Step: "fetch", Reason: rebound.ReasonRequiresHuman,
 		Err: &rebound.Error{Class: rebound.ClassAuth, Status: 401, Message: errText}, Attempts: 1,
 		State: json.RawMessage(state), Messages: msgs, Context: ctxText}, []string{"customer_ssn"}
 }
@@ -84,7 +84,7 @@ func testRedaction(t *testing.T, open Open) {
 	if _, err := q.Claim(ctx, id, "ana", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Resolve(ctx, id, escalate.Decision{Action: escalate.ActionRespond,
+	if _, err := q.Resolve(ctx, id, rebound.Decision{Action: rebound.ActionRespond,
 		Answer: "use " + s.OpenAI, Note: "Authorization: Bearer " + s.Bearer, By: "ana"}); err != nil {
 		t.Fatal(err)
 	}

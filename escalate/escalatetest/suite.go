@@ -21,7 +21,7 @@ func setup(t *testing.T, open Open, cfg escalate.Config) (context.Context, *esca
 	return t.Context(), escalate.NewQueue(h.Store, cfg), h
 }
 
-func mustEscalate(t *testing.T, ctx context.Context, q *escalate.Queue, e escalate.Escalation) escalate.Item {
+func mustEscalate(t *testing.T, ctx context.Context, q *escalate.Queue, e rebound.Escalation) escalate.Item {
 	t.Helper()
 	id, err := q.Escalate(ctx, e)
 	if err != nil {
@@ -34,8 +34,8 @@ func mustEscalate(t *testing.T, ctx context.Context, q *escalate.Queue, e escala
 	return it
 }
 
-func esc(run, step, reason string) escalate.Escalation {
-	return escalate.Escalation{RunID: run, Step: step, Reason: reason,
+func esc(run, step string, reason rebound.EscalationReason) rebound.Escalation {
+	return rebound.Escalation{RunID: run, Step: step, Reason: reason,
 		Err: errors.New("boom"), Class: rebound.ClassTransient, Attempts: 5}
 }
 
@@ -61,7 +61,7 @@ func testEscalateAndGet(t *testing.T, open Open) {
 		Content: "outline…", Degraded: true, Source: "anthropic/claude-haiku-4-5"}}
 	gu := &rebound.GiveUpError{Reason: rebound.Exhausted, Attempts: 5,
 		Last: &rebound.Error{Class: rebound.ClassOverloaded, Status: 529, Message: "Overloaded"}}
-	id, err := q.Escalate(ctx, escalate.Escalation{RunID: "run-1", Step: "section_2", Err: gu,
+	id, err := q.Escalate(ctx, rebound.Escalation{RunID: "run-1", Step: "section_2", Err: gu,
 		Messages: msgs, State: state, Context: "section 2 of 3"})
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +76,8 @@ func testEscalateAndGet(t *testing.T, open Open) {
 	if it.ID != id || it.RunID != "run-1" || it.Step != "section_2" {
 		t.Errorf("item names %q %q %q, want %q run-1 section_2", it.ID, it.RunID, it.Step, id)
 	}
-	if it.Reason != escalate.MaxRetriesExceeded {
-		t.Errorf("Reason = %q, want %q (a give-up with no reason given)", it.Reason, escalate.MaxRetriesExceeded)
+	if it.Reason != rebound.ReasonMaxRetriesExceeded {
+		t.Errorf("Reason = %q, want %q (a give-up with no reason given)", it.Reason, rebound.ReasonMaxRetriesExceeded)
 	}
 	if it.Class != rebound.ClassOverloaded || it.Attempts != 5 {
 		t.Errorf("Class, Attempts = %v, %d; want overloaded, 5", it.Class, it.Attempts)
@@ -97,7 +97,7 @@ func testEscalateAndGet(t *testing.T, open Open) {
 		t.Errorf("times: created %v updated %v decided %v", it.CreatedAt, it.UpdatedAt, it.DecidedAt)
 	}
 	// No state, no messages, no error: all empty, not "null".
-	it2 := mustEscalate(t, ctx, q, escalate.Escalation{RunID: "run-2", Step: "s", Reason: "refund_over_limit"})
+	it2 := mustEscalate(t, ctx, q, rebound.Escalation{RunID: "run-2", Step: "s", Reason: "refund_over_limit"})
 	if it2.State != nil || it2.Messages != nil || it2.Error != "" || it2.Reason != "refund_over_limit" {
 		t.Errorf("bare item = state %q messages %v error %q reason %q", it2.State, it2.Messages, it2.Error, it2.Reason)
 	}
@@ -122,7 +122,7 @@ func testNotFound(t *testing.T, open Open) {
 	check("Get", err)
 	_, err = q.Claim(ctx, id, "ana", time.Minute)
 	check("Claim", err)
-	_, err = q.Resolve(ctx, id, escalate.Decision{Action: escalate.ActionApprove, By: "ana"})
+	_, err = q.Resolve(ctx, id, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 	check("Resolve", err)
 	_, err = q.Dismiss(ctx, id, "ana", "")
 	check("Dismiss", err)
@@ -151,7 +151,7 @@ func testSameStepMerged(t *testing.T, open Open) {
 	if other.ID == a.ID {
 		t.Errorf("another step of the run shares the item")
 	}
-	if _, err := q.Resolve(ctx, a.ID, escalate.Decision{Action: escalate.ActionRetry, By: "ana"}); err != nil {
+	if _, err := q.Resolve(ctx, a.ID, rebound.Decision{Action: rebound.ActionRetry, By: "ana"}); err != nil {
 		t.Fatal(err)
 	}
 	c := mustEscalate(t, ctx, q, esc("run-1", "publish", "irreversible_action"))
@@ -246,7 +246,7 @@ func testOrdering(t *testing.T, open Open) {
 		}
 	}
 	for _, i := range []int{5, 1} {
-		if _, err := q.Resolve(ctx, all[i].ID, escalate.Decision{Action: escalate.ActionApprove, By: "bo"}); err != nil {
+		if _, err := q.Resolve(ctx, all[i].ID, rebound.Decision{Action: rebound.ActionApprove, By: "bo"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -286,7 +286,7 @@ func testFilters(t *testing.T, open Open) {
 	if _, err := q.Claim(ctx, a2.ID, "ana", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := q.Resolve(ctx, b2.ID, escalate.Decision{Action: escalate.ActionReject, Note: "no", By: "bo"}); err != nil {
+	if _, err := q.Resolve(ctx, b2.ID, rebound.Decision{Action: rebound.ActionReject, Note: "no", By: "bo"}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -301,11 +301,11 @@ func testFilters(t *testing.T, open Open) {
 			[]string{old.ID, b1.ID, a2.ID}},
 		{"resolved", escalate.Filter{Status: []escalate.Status{escalate.StatusResolved}}, []string{b2.ID}},
 		{"dismissed", escalate.Filter{Status: []escalate.Status{escalate.StatusDismissed}}, nil},
-		{"reason", escalate.Filter{Reason: []escalate.Reason{escalate.LowConfidence}}, []string{old.ID, b1.ID}},
-		{"own reason", escalate.Filter{Reason: []escalate.Reason{"refund_over_limit", escalate.RequiresHuman}},
+		{"reason", escalate.Filter{Reason: []rebound.EscalationReason{rebound.ReasonLowConfidence}}, []string{old.ID, b1.ID}},
+		{"own reason", escalate.Filter{Reason: []rebound.EscalationReason{"refund_over_limit", rebound.ReasonRequiresHuman}},
 			[]string{a2.ID, b2.ID}},
 		{"run", escalate.Filter{RunID: "run-b"}, []string{b1.ID, b2.ID}},
-		{"run and reason", escalate.Filter{RunID: "run-b", Reason: []escalate.Reason{escalate.LowConfidence}},
+		{"run and reason", escalate.Filter{RunID: "run-b", Reason: []rebound.EscalationReason{rebound.ReasonLowConfidence}},
 			[]string{b1.ID}},
 		{"no such run", escalate.Filter{RunID: "run-z"}, nil},
 	}

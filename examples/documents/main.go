@@ -139,9 +139,9 @@ func run(ctx context.Context, w io.Writer) error {
 						_, err := breaker.Do(ctx, dbBreaker, func(ctx context.Context) (struct{}, error) {
 							return struct{}{}, db.Insert(ctx, id, fields)
 						})
-						// A refusal (*breaker.ErrOpen) or the failure that opened the breaker
+						// A refusal (*breaker.OpenError) or the failure that opened the breaker
 						// (*breaker.OpenedError): wait until it admits a probe, then try again.
-						var open *breaker.ErrOpen
+						var open *breaker.OpenError
 						var opened *breaker.OpenedError
 						var until time.Time
 						switch {
@@ -220,7 +220,7 @@ func processAll(ctx context.Context, docs []string, process func(context.Context
 				var esc *checkpoint.EscalatedError
 				switch {
 				case errors.As(err, &esc):
-					o.text, o.escalated = "escalated ("+esc.Reason+"), escalation "+esc.EscalationID, true
+					o.text, o.escalated = "escalated ("+string(esc.Reason)+"), escalation "+esc.EscalationID, true
 				case err != nil:
 					o.text = "failed: " + err.Error()
 				}

@@ -95,20 +95,20 @@ func run(ctx context.Context, w io.Writer) error {
 	topic := "Why tide pools are hard places to live"
 	reportPath := filepath.Join(dir, "report.md")
 	workflow := func(ctx context.Context, run *checkpoint.Run) error {
-		if err := run.Append(rebound.User("Research topic: " + topic)); err != nil {
+		if err := run.Append(ctx, rebound.User("Research topic: "+topic)); err != nil {
 			return err
 		}
 		var parts []string
 		for _, name := range []string{"outline", "section_1", "section_2", "section_3", "summary"} {
 			text, err := checkpoint.Step(ctx, run, name, func(ctx context.Context) (string, error) {
-				if err := run.Append(rebound.User("[" + name + "] Write the " + name + " of the report.")); err != nil {
+				if err := run.Append(ctx, rebound.User("["+name+"] Write the "+name+" of the report.")); err != nil {
 					return "", err
 				}
 				resp, err := model.Generate(ctx, llm.Request{Messages: run.Messages(), MaxTokens: 400})
 				if err != nil {
 					return "", err // classified; a give-up escalates the run
 				}
-				return resp.Text, run.Append(resp.Message()) // marked degraded when a fallback answered
+				return resp.Text, run.Append(ctx, resp.Message()) // marked degraded when a fallback answered
 			})
 			if err != nil {
 				return err
@@ -130,7 +130,7 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "  %s waits for a person: %s (escalation %s)\n", esc.Step, esc.Reason, esc.EscalationID)
 
 	// A reviewer approves; the run resumes from its journal.
-	if _, err := queue.Resolve(ctx, esc.EscalationID, escalate.Decision{Action: escalate.ActionApprove, By: "reviewer", Note: "publish it"}); err != nil {
+	if _, err := queue.Resolve(ctx, esc.EscalationID, rebound.Decision{Action: rebound.ActionApprove, By: "reviewer", Note: "publish it"}); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "  approved by reviewer; resuming")

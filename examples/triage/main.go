@@ -138,7 +138,7 @@ func run(ctx context.Context, w io.Writer) error {
 			c, err := checkpoint.Step(ctx, run, "classify", func(ctx context.Context) (classification, error) {
 				c := classify(t.text)
 				if c.Confidence < minConfidence {
-					return c, checkpoint.Escalate(checkpoint.ReasonLowConfidence,
+					return c, checkpoint.Escalate(rebound.ReasonLowConfidence,
 						fmt.Sprintf("best guess %q at confidence %.2f (below %.2f); answer with the category as JSON, e.g. {\"category\": \"billing\", \"confidence\": 1}",
 							c.Category, c.Confidence, minConfidence), nil)
 				}
@@ -189,7 +189,7 @@ func run(ctx context.Context, w io.Writer) error {
 	// that answer as the classify step's result.
 	for _, esc := range escalated {
 		answer, _ := json.Marshal(classification{Category: "account", Confidence: 1})
-		if _, err := queue.Resolve(ctx, esc.EscalationID, escalate.Decision{Action: escalate.ActionRespond,
+		if _, err := queue.Resolve(ctx, esc.EscalationID, rebound.Decision{Action: rebound.ActionRespond,
 			Answer: string(answer), By: "dana", Note: "they want a call about their account"}); err != nil {
 			return err
 		}

@@ -153,9 +153,9 @@ func TestGuardFreshProcessOpensOnFleetEvidence(t *testing.T) {
 	// A fresh process pays nothing.
 	fresh := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
 	err := fresh.call(ctx, errDown)
-	var open *breaker.ErrOpen
+	var open *breaker.OpenError
 	if !errors.As(err, &open) || !errors.Is(err, rebound.ErrCircuitOpen) {
-		t.Fatalf("fresh process's call = %v, want the breaker's ErrOpen", err)
+		t.Fatalf("fresh process's call = %v, want the breaker's OpenError", err)
 	}
 	if fresh.calls.Load() != 0 || !fresh.guard.Forced() || fresh.guard.Breaker().State() != breaker.Open {
 		t.Fatalf("fresh process: %d calls, forced %v, state %v; want none, forced open", fresh.calls.Load(), fresh.guard.Forced(), fresh.guard.Breaker().State())

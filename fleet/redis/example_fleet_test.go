@@ -69,7 +69,7 @@ func ExampleEvidence_Guard() {
 	for range 6 {
 		_, err = fleetredis.Do(context.Background(), guard, down)
 	}
-	var open *breaker.ErrOpen
+	var open *breaker.OpenError
 	fmt.Println(errors.As(err, &open), open.Name, b.State())
 	// Output:
 	// true anthropic/claude-sonnet-4-6 open

@@ -18,7 +18,7 @@ import (
 //     and to the fleet's window in Redis;
 //   - when the fleet is failing (Evidence.Failing) and the local breaker is closed, the Guard
 //     forces it open (ForceOpen), so a fresh process does not pay its own failures; calls are
-//     then refused with a *breaker.ErrOpen whose Until is zero;
+//     then refused with a *breaker.OpenError whose Until is zero;
 //   - once the fleet is no longer failing, it resets the breaker it forced (Reset). A breaker
 //     that opened on its own failures is left to its own probes; when they close it, the Guard
 //     tells the fleet (Evidence.Recovered), so that stale failures stop holding the others open.
@@ -65,7 +65,7 @@ type GuardPermit struct {
 	p breaker.Permit
 }
 
-// Allow admits a call, or refuses it with the breaker's *breaker.ErrOpen (which matches
+// Allow admits a call, or refuses it with the breaker's *breaker.OpenError (which matches
 // rebound.ErrCircuitOpen). It first brings the breaker in line with the fleet's evidence,
 // reading it from Redis when the view is older than CheckEvery.
 func (g *Guard) Allow(ctx context.Context) (GuardPermit, error) {
@@ -110,7 +110,7 @@ func (p GuardPermit) Done(ctx context.Context, err error) {
 }
 
 // Do runs op if g admits it and reports its outcome, as breaker.Do does for a breaker. A
-// refusal is the breaker's *breaker.ErrOpen and op does not run. A panic in op counts as a
+// refusal is the breaker's *breaker.OpenError and op does not run. A panic in op counts as a
 // failure and is re-panicked.
 func Do[T any](ctx context.Context, g *Guard, op rebound.Op[T]) (T, error) {
 	p, err := g.Allow(ctx)

@@ -35,10 +35,10 @@ func nullBytes(b []byte) []byte {
 	return b
 }
 
-// Claim implements checkpoint.Store. The run's row is locked with FOR UPDATE SKIP LOCKED: a
+// ClaimRun implements checkpoint.Store. The run's row is locked with FOR UPDATE SKIP LOCKED: a
 // worker that finds it locked (another worker is claiming or writing it this instant) is told
 // the run is held rather than queueing behind it.
-func (s *Store) Claim(ctx context.Context, req checkpoint.ClaimRequest) (*checkpoint.Claimed, error) {
+func (s *Store) ClaimRun(ctx context.Context, req checkpoint.ClaimRequest) (*checkpoint.Claimed, error) {
 	var c *checkpoint.Claimed
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		now := time.Now().UTC().Truncate(time.Microsecond)
@@ -127,8 +127,8 @@ func wrap(what, runID string, err error) error {
 	return fmt.Errorf("postgres: %s %q: %w", what, runID, err)
 }
 
-// Renew implements checkpoint.Store.
-func (s *Store) Renew(ctx context.Context, lease checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
+// RenewRun implements checkpoint.Store.
+func (s *Store) RenewRun(ctx context.Context, lease checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
 	lease.Expires = time.Now().Add(ttl).UTC().Truncate(time.Microsecond)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		return fence(ctx, tx, lease, `lease_expires = $4`, lease.Expires)
@@ -139,10 +139,10 @@ func (s *Store) Renew(ctx context.Context, lease checkpoint.Lease, ttl time.Dura
 	return lease, nil
 }
 
-// Write implements checkpoint.Store in one transaction and two round trips: BEGIN, the fence
+// WriteRun implements checkpoint.Store in one transaction and two round trips: BEGIN, the fence
 // (a conditional update of the run's row, which also takes its lock) and the records go in one
 // pipelined batch; COMMIT follows if the fence held, ROLLBACK otherwise.
-func (s *Store) Write(ctx context.Context, lease checkpoint.Lease, w checkpoint.Write) error {
+func (s *Store) WriteRun(ctx context.Context, lease checkpoint.Lease, w checkpoint.Write) error {
 	now := time.Now().UTC()
 	set := []string{"updated_at = $4"}
 	args := []any{lease.RunID, lease.Epoch, lease.Owner, now}
@@ -357,9 +357,9 @@ func (s *Store) ListRuns(ctx context.Context, f checkpoint.RunFilter) ([]checkpo
 	return out, nil
 }
 
-// Prune implements checkpoint.Store. Steps, messages and attempts go with their runs (ON DELETE
+// PruneRuns implements checkpoint.Store. Steps, messages and attempts go with their runs (ON DELETE
 // CASCADE).
-func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
+func (s *Store) PruneRuns(ctx context.Context, before time.Time) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM runs WHERE status IN ('completed', 'failed', 'canceled') AND updated_at < $1`, before)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: prune runs: %w", err)

@@ -28,7 +28,7 @@ func scanEscalation(row pgx.Row) (escalate.Item, error) {
 		reason, class, status, action string
 		state, msgs                   *string
 		claimedUntil, decidedAt       *time.Time
-		d                             escalate.Decision
+		d                             rebound.Decision
 	)
 	if err := row.Scan(&it.ID, &it.RunID, &it.Step, &reason, &class, &it.Error, &it.Attempts, &state, &msgs,
 		&it.Context, &status, &it.ClaimedBy, &claimedUntil, &action, &d.Answer, &d.Note, &d.By,
@@ -39,7 +39,7 @@ func scanEscalation(row pgx.Row) (escalate.Item, error) {
 	if err != nil {
 		return escalate.Item{}, fmt.Errorf("escalation %q: %w", it.ID, err)
 	}
-	it.Reason, it.Class, it.Status = escalate.Reason(reason), c, escalate.Status(status)
+	it.Reason, it.Class, it.Status = rebound.EscalationReason(reason), c, escalate.Status(status)
 	if state != nil {
 		it.State = json.RawMessage(*state)
 	}
@@ -49,7 +49,7 @@ func scanEscalation(row pgx.Row) (escalate.Item, error) {
 		}
 	}
 	if action != "" {
-		d.Action = escalate.Action(action)
+		d.Action = rebound.Action(action)
 		it.Decision = &d
 	}
 	if claimedUntil != nil {
@@ -77,7 +77,7 @@ func escTime(t time.Time) *time.Time {
 	return &t
 }
 
-func escDecision(d *escalate.Decision) (action, answer, note, by string) {
+func escDecision(d *rebound.Decision) (action, answer, note, by string) {
 	if d == nil {
 		return "", "", "", ""
 	}
@@ -326,7 +326,7 @@ func (s *Store) EscalationAudit(ctx context.Context, id string) ([]escalate.Audi
 			return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
 		}
 		a.ItemID, a.At, a.Event = id, a.At.UTC(), escalate.AuditEvent(event)
-		a.From, a.To, a.Action = escalate.Status(from), escalate.Status(to), escalate.Action(action)
+		a.From, a.To, a.Action = escalate.Status(from), escalate.Status(to), rebound.Action(action)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
@@ -359,7 +359,7 @@ func (s *Store) EscalationStats(ctx context.Context, now time.Time) ([]escalate.
 		if err := rows.Scan(&reason, &open, &claimd, &r.OldestCreatedAt); err != nil {
 			return nil, fmt.Errorf("escalation stats: %w", err)
 		}
-		r.Reason, r.Open, r.Claimed, r.OldestCreatedAt = escalate.Reason(reason), int(open), int(claimd), r.OldestCreatedAt.UTC()
+		r.Reason, r.Open, r.Claimed, r.OldestCreatedAt = rebound.EscalationReason(reason), int(open), int(claimd), r.OldestCreatedAt.UTC()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

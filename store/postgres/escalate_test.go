@@ -80,7 +80,7 @@ func TestEscalateDamagedRecord(t *testing.T) {
 	s := openEscalateStore(t).Store.(*postgres.Store)
 	q := escalate.NewQueue(s, escalate.Config{})
 	for _, damage := range []string{`messages = '[{"role": '`, `class = 'no_such_class'`} {
-		id, err := q.Escalate(ctx, escalate.Escalation{RunID: "r-" + damage[:5], Step: "s",
+		id, err := q.Escalate(ctx, rebound.Escalation{RunID: "r-" + damage[:5], Step: "s",
 			Messages: []rebound.Message{rebound.User("hi")}})
 		if err != nil {
 			t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 func TestClaimSkipsLockedRun(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
-	c, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: "locked", Owner: "a", TTL: -time.Second})
+	c, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: "locked", Owner: "a", TTL: -time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestClaimSkipsLockedRun(t *testing.T) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err = s.Claim(cctx, checkpoint.ClaimRequest{RunID: "locked", Owner: "b", TTL: time.Minute})
+	_, err = s.ClaimRun(cctx, checkpoint.ClaimRequest{RunID: "locked", Owner: "b", TTL: time.Minute})
 	var held *checkpoint.LeaseHeldError
 	if !errors.As(err, &held) || held.Owner != "a" {
 		t.Fatalf("claim of a locked run: %v, want a LeaseHeldError naming a (the lease has expired, but its row is taken)", err)
@@ -37,7 +37,7 @@ func TestClaimSkipsLockedRun(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := s.Claim(ctx, checkpoint.ClaimRequest{RunID: "locked", Owner: "b", TTL: time.Minute})
+	c2, err := s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: "locked", Owner: "b", TTL: time.Minute})
 	if err != nil || c2.Lease.Epoch != c.Lease.Epoch+1 {
 		t.Fatalf("claim once the row is free: %+v, %v", c2, err)
 	}

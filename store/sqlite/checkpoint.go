@@ -29,8 +29,8 @@ func scanRun(row scanner) (checkpoint.RunInfo, error) {
 	return r, err
 }
 
-// Claim implements checkpoint.Store.
-func (s *Store) Claim(ctx context.Context, req checkpoint.ClaimRequest) (*checkpoint.Claimed, error) {
+// ClaimRun implements checkpoint.Store.
+func (s *Store) ClaimRun(ctx context.Context, req checkpoint.ClaimRequest) (*checkpoint.Claimed, error) {
 	var c *checkpoint.Claimed
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := time.Now()
@@ -110,8 +110,8 @@ func fence(ctx context.Context, tx *sql.Tx, lease checkpoint.Lease) error {
 	return nil
 }
 
-// Renew implements checkpoint.Store.
-func (s *Store) Renew(ctx context.Context, lease checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
+// RenewRun implements checkpoint.Store.
+func (s *Store) RenewRun(ctx context.Context, lease checkpoint.Lease, ttl time.Duration) (checkpoint.Lease, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := fence(ctx, tx, lease); err != nil {
 			return err
@@ -133,8 +133,8 @@ func wrap(what, runID string, err error) error {
 	return fmt.Errorf("sqlite: %s %q: %w", what, runID, err)
 }
 
-// Write implements checkpoint.Store.
-func (s *Store) Write(ctx context.Context, lease checkpoint.Lease, w checkpoint.Write) error {
+// WriteRun implements checkpoint.Store.
+func (s *Store) WriteRun(ctx context.Context, lease checkpoint.Lease, w checkpoint.Write) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := fence(ctx, tx, lease); err != nil {
 			return err
@@ -317,8 +317,8 @@ func (s *Store) ListRuns(ctx context.Context, f checkpoint.RunFilter) ([]checkpo
 	return out, nil
 }
 
-// Prune implements checkpoint.Store.
-func (s *Store) Prune(ctx context.Context, before time.Time) (int, error) {
+// PruneRuns implements checkpoint.Store.
+func (s *Store) PruneRuns(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		const finished = `SELECT id FROM runs WHERE status IN ('completed', 'failed', 'canceled') AND updated_at < ?`

@@ -27,7 +27,7 @@ func scanEscalation(row escScanner) (escalate.Item, error) {
 		reason, class, status, action      string
 		state, msgs                        []byte
 		claimedUntil, created, updated, at int64
-		d                                  escalate.Decision
+		d                                  rebound.Decision
 	)
 	if err := row.Scan(&it.ID, &it.RunID, &it.Step, &reason, &class, &it.Error, &it.Attempts, &state, &msgs,
 		&it.Context, &status, &it.ClaimedBy, &claimedUntil, &action, &d.Answer, &d.Note, &d.By,
@@ -38,7 +38,7 @@ func scanEscalation(row escScanner) (escalate.Item, error) {
 	if err != nil {
 		return escalate.Item{}, fmt.Errorf("escalation %q: %w", it.ID, err)
 	}
-	it.Reason, it.Class, it.Status = escalate.Reason(reason), c, escalate.Status(status)
+	it.Reason, it.Class, it.Status = rebound.EscalationReason(reason), c, escalate.Status(status)
 	if len(state) > 0 {
 		it.State = json.RawMessage(state)
 	}
@@ -48,7 +48,7 @@ func scanEscalation(row escScanner) (escalate.Item, error) {
 		}
 	}
 	if action != "" {
-		d.Action = escalate.Action(action)
+		d.Action = rebound.Action(action)
 		it.Decision = &d
 	}
 	it.ClaimedUntil, it.CreatedAt = fromNanos(claimedUntil), fromNanos(created)
@@ -63,7 +63,7 @@ func escNullJSON(b []byte) any {
 	return b
 }
 
-func escDecisionColumns(d *escalate.Decision) (action, answer, note, by string) {
+func escDecisionColumns(d *rebound.Decision) (action, answer, note, by string) {
 	if d == nil {
 		return "", "", "", ""
 	}
@@ -271,7 +271,7 @@ func (s *Store) EscalationAudit(ctx context.Context, id string) ([]escalate.Audi
 			return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
 		}
 		a.ItemID, a.At, a.Event = id, fromNanos(at), escalate.AuditEvent(event)
-		a.From, a.To, a.Action = escalate.Status(from), escalate.Status(to), escalate.Action(action)
+		a.From, a.To, a.Action = escalate.Status(from), escalate.Status(to), rebound.Action(action)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
@@ -304,7 +304,7 @@ func (s *Store) EscalationStats(ctx context.Context, now time.Time) ([]escalate.
 		if err := rows.Scan(&reason, &r.Open, &r.Claimed, &oldest); err != nil {
 			return nil, fmt.Errorf("escalation stats: %w", err)
 		}
-		r.Reason, r.OldestCreatedAt = escalate.Reason(reason), fromNanos(oldest)
+		r.Reason, r.OldestCreatedAt = rebound.EscalationReason(reason), fromNanos(oldest)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -65,7 +65,7 @@ func TestEscalateDamagedRecord(t *testing.T) {
 	defer s.Close()
 	q := escalate.NewQueue(s, escalate.Config{})
 	for _, damage := range []string{`messages = '[{"role": '`, `class = 'no_such_class'`} {
-		id, err := q.Escalate(ctx, escalate.Escalation{RunID: "r-" + damage[:5], Step: "s",
+		id, err := q.Escalate(ctx, rebound.Escalation{RunID: "r-" + damage[:5], Step: "s",
 			Messages: []rebound.Message{rebound.User("hi")}})
 		if err != nil {
 			t.Fatal(err)

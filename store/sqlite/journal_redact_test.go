@@ -48,7 +48,7 @@ func TestRunJournalRedacted(t *testing.T) {
 	if !strings.Contains(ee.Error(), sec.Anthropic) {
 		t.Errorf("the error returned to the caller lost its text: %v", ee)
 	}
-	if _, err := q.Resolve(ctx, ee.EscalationID, escalate.Decision{Action: escalate.ActionReject,
+	if _, err := q.Resolve(ctx, ee.EscalationID, rebound.Decision{Action: rebound.ActionReject,
 		Note: "key " + sec.Generic, By: "ana"}); err != nil {
 		t.Fatal(err)
 	}

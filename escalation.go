@@ -1,0 +1,73 @@
+package rebound
+
+import "encoding/json"
+
+// The escalation vocabulary: what a durable run (package checkpoint) hands to the escalation
+// queue (package escalate) when a step cannot go on by itself, and what a reviewer decides.
+// Both packages use these types; neither declares its own.
+
+// EscalationReason says why a step was escalated. The constants are the reasons Rebound itself
+// files; a step may use its own (a short snake_case word such as "refund_over_limit").
+type EscalationReason string
+
+// The reasons Rebound files.
+const (
+	// ReasonMaxRetriesExceeded: a step gave up by itself (retries exhausted, the breaker open
+	// with no fallback left, the retry budget spent). The give-up's own reason is in the
+	// escalation's error.
+	ReasonMaxRetriesExceeded EscalationReason = "max_retries_exceeded"
+	// ReasonAmbiguousState: an irreversible step was interrupted after its intent was recorded
+	// and before its result: the action may or may not have happened.
+	ReasonAmbiguousState EscalationReason = "ambiguous_state"
+	// ReasonLowConfidence: a step's answer was not good enough to act on.
+	ReasonLowConfidence EscalationReason = "low_confidence"
+	// ReasonRequiresHuman: only a person can answer.
+	ReasonRequiresHuman EscalationReason = "requires_human"
+	// ReasonIrreversibleAction: a step declared that it needs approval before it runs.
+	ReasonIrreversibleAction EscalationReason = "irreversible_action"
+)
+
+// Escalation is what a durable run hands to an escalation queue when a step cannot go on
+// without a person: run and step, reason, error and class, attempts, the run's messages, a JSON
+// state snapshot and free text for the reviewer.
+type Escalation struct {
+	RunID  string
+	Step   string
+	Reason EscalationReason
+	Class  Class
+	Err    error
+	// Attempts is how many attempts the step made before it gave up (0 when it did not run).
+	Attempts int
+	// Messages is the run's history up to the step.
+	Messages []Message
+	// State is a JSON snapshot of the run: workflow, input, step, completed steps.
+	State json.RawMessage
+	// Context is free text from the step, for the reviewer.
+	Context string
+}
+
+// Action is what a reviewer decided to do with an escalated step.
+type Action string
+
+// The actions.
+const (
+	// ActionApprove: run the step (an irreversible or in-doubt step executes, once).
+	ActionApprove Action = "approve"
+	// ActionReject: fail the run, with the reviewer's note as the reason.
+	ActionReject Action = "reject"
+	// ActionRespond: the Answer becomes the step's result (as-is for a string step, otherwise
+	// decoded from JSON).
+	ActionRespond Action = "respond"
+	// ActionRetry: run the step again with a fresh retry budget.
+	ActionRetry Action = "retry"
+)
+
+// Decision is how an escalation was resolved: the Action, the Answer (for respond), a Note (for
+// reject, the reason the run fails with) and By, who decided. A dismissed escalation reads as a
+// reject whose note is the dismissal's.
+type Decision struct {
+	Action Action
+	Answer string
+	Note   string
+	By     string
+}
