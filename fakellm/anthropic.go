@@ -132,7 +132,7 @@ func (c *call) anthropicBody(b []byte, o outcome, seq int64) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"type":"tool_use","id":`...)
-			b = appendToolID(b, "toolu_fake_", seq, c.p.hash, i)
+			b = appendToolID(b, o.idPrefix("toolu_fake_"), seq, c.p.hash, i)
 			b = append(b, `,"name":`...)
 			b = appendJSONString(b, t.name)
 			b = append(b, `,"input":`...)
@@ -241,7 +241,7 @@ func (c *call) anthropicEvents(o outcome, seq int64) []sseEvent {
 			d := []byte(`{"type":"content_block_start","index":`)
 			d = append(d, idx...)
 			d = append(d, `,"content_block":{"type":"tool_use","id":`...)
-			d = appendToolID(d, "toolu_fake_", seq, c.p.hash, i)
+			d = appendToolID(d, o.idPrefix("toolu_fake_"), seq, c.p.hash, i)
 			d = append(d, `,"name":`...)
 			d = appendJSONString(d, t.name)
 			add("content_block_start", append(d, `,"input":{}}}`...))

@@ -112,7 +112,7 @@ func (c *call) openaiBody(b []byte, o outcome, seq int64) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"id":`...)
-			b = appendToolID(b, "call_fake_", seq, c.p.hash, i)
+			b = appendToolID(b, o.idPrefix("call_fake_"), seq, c.p.hash, i)
 			b = append(b, `,"type":"function","function":{"name":`...)
 			b = appendJSONString(b, t.name)
 			b = append(b, `,"arguments":`...)
@@ -182,7 +182,7 @@ func (c *call) openaiEvents(o outcome, seq int64) []sseEvent {
 			}
 			d = append(d, idx...)
 			d = append(d, `,"id":`...)
-			d = appendToolID(d, "call_fake_", seq, c.p.hash, i)
+			d = appendToolID(d, o.idPrefix("call_fake_"), seq, c.p.hash, i)
 			d = append(d, `,"type":"function","function":{"name":`...)
 			d = appendJSONString(d, t.name)
 			delta(string(append(d, `,"arguments":""}}]}`...)), "")

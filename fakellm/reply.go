@@ -334,8 +334,16 @@ type outcome struct {
 	// inputFault is what goes wrong with the first call's input: "cut" (the stream is aborted
 	// inside it), "truncate" (the stream ends cleanly inside it), "not-json".
 	inputFault string
-	chunk      int  // bytes per streamed input delta (0: two halves)
-	thinking   bool // Anthropic: the answer starts with a thinking and a redacted_thinking block
+	chunk      int    // bytes per streamed input delta (0: two halves)
+	thinking   bool   // Anthropic: the answer starts with a thinking and a redacted_thinking block
+	ids        string // tool call ids start with this instead of toolu_fake_ / call_fake_
+}
+
+func (o *outcome) idPrefix(def string) string {
+	if o.ids != "" {
+		return o.ids
+	}
+	return def
 }
 
 // toolCall is a scripted call of one of the request's tools.

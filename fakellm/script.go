@@ -95,6 +95,7 @@ type Rule struct {
 	Chunk        int      // tool-use: bytes per streamed input delta; 0 = two halves
 	InputFault   string   // tool-use: "cut", "truncate" or "not-json" (the first call's input)
 	Thinking     bool     // ok, tool-use: Anthropic answers start with thinking blocks
+	IDPrefix     string   // tool-use: call ids start with this (another provider's shape)
 	Delay        Dist     // latency / slow
 
 	// selectors

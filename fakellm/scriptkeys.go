@@ -52,6 +52,13 @@ var ruleKeys = map[string]ruleKey{
 	"input":       {kinds: []Kind{KindToolUse}, set: setInput},
 	"chunk":       {kinds: []Kind{KindToolUse}, arg: "N", set: setChunk},
 	"input-fault": {kinds: []Kind{KindToolUse}, set: setInputFault},
+	"id-prefix": {kinds: []Kind{KindToolUse}, set: func(r *Rule, v string) error {
+		if v == "" || len(v) > 200 {
+			return fmt.Errorf("id-prefix=%q: want 1 to 200 characters", v)
+		}
+		r.IDPrefix = v
+		return nil
+	}},
 	"thinking": {kinds: []Kind{KindOK, KindToolUse}, set: func(r *Rule, v string) error {
 		if v != "true" {
 			return fmt.Errorf("thinking=%q: want thinking=true", v)

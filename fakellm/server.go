@@ -428,7 +428,7 @@ func (h *Handler) serveGenerate(w http.ResponseWriter, r *http.Request, openai b
 	if kind == KindToolUse && len(c.calls) > 0 {
 		o = outcome{stop: "tool_use", tools: c.calls, outTok: 10, thinking: o.thinking}
 		if fault != nil && fault.Kind == KindToolUse {
-			o.inputFault, o.chunk = fault.InputFault, fault.Chunk
+			o.inputFault, o.chunk, o.ids = fault.InputFault, fault.Chunk, fault.IDPrefix
 		}
 		if o.inputFault == "not-json" {
 			o.tools = append([]toolCall(nil), o.tools...)

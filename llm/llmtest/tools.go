@@ -270,7 +270,7 @@ func Thinking(t *testing.T, newModel NewModel) {
 			resumed := false
 			workflow := func(ctx context.Context, run *checkpoint.Run) error {
 				_, err := checkpoint.Step(ctx, run, "turn", func(ctx context.Context) (bool, error) {
-					return true, run.Append(req.Messages[0], first.Message())
+					return true, run.Append(ctx, req.Messages[0], first.Message())
 				})
 				if err != nil {
 					return err
