@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rebound-go/rebound"
 )
@@ -51,6 +52,33 @@ func defaultEscalateOn(_ rebound.Class, err error) bool {
 	return errors.Is(err, rebound.ErrGaveUp) || errors.Is(err, rebound.ErrCircuitOpen)
 }
 
+// lastAnswerer is a failure that keeps the answer it refused (llm.MalformedError: a model's
+// answer that stayed unusable after its repairs).
+type lastAnswerer interface {
+	LastAnswer() (answer, refused string)
+}
+
+// maxAnswerShown bounds the refused answer an escalation shows.
+const maxAnswerShown = 4000
+
+// giveUpContext is the reviewer's text for an automatic give-up whose last failure refused an
+// answer: the answer, and why it was refused.
+func giveUpContext(err error) string {
+	var la lastAnswerer
+	if !errors.As(err, &la) {
+		return ""
+	}
+	answer, why := la.LastAnswer()
+	if len(answer) > maxAnswerShown {
+		cut := maxAnswerShown
+		for cut > 0 && !utf8.RuneStart(answer[cut]) {
+			cut--
+		}
+		answer = answer[:cut] + " [… cut]"
+	}
+	return fmt.Sprintf("The step's last answer was refused: %s. The answer was:\n\n%s\n\nRespond with the step's result in its place, or retry the step.", why, answer)
+}
+
 // escalate parks the step with the Escalator and stops the run.
 func (run *Run) escalate(ctx context.Context, base StepRecord, reason rebound.EscalationReason, text string, cause error, attempts int, st *stepState) error {
 	esc := run.r.cfg.Escalations
@@ -71,9 +99,17 @@ func (run *Run) escalate(ctx context.Context, base StepRecord, reason rebound.Es
 		}
 		return run.stop(err)
 	}
+	// Filing is a write like any other: a worker whose run has moved on must not leave an item
+	// on it. The lease is confirmed here by this worker's clock (renewed if need be), and
+	// passed to the Escalator, whose database store may check it in the filing transaction.
+	if err := run.confirmLease(ctx, fmt.Sprintf("escalation of step %q", base.Name)); err != nil {
+		return run.stop(err)
+	}
+	lease := run.currentLease()
 	e := rebound.Escalation{
 		RunID: run.id, Step: base.Name, Reason: reason, Class: class, Err: cause,
 		Attempts: attempts, Messages: run.Messages(), State: run.state(base), Context: text,
+		LeaseOwner: lease.Owner, LeaseEpoch: lease.Epoch,
 	}
 	id, err := esc.Escalate(ctx, e)
 	if err != nil {
