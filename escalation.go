@@ -44,6 +44,13 @@ type Escalation struct {
 	State json.RawMessage
 	// Context is free text from the step, for the reviewer.
 	Context string
+	// LeaseOwner and LeaseEpoch name the lease of the worker filing the escalation (package
+	// checkpoint fills them in, after confirming the lease). A store that keeps the run's
+	// journal too (store/sqlite, store/postgres) files the item only while the run is still
+	// held under that lease, checked in the filing transaction; otherwise filing fails with
+	// the store's stale-epoch error (checkpoint.ErrStaleEpoch) and nothing is filed.
+	LeaseOwner string
+	LeaseEpoch int64
 }
 
 // Action is what a reviewer decided to do with an escalated step.

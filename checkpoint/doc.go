@@ -42,6 +42,24 @@
 // "<hostname>/<pid>": a run whose owner was a process on this host that no longer exists (killed
 // with SIGKILL, say) is taken over at once.
 //
+// Fencing reaches only the journal: a worker paused (SIGSTOP, a long GC, a frozen VM) past its
+// lease and then continued could still act on the outside world after another worker took the
+// run over. So before an Irreversible step runs (before its intent is recorded, and again just
+// after) and before an escalation is filed, the worker checks by its own clock that its lease
+// is still valid: the lease was last confirmed at the moment its claim or renewal was sent, so
+// it holds until then plus LeaseTTL; less Config.LeaseMargin (default LeaseTTL/5) for clocks
+// that disagree. Past that it renews first, and a worker taken over stops with the
+// *StaleEpochError instead of acting. An in-doubt (ambiguous_state) escalation says whether the
+// previous owner was a process found dead or one whose lease expired and may still be alive.
+//
+// A window remains, and no check inside the worker can close it: a pause after the check and
+// before the effect reaches the outside system (or a request delayed in the network) lasting
+// longer than the lease's remaining time. For that, a step passes its fencing token (Fencing:
+// the run's lease epoch with the step's idempotency key) to the system it acts on; a system
+// that keeps, per idempotency key, the highest epoch it has seen and refuses lower ones refuses
+// the late request of a worker that was taken over. Without such a system, keep LeaseTTL well
+// above the longest pause a worker may suffer.
+//
 // # Escalations
 //
 // What a step cannot resolve goes to the Config's Escalator: an automatic give-up (reason

@@ -71,9 +71,17 @@ func (run *Run) escalate(ctx context.Context, base StepRecord, reason rebound.Es
 		}
 		return run.stop(err)
 	}
+	// Filing is a write like any other: a worker whose run has moved on must not leave an item
+	// on it. The lease is confirmed here by this worker's clock (renewed if need be), and
+	// passed to the Escalator, whose database store may check it in the filing transaction.
+	if err := run.confirmLease(ctx, fmt.Sprintf("escalation of step %q", base.Name)); err != nil {
+		return run.stop(err)
+	}
+	lease := run.currentLease()
 	e := rebound.Escalation{
 		RunID: run.id, Step: base.Name, Reason: reason, Class: class, Err: cause,
 		Attempts: attempts, Messages: run.Messages(), State: run.state(base), Context: text,
+		LeaseOwner: lease.Owner, LeaseEpoch: lease.Epoch,
 	}
 	id, err := esc.Escalate(ctx, e)
 	if err != nil {

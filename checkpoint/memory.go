@@ -67,6 +67,7 @@ func (m *MemoryStore) ClaimRun(ctx context.Context, req ClaimRequest) (*Claimed,
 	c := &Claimed{
 		Lease:    Lease{RunID: req.RunID, Owner: req.Owner, Epoch: r.info.Epoch, Expires: r.info.LeaseExpires},
 		Created:  !ok,
+		Previous: Lease{RunID: req.RunID, Owner: prev.Owner, Epoch: prev.Epoch, Expires: prev.LeaseExpires},
 		Run:      copyInfo(r.info),
 		Steps:    copySteps(r.steps),
 		Messages: copyMessages(r.messages),

@@ -21,7 +21,14 @@ type Run struct {
 
 	mu    sync.Mutex
 	lease Lease
-	steps []StepRecord
+	// confirmed is when the current lease was last confirmed (claimed or renewed), taken when
+	// the request was sent: by this worker's clock the lease holds until confirmed + LeaseTTL.
+	confirmed time.Time
+	// prev is the lease this worker's claim replaced; prevDead says its owner was a process
+	// of this host found dead.
+	prev     Lease
+	prevDead bool
+	steps    []StepRecord
 	// journal is the recorded history; cursor how much of it the workflow has replayed.
 	journal []journalMsg
 	cursor  int
@@ -53,9 +60,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
-func newRun(r *Runner, c *Claimed) (*Run, error) {
+func newRun(r *Runner, c *Claimed, sent time.Time, prevDead bool) (*Run, error) {
 	run := &Run{
-		r: r, id: c.Lease.RunID, info: c.Run, lease: c.Lease,
+		r: r, id: c.Lease.RunID, info: c.Run, lease: c.Lease, confirmed: sent,
+		prev: c.Previous, prevDead: prevDead,
 		lastStep: c.Run.LastStep, attemptCount: c.Run.AttemptCount,
 	}
 	run.steps = make([]StepRecord, 0, len(c.Steps))
@@ -273,11 +281,15 @@ func (run *Run) currentLease() Lease {
 	return run.lease
 }
 
-func (run *Run) setLease(l Lease) {
+// setLease records a renewed lease, confirmed by a request sent at sent.
+func (run *Run) setLease(l Lease, sent time.Time) {
 	run.mu.Lock()
 	defer run.mu.Unlock()
 	if l.Epoch == run.lease.Epoch {
 		run.lease = l
+		if sent.After(run.confirmed) {
+			run.confirmed = sent
+		}
 	}
 }
 

@@ -28,6 +28,12 @@ type Config struct {
 	LeaseTTL time.Duration
 	// Heartbeat is how often the lease is renewed while a run executes. Default LeaseTTL/3.
 	Heartbeat time.Duration
+	// LeaseMargin is how much of the lease must be left, by this worker's own clock, for an
+	// Irreversible step to start or an escalation to be filed without renewing the lease first
+	// (a worker paused past its lease, then continued, is refused: see "Leases" in the package
+	// doc). It covers clocks that disagree between workers. Default LeaseTTL/5; at most
+	// LeaseTTL/2.
+	LeaseMargin time.Duration
 	// Hook receives the run and step events (RunStarted, RunResumed, StepStarted, StepSkipped,
 	// StepCompleted, Escalated, RunCompleted, RunFailed) and the attempt events emitted inside
 	// steps. Called on the goroutine of the workflow (or of the producer inside a step), with no
@@ -74,6 +80,10 @@ func NewRunner(store Store, cfg Config) *Runner {
 	if cfg.Heartbeat <= 0 || cfg.Heartbeat >= cfg.LeaseTTL {
 		cfg.Heartbeat = cfg.LeaseTTL / 3
 	}
+	if cfg.LeaseMargin <= 0 {
+		cfg.LeaseMargin = cfg.LeaseTTL / 5
+	}
+	cfg.LeaseMargin = min(cfg.LeaseMargin, cfg.LeaseTTL/2)
 	if cfg.EscalateOn == nil {
 		cfg.EscalateOn = defaultEscalateOn
 	}
@@ -131,11 +141,12 @@ func (r *Runner) Run(ctx context.Context, runID string, wf Workflow, opts ...Run
 		}
 		req.Input = b
 	}
-	claimed, err := r.claim(ctx, req)
+	sent := time.Now()
+	claimed, dead, err := r.claim(ctx, req)
 	if err != nil {
 		return err
 	}
-	run, err := newRun(r, claimed)
+	run, err := newRun(r, claimed, sent, dead)
 	if err != nil {
 		_ = r.store.WriteRun(context.WithoutCancel(ctx), claimed.Lease, Write{Release: true})
 		return err
@@ -186,21 +197,23 @@ func (r *Runner) Resume(ctx context.Context, runID string, workflows map[string]
 	return r.Run(ctx, runID, wf)
 }
 
-func (r *Runner) claim(ctx context.Context, req ClaimRequest) (*Claimed, error) {
-	c, err := r.store.ClaimRun(ctx, req)
+// claim takes the run's lease; dead reports that it was taken over from a dead owner.
+func (r *Runner) claim(ctx context.Context, req ClaimRequest) (c *Claimed, dead bool, err error) {
+	c, err = r.store.ClaimRun(ctx, req)
 	var held *LeaseHeldError
 	if errors.As(err, &held) && r.ownerDead(held.Owner) {
 		// The owner is a process on this host that no longer exists: take over at once.
 		req.TakeOver = &Lease{RunID: req.RunID, Owner: held.Owner}
 		c, err = r.store.ClaimRun(ctx, req)
+		dead = true
 	}
 	if err != nil {
 		if errors.Is(err, ErrLeaseHeld) {
-			return nil, err
+			return nil, false, err
 		}
-		return nil, fmt.Errorf("claim run %q: %w", req.RunID, err)
+		return nil, false, fmt.Errorf("claim run %q: %w", req.RunID, err)
 	}
-	return c, nil
+	return c, dead, nil
 }
 
 // ownerDead reports whether owner names a process on this host ("host/pid") that does not exist.
@@ -237,10 +250,11 @@ func (r *Runner) heartbeat(ctx context.Context, run *Run, stop <-chan struct{}, 
 		case <-t.C:
 		}
 		lease := run.currentLease()
+		sent := time.Now()
 		nl, err := r.store.RenewRun(ctx, lease, r.cfg.LeaseTTL)
 		switch {
 		case err == nil:
-			run.setLease(nl)
+			run.setLease(nl, sent)
 		case errors.Is(err, ErrStaleEpoch):
 			cancel(err)
 			return
@@ -258,7 +272,7 @@ func (r *Runner) finish(ctx context.Context, run *Run, werr, lost error) error {
 		r.emit(ctx, rebound.Event{Kind: rebound.RunFailed, RunID: run.id, Err: lost})
 		return lost
 	}
-	if errors.Is(werr, ErrStaleEpoch) {
+	if errors.Is(werr, ErrStaleEpoch) || errors.Is(werr, ErrLeaseLost) {
 		r.emit(ctx, rebound.Event{Kind: rebound.RunFailed, RunID: run.id, Err: werr})
 		return werr
 	}

@@ -191,8 +191,11 @@ func (run *Run) resume(ctx context.Context, base StepRecord, rec *StepRecord, o 
 	case StepStarted:
 		// In doubt: the step may or may not have taken effect.
 		if o.irreversible {
-			return nil, true, false, run.escalate(ctx, base, rebound.ReasonAmbiguousState,
-				"the step's intent was recorded but not its result: it may or may not have taken effect", nil, 0, nil)
+			text := "the step's intent was recorded but not its result: it may or may not have taken effect."
+			if p := run.previousOwner(); p != "" {
+				text += " " + p
+			}
+			return nil, true, false, run.escalate(ctx, base, rebound.ReasonAmbiguousState, text, nil, 0, nil)
 		}
 		// Idempotent: run again with the same key.
 	case StepFailed:
@@ -255,6 +258,12 @@ func (run *Run) decided(ctx context.Context, base StepRecord, rec *StepRecord,
 }
 
 func (run *Run) execute(ctx context.Context, base StepRecord, exec func(context.Context) ([]byte, error)) ([]byte, error) {
+	if base.Irreversible {
+		// Refused here, the step leaves nothing in doubt.
+		if err := run.confirmLease(ctx, fmt.Sprintf("irreversible step %q", base.Name)); err != nil {
+			return nil, run.stop(err)
+		}
+	}
 	intent := base
 	intent.Status = StepStarted
 	intent.Executions++
@@ -275,6 +284,13 @@ func (run *Run) execute(ctx context.Context, base StepRecord, exec func(context.
 		return nil, run.stop(err)
 	}
 	run.r.emit(ctx, rebound.Event{Kind: rebound.StepStarted, RunID: run.id, Step: base.Name, Attempt: intent.Executions})
+	if base.Irreversible {
+		// Again after the intent, whose write may have stalled: a worker paused here past its
+		// lease must not act after its successor has found the step in doubt.
+		if err := run.confirmLease(ctx, fmt.Sprintf("irreversible step %q", base.Name)); err != nil {
+			return nil, run.stop(err)
+		}
+	}
 
 	st := &stepState{index: base.Index}
 	run.mu.Lock()
@@ -282,6 +298,7 @@ func (run *Run) execute(ctx context.Context, base StepRecord, exec func(context.
 	mark := len(run.visible)
 	run.mu.Unlock()
 	sctx := context.WithValue(ctx, keyCtx{}, intent.Key)
+	sctx = context.WithValue(sctx, fenceCtx{}, FencingToken{RunID: run.id, Epoch: run.currentLease().Epoch, Key: intent.Key})
 	sctx = rebound.WithScope(sctx, rebound.Scope{RunID: run.id, Step: base.Name, Hook: run.stepHook(st)})
 	b, ferr := exec(sctx)
 	run.mu.Lock()

@@ -100,6 +100,9 @@ type Claimed struct {
 	Lease Lease
 	// Created is true when the claim created the run.
 	Created bool
+	// Previous is the lease the claim replaced, as it was (its owner, epoch and expiry); zero
+	// when the run was created by the claim or had never been held.
+	Previous Lease
 	// Run is the run as the claim found it (its status is not changed by a claim).
 	Run      RunInfo
 	Steps    []StepRecord

@@ -76,6 +76,10 @@ func newID(t time.Time) string {
 // whose class Config.ReasonByClass maps is filed under that reason instead. If the run already
 // has a waiting item for the same step, its ID is returned and nothing new is filed.
 //
+// When e names the filer's lease and the store keeps the runs' journals too (a FencedStore),
+// the item is filed only while the run is still held under that lease; otherwise Escalate
+// fails with the store's stale-epoch error (checkpoint.ErrStaleEpoch) and files nothing.
+//
 // The notifier is called after the item is stored; its failure does not fail Escalate.
 func (q *Queue) Escalate(ctx context.Context, e rebound.Escalation) (string, error) {
 	t := now()
@@ -116,7 +120,16 @@ func (q *Queue) Escalate(ctx context.Context, e rebound.Escalation) (string, err
 	}
 	a := AuditEntry{ItemID: it.ID, At: t, By: "rebound", Event: AuditEscalated, To: StatusOpen,
 		Note: string(reason)}
-	stored, created, err := q.store.InsertEscalation(ctx, it, a)
+	var (
+		stored  Item
+		created bool
+		err     error
+	)
+	if fs, ok := q.store.(FencedStore); ok && e.LeaseEpoch != 0 {
+		stored, created, err = fs.InsertEscalationFenced(ctx, it, a, e.LeaseOwner, e.LeaseEpoch)
+	} else {
+		stored, created, err = q.store.InsertEscalation(ctx, it, a)
+	}
 	if err != nil {
 		return "", fmt.Errorf("escalate run %q step %q: %w", e.RunID, e.Step, err)
 	}

@@ -41,6 +41,18 @@ type Store interface {
 	EscalationStats(ctx context.Context, now time.Time) ([]ReasonStats, error)
 }
 
+// FencedStore is a Store that also keeps the runs' journals (store/sqlite, store/postgres), so
+// it can fence the filing of an item like every other write of a run: Queue.Escalate uses it
+// when the escalation names the filer's lease (rebound.Escalation.LeaseOwner and LeaseEpoch).
+type FencedStore interface {
+	Store
+	// InsertEscalationFenced is InsertEscalation, done only if the run it.RunID, when this
+	// store keeps it, is held by owner under epoch, checked in the same transaction: otherwise
+	// it stores nothing and fails with the journal's stale-epoch error
+	// (checkpoint.ErrStaleEpoch).
+	InsertEscalationFenced(ctx context.Context, it Item, a AuditEntry, owner string, epoch int64) (stored Item, created bool, err error)
+}
+
 // NextStore is a Store that can also pick the oldest open item and change it in one
 // transaction, skipping items that other transactions hold, as PostgreSQL's FOR UPDATE SKIP
 // LOCKED does: a fleet of reviewers (or supervising agents) taking work does not queue on one

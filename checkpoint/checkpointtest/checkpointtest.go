@@ -40,6 +40,8 @@ func Run(t *testing.T, open Open) {
 	t.Run("DamagedRecords", func(t *testing.T) { testDamaged(t, open) })
 	t.Run("InDoubtIdempotentRerunsWithSameKey", func(t *testing.T) { testInDoubtIdempotent(t, open(t)) })
 	t.Run("InDoubtIrreversibleEscalates", func(t *testing.T) { testInDoubtIrreversible(t, open(t)) })
+	t.Run("IrreversibleRefusedAfterLeaseLost", func(t *testing.T) { testIrreversibleAfterLeaseLost(t, open(t)) })
+	t.Run("EscalationFencedAfterTakeOver", func(t *testing.T) { testEscalationFenced(t, open(t)) })
 	t.Run("FailedIrreversibleInDoubtEscalates", func(t *testing.T) { testFailedIrreversible(t, open(t)) })
 	t.Run("Decisions", func(t *testing.T) { testDecisions(t, open) })
 	t.Run("GiveUpEscalates", func(t *testing.T) { testGiveUp(t, open(t)) })

@@ -142,6 +142,9 @@ func testInDoubtIrreversible(t *testing.T, s checkpoint.Store) {
 	if ran != 0 {
 		t.Fatal("an irreversible in-doubt step was re-run blindly")
 	}
+	if _, items := esc.Items(); len(items) != 1 || !strings.Contains(items[0].Context, "no longer exists") {
+		t.Fatalf("the in-doubt escalation should say its previous owner died: %+v", items)
+	}
 	info, err := s.GetRun(ctx, id)
 	must(t, err)
 	if info.Status != checkpoint.StatusEscalated || info.EscalationID != ee.EscalationID {

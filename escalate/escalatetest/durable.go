@@ -20,7 +20,11 @@ type DurableStore interface {
 // RunDurable checks a durable run end to end on one store: a step that gives up is escalated,
 // the run waits, a reviewer (through a second Queue, as another process would) answers, and the
 // run resumes with the answer as the step's result; a step that needs approval waits for it.
+//
+// Filing is fenced by the run's lease: an escalation carrying a lease the run is no longer held
+// under is refused with the *checkpoint.StaleEpochError and nothing is filed.
 func RunDurable(t *testing.T, store DurableStore) {
+	defer t.Run("FilingFenced", func(t *testing.T) { testFencedFiling(t, store) })
 	ctx := t.Context()
 	queue := escalate.NewQueue(store, escalate.Config{})
 	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue})
@@ -97,5 +101,42 @@ func RunDurable(t *testing.T, store DurableStore) {
 	}
 	if s.Open != 0 {
 		t.Errorf("%d items still waiting", s.Open)
+	}
+}
+
+func testFencedFiling(t *testing.T, store DurableStore) {
+	ctx := t.Context()
+	if _, ok := store.(escalate.FencedStore); !ok {
+		t.Fatalf("%T keeps runs and items but is not an escalate.FencedStore", store)
+	}
+	queue := escalate.NewQueue(store, escalate.Config{})
+	runID := "fenced-" + randHex(4)
+	old, err := store.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: runID, Owner: "host-a/1", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.RenewRun(ctx, old.Lease, -time.Second); err != nil { // expire it
+		t.Fatal(err)
+	}
+	cur, err := store.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: runID, Owner: "host-b/2", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := rebound.Escalation{RunID: runID, Step: "pay", Reason: rebound.ReasonIrreversibleAction,
+		LeaseOwner: old.Lease.Owner, LeaseEpoch: old.Lease.Epoch}
+	if _, err := queue.Escalate(ctx, e); !errors.Is(err, checkpoint.ErrStaleEpoch) {
+		t.Fatalf("filing under a lease taken over: got %v, want ErrStaleEpoch", err)
+	}
+	if items, err := queue.List(ctx, escalate.Filter{RunID: runID}); err != nil || len(items) != 0 {
+		t.Fatalf("after a refused filing: %d items (%v), want none", len(items), err)
+	}
+	e.LeaseOwner, e.LeaseEpoch = cur.Lease.Owner, cur.Lease.Epoch
+	if _, err := queue.Escalate(ctx, e); err != nil {
+		t.Fatalf("filing under the current lease: %v", err)
+	}
+	// A run this database does not keep (its journal lives elsewhere) is not checked.
+	e.RunID = "elsewhere-" + randHex(4)
+	if _, err := queue.Escalate(ctx, e); err != nil {
+		t.Fatalf("filing for a run kept elsewhere: %v", err)
 	}
 }

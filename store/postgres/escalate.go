@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
 )
 
@@ -98,6 +99,16 @@ func escInsertAudit(ctx context.Context, tx pgx.Tx, a escalate.AuditEntry) error
 // one item: the second insert waits on the unique index of waiting items and then reads the
 // first one's row.
 func (s *Store) InsertEscalation(ctx context.Context, it escalate.Item, a escalate.AuditEntry) (escalate.Item, bool, error) {
+	return s.insertEscalation(ctx, it, a, nil)
+}
+
+// InsertEscalationFenced implements escalate.FencedStore: the run's row is read under a share
+// lock, which keeps a take-over from committing until the item is filed.
+func (s *Store) InsertEscalationFenced(ctx context.Context, it escalate.Item, a escalate.AuditEntry, owner string, epoch int64) (escalate.Item, bool, error) {
+	return s.insertEscalation(ctx, it, a, &checkpoint.Lease{RunID: it.RunID, Owner: owner, Epoch: epoch})
+}
+
+func (s *Store) insertEscalation(ctx context.Context, it escalate.Item, a escalate.AuditEntry, lease *checkpoint.Lease) (escalate.Item, bool, error) {
 	var msgs []byte
 	if it.Messages != nil {
 		var err error
@@ -110,6 +121,19 @@ func (s *Store) InsertEscalation(ctx context.Context, it escalate.Item, a escala
 		created bool
 	)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if lease != nil {
+			var epoch int64
+			var owner string
+			err := tx.QueryRow(ctx, `SELECT epoch, owner FROM runs WHERE id = $1 FOR SHARE`, lease.RunID).Scan(&epoch, &owner)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				// A run this database does not keep (its journal lives elsewhere) is not checked.
+			case err != nil:
+				return fmt.Errorf("read lease: %w", err)
+			case epoch != lease.Epoch || owner != lease.Owner:
+				return &checkpoint.StaleEpochError{RunID: lease.RunID, Epoch: lease.Epoch, Current: epoch, Owner: owner}
+			}
+		}
 		action, answer, note, by := escDecision(it.Decision)
 		tag, err := tx.Exec(ctx, `INSERT INTO escalations (`+escColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
@@ -133,6 +157,9 @@ func (s *Store) InsertEscalation(ctx context.Context, it escalate.Item, a escala
 		return escInsertAudit(ctx, tx, a)
 	})
 	if err != nil {
+		if errors.Is(err, checkpoint.ErrStaleEpoch) {
+			return escalate.Item{}, false, err
+		}
 		return escalate.Item{}, false, fmt.Errorf("insert escalation %q: %w", it.ID, err)
 	}
 	return stored, created, nil

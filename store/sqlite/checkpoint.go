@@ -65,8 +65,9 @@ func (s *Store) ClaimRun(ctx context.Context, req checkpoint.ClaimRequest) (*che
 			info.Workflow, nullBytes(info.Input), req.RunID); err != nil {
 			return fmt.Errorf("take lease: %w", err)
 		}
+		prev := checkpoint.Lease{RunID: req.RunID, Owner: info.Owner, Epoch: info.Epoch, Expires: info.LeaseExpires}
 		info.Owner, info.Epoch, info.LeaseExpires, info.UpdatedAt = lease.Owner, lease.Epoch, lease.Expires, now
-		c = &checkpoint.Claimed{Lease: lease, Created: created, Run: info}
+		c = &checkpoint.Claimed{Lease: lease, Created: created, Run: info, Previous: prev}
 		if created {
 			return nil
 		}

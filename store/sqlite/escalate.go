@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
 )
 
@@ -82,6 +83,15 @@ func escInsertAudit(ctx context.Context, tx *sql.Tx, a escalate.AuditEntry) erro
 
 // InsertEscalation implements escalate.Store.
 func (s *Store) InsertEscalation(ctx context.Context, it escalate.Item, a escalate.AuditEntry) (escalate.Item, bool, error) {
+	return s.insertEscalation(ctx, it, a, nil)
+}
+
+// InsertEscalationFenced implements escalate.FencedStore.
+func (s *Store) InsertEscalationFenced(ctx context.Context, it escalate.Item, a escalate.AuditEntry, owner string, epoch int64) (escalate.Item, bool, error) {
+	return s.insertEscalation(ctx, it, a, &checkpoint.Lease{RunID: it.RunID, Owner: owner, Epoch: epoch})
+}
+
+func (s *Store) insertEscalation(ctx context.Context, it escalate.Item, a escalate.AuditEntry, lease *checkpoint.Lease) (escalate.Item, bool, error) {
 	var msgs []byte
 	if it.Messages != nil {
 		var err error
@@ -94,6 +104,13 @@ func (s *Store) InsertEscalation(ctx context.Context, it escalate.Item, a escala
 		created bool
 	)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if lease != nil {
+			// A run this database does not keep (its journal lives elsewhere) is not checked.
+			var stale *checkpoint.StaleEpochError
+			if err := fence(ctx, tx, *lease); err != nil && !(errors.As(err, &stale) && stale.Current == 0) {
+				return err
+			}
+		}
 		action, answer, note, by := escDecisionColumns(it.Decision)
 		res, err := tx.ExecContext(ctx, `INSERT INTO escalations (`+escColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -120,6 +137,9 @@ func (s *Store) InsertEscalation(ctx context.Context, it escalate.Item, a escala
 		return escInsertAudit(ctx, tx, a)
 	})
 	if err != nil {
+		if errors.Is(err, checkpoint.ErrStaleEpoch) {
+			return escalate.Item{}, false, err
+		}
 		return escalate.Item{}, false, fmt.Errorf("insert escalation %q: %w", it.ID, err)
 	}
 	return stored, created, nil
