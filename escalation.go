@@ -25,6 +25,22 @@ const (
 	ReasonRequiresHuman EscalationReason = "requires_human"
 	// ReasonIrreversibleAction: a step declared that it needs approval before it runs.
 	ReasonIrreversibleAction EscalationReason = "irreversible_action"
+
+	// The reasons of package agent's guards: an agent loop that goes round in circles or runs
+	// away stops in front of a person ("the model is stuck in a loop").
+
+	// ReasonLoopDetected: the same tool call (tool and canonical arguments) came back with the
+	// same result again and again.
+	ReasonLoopDetected EscalationReason = "loop_detected"
+	// ReasonRepeatedFailure: the same tool call failed again and again, or a tool refused the
+	// model's arguments again and again in a row.
+	ReasonRepeatedFailure EscalationReason = "repeated_failure"
+	// ReasonAlternatingCalls: two tool calls alternated, each with the same result every time.
+	ReasonAlternatingCalls EscalationReason = "alternating_calls"
+	// ReasonMaxTurns: an agent reached its maximum number of model turns.
+	ReasonMaxTurns EscalationReason = "max_turns_exceeded"
+	// ReasonBudgetExceeded: an agent spent its token or cost budget.
+	ReasonBudgetExceeded EscalationReason = "budget_exceeded"
 )
 
 // Escalation is what a durable run hands to an escalation queue when a step cannot go on
@@ -67,6 +83,10 @@ const (
 	ActionRespond Action = "respond"
 	// ActionRetry: run the step again with a fresh retry budget.
 	ActionRetry Action = "retry"
+	// ActionEdit: run the step with the Answer (a JSON object) as its edited input. Only steps
+	// that decide for themselves (checkpoint.DecidesItself: package agent's tool calls) accept
+	// it; the original input stays in the audit trail.
+	ActionEdit Action = "edit"
 )
 
 // Decision is how an escalation was resolved: the Action, the Answer (for respond), a Note (for

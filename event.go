@@ -26,6 +26,11 @@ const (
 	Escalated      EventKind = "escalated"
 	RunCompleted   EventKind = "run_completed"
 	RunFailed      EventKind = "run_failed"
+	// The tool calls of an agent (package agent): Tool, CallID and Effect are set, and on
+	// ToolFailed FailureClass.
+	ToolStarted   EventKind = "tool_started"
+	ToolCompleted EventKind = "tool_completed"
+	ToolFailed    EventKind = "tool_failed"
 )
 
 // Event is something that happened while recovering. Fields that do not apply are zero.
@@ -50,6 +55,15 @@ type Event struct {
 	Reason       string
 	EscalationID string
 	Err          error
+	// Tool, CallID and Effect name an agent's tool call: the tool, the model's call id and the
+	// tool's declared effect ("read_only", "idempotent", "irreversible").
+	Tool   string
+	CallID string
+	Effect string
+	// FailureClass, when set, is the JSON "class" of the event instead of Class: a tool failure's
+	// class, which may be one of package agent's own (invalid_input, unknown_tool, unavailable,
+	// panic, rejected) rather than a Class.
+	FailureClass string
 }
 
 type eventJSON struct {
@@ -67,21 +81,28 @@ type eventJSON struct {
 	Reason       string    `json:"reason,omitempty"`
 	EscalationID string    `json:"escalation_id,omitempty"`
 	Error        string    `json:"error,omitempty"`
+	Tool         string    `json:"tool,omitempty"`
+	CallID       string    `json:"call_id,omitempty"`
+	Effect       string    `json:"effect,omitempty"`
 }
 
 // MarshalJSON writes the event as one object with the field names of DESIGN.md: time, event,
-// run_id, step, attempt, class, status, delay_ms, model, from, to, reason, escalation_id, error.
+// run_id, step, attempt, class, status, delay_ms, model, from, to, reason, escalation_id, error,
+// and for tool calls tool, call_id and effect.
 func (e Event) MarshalJSON() ([]byte, error) {
 	j := eventJSON{
 		Time: e.Time, Event: e.Kind, RunID: e.RunID, Step: e.Step, Attempt: e.Attempt,
 		Status: e.Status, Model: e.Model, From: e.From, To: e.To, Reason: e.Reason,
-		EscalationID: e.EscalationID,
+		EscalationID: e.EscalationID, Tool: e.Tool, CallID: e.CallID, Effect: e.Effect,
 	}
 	if e.Err != nil {
 		j.Error = e.Err.Error()
 		j.Class = e.Class.String()
 	} else if e.Class != ClassUnknown {
 		j.Class = e.Class.String()
+	}
+	if e.FailureClass != "" {
+		j.Class = e.FailureClass
 	}
 	if e.Kind == RetryScheduled || e.Delay > 0 {
 		ms := e.Delay.Milliseconds()

@@ -34,6 +34,15 @@ type stepOptions struct {
 	codec        Codec
 	irreversible bool
 	approval     bool
+	// decides is set by DecidesItself; decision then receives the decision to hand the
+	// step's function.
+	decides  bool
+	decision *decisionSlot
+}
+
+type decisionSlot struct {
+	d  rebound.Decision
+	ok bool
 }
 
 // Irreversible marks a step whose effect cannot be repeated safely (a payment, an email, a
@@ -47,6 +56,22 @@ func Irreversible() StepOption { return func(o *stepOptions) { o.irreversible = 
 // NeedsApproval makes the step escalate with reason irreversible_action before it runs; it runs
 // (once) when the escalation is approved.
 func NeedsApproval() StepOption { return func(o *stepOptions) { o.approval = true } }
+
+// DecidesItself makes the step's function receive the decision on its escalation instead of
+// the Runner applying it: once the escalation is decided, whatever the action (edit and actions
+// of the caller's own included), the function runs again with the decision in its context
+// (DecisionOf) and its result is the step's result. Package agent's tool calls use it, so that
+// a rejected call becomes an error result the model reads rather than a failed run.
+func DecidesItself() StepOption { return func(o *stepOptions) { o.decides = true } }
+
+type decisionCtx struct{}
+
+// DecisionOf returns the decision on the escalation of the step whose context ctx is, when the
+// step runs again because of it (see DecidesItself); ok is false otherwise.
+func DecisionOf(ctx context.Context) (d rebound.Decision, ok bool) {
+	d, ok = ctx.Value(decisionCtx{}).(rebound.Decision)
+	return d, ok
+}
 
 // WithCodec encodes the step's result with c instead of JSON.
 func WithCodec(c Codec) StepOption { return func(o *stepOptions) { o.codec = c } }
@@ -124,12 +149,18 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 	}
 	base := StepRecord{Index: idx, Name: name, Key: newKey(run.id, idx, name), Irreversible: o.irreversible, Version: RecordVersion}
 	approved := false
+	if o.decides {
+		o.decision = new(decisionSlot)
+	}
 	if rec != nil {
 		base.Key, base.Executions, base.StartedAt = rec.Key, rec.Executions, rec.StartedAt
 		var result []byte
 		var done bool
 		if result, done, approved, err = run.resume(ctx, base, rec, o, respond); done || err != nil {
 			return result, err
+		}
+		if o.decision != nil && o.decision.ok {
+			ctx = context.WithValue(ctx, decisionCtx{}, o.decision.d)
 		}
 	}
 	if o.approval && !approved {
@@ -187,7 +218,7 @@ func (run *Run) resume(ctx context.Context, base StepRecord, rec *StepRecord, o 
 		run.r.emit(ctx, rebound.Event{Kind: rebound.StepSkipped, RunID: run.id, Step: base.Name, Status: string(StepCompleted)})
 		return rec.Result, true, false, nil
 	case StepEscalated:
-		return run.decided(ctx, base, rec, respond)
+		return run.decided(ctx, base, rec, o, respond)
 	case StepStarted:
 		// In doubt: the step may or may not have taken effect.
 		if o.irreversible {
@@ -213,7 +244,7 @@ func (run *Run) resume(ctx context.Context, base StepRecord, rec *StepRecord, o 
 // decided applies the decision on an escalated step: still open, the run waits again
 // (*EscalatedError); respond records the answer as the result, reject fails the run, approve and
 // retry let the step run.
-func (run *Run) decided(ctx context.Context, base StepRecord, rec *StepRecord,
+func (run *Run) decided(ctx context.Context, base StepRecord, rec *StepRecord, o stepOptions,
 	respond func(string) ([]byte, error)) (result []byte, done, approved bool, err error) {
 	name := base.Name
 	esc := run.r.cfg.Escalations
@@ -226,6 +257,11 @@ func (run *Run) decided(ctx context.Context, base StepRecord, rec *StepRecord,
 	}
 	if !decided {
 		return nil, true, false, run.stop(&EscalatedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID, Reason: rebound.EscalationReason(rec.Reason)})
+	}
+	if o.decision != nil {
+		// The step decides for itself (DecidesItself): it runs with the decision.
+		o.decision.d, o.decision.ok = d, true
+		return nil, false, true, nil
 	}
 	switch d.Action {
 	case rebound.ActionRespond:

@@ -199,6 +199,6 @@ func ExampleValidateDecision() {
 	err = escalate.ValidateDecision(rebound.Decision{Action: rebound.ActionRespond, By: "ana"})
 	fmt.Println(err)
 	// Output:
-	// true invalid escalation action: unknown action "maybe"; want approve, reject, respond or retry
+	// true invalid escalation action: unknown action "maybe"; want approve, reject, respond, edit or retry
 	// invalid escalation answer: respond needs an answer
 }

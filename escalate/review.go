@@ -2,6 +2,7 @@ package escalate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -147,23 +148,28 @@ func ValidateDecision(d rebound.Decision) error {
 		if strings.TrimSpace(d.Answer) == "" {
 			return &InvalidError{Field: "answer", Reason: "respond needs an answer"}
 		}
+	case rebound.ActionEdit:
+		var args map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(d.Answer), &args); err != nil || args == nil {
+			return &InvalidError{Field: "answer", Reason: "edit needs the edited arguments as a JSON object"}
+		}
 	case "":
-		return &InvalidError{Field: "action", Reason: "missing; want approve, reject, respond or retry"}
+		return &InvalidError{Field: "action", Reason: "missing; want approve, reject, respond, edit or retry"}
 	default:
-		return &InvalidError{Field: "action", Reason: fmt.Sprintf("unknown action %q; want approve, reject, respond or retry", d.Action)}
+		return &InvalidError{Field: "action", Reason: fmt.Sprintf("unknown action %q; want approve, reject, respond, edit or retry", d.Action)}
 	}
 	return checkBy(d.By)
 }
 
-// ParseAction returns the action named s ("approve", "reject", "respond", "retry"), or an
-// *InvalidError.
+// ParseAction returns the action named s ("approve", "reject", "respond", "edit", "retry"), or
+// an *InvalidError.
 func ParseAction(s string) (rebound.Action, error) {
 	a := rebound.Action(strings.ToLower(strings.TrimSpace(s)))
 	switch a {
-	case rebound.ActionApprove, rebound.ActionReject, rebound.ActionRespond, rebound.ActionRetry:
+	case rebound.ActionApprove, rebound.ActionReject, rebound.ActionRespond, rebound.ActionEdit, rebound.ActionRetry:
 		return a, nil
 	}
-	return "", &InvalidError{Field: "action", Reason: fmt.Sprintf("unknown action %q; want approve, reject, respond or retry", s)}
+	return "", &InvalidError{Field: "action", Reason: fmt.Sprintf("unknown action %q; want approve, reject, respond, edit or retry", s)}
 }
 
 // Resolve records d on the item; its run becomes resumable and, on resume, the escalated step
