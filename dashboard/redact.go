@@ -8,10 +8,11 @@ import (
 	"github.com/rebound-go/rebound/escalate"
 )
 
-// redactedRuns reads runs through src and redacts, with the escalation queue's rules, what a
-// journal holds as the workflow wrote it: the run's input and error, each step's result and
-// error, each attempt's error and each message. Pages and the API read runs only through it, so
-// a key a step returned never reaches a browser.
+// What a journal holds as the workflow wrote it (the run's input and error, each step's result
+// and error, each attempt's error, each message) is shown redacted with the escalation queue's
+// rules, so that a key a step returned never reaches a browser. redactedRuns redacts the run's
+// summary as it is read (New wraps Config.Runs in it); getRun redacts the rest of a run after
+// checkpoint.Get has verified the records against their checksums.
 type redactedRuns struct {
 	src RunSource
 	r   *escalate.Redactor
@@ -33,6 +34,8 @@ func (s redactedRuns) ListRuns(ctx context.Context, f checkpoint.RunFilter) ([]c
 	return runs, err
 }
 
+// GetRun redacts the run's summary only: its steps and messages keep the bytes their checksums
+// cover, for checkpoint.Get to verify.
 func (s redactedRuns) GetRun(ctx context.Context, id string) (*checkpoint.RunRecord, error) {
 	rec, err := s.src.GetRun(ctx, id)
 	if rec == nil {
@@ -40,20 +43,6 @@ func (s redactedRuns) GetRun(ctx context.Context, id string) (*checkpoint.RunRec
 	}
 	out := *rec
 	s.info(&out.RunInfo)
-	out.Steps = append([]checkpoint.StepRecord(nil), rec.Steps...)
-	for i := range out.Steps {
-		st := &out.Steps[i]
-		st.Result = s.raw(st.Result)
-		st.Error = s.r.Text(st.Error)
-	}
-	out.Attempts = append([]checkpoint.AttemptRecord(nil), rec.Attempts...)
-	for i := range out.Attempts {
-		out.Attempts[i].Error = s.r.Text(out.Attempts[i].Error)
-	}
-	out.Messages = append([]checkpoint.MessageRecord(nil), rec.Messages...)
-	for i := range out.Messages {
-		out.Messages[i].Body = s.raw(out.Messages[i].Body)
-	}
 	return &out, err
 }
 
@@ -62,8 +51,7 @@ func (s redactedRuns) info(ri *checkpoint.RunInfo) {
 	ri.Error = s.r.Text(ri.Error)
 }
 
-// raw redacts recorded JSON; a record that is not JSON is left for the page to report damaged,
-// its text redacted.
+// raw redacts recorded JSON; a record that is not JSON has its text redacted.
 func (s redactedRuns) raw(b []byte) []byte {
 	if len(b) == 0 {
 		return b
@@ -72,4 +60,27 @@ func (s redactedRuns) raw(b []byte) []byte {
 		return []byte(s.r.Text(string(b)))
 	}
 	return s.r.JSON(b)
+}
+
+// getRun is checkpoint.Get on the configured runs, its view redacted.
+func (s *Server) getRun(ctx context.Context, id string) (*checkpoint.RunView, error) {
+	v, err := checkpoint.Get(ctx, s.cfg.Runs, id)
+	if v == nil {
+		return v, err
+	}
+	red, _ := s.cfg.Runs.(redactedRuns)
+	if red.r == nil {
+		red.r = redactorOf(s.cfg.Escalations)
+	}
+	for i := range v.Steps {
+		st := &v.Steps[i]
+		st.Result = red.raw(st.Result)
+		st.Error = red.r.Text(st.Error)
+		st.Attempts = append([]checkpoint.AttemptRecord(nil), st.Attempts...)
+		for j := range st.Attempts {
+			st.Attempts[j].Error = red.r.Text(st.Attempts[j].Error)
+		}
+	}
+	v.Messages = red.r.Messages(v.Messages)
+	return v, err
 }

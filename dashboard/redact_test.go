@@ -64,4 +64,8 @@ func TestRunViewsAreRedacted(t *testing.T) {
 	}
 	wantBody(t, b.get(t, "/escalations/"+items[0].ID), escalate.Redacted)
 	wantBody(t, b.get(t, "/runs/leaky"), escalate.Redacted)
+	// Redaction comes after verification: the run is sound, its results shown (redacted).
+	api := b.get(t, "/api/v1/runs/leaky")
+	wantNoBody(t, api, "checksum", `"damaged"`)
+	wantBody(t, api, `"note": "use `+escalate.Redacted)
 }
