@@ -201,7 +201,7 @@ func (r *Runner) Resume(ctx context.Context, runID string, workflows map[string]
 func (r *Runner) claim(ctx context.Context, req ClaimRequest) (c *Claimed, dead bool, err error) {
 	c, err = r.store.ClaimRun(ctx, req)
 	var held *LeaseHeldError
-	if errors.As(err, &held) && r.ownerDead(held.Owner) {
+	if errors.As(err, &held) && !held.Locked && r.ownerDead(held.Owner) {
 		// The owner is a process on this host that no longer exists: take over at once.
 		req.TakeOver = &Lease{RunID: req.RunID, Owner: held.Owner}
 		c, err = r.store.ClaimRun(ctx, req)
