@@ -118,9 +118,19 @@ func (g *globals) buildModels(_ context.Context, in demoInput) (*demoModels, err
 		return nil, err
 	}
 	cfg.Breakers = set
-	models := []llm.Model{llm.Resilient(primary, cfg)}
+	first, err := llm.Resilient(primary, cfg)
+	if err != nil {
+		m.close()
+		return nil, err
+	}
+	models := []llm.Model{first}
 	if fallback != nil {
-		models = append(models, llm.Resilient(fallback, cfg))
+		second, err := llm.Resilient(fallback, cfg)
+		if err != nil {
+			m.close()
+			return nil, err
+		}
+		models = append(models, second)
 	}
 	if len(models) == 1 {
 		m.text = models[0]
