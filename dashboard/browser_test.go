@@ -12,7 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/rebound-go/rebound/dashboard"
+	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/internal/browsertest"
 )
 
@@ -33,8 +33,8 @@ func TestBrowserApprove(t *testing.T) {
 			b := setup(t, setupOpts{token: token})
 			srv := httptest.NewServer(b.srv)
 			t.Cleanup(srv.Close)
-			w, err := dashboard.NewWorker(dashboard.WorkerConfig{Runs: b.runs, Decisions: b.queue,
-				Registry: b.registry(), Interval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+			w, err := checkpoint.NewWorker(b.runner, checkpoint.WorkerConfig{Workflows: b.workflows(),
+				Interval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}

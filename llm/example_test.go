@@ -32,9 +32,19 @@ func Example() {
 
 	breakers, _ := breaker.NewSet(breaker.SetConfig{})
 	cfg := llm.Config{Breakers: breakers, Retry: retry.Policy{MaxAttempts: 2, Base: 1, Budget: new(retry.Budget)}}
+	primary, err := llm.Resilient(sonnet, cfg)
+	if err != nil {
+		fmt.Println(err) // a setting out of range, named
+		return
+	}
+	fallback, err := llm.Resilient(gpt, cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	model := llm.FallbackWith(llm.FallbackConfig{Hook: func(_ context.Context, e rebound.Event) {
 		fmt.Printf("%s: %s -> %s (%s)\n", e.Kind, e.From, e.To, e.Class)
-	}}, llm.Resilient(sonnet, cfg), llm.Resilient(gpt, cfg))
+	}}, primary, fallback)
 
 	resp, err := model.Generate(context.Background(), llm.Request{Messages: []llm.Message{llm.User("Hello")}})
 	if err != nil {
@@ -77,4 +87,30 @@ func ExampleStructured() {
 	// Output:
 	// decoded: true
 	// error: <nil>
+}
+
+// A tool conversation through a Fallback chain: Anthropic calls the tool, then is overloaded,
+// and OpenAI answers the next turn from the same neutral conversation (the call, its result).
+func ExampleTool() {
+	h, _ := fakellm.New("error 529 provider=anthropic req=2..\ntool-use name=get_weather provider=anthropic", fakellm.Options{})
+	srv := fakellm.Serve(h)
+	defer srv.Close()
+	claude := anthropicllm.New(anthropic.NewClient(aoption.WithAPIKey("k"), aoption.WithBaseURL(srv.AnthropicBaseURL)), "claude-haiku-4-5")
+	gpt := openaillm.New(openai.NewClient(ooption.WithAPIKey("k"), ooption.WithBaseURL(srv.OpenAIBaseURL)), "gpt-4o")
+	model := llm.Fallback(claude, gpt)
+
+	weather := llm.Tool{Name: "get_weather", Description: "The weather in a city.",
+		InputSchema: []byte(`{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`)}
+	req := llm.Request{Messages: []llm.Message{llm.User("Weather in Paris?")}, Tools: []llm.Tool{weather}}
+
+	resp, _ := model.Generate(context.Background(), req)
+	call := resp.ToolCalls()[0]
+	fmt.Println(resp.Provenance.Model, "calls", call.Name)
+
+	req.Messages = append(req.Messages, resp.Message(), rebound.ToolResults(rebound.ToolResult(call.ID, "18°C, sunny", false)))
+	resp, err := model.Generate(context.Background(), req)
+	fmt.Println(resp.Provenance.Model, resp.Provenance.Degraded, resp.StopReason, err)
+	// Output:
+	// anthropic/claude-haiku-4-5 calls get_weather
+	// openai/gpt-4o true end_turn <nil>
 }
