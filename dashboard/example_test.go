@@ -45,8 +45,8 @@ func ExampleNew() {
 }
 
 // A run waits for approval before an irreversible step; a reviewer approves through the API;
-// the worker resumes the run, which finishes.
-func ExampleWorker() {
+// the resume worker (checkpoint.Worker) resumes the run, which finishes.
+func Example_resume() {
 	ctx := context.Background()
 	runs := checkpoint.NewMemoryStore()
 	queue := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
@@ -74,14 +74,17 @@ func ExampleWorker() {
 	srv.ServeHTTP(rec, req)
 	fmt.Println("resolve:", rec.Code)
 
-	w, _ := dashboard.NewWorker(dashboard.WorkerConfig{
-		Runs: runs, Decisions: queue, Logger: slog.New(slog.DiscardHandler),
-		Registry: dashboard.Registry{
-			"refund": dashboard.Resume(runner, func(_ context.Context, raw json.RawMessage) (checkpoint.Workflow, error) {
+	// The resume worker (package checkpoint) runs decided runs again with the workflows by name.
+	w, _ := checkpoint.NewWorker(runner, checkpoint.WorkerConfig{
+		Logger: slog.New(slog.DiscardHandler),
+		Workflows: map[string]checkpoint.Workflow{
+			"refund": func(ctx context.Context, run *checkpoint.Run) error {
 				var in input
-				err := json.Unmarshal(raw, &in)
-				return refund(in), err
-			}),
+				if err := run.DecodeInput(&in); err != nil {
+					return err
+				}
+				return refund(in)(ctx, run)
+			},
 		},
 	})
 	n, _ := w.Poll(ctx) // w.Run(ctx) polls until ctx ends
@@ -92,4 +95,33 @@ func ExampleWorker() {
 	// resolve: 200
 	// paying 1200
 	// resumed: 1 status: completed
+}
+
+// Config.Runs is the run store itself (any checkpoint.Store): the runs pages and the API read
+// it with checkpoint.Get, and serve the run's JSON (docs/api.md, "Runs as JSON").
+func Example_runs() {
+	ctx := context.Background()
+	runs := checkpoint.NewMemoryStore()
+	runner := checkpoint.NewRunner(runs, checkpoint.Config{})
+	_ = runner.Run(ctx, "report-7", func(ctx context.Context, run *checkpoint.Run) error {
+		_, err := checkpoint.Step(ctx, run, "outline", func(ctx context.Context) (string, error) { return "1. Tides", nil })
+		return err
+	}, checkpoint.WithWorkflow("report", map[string]string{"topic": "tides"}))
+
+	queue := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
+	srv, _ := dashboard.New(dashboard.Config{Escalations: queue, Runs: runs})
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost/api/v1/runs/report-7", nil))
+	var run struct {
+		ID       string `json:"id"`
+		Workflow string `json:"workflow"`
+		Status   string `json:"status"`
+		Steps    []struct {
+			Name   string          `json:"name"`
+			Result json.RawMessage `json:"result"`
+		} `json:"steps"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &run)
+	fmt.Println(rec.Code, run.ID, run.Workflow, run.Status, run.Steps[0].Name, string(run.Steps[0].Result))
+	// Output: 200 report-7 report completed outline "1. Tides"
 }

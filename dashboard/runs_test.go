@@ -121,3 +121,15 @@ func jsonMap(t *testing.T, v any) map[string]any {
 	}
 	return m
 }
+
+// workflows is the registry the resume worker (checkpoint.Worker) and Runner.Resume take: the
+// research workflow, rebuilt from the run's recorded input.
+func (b *bundle) workflows() map[string]checkpoint.Workflow {
+	return map[string]checkpoint.Workflow{"research": func(ctx context.Context, run *checkpoint.Run) error {
+		var in struct{ Topic string }
+		if err := run.DecodeInput(&in); err != nil {
+			return err
+		}
+		return b.workflow(in.Topic)(ctx, run)
+	}}
+}

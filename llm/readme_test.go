@@ -26,8 +26,8 @@ var readmeModels = []string{
 	`	Limiter: ratelimit.New(ratelimit.Config{Name: "anthropic"}), // one key: one limiter`,
 	`	Retry:   retry.Policy{Budget: new(retry.Budget)},             // and one retry budget`,
 	`}`,
-	`	llm.Resilient(anthropicllm.New(client, "claude-sonnet-4-6"), cfg),`,
-	`	llm.Resilient(anthropicllm.New(client, "claude-haiku-4-5"), cfg),`,
+	`sonnet, err := llm.Resilient(anthropicllm.New(client, "claude-sonnet-4-6"), cfg)`,
+	`haiku, err := llm.Resilient(anthropicllm.New(client, "claude-haiku-4-5"), cfg)`,
 }
 
 // TestREADMEModelsSharePacing: the README's two models on one API key, built as the README builds
