@@ -24,7 +24,7 @@ import (
 var readmeModels = []string{
 	`cfg := llm.Config{`,
 	`	Limiter: ratelimit.New(ratelimit.Config{Name: "anthropic"}), // one key: one limiter`,
-	`	Retry:   retry.Policy{Budget: new(retry.Budget)},             // and one retry budget`,
+	`	Retry:   retry.Policy{Budget: new(retry.Budget)},            // and one retry budget`,
 	`}`,
 	`sonnet, err := llm.Resilient(anthropicllm.New(client, "claude-sonnet-4-6"), cfg)`,
 	`haiku, err := llm.Resilient(anthropicllm.New(client, "claude-haiku-4-5"), cfg)`,
@@ -50,12 +50,26 @@ func TestREADMEModelsSharePacing(t *testing.T) {
 			Limiter: ratelimit.New(ratelimit.Config{Name: "anthropic"}), // one key: one limiter
 			Retry:   retry.Policy{Budget: new(retry.Budget)},            // and one retry budget
 		}
-		return llm.Resilient(anthropicllm.New(client, "claude-sonnet-4-6"), cfg),
-			llm.Resilient(anthropicllm.New(client, "claude-haiku-4-5"), cfg)
+		sonnet, err := llm.Resilient(anthropicllm.New(client, "claude-sonnet-4-6"), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		haiku, err := llm.Resilient(anthropicllm.New(client, "claude-haiku-4-5"), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sonnet, haiku
 	}
 	separate := func(client anthropic.Client) (llm.Model, llm.Model) {
-		return llm.Resilient(anthropicllm.New(client, "claude-sonnet-4-6"), llm.Config{}),
-			llm.Resilient(anthropicllm.New(client, "claude-haiku-4-5"), llm.Config{})
+		sonnet, err := llm.Resilient(anthropicllm.New(client, "claude-sonnet-4-6"), llm.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		haiku, err := llm.Resilient(anthropicllm.New(client, "claude-haiku-4-5"), llm.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sonnet, haiku
 	}
 	if n := tooMany(t, shared); n != 0 {
 		t.Errorf("the README's models: %d requests answered 429, want none", n)
