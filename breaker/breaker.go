@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,7 @@ const (
 	// Open refuses every call with OpenError until its open time has passed.
 	Open
 	// HalfOpen admits a limited number of probes; enough successes close the breaker, a failure
-	// opens it again for twice as long.
+	// opens it again.
 	HalfOpen
 )
 
@@ -174,7 +175,7 @@ func (b *Breaker) allow(ctx context.Context, now time.Time) (Permit, error) {
 	}
 	// Half-open. A probe that has not reported for MaxOpen is taken for a failed one (its caller
 	// lost the Permit, or the call hangs): the breaker opens again rather than stay stuck.
-	if b.probes >= b.s.MaxProbes && now.Sub(b.lastProbe) >= b.s.MaxOpen {
+	if b.probes >= b.s.MaxProbes && now.Sub(b.lastProbe) >= b.s.ProbeTimeout {
 		b.doubleOpenFor()
 		ch2 := b.setState(Open, now)
 		until := b.openUntil
@@ -252,8 +253,8 @@ func (b *Breaker) record(ctx context.Context, now time.Time, p Permit, o outcome
 	b.notify(ctx, ch)
 }
 
-// doubleOpenFor doubles the open time after a failed probe, up to MaxOpen, without overflowing
-// however large MaxOpen is; b.mu is held.
+// doubleOpenFor doubles the open time after a failed probe, up to MaxOpen (by default OpenFor:
+// no doubling), without overflowing however large MaxOpen is; b.mu is held.
 func (b *Breaker) doubleOpenFor() {
 	if b.openFor > b.s.MaxOpen/2 {
 		b.openFor = b.s.MaxOpen
@@ -315,13 +316,26 @@ func (b *Breaker) setState(to State, now time.Time) change {
 		if now.IsZero() {
 			now = time.Now() // the closed path reads no clock; opening does
 		}
-		b.openUntil = now.Add(b.openFor)
+		b.openUntil = now.Add(b.jitter(b.openFor))
 	case Closed:
 		b.consecutive = 0
 		b.win.reset()
 	}
 	b.publish()
 	return change{from: from, to: to, at: now, ok: from != to}
+}
+
+// jitter lengthens an open time d by a random share of it, up to Settings.Jitter, without
+// overflowing; b.mu is held.
+func (b *Breaker) jitter(d time.Duration) time.Duration {
+	if b.s.Jitter == 0 {
+		return d
+	}
+	extra := float64(d) * b.s.Jitter * b.s.Rand()
+	if extra >= float64(math.MaxInt64-d) {
+		return math.MaxInt64
+	}
+	return d + time.Duration(extra)
 }
 
 // notify runs the callbacks for ch; b.mu must not be held.

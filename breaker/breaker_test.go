@@ -63,7 +63,7 @@ func wantRefused(t *testing.T, b *breaker.Breaker) *breaker.OpenError {
 
 func TestOpensAfterConsecutiveFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := mustNew(t, breaker.Settings{Name: "anthropic/claude-x"})
+		b := mustNew(t, breaker.Settings{Name: "anthropic/claude-x", Rand: func() float64 { return 0.5 }})
 		for i := range 4 {
 			call(t, b, errTransient)
 			wantState(t, b, breaker.Closed)
@@ -76,8 +76,8 @@ func TestOpensAfterConsecutiveFailures(t *testing.T) {
 		if open.Name != "anthropic/claude-x" {
 			t.Errorf("OpenError.Name = %q", open.Name)
 		}
-		if want := opened.Add(5 * time.Second); !open.Until.Equal(want) {
-			t.Errorf("OpenError.Until = %v, want %v (5 s after opening)", open.Until, want)
+		if want := opened.Add(1100 * time.Millisecond); !open.Until.Equal(want) {
+			t.Errorf("OpenError.Until = %v, want %v (1 s after opening, plus half of the 20 %% jitter)", open.Until, want)
 		}
 		if open.State != breaker.Open {
 			t.Errorf("OpenError.State = %v", open.State)
@@ -118,11 +118,11 @@ func TestSuccessResetsTheRun(t *testing.T) {
 
 func TestOpenRejectsUntilOpenTimeHasPassed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := mustNew(t, breaker.Settings{})
+		b := mustNew(t, breaker.Settings{Jitter: -1})
 		for range 5 {
 			call(t, b, errTransient)
 		}
-		time.Sleep(5*time.Second - time.Nanosecond)
+		time.Sleep(time.Second - time.Nanosecond)
 		wantState(t, b, breaker.Open)
 		wantRefused(t, b)
 		time.Sleep(time.Nanosecond)
@@ -191,7 +191,7 @@ func TestClosesAfterTheSuccessThreshold(t *testing.T) {
 
 func TestFailedProbeReopensWithDoubledOpenTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := mustNew(t, breaker.Settings{})
+		b := mustNew(t, breaker.Settings{OpenFor: 5 * time.Second, MaxOpen: time.Minute, Jitter: -1})
 		for range 5 {
 			call(t, b, errTransient)
 		}
@@ -224,7 +224,7 @@ func TestFailedProbeReopensWithDoubledOpenTime(t *testing.T) {
 
 func TestMaxOpenAndOpenFor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := mustNew(t, breaker.Settings{OpenFor: time.Second, MaxOpen: 3 * time.Second, ConsecutiveFailures: 1})
+		b := mustNew(t, breaker.Settings{OpenFor: time.Second, MaxOpen: 3 * time.Second, ConsecutiveFailures: 1, Jitter: -1})
 		call(t, b, errTransient)
 		for _, want := range []time.Duration{1, 2, 3, 3} {
 			open := wantRefused(t, b)
@@ -383,6 +383,7 @@ func TestSlowCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := mustNew(t, breaker.Settings{
 			SlowCall: time.Second, SlowCallRate: 0.5, MinCalls: 4, ConsecutiveFailures: -1,
+			OpenFor: 5 * time.Second, MaxOpen: time.Minute, Jitter: -1,
 		})
 		slow := func() {
 			p, err := b.Allow()
@@ -568,7 +569,7 @@ func TestDo(t *testing.T) {
 func TestSettingsValidation(t *testing.T) {
 	bad := []breaker.Settings{
 		{OpenFor: -1}, {SuccessesToClose: -1}, {MaxProbes: -1}, {WindowSize: -1}, {WindowPeriod: -1},
-		{FailureRate: 1.5}, {MinCalls: -1}, {SlowCall: -1}, {SlowCallRate: 2},
+		{FailureRate: 1.5}, {MinCalls: -1}, {SlowCall: -1}, {SlowCallRate: 2}, {ProbeTimeout: -1},
 	}
 	for _, s := range bad {
 		if _, err := breaker.New(s); err == nil {
@@ -607,7 +608,7 @@ func TestQuietBreakerStillCounts(t *testing.T) {
 
 func TestLostProbeDoesNotStickHalfOpen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := mustNew(t, breaker.Settings{})
+		b := mustNew(t, breaker.Settings{OpenFor: 5 * time.Second, MaxOpen: time.Minute, Jitter: -1})
 		for range 5 {
 			call(t, b, errTransient)
 		}
@@ -648,7 +649,7 @@ func TestMinCallsAtMostTheWindow(t *testing.T) {
 // TestHugeMaxOpenDoesNotOverflow doubles the open time past half of the largest Duration: it must
 // stay at MaxOpen, not wrap around to a negative time that would close the breaker at once.
 func TestHugeMaxOpenDoesNotOverflow(t *testing.T) {
-	b := mustNew(t, breaker.Settings{OpenFor: 1 << 61, MaxOpen: math.MaxInt64, ConsecutiveFailures: 1})
+	b := mustNew(t, breaker.Settings{OpenFor: 1 << 61, MaxOpen: math.MaxInt64, ConsecutiveFailures: 1, Jitter: -1})
 	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
 	p, err := b.AllowAt(now)
 	if err != nil {
@@ -674,5 +675,82 @@ func TestHugeMaxOpenDoesNotOverflow(t *testing.T) {
 		if _, err := b.AllowAt(now); !errors.As(err, &open) || open.Until.Sub(now) != d {
 			t.Fatalf("after failed probe %d: %v, want open for %v", i+1, err, d)
 		}
+	}
+}
+
+// TestDefaultScheduleDoesNotGrow: by default an open breaker probes every OpenFor (1 s, plus up
+// to 20 % jitter) for as long as the dependency stays down, so its recovery is seen within about
+// 1.2 s however long the outage; the load it then receives is one probe per open time.
+func TestDefaultScheduleDoesNotGrow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := []float64{0, 0.5, 0.999}
+		n := 0
+		b := mustNew(t, breaker.Settings{Rand: func() float64 { n++; return r[n%len(r)] }})
+		for range 5 {
+			call(t, b, errTransient)
+		}
+		start := time.Now()
+		probes := 0
+		for time.Since(start) < 5*time.Minute {
+			open := wantRefused(t, b)
+			d := time.Until(open.Until)
+			if d < time.Second || d >= 1200*time.Millisecond {
+				t.Fatalf("after %d failed probes the breaker is open for %v, want 1 s to 1.2 s", probes, d)
+			}
+			time.Sleep(d)
+			call(t, b, errTransient) // the probe fails
+			probes++
+		}
+		// 300 s at one probe per 1–1.2 s.
+		if probes < 250 || probes > 300 {
+			t.Errorf("%d probes in 5 minutes, want 250 to 300", probes)
+		}
+		// The dependency recovers: the next probe is at most 1.2 s away, and 2 close the breaker.
+		recovered := time.Now()
+		time.Sleep(time.Until(wantRefused(t, b).Until))
+		call(t, b, nil)
+		call(t, b, nil)
+		wantState(t, b, breaker.Closed)
+		if d := time.Since(recovered); d > 1200*time.Millisecond {
+			t.Errorf("closed %v after the recovery, want at most 1.2 s", d)
+		}
+	})
+}
+
+// TestDefaultProbeTimeout: a lost probe of a breaker with the default schedule (1 s open) counts
+// as failed after ProbeTimeout (1 minute), not after the open time: a probe may take longer than
+// 1 s.
+func TestDefaultProbeTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, breaker.Settings{Jitter: -1})
+		for range 5 {
+			call(t, b, errTransient)
+		}
+		time.Sleep(time.Second)
+		slowProbe, err := b.Allow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(59 * time.Second)
+		if open := wantRefused(t, b); open.State != breaker.HalfOpen {
+			t.Fatalf("refusal state %v 59 s into a probe, want half_open", open.State)
+		}
+		time.Sleep(time.Second)
+		if open := wantRefused(t, b); open.State != breaker.Open || time.Until(open.Until) != time.Second {
+			t.Fatalf("after the probe timeout: %+v, want open for 1 s", open)
+		}
+		slowProbe.Done(nil) // too late: dropped
+		wantState(t, b, breaker.Open)
+	})
+}
+
+// TestJitterDoesNotOverflow: the jitter of an open time near the largest Duration saturates.
+func TestJitterDoesNotOverflow(t *testing.T) {
+	b := mustNew(t, breaker.Settings{OpenFor: math.MaxInt64 - 10, ConsecutiveFailures: 1, Rand: func() float64 { return 0.99 }})
+	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	p, _ := b.AllowAt(now)
+	p.DoneAt(now, errTransient)
+	if got := b.StateAt(now.Add(100 * 365 * 24 * time.Hour)); got != breaker.Open {
+		t.Fatalf("state a century later = %v, want open", got)
 	}
 }

@@ -17,7 +17,7 @@ var errDown = &rebound.Error{Class: rebound.ClassTransient, Message: "down"}
 // until Allow.
 func TestCheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := breaker.New(breaker.Settings{Name: "k", ConsecutiveFailures: 1, OpenFor: time.Second})
+		b, _ := breaker.New(breaker.Settings{Name: "k", ConsecutiveFailures: 1, OpenFor: time.Second, Jitter: -1})
 		if err := b.Check(); err != nil {
 			t.Fatalf("closed: %v", err)
 		}

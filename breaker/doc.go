@@ -6,9 +6,26 @@
 // it opens after Settings.ConsecutiveFailures failures in a row (default 5), or when the share of
 // failures (or of slow calls) over a sliding window of the last WindowSize calls or the last
 // WindowPeriod of time passes a threshold, once the window holds MinCalls calls. Open, it refuses
-// every call until its open time has passed: 5 s the first time, doubled by each failed probe up
-// to MaxOpen (60 s), back to 5 s once it closes. Half-open, it admits up to MaxProbes probes at a
-// time and closes after SuccessesToClose (2) successful ones; a failed probe opens it again.
+// every call until its open time has passed: OpenFor (1 s), lengthened at random by up to Jitter
+// (20 %). Half-open, it admits up to MaxProbes (1) probes at a time and closes after
+// SuccessesToClose (2) successful ones; a failed probe opens it again for another 1–1.2 s. The
+// open time does not grow with the outage (unless MaxOpen is set above OpenFor, which doubles it
+// per failed probe), so a recovered dependency is found within one open time plus one call,
+// whether it was down for ten seconds or ten minutes.
+//
+// # Load on a dead dependency
+//
+// While a dependency stays down, each open breaker sends it one probe per open time: at most
+// 1 request per second per process with the defaults (plus the ConsecutiveFailures, 5, that
+// opened it), whatever the traffic behind it; every other call is refused without reaching it.
+// A fleet of N processes, each with its own breaker, sends it at most N requests per second,
+// spread over the second by the jitter rather than in a wave; with the fleet's shared breaker
+// evidence (package fleet/redis), the processes other than the one probing stay open on the
+// fleet's word. That is safe: it is one call per process per second against the tens per second
+// an agent fleet sends when healthy, a few per cent of normal load, so a provider shedding
+// load by 529s is not kept down by its clients' probes, and each probe is a real call, so the
+// first success after the recovery is a served answer. Where even that is too much (a
+// dependency billed per call, a fleet of thousands), raise OpenFor or set MaxOpen.
 //
 // What counts is decided by class (rebound.Classify), never by error strings: transient,
 // overloaded and timeout are failures; canceled is neutral (it says nothing about the dependency,

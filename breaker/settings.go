@@ -2,16 +2,17 @@ package breaker
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/rebound-go/rebound"
 )
 
-// Settings configure a Breaker. The zero value is the breaker of DESIGN.md: open after 5
-// consecutive failures or a failure rate of 50 % over the last 100 calls (once 20 were seen),
-// open 5 s the first time, doubling per failed probe up to 60 s, one probe at a time, closed
-// again after 2 successful probes. Every field documents its default; a negative number turns a
-// rule off where the field says so.
+// Settings configure a Breaker. The zero value opens after 5 consecutive failures or a failure
+// rate of 50 % over the last 100 calls (once 20 were seen), stays open 1 s (up to 20 % more, at
+// random), then lets one probe through; a failed probe opens it for another 1–1.2 s, and 2
+// successful probes close it. Every field documents its default; a negative number turns a rule
+// off where the field says so.
 type Settings struct {
 	// Name names the dependency the breaker guards ("anthropic/claude-x", "tool/search"). It is in
 	// every OpenError and every BreakerChanged event. In a Set, each breaker is named by its key.
@@ -21,20 +22,35 @@ type Settings struct {
 	// Default 5; negative: never open on a run of failures (only on rates).
 	ConsecutiveFailures int
 
-	// OpenFor is how long the breaker stays open the first time it opens. Default 5 s.
+	// OpenFor is how long the breaker stays open once it opens, and again after each failed
+	// probe, before it lets the next probe through (lengthened by Jitter). Default 1 s: the
+	// interval at which an open breaker looks for its dependency's recovery, so a recovered
+	// dependency is back in use within about OpenFor plus one call, however long it was down.
 	OpenFor time.Duration
-	// MaxOpen caps the open time, which doubles with each failed probe and returns to OpenFor
-	// when the breaker closes. Default 60 s; never less than OpenFor.
+	// MaxOpen, when above OpenFor, makes the open time double with each failed probe up to
+	// MaxOpen (back to OpenFor when the breaker closes): less load on a long-dead dependency, at
+	// the price of noticing its recovery up to MaxOpen late. Default OpenFor (no doubling); never
+	// less than OpenFor.
 	MaxOpen time.Duration
+	// Jitter lengthens every open time by a random share of it, up to Jitter, so that the
+	// processes of a fleet that opened on one outage do not probe in step. Default 0.2 (an
+	// open time of 1 s lasts 1–1.2 s); negative: none.
+	Jitter float64
+	// Rand returns a random number in [0,1) for Jitter. Default math/rand/v2's Float64.
+	Rand func() float64
 
 	// SuccessesToClose is how many probes must succeed, while half-open, to close the breaker.
 	// Default 2.
 	SuccessesToClose int
 	// MaxProbes is how many probes may be in flight at once while half-open; further calls are
 	// refused with OpenError until one finishes. Default 1. Every Permit must be reported: a probe
-	// whose outcome has not come MaxOpen after the last probe was admitted counts as failed, so
-	// that a lost Permit cannot keep the breaker half-open forever.
+	// whose outcome has not come ProbeTimeout after the last probe was admitted counts as failed,
+	// so that a lost Permit cannot keep the breaker half-open forever.
 	MaxProbes int
+	// ProbeTimeout is how long a half-open breaker waits for its probes' outcomes before it takes
+	// them for failed. Default 1 minute (or MaxOpen, if longer); make it longer than the calls
+	// the breaker guards may take.
+	ProbeTimeout time.Duration
 
 	// WindowSize is the number of most recent calls over which the failure and slow-call rates
 	// are computed (a count-based sliding window). Default 100. Ignored when WindowPeriod is set.
@@ -83,8 +99,9 @@ type Settings struct {
 // Defaults of Settings.
 const (
 	DefaultConsecutiveFailures = 5
-	DefaultOpenFor             = 5 * time.Second
-	DefaultMaxOpen             = 60 * time.Second
+	DefaultOpenFor             = time.Second
+	DefaultJitter              = 0.2
+	DefaultProbeTimeout        = time.Minute
 	DefaultSuccessesToClose    = 2
 	DefaultMaxProbes           = 1
 	DefaultWindowSize          = 100
@@ -118,11 +135,22 @@ func (s Settings) withDefaults() (Settings, error) {
 	if s.OpenFor < 0 {
 		return s, fmt.Errorf("breaker %q: OpenFor %v is negative", s.Name, s.OpenFor)
 	}
-	if s.MaxOpen == 0 {
-		s.MaxOpen = DefaultMaxOpen
-	}
 	if s.MaxOpen < s.OpenFor {
 		s.MaxOpen = s.OpenFor
+	}
+	if s.Jitter == 0 {
+		s.Jitter = DefaultJitter
+	} else if s.Jitter < 0 {
+		s.Jitter = 0
+	}
+	if s.Rand == nil {
+		s.Rand = rand.Float64
+	}
+	if s.ProbeTimeout == 0 {
+		s.ProbeTimeout = max(DefaultProbeTimeout, s.MaxOpen)
+	}
+	if s.ProbeTimeout < 0 {
+		return s, fmt.Errorf("breaker %q: ProbeTimeout %v is negative", s.Name, s.ProbeTimeout)
 	}
 	if s.SuccessesToClose == 0 {
 		s.SuccessesToClose = DefaultSuccessesToClose

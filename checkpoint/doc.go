@@ -77,15 +77,22 @@
 // decoded, with its steps (status, executions, attempts with class, delay, model and error,
 // timings, escalation) and its messages; Store.PruneRuns deletes finished runs older than a time.
 // WithWorkflow records a run's workflow name and input, and Runner.Resume runs a run again with
-// the workflow registered under that name, for `rebound runs resume` and the dashboard's worker.
+// the workflow registered under that name, for `rebound runs resume` and the resume Worker.
+//
+// # Resuming decided runs
+//
+// A Worker (NewWorker, WorkerConfig) resumes the runs whose escalation has been decided, with the
+// same map of workflows by name that Runner.Resume takes; `rebound serve --worker` runs one. A
+// store that keeps the escalation queue too answers its poll in one query (DecidedLister).
 //
 // # The API, by audience
 //
 // A workflow's author uses [NewRunner] with a [Config], [Runner.Run] and [Runner.Resume] with
 // a [Workflow] and [WithWorkflow], [Step] with [Irreversible], [NeedsApproval] and [WithCodec],
-// [IdempotencyKey], [Run.Append] and [Run.Messages], [Escalate], and the errors a run returns
-// ([EscalatedError], [RejectedError], [WorkflowChangedError], [LeaseHeldError], [CorruptError],
-// matched with [ErrEscalated] and the other sentinels). The escalation vocabulary (reasons,
+// [IdempotencyKey], [Run.Append] and [Run.Messages], [Escalate], [NewWorker] with a
+// [WorkerConfig], and the errors a run returns ([EscalatedError], [RejectedError],
+// [WorkflowChangedError], [LeaseHeldError], [CorruptError], matched with [ErrEscalated] and the
+// other sentinels). The escalation vocabulary (reasons,
 // actions, decisions) is the root package's: rebound.EscalationReason, rebound.Decision.
 //
 // A reader of runs (a CLI, a dashboard) uses [Get], which returns a [RunView] of [StepView]s,
@@ -93,8 +100,8 @@
 //
 // A store's author implements [Store] over the journal's record types: [ClaimRequest],
 // [Claimed], [Lease], [Write], [RunUpdate], [RunRecord], [StepRecord], [MessageRecord],
-// [AttemptRecord], [RecordVersion], [DefaultListLimit], with [StaleEpochError] and
-// [LeaseHeldError] for the fence. Nothing else in this package needs those types. The
+// [AttemptRecord], [RecordVersion], [DefaultListLimit], optionally [DecidedLister], with
+// [StaleEpochError] and [LeaseHeldError] for the fence. Nothing else in this package needs those types. The
 // methods of Store carry "Run" (ClaimRun, RenewRun, WriteRun, GetRun, ListRuns, PruneRuns), so
 // a store that also keeps the escalation queue (escalate.Store's methods carry "Escalation")
 // never confuses claiming a run's lease with claiming an escalation.

@@ -52,14 +52,26 @@ func (e *EscalatedError) Is(target error) bool { return target == ErrEscalated }
 // Unwrap returns the escalated failure.
 func (e *EscalatedError) Unwrap() error { return e.Err }
 
-// LeaseHeldError says another worker holds a live lease on the run.
+// LeaseHeldError says another worker holds a live lease on the run, or (Locked) that the
+// run's record is locked by another database session right now.
 type LeaseHeldError struct {
 	RunID   string
 	Owner   string
 	Expires time.Time
+	// Locked: the store found the run's record locked by another session (a worker claiming or
+	// writing it at this moment, or a stalled one); Owner and Expires are then the lease as
+	// last committed, which may have expired.
+	Locked bool
 }
 
 func (e *LeaseHeldError) Error() string {
+	if e.Locked {
+		s := fmt.Sprintf("run %q is locked by another database session (a worker claiming or writing it now, or a stalled one: the store's lock and idle-in-transaction timeouts end a stalled session)", e.RunID)
+		if e.Owner != "" {
+			s += fmt.Sprintf("; its lease, as last committed, is %s's until %s", e.Owner, e.Expires.UTC().Format(time.RFC3339Nano))
+		}
+		return s
+	}
 	return fmt.Sprintf("run %q is held by %s until %s", e.RunID, e.Owner, e.Expires.UTC().Format(time.RFC3339Nano))
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rebound-go/rebound"
 )
@@ -49,6 +50,33 @@ func Escalate(reason rebound.EscalationReason, contextText string, err error) er
 // defaultEscalateOn escalates automatic give-ups: retries spent and breakers open.
 func defaultEscalateOn(_ rebound.Class, err error) bool {
 	return errors.Is(err, rebound.ErrGaveUp) || errors.Is(err, rebound.ErrCircuitOpen)
+}
+
+// lastAnswerer is a failure that keeps the answer it refused (llm.MalformedError: a model's
+// answer that stayed unusable after its repairs).
+type lastAnswerer interface {
+	LastAnswer() (answer, refused string)
+}
+
+// maxAnswerShown bounds the refused answer an escalation shows.
+const maxAnswerShown = 4000
+
+// giveUpContext is the reviewer's text for an automatic give-up whose last failure refused an
+// answer: the answer, and why it was refused.
+func giveUpContext(err error) string {
+	var la lastAnswerer
+	if !errors.As(err, &la) {
+		return ""
+	}
+	answer, why := la.LastAnswer()
+	if len(answer) > maxAnswerShown {
+		cut := maxAnswerShown
+		for cut > 0 && !utf8.RuneStart(answer[cut]) {
+			cut--
+		}
+		answer = answer[:cut] + " [… cut]"
+	}
+	return fmt.Sprintf("The step's last answer was refused: %s. The answer was:\n\n%s\n\nRespond with the step's result in its place, or retry the step.", why, answer)
 }
 
 // escalate parks the step with the Escalator and stops the run.

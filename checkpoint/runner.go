@@ -113,7 +113,7 @@ type runOptions struct {
 }
 
 // WithWorkflow records, when the run is created, the workflow's name and its input (encoded as
-// JSON), so that a resumer (`rebound runs resume`, a dashboard worker) can find which workflow to
+// JSON), so that a resumer (`rebound runs resume`, the resume Worker) can find which workflow to
 // run and with which arguments (see RunInfo.Workflow and Input, and Run.DecodeInput).
 func WithWorkflow(name string, input any) RunOption {
 	return func(o *runOptions) { o.workflow, o.input, o.hasInput = name, input, true }
@@ -183,7 +183,7 @@ func (r *Runner) Run(ctx context.Context, runID string, wf Workflow, opts ...Run
 
 // Resume runs the existing run runID with the workflow recorded for it (see WithWorkflow),
 // looked up by name in workflows; the workflow reads its arguments with Run.DecodeInput. It is
-// what `rebound runs resume` and a dashboard worker call. A run that does not exist is an error
+// what `rebound runs resume` and the resume Worker call. A run that does not exist is an error
 // matching ErrRunNotFound; one whose workflow is not in workflows is an error naming it.
 func (r *Runner) Resume(ctx context.Context, runID string, workflows map[string]Workflow) error {
 	info, err := r.store.GetRun(ctx, runID)
@@ -201,7 +201,7 @@ func (r *Runner) Resume(ctx context.Context, runID string, workflows map[string]
 func (r *Runner) claim(ctx context.Context, req ClaimRequest) (c *Claimed, dead bool, err error) {
 	c, err = r.store.ClaimRun(ctx, req)
 	var held *LeaseHeldError
-	if errors.As(err, &held) && r.ownerDead(held.Owner) {
+	if errors.As(err, &held) && !held.Locked && r.ownerDead(held.Owner) {
 		// The owner is a process on this host that no longer exists: take over at once.
 		req.TakeOver = &Lease{RunID: req.RunID, Owner: held.Owner}
 		c, err = r.store.ClaimRun(ctx, req)

@@ -365,7 +365,7 @@ func (run *Run) execute(ctx context.Context, base StepRecord, exec func(context.
 		}
 		return nil, run.escalate(ctx, intent, ee.Reason, ee.Context, cause, attemptsOf(ferr, st), st)
 	case ctx.Err() == nil && run.r.cfg.EscalateOn(class, ferr):
-		return nil, run.escalate(ctx, intent, rebound.ReasonMaxRetriesExceeded, "", ferr, attemptsOf(ferr, st), st)
+		return nil, run.escalate(ctx, intent, rebound.ReasonMaxRetriesExceeded, giveUpContext(ferr), ferr, attemptsOf(ferr, st), st)
 	}
 	failed := intent
 	failed.Status, failed.Error, failed.Class, failed.FinishedAt = StepFailed, run.r.errText(ferr), class.String(), time.Now()

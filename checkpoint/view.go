@@ -2,17 +2,33 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/rebound-go/rebound"
 )
 
-// RunView is a run verified and decoded for display (the CLI's `runs show`, the dashboard).
+// RunReader is the read side of a Store: what Get and a reader of runs (a CLI, a dashboard)
+// need. Every Store is one.
+type RunReader interface {
+	GetRun(ctx context.Context, runID string) (*RunRecord, error)
+	ListRuns(ctx context.Context, f RunFilter) ([]RunInfo, error)
+}
+
+var _ RunReader = Store(nil)
+
+// RunView is a run verified and decoded for display (the CLI's `runs show`, the dashboard's
+// run page and API). Its JSON form (MarshalJSON) is the one both print; docs/api.md describes
+// it.
 type RunView struct {
 	RunInfo
 	Steps    []StepView
 	Messages []rebound.Message
+	// Damaged describes each record that failed verification (`step 2, step "outline": result
+	// checksum ...`), in journal order; empty for a sound run. Get returns a *CorruptError
+	// whenever it is not empty.
+	Damaged []string
 }
 
 // StepView is one step of a RunView.
@@ -22,7 +38,8 @@ type StepView struct {
 	Status       StepStatus
 	Key          string
 	Irreversible bool
-	// Result is the recorded result as stored (JSON with the default codec).
+	// Result is the recorded result as stored (JSON with the default codec); nil when the step
+	// is Damaged.
 	Result       []byte
 	Error        string
 	Class        string
@@ -33,29 +50,47 @@ type StepView struct {
 	FinishedAt   time.Time
 	// Duration is FinishedAt-StartedAt of the last execution, 0 while running.
 	Duration time.Duration
+	// Fallback names the source that answered when a fallback did (the fallback_used event's
+	// To, or a degraded message's Source), empty otherwise.
+	Fallback string
+	// Damaged, when not empty, is why the step's record cannot be trusted (a checksum that does
+	// not match, an unknown record version, a record out of place): none of its recorded result
+	// is shown.
+	Damaged string
 	// Attempts are the step's attempt events: failures, retries, fallbacks, breaker changes.
 	Attempts []AttemptRecord
 }
 
-// Get reads a run from s and verifies its records: a damaged record is a *CorruptError naming
-// the run and the step, never a shorter history.
-func Get(ctx context.Context, s Store, runID string) (*RunView, error) {
-	rec, err := s.GetRun(ctx, runID)
+// Get reads a run from r and verifies its records. A damaged record is a *CorruptError naming
+// the run and the step (the first damaged record, if there are several), never a shorter
+// history and never data: the view comes back beside the error, for display, with each damaged
+// step marked (StepView.Damaged, no Result), damaged messages left out, and every damaged
+// record described in RunView.Damaged. A caller that only acts on sound runs checks err first.
+func Get(ctx context.Context, r RunReader, runID string) (*RunView, error) {
+	rec, err := r.GetRun(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
 	v := &RunView{RunInfo: rec.RunInfo}
-	for i, st := range rec.Steps {
-		if err := verifyStep(st); err != nil || st.Index != i {
-			if err == nil {
-				err = fmt.Errorf("step index %d where %d was expected", st.Index, i)
-			}
-			return nil, &CorruptError{RunID: runID, Step: st.Name, Record: fmt.Sprintf("step %d", st.Index), Err: err}
+	var first error
+	damage := func(e *CorruptError) {
+		v.Damaged = append(v.Damaged, fmt.Sprintf("%s, step %q: %v", e.Record, e.Step, e.Err))
+		if first == nil {
+			first = e
 		}
+	}
+	for i, st := range rec.Steps {
 		sv := StepView{
 			Index: st.Index, Name: st.Name, Status: st.Status, Key: st.Key, Irreversible: st.Irreversible,
 			Result: st.Result, Error: st.Error, Class: st.Class, Reason: st.Reason, EscalationID: st.EscalationID,
 			Executions: st.Executions, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
+		}
+		if err := verifyStep(st); err != nil || st.Index != i {
+			if err == nil {
+				err = fmt.Errorf("step index %d where %d was expected", st.Index, i)
+			}
+			sv.Damaged, sv.Result = err.Error(), nil
+			damage(&CorruptError{RunID: runID, Step: st.Name, Record: fmt.Sprintf("step %d", st.Index), Err: err})
 		}
 		if !st.FinishedAt.IsZero() && !st.StartedAt.IsZero() {
 			sv.Duration = st.FinishedAt.Sub(st.StartedAt)
@@ -63,11 +98,20 @@ func Get(ctx context.Context, s Store, runID string) (*RunView, error) {
 		v.Steps = append(v.Steps, sv)
 	}
 	if err := verifyStepCount(rec.RunInfo, len(rec.Steps)); err != nil {
-		return nil, err
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			damage(ce)
+		} else {
+			return nil, err
+		}
 	}
 	for _, a := range rec.Attempts {
 		if a.Step >= 0 && a.Step < len(v.Steps) {
-			v.Steps[a.Step].Attempts = append(v.Steps[a.Step].Attempts, a)
+			st := &v.Steps[a.Step]
+			st.Attempts = append(st.Attempts, a)
+			if a.Kind == string(rebound.FallbackUsed) {
+				st.Fallback = a.To
+			}
 		}
 	}
 	for i, m := range rec.Messages {
@@ -77,9 +121,16 @@ func Get(ctx context.Context, s Store, runID string) (*RunView, error) {
 			if m.Step >= 0 && m.Step < len(v.Steps) {
 				step = v.Steps[m.Step].Name
 			}
-			return nil, &CorruptError{RunID: runID, Step: step, Record: fmt.Sprintf("message %d", m.Seq), Err: err}
+			damage(&CorruptError{RunID: runID, Step: step, Record: fmt.Sprintf("message %d", m.Seq), Err: err})
+			continue
 		}
 		v.Messages = append(v.Messages, msg)
+		if m.Step >= 0 && m.Step < len(v.Steps) && msg.Degraded && v.Steps[m.Step].Fallback == "" {
+			v.Steps[m.Step].Fallback = msg.Source
+			if msg.Source == "" {
+				v.Steps[m.Step].Fallback = "a fallback"
+			}
+		}
 	}
-	return v, nil
+	return v, first
 }

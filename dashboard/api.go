@@ -14,8 +14,9 @@ import (
 	"github.com/rebound-go/rebound/escalate"
 )
 
-// The JSON API under /api/v1/ (docs/api.md). Items are escalate.Item's JSON; runs are written
-// here with snake_case names; every error is {"error": "..."} with the status of statusOf.
+// The JSON API under /api/v1/ (docs/api.md). Items are escalate.Item's JSON; runs are
+// checkpoint.RunInfo's and checkpoint.RunView's (the CLI prints the same); every error is
+// {"error": "..."} with the status of statusOf.
 
 func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
@@ -197,93 +198,32 @@ func (s *Server) apiReopen(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// runJSON is a run's summary in the API.
-type runJSON struct {
-	ID           string          `json:"id"`
-	Workflow     string          `json:"workflow,omitempty"`
-	Input        json.RawMessage `json:"input,omitempty"`
-	Status       string          `json:"status"`
-	Owner        string          `json:"owner,omitempty"`
-	LeaseExpires *time.Time      `json:"lease_expires,omitempty"`
-	CreatedAt    time.Time       `json:"created_at"`
-	UpdatedAt    time.Time       `json:"updated_at"`
-	LastStep     string          `json:"last_step,omitempty"`
-	StepCount    int             `json:"step_count"`
-	AttemptCount int             `json:"attempt_count"`
-	EscalationID string          `json:"escalation_id,omitempty"`
-	Error        string          `json:"error,omitempty"`
-}
-
-func toRunJSON(ri checkpoint.RunInfo) runJSON {
-	j := runJSON{
-		ID: ri.ID, Workflow: ri.Workflow, Status: string(ri.Status), Owner: ri.Owner,
-		CreatedAt: ri.CreatedAt, UpdatedAt: ri.UpdatedAt, LastStep: ri.LastStep,
-		StepCount: ri.StepCount, AttemptCount: ri.AttemptCount, EscalationID: ri.EscalationID,
-		Error: ri.Error,
+// runDetailJSON is the API's run: the run's own JSON (checkpoint.RunView's, the one the CLI's
+// `runs show --json` prints) with two fields beside it, breaker_events (the breaker_changed
+// events of its steps) and escalations (its items in the queue).
+func runDetailJSON(p runPage) ([]byte, error) {
+	b, err := json.Marshal(p.view)
+	if err != nil {
+		return nil, err
 	}
-	if json.Valid(ri.Input) {
-		j.Input = ri.Input
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
 	}
-	if !ri.LeaseExpires.IsZero() {
-		t := ri.LeaseExpires
-		j.LeaseExpires = &t
+	breakers, escalations := p.Breakers, p.Escalations
+	if breakers == nil {
+		breakers = []checkpoint.AttemptRecord{}
 	}
-	return j
-}
-
-type eventJSON struct {
-	Time    time.Time `json:"time"`
-	Event   string    `json:"event"`
-	Attempt int       `json:"attempt,omitempty"`
-	Class   string    `json:"class,omitempty"`
-	DelayMS *int64    `json:"delay_ms,omitempty"`
-	Model   string    `json:"model,omitempty"`
-	From    string    `json:"from,omitempty"`
-	To      string    `json:"to,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Error   string    `json:"error,omitempty"`
-}
-
-func toEventJSON(a checkpoint.AttemptRecord) eventJSON {
-	e := eventJSON{Time: a.Time, Event: a.Kind, Attempt: a.Attempt, Class: a.Class, Model: a.Model,
-		From: a.From, To: a.To, Reason: a.Reason, Error: a.Error}
-	if a.Delay > 0 || a.Kind == "retry_scheduled" {
-		ms := a.Delay.Milliseconds()
-		e.DelayMS = &ms
+	if escalations == nil {
+		escalations = []escalate.Item{}
 	}
-	return e
-}
-
-type stepJSON struct {
-	Index        int         `json:"index"`
-	Name         string      `json:"name"`
-	Status       string      `json:"status"`
-	Irreversible bool        `json:"irreversible,omitempty"`
-	Fallback     string      `json:"fallback,omitempty"`
-	Error        string      `json:"error,omitempty"`
-	Class        string      `json:"class,omitempty"`
-	Reason       string      `json:"reason,omitempty"`
-	EscalationID string      `json:"escalation_id,omitempty"`
-	Executions   int         `json:"executions"`
-	StartedAt    *time.Time  `json:"started_at,omitempty"`
-	FinishedAt   *time.Time  `json:"finished_at,omitempty"`
-	Events       []eventJSON `json:"events"`
-}
-
-type runDetailJSON struct {
-	runJSON
-	Steps          []stepJSON      `json:"steps"`
-	BreakerEvents  []eventJSON     `json:"breaker_events"`
-	Escalations    []escalate.Item `json:"escalations"`
-	MessageCount   int             `json:"message_count"`
-	DamagedRecords []string        `json:"damaged_records,omitempty"`
-}
-
-func timeOrNil(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
+	if m["breaker_events"], err = json.Marshal(breakers); err != nil {
+		return nil, err
 	}
-	return &t
+	if m["escalations"], err = json.Marshal(escalations); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
 }
 
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
@@ -301,11 +241,10 @@ func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	out := make([]runJSON, 0, len(runs))
-	for _, ri := range runs {
-		out = append(out, toRunJSON(ri))
+	if runs == nil {
+		runs = []checkpoint.RunInfo{}
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, runs) // checkpoint.RunInfo's JSON (docs/api.md, "Runs as JSON")
 }
 
 func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
@@ -318,23 +257,10 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	out := runDetailJSON{runJSON: toRunJSON(p.Run), Steps: []stepJSON{}, BreakerEvents: []eventJSON{},
-		Escalations: p.Escalations, MessageCount: len(p.Messages), DamagedRecords: p.Damaged}
-	if out.Escalations == nil {
-		out.Escalations = []escalate.Item{}
+	b, err := runDetailJSON(p)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
 	}
-	for _, st := range p.Steps {
-		sj := stepJSON{Index: st.Index, Name: st.Name, Status: string(st.Status), Irreversible: st.Irreversible,
-			Fallback: st.Fallback, Error: st.Error, Class: st.Class, Reason: st.Reason,
-			EscalationID: st.EscalationID, Executions: st.Executions,
-			StartedAt: timeOrNil(st.StartedAt), FinishedAt: timeOrNil(st.FinishedAt), Events: []eventJSON{}}
-		for _, a := range st.Events {
-			sj.Events = append(sj.Events, toEventJSON(a))
-		}
-		out.Steps = append(out.Steps, sj)
-	}
-	for _, a := range p.Breakers {
-		out.BreakerEvents = append(out.BreakerEvents, toEventJSON(a))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, json.RawMessage(b))
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
-	"github.com/rebound-go/rebound/dashboard"
 	"github.com/rebound-go/rebound/escalate"
 )
 
@@ -242,8 +241,8 @@ func TestAPIActions(t *testing.T) {
 		decode[escalate.Item](t, b.api(t, "POST", path+"/resolve", `{"action":"approve","by":"alice"}`))
 		// Decided, not yet acted on: the page offers to reopen.
 		wantBody(t, b.get(t, "/escalations/"+id), `action="/escalations/`+id+`/reopen"`)
-		w, err := dashboard.NewWorker(dashboard.WorkerConfig{Runs: b.runs, Decisions: b.queue,
-			Registry: b.registry(), Logger: slog.New(slog.DiscardHandler)})
+		w, err := checkpoint.NewWorker(b.runner, checkpoint.WorkerConfig{Workflows: b.workflows(),
+			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -173,20 +173,18 @@ func (s *Server) loadBreakers(r *http.Request) (breakersPage, error) {
 		if ri.AttemptCount == 0 {
 			continue
 		}
-		rec, err := s.cfg.Runs.GetRun(r.Context(), ri.ID)
-		if err != nil {
+		v, err := checkpoint.Get(r.Context(), s.cfg.Runs, ri.ID)
+		if v == nil {
 			if errors.Is(err, checkpoint.ErrRunNotFound) {
 				continue // pruned meanwhile
 			}
 			return p, err
 		}
-		names := make(map[int]string, len(rec.Steps))
-		for _, st := range rec.Steps {
-			names[st.Index] = st.Name
-		}
-		for _, a := range rec.Attempts {
-			if a.Kind == "breaker_changed" {
-				p.RunEvents = append(p.RunEvents, runBreakerEvent{RunID: ri.ID, Step: names[a.Step], AttemptRecord: a})
+		for _, st := range v.Steps {
+			for _, a := range st.Attempts {
+				if a.Kind == string(rebound.BreakerChanged) {
+					p.RunEvents = append(p.RunEvents, runBreakerEvent{RunID: ri.ID, Step: st.Name, AttemptRecord: a})
+				}
 			}
 		}
 	}

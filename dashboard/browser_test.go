@@ -12,8 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/rebound-go/rebound/dashboard"
-	"github.com/rebound-go/rebound/dashboard/dashboardtest"
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/internal/browsertest"
 )
 
 // TestBrowserApprove drives the dashboard in chromium: open the queue, open the run's publish
@@ -29,12 +29,12 @@ func TestBrowserApprove(t *testing.T) {
 			name = "Token"
 		}
 		t.Run(name, func(t *testing.T) {
-			ctx := dashboardtest.Browser(t)
+			ctx := browsertest.Browser(t)
 			b := setup(t, setupOpts{token: token})
 			srv := httptest.NewServer(b.srv)
 			t.Cleanup(srv.Close)
-			w, err := dashboard.NewWorker(dashboard.WorkerConfig{Runs: b.runs, Decisions: b.queue,
-				Registry: b.registry(), Interval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+			w, err := checkpoint.NewWorker(b.runner, checkpoint.WorkerConfig{Workflows: b.workflows(),
+				Interval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,28 +44,28 @@ func TestBrowserApprove(t *testing.T) {
 			t.Cleanup(func() { stop(); <-done })
 
 			b.escalatedRun(t, "run-browser")
-			dashboardtest.Do(t, ctx, "open the queue", chromedp.Navigate(srv.URL+"/escalations"))
+			browsertest.Do(t, ctx, "open the queue", chromedp.Navigate(srv.URL+"/escalations"))
 			if token != "" {
-				dashboardtest.SignIn(t, ctx, token)
+				browsertest.SignIn(t, ctx, token)
 			}
-			heading := dashboardtest.Get(t, ctx, "read the queue", chromedp.Text(chromedp.CSS("h1")))
+			heading := browsertest.Get(t, ctx, "read the queue", chromedp.Text(chromedp.CSS("h1")))
 			if heading != "Escalations" {
 				t.Fatalf("landed on %q, want the queue", heading)
 			}
 			shot(t, ctx, token == "", "queue")
-			id := dashboardtest.OpenEscalation(t, ctx, "run-browser", "publish")
+			id := browsertest.OpenEscalation(t, ctx, "run-browser", "publish")
 			shot(t, ctx, token == "", "escalation")
 			if id == "" {
 				t.Fatal("no escalation ID in the row's link")
 			}
-			body := dashboardtest.Get(t, ctx, "read the escalation", chromedp.Text(chromedp.CSS("main")))
+			body := browsertest.Get(t, ctx, "read the escalation", chromedp.Text(chromedp.CSS("main")))
 			for _, want := range []string{"irreversible_action", "Research topic: tides", "Audit trail"} {
 				if !strings.Contains(body, want) {
 					t.Errorf("escalation page lacks %q", want)
 				}
 			}
-			dashboardtest.Resolve(t, ctx, "approve", "", "ship it", "Alice Reviewer")
-			dashboardtest.WaitRunStatus(t, ctx, srv.URL, "run-browser", "completed")
+			browsertest.Resolve(t, ctx, "approve", "", "ship it", "Alice Reviewer")
+			browsertest.WaitRunStatus(t, ctx, srv.URL, "run-browser", "completed")
 			if b.publishN != 1 {
 				t.Errorf("publish ran %d times, want once", b.publishN)
 			}
@@ -77,9 +77,9 @@ func TestBrowserApprove(t *testing.T) {
 				t.Errorf("decision = %+v", it.Decision)
 			}
 			shot(t, ctx, token == "", "run")
-			dashboardtest.Do(t, ctx, "open the runs", chromedp.Navigate(srv.URL+"/runs"))
+			browsertest.Do(t, ctx, "open the runs", chromedp.Navigate(srv.URL+"/runs"))
 			shot(t, ctx, token == "", "runs")
-			dashboardtest.Do(t, ctx, "open the breakers", chromedp.Navigate(srv.URL+"/breakers"))
+			browsertest.Do(t, ctx, "open the breakers", chromedp.Navigate(srv.URL+"/breakers"))
 			shot(t, ctx, token == "", "breakers")
 		})
 	}
@@ -93,7 +93,7 @@ func shot(t *testing.T, ctx context.Context, want bool, name string) {
 	if dir == "" || !want {
 		return
 	}
-	if err := os.WriteFile(filepath.Join(dir, "test-"+name+".png"), dashboardtest.Screenshot(t, ctx), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "test-"+name+".png"), browsertest.Screenshot(t, ctx), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -32,21 +32,14 @@
 //
 // # Resuming runs
 //
-// A decision only records what the reviewer decided; the run continues when it runs again. A
-// Worker does that: it finds runs waiting on an escalation that has a decision, and resumes
-// each through a Registry of workflows by name (the name given to checkpoint.WithWorkflow when
-// the run started, with its recorded input):
+// A decision only records what the reviewer decided; the run continues when it runs again.
+// checkpoint.Worker, the resume worker, does that beside the dashboard (`rebound serve
+// --worker`): it asks the store for runs whose escalation has a decision and resumes each with
+// the workflow registered under the run's name (the map Runner.Resume takes):
 //
-//	reg := dashboard.Registry{
-//		"report": dashboard.Resume(runner, func(ctx context.Context, input json.RawMessage) (checkpoint.Workflow, error) {
-//			var in ReportInput
-//			if err := json.Unmarshal(input, &in); err != nil {
-//				return nil, err
-//			}
-//			return reportWorkflow(in), nil
-//		}),
-//	}
-//	w, err := dashboard.NewWorker(dashboard.WorkerConfig{Runs: store, Decisions: queue, Registry: reg})
+//	w, err := checkpoint.NewWorker(runner, checkpoint.WorkerConfig{
+//		Workflows: map[string]checkpoint.Workflow{"report": report},
+//	})
 //	...
 //	go w.Run(ctx)
 //

@@ -130,7 +130,7 @@ type escalationPage struct {
 	Audit    []escalate.AuditEntry
 	State    string // the state snapshot, indented
 	Run      *checkpoint.RunInfo
-	Step     *checkpoint.StepRecord
+	Step     *checkpoint.StepView
 	Attempts []checkpoint.AttemptRecord
 	// Done are the run's completed steps with their results: what an approval builds on.
 	Done     []doneStep
@@ -191,28 +191,23 @@ func (s *Server) loadEscalation(r *http.Request, id string) (escalationPage, err
 		}
 	}
 	if s.cfg.Runs != nil && it.RunID != "" {
-		rec, err := s.cfg.Runs.GetRun(ctx, it.RunID)
+		// checkpoint.Get verifies the journal; a damaged step's result is never shown.
+		v, err := checkpoint.Get(ctx, s.cfg.Runs, it.RunID)
 		switch {
-		case err == nil:
-			info := rec.RunInfo
+		case v != nil:
+			info := v.RunInfo
 			p.Run = &info
-			for i := range rec.Steps {
-				if rec.Steps[i].Name == it.Step {
-					p.Step = &rec.Steps[i]
+			for i := range v.Steps {
+				if v.Steps[i].Name == it.Step {
+					p.Step = &v.Steps[i]
 				}
 			}
-			fallback := map[int]string{}
-			for _, a := range rec.Attempts {
-				if p.Step != nil && a.Step == p.Step.Index {
-					p.Attempts = append(p.Attempts, a)
-				}
-				if a.Kind == "fallback_used" {
-					fallback[a.Step] = a.To
-				}
+			if p.Step != nil {
+				p.Attempts = p.Step.Attempts
 			}
-			for _, st := range rec.Steps {
-				if st.Status == checkpoint.StepCompleted && st.Name != it.Step {
-					p.Done = append(p.Done, doneStep{Name: st.Name, Result: preview(st.Result, 4000), Fallback: fallback[st.Index]})
+			for _, st := range v.Steps {
+				if st.Status == checkpoint.StepCompleted && st.Name != it.Step && st.Damaged == "" {
+					p.Done = append(p.Done, doneStep{Name: st.Name, Result: preview(st.Result, 4000), Fallback: st.Fallback})
 				}
 			}
 		case !errors.Is(err, checkpoint.ErrRunNotFound):

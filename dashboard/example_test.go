@@ -74,14 +74,17 @@ func ExampleWorker() {
 	srv.ServeHTTP(rec, req)
 	fmt.Println("resolve:", rec.Code)
 
-	w, _ := dashboard.NewWorker(dashboard.WorkerConfig{
-		Runs: runs, Decisions: queue, Logger: slog.New(slog.DiscardHandler),
-		Registry: dashboard.Registry{
-			"refund": dashboard.Resume(runner, func(_ context.Context, raw json.RawMessage) (checkpoint.Workflow, error) {
+	// The resume worker (package checkpoint) runs decided runs again with the workflows by name.
+	w, _ := checkpoint.NewWorker(runner, checkpoint.WorkerConfig{
+		Logger: slog.New(slog.DiscardHandler),
+		Workflows: map[string]checkpoint.Workflow{
+			"refund": func(ctx context.Context, run *checkpoint.Run) error {
 				var in input
-				err := json.Unmarshal(raw, &in)
-				return refund(in), err
-			}),
+				if err := run.DecodeInput(&in); err != nil {
+					return err
+				}
+				return refund(in)(ctx, run)
+			},
 		},
 	})
 	n, _ := w.Poll(ctx) // w.Run(ctx) polls until ctx ends

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -112,15 +111,12 @@ func (s *Server) pageRuns(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "runs", p)
 }
 
-// stepView is one step on a run's timeline, with the events of its attempts.
+// stepView is one step on a run's timeline: the verified step (checkpoint.Get), with what the
+// page shows of it.
 type stepView struct {
-	checkpoint.StepRecord
-	Events   []checkpoint.AttemptRecord
+	checkpoint.StepView
 	Failures int
-	// Fallback is set when a fallback answered the step: the source that did.
-	Fallback string
-	Result   string // the beginning of the recorded result
-	Duration time.Duration
+	Result   string // the beginning of the recorded result; empty for a damaged step
 }
 
 type runPage struct {
@@ -131,7 +127,9 @@ type runPage struct {
 	Breakers    []checkpoint.AttemptRecord
 	Escalations []escalate.Item
 	Messages    []rebound.Message
-	Damaged     []string
+	// Damaged lists the records that failed verification; their data is not shown.
+	Damaged []string
+	view    *checkpoint.RunView
 }
 
 func (p runPage) refreshSeconds() int {
@@ -141,54 +139,30 @@ func (p runPage) refreshSeconds() int {
 	return 0
 }
 
-// loadRun builds the run's timeline from its journal.
+// loadRun reads the run with checkpoint.Get, which verifies every record: a damaged run is
+// shown with its damaged records marked, never their data.
 func (s *Server) loadRun(r *http.Request, id string) (runPage, error) {
 	if s.cfg.Runs == nil {
 		return runPage{}, errNoRuns
 	}
-	rec, err := s.cfg.Runs.GetRun(r.Context(), id)
-	if err != nil {
+	v, err := checkpoint.Get(r.Context(), s.cfg.Runs, id)
+	if v == nil {
 		return runPage{}, err
 	}
-	p := runPage{Now: s.now(), Run: rec.RunInfo, Input: indentJSON(rec.Input)}
-	steps := append([]checkpoint.StepRecord(nil), rec.Steps...)
-	sort.Slice(steps, func(i, j int) bool { return steps[i].Index < steps[j].Index })
-	byIndex := make(map[int]int, len(steps))
-	for _, st := range steps {
-		v := stepView{StepRecord: st, Result: preview(st.Result, 600)}
-		if !st.StartedAt.IsZero() && !st.FinishedAt.IsZero() {
-			v.Duration = st.FinishedAt.Sub(st.StartedAt)
+	// err, beside a view, is the *CorruptError of a damaged run: v.Damaged lists its records.
+	p := runPage{Now: s.now(), Run: v.RunInfo, Input: indentJSON(v.Input), Messages: v.Messages,
+		Damaged: v.Damaged, view: v}
+	for _, st := range v.Steps {
+		sv := stepView{StepView: st, Result: preview(st.Result, 600)}
+		for _, a := range st.Attempts {
+			switch a.Kind {
+			case string(rebound.AttemptFailed):
+				sv.Failures++
+			case string(rebound.BreakerChanged):
+				p.Breakers = append(p.Breakers, a)
+			}
 		}
-		byIndex[st.Index] = len(p.Steps)
-		p.Steps = append(p.Steps, v)
-	}
-	for _, a := range rec.Attempts {
-		if a.Kind == string(rebound.BreakerChanged) {
-			p.Breakers = append(p.Breakers, a)
-		}
-		i, ok := byIndex[a.Step]
-		if !ok {
-			continue
-		}
-		v := &p.Steps[i]
-		v.Events = append(v.Events, a)
-		switch a.Kind {
-		case string(rebound.AttemptFailed):
-			v.Failures++
-		case string(rebound.FallbackUsed):
-			v.Fallback = a.To
-		}
-	}
-	for _, m := range rec.Messages {
-		var msg rebound.Message
-		if err := json.Unmarshal(m.Body, &msg); err != nil {
-			p.Damaged = append(p.Damaged, fmt.Sprintf("message %d: %v", m.Seq, err))
-			continue
-		}
-		p.Messages = append(p.Messages, msg)
-		if i, ok := byIndex[m.Step]; ok && msg.Degraded && p.Steps[i].Fallback == "" {
-			p.Steps[i].Fallback = cmpOr(msg.Source, "a fallback")
-		}
+		p.Steps = append(p.Steps, sv)
 	}
 	items, err := s.cfg.Escalations.List(r.Context(), escalate.Filter{RunID: id})
 	if err != nil {
@@ -243,11 +217,4 @@ func preview(b []byte, n int) string {
 		cut--
 	}
 	return text[:cut] + "…"
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -40,8 +40,8 @@ type Config struct {
 	// Set per Resilient call, with Breaker's settings.
 	Breakers *breaker.Set
 	// Breaker is the settings of the breakers of a Set created because Breakers is nil. Zero:
-	// breaker's defaults (open after 5 failures in a row or a 50 % failure rate, 5 s first open
-	// time doubling to 60 s, 2 successful probes to close; 429s are not failures). Config.Hook
+	// breaker's defaults (open after 5 failures in a row or a 50 % failure rate, a probe every
+	// 1–1.2 s while open, 2 successful probes to close; 429s are not failures). Config.Hook
 	// is added to its Hook.
 	Breaker breaker.Settings
 	// Limiter paces the calls so that they stay under the provider's rate limit, learning it

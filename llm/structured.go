@@ -34,7 +34,8 @@ type StructuredConfig[T any] struct {
 }
 
 // MalformedError is the last answer of a Structured call that never produced a usable value.
-// Structured returns it inside a *rebound.Error of class malformed.
+// Structured returns it inside a *rebound.Error of class malformed, the last failure of a
+// *rebound.GiveUpError.
 type MalformedError struct {
 	// Answer is the model's last answer, as it came.
 	Answer string
@@ -50,12 +51,26 @@ func (e *MalformedError) Error() string {
 
 func (e *MalformedError) Unwrap() error { return e.Err }
 
+// LastAnswer returns the refused answer and why it was refused: what a person shown the
+// escalation of a step that gave up on it needs (package checkpoint puts it in the escalation).
+func (e *MalformedError) LastAnswer() (answer, refused string) {
+	why := ""
+	if e.Err != nil {
+		why = e.Err.Error()
+	}
+	return e.Answer, why
+}
+
 // Structured asks m for a JSON value of type T and decodes it. A soft failure (an answer that
 // is not JSON, JSON of the wrong shape, a Validate error, or a max_tokens stop) is sent back:
 // the answer is appended as an assistant turn and the failure as a user turn asking for a
 // corrected answer (after a max_tokens stop, with MaxTokens doubled), at most MaxRepairs times.
-// Then Structured fails with a *rebound.Error of class malformed whose Err is a
-// *MalformedError carrying the last answer. Failures of m itself are returned as they are.
+// Then Structured gives up: repairs spent are retries spent, so it fails with a
+// *rebound.GiveUpError (reason exhausted, errors.Is rebound.ErrGaveUp) whose last failure is a
+// *rebound.Error of class malformed wrapping a *MalformedError with the last answer. Inside a
+// checkpoint step that give-up escalates by default (max_retries_exceeded, with the last answer
+// and why it was refused), so a person can answer in its place or ask for a retry. Failures of
+// m itself are returned as they are.
 //
 // The Response is that of the answer used (or the last one, on a soft failure).
 func Structured[T any](ctx context.Context, m Model, req Request, c StructuredConfig[T]) (T, *Response, error) {
@@ -94,11 +109,11 @@ func Structured[T any](ctx context.Context, m Model, req Request, c StructuredCo
 			return v, resp, nil
 		}
 		if answers > c.MaxRepairs {
-			return zero, resp, &rebound.Error{
+			return zero, resp, &rebound.GiveUpError{Reason: rebound.Exhausted, Attempts: answers, Last: &rebound.Error{
 				Class:   rebound.ClassMalformed,
 				Message: fmt.Sprintf("%s: no usable answer after %d", m.Name(), answers),
 				Err:     &MalformedError{Answer: resp.Text, Answers: answers, Err: soft},
-			}
+			}}
 		}
 		if resp.Truncated() {
 			// Doubled, but never past MaxTokensCap (nor lowered below what was asked).

@@ -84,6 +84,11 @@ func TestStructuredGivesUpMalformed(t *testing.T) {
 	if c, _ := rebound.Classify(err); c != rebound.ClassMalformed {
 		t.Fatalf("class %v (%v)", c, err)
 	}
+	// Repairs spent are retries spent: a give-up, which a checkpoint step escalates.
+	var gu *rebound.GiveUpError
+	if !errors.As(err, &gu) || gu.Reason != rebound.Exhausted || gu.Attempts != 3 {
+		t.Fatalf("got %v, want a GiveUpError (exhausted, 3 attempts)", err)
+	}
 	var me *llm.MalformedError
 	if !errors.As(err, &me) || me.Answer != "never" || me.Answers != 3 {
 		t.Fatalf("%+v", me)

@@ -4,10 +4,12 @@
 // A Limiter learns the limit from the provider's own words: the anthropic-ratelimit-* and
 // x-ratelimit-* headers of every response (limit, remaining, reset, for requests and for
 // tokens) and its 429s (retry-after-ms, retry-after). Before each call, Wait admits the call
-// when the provider's bucket, as last reported and refilled since at the pace its reset time
-// implies, minus the calls admitted after that report, still holds the call's cost (one request
-// and its estimated tokens); otherwise the call waits its turn, with jitter, bounded by its
-// context. After the call, Permit.Observe reports the response.
+// when the provider's bucket, as last reported, refilled since at the rate the reports prove
+// (from each report's reset, and from pairs of reports: what the bucket gained while the calls
+// in between were taken from it), minus the calls that report did not count, still holds the
+// call's cost (one request and its estimated tokens); otherwise the call waits its turn, bounded
+// by its context. A request limit bounds the rate, not the calls in flight. After the call,
+// Permit.Observe reports the response.
 //
 //	lim := ratelimit.New(ratelimit.Config{Name: "anthropic/team-a"})
 //	p, err := lim.Wait(ctx, estimatedTokens)

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -54,12 +55,24 @@ type Config struct {
 // Limiter paces the calls that share one provider key, from what the provider says about the
 // key's limits: the anthropic-ratelimit-* and x-ratelimit-* headers of every response (limit,
 // remaining, reset, for requests and for tokens) and its 429s. It admits a call when the
-// provider's bucket, as last reported and refilled since at the pace its reset time implies,
-// minus the calls the report may not have counted (those admitted after the reported one, and
-// those still in flight), still holds the call's cost plus a reserve; otherwise the call waits
-// its turn. 429s then become rare rather than the control signal.
+// provider's bucket, as last reported, refilled since at the rate the reports prove and spent by
+// every call the report may not have counted (those admitted after the reported one, those still
+// in flight, those admitted just before it), still holds the call's cost plus a reserve;
+// otherwise the call waits its turn. 429s then become rare rather than the control signal.
 //
-// Waiters are served in order of arrival, so no caller starves while others pass. Before any
+// A request limit bounds the rate of calls, not the number in flight: each call not yet counted
+// is taken from the bucket as it stood when the call was admitted, refilled up to its size, so
+// with 1 s answers and a limit of 20 a second about 20 calls are in flight at once.
+//
+// The refill rate is proved from the reports, never guessed upwards: from one report (the
+// bucket gains what it lacks by the reset; a reset rounded up to the second, as Anthropic's are,
+// only lowers the bound) and from pairs of reports up to 10 s apart (the bucket held r1, lost the
+// n calls counted in between, and held r2, so it gained r2-r1+n, within one call for the
+// rounding of remaining). A limit of 20 a second with a burst of 5 and whole-second resets is
+// paced at 19–20 a second, not at the 3.75 one report proves; a proved rate is trusted 30 s.
+//
+// Waiters are served in order of arrival, so no caller starves while others pass; only the head
+// of the queue waits for its turn, the others sleep until they are the head. Before any
 // response, one call at a time is admitted (a probe). A provider that sends no rate-limit
 // headers is not paced, except that a 429 without them blocks every call for its delay; nor is
 // one that stopped sending them, once the reset of its last report has passed, until a response
@@ -78,75 +91,12 @@ type Limiter struct {
 	blocked   time.Time // no call before this (a 429's delay)
 	requests  bucket
 	tokens    bucket
-	sends     []send   // admissions not yet both observed and seen by every report, oldest first
-	seq       uint64   // admissions so far
-	inflight  int      // admissions in sends not yet observed
-	queue     []uint64 // tickets of the waiters, in order of arrival
-	tickets   uint64
-	wake      chan struct{}
+	sends     []send    // admissions not yet both observed and seen by every report, oldest first
+	seq       uint64    // admissions so far
+	inflight  int       // admissions in sends not yet observed
+	queue     list.List // of *waiter, in order of arrival; only the head waits for its turn
 	admitted  int64
 	throttled int64
-}
-
-type send struct {
-	seq    uint64
-	at     time.Time
-	tokens float64
-	done   bool // its response was observed
-}
-
-// bucket is what the provider reported on one limit: the report of the latest admission that
-// has reported, and the refill rate the reports prove.
-type bucket struct {
-	have    bool
-	limit   float64
-	reports []report // at most one
-	// bare is the latest admission whose response said nothing of this limit.
-	bare uint64
-	// rate is the highest refill rate (per second) that a report of the last rateMemory proves
-	// the bucket to have, and rateAt when it was proved.
-	rate   float64
-	rateAt time.Time
-}
-
-// rateMemory is how long a proven refill rate is trusted without a report proving it again.
-const rateMemory = 30 * time.Second
-
-// report is one response's word on a bucket: it held remaining of limit when the call admitted
-// at snap (the seq-th admission) arrived, and will be full at reset.
-type report struct {
-	remaining float64
-	seq       uint64
-	snap      time.Time
-	reset     time.Time
-	resetIn   time.Duration // the reset as a duration from the provider's figures, if sent so
-}
-
-// add records a report if it is of a later admission than the one kept, and the refill rate it
-// proves: the bucket gains at least limit-remaining-1 by reset (remaining is rounded down; a
-// reset may be rounded up, as Anthropic's whole seconds are), so its rate is at least that over
-// the time from snap to reset.
-func (b *bucket) add(now time.Time, limit float64, r report) {
-	if b.have && limit != b.limit {
-		b.rate, b.rateAt = 0, time.Time{}
-	}
-	// A reset sent as a duration counts from when the provider took its figures, not from when
-	// the answer came back: it proves the rate without the answer's latency in the way.
-	span := r.reset.Sub(r.snap)
-	if r.resetIn > 0 {
-		span = r.resetIn
-	}
-	if gain := limit - r.remaining - 1; gain > 0 && span > 0 {
-		proved := gain / span.Seconds()
-		if proved >= b.rate || now.Sub(b.rateAt) > rateMemory {
-			b.rate, b.rateAt = proved, now
-		}
-	}
-	if b.have && len(b.reports) > 0 && r.seq < b.reports[0].seq && limit == b.limit {
-		return
-	}
-	b.have, b.limit = true, limit
-	b.reports = append(b.reports[:0], r)
 }
 
 // New returns a Limiter with c's defaults filled in.
@@ -175,7 +125,28 @@ func New(c Config) *Limiter {
 	if c.Rand == nil {
 		c.Rand = rand.Float64
 	}
-	return &Limiter{cfg: c, wake: make(chan struct{})}
+	return &Limiter{cfg: c}
+}
+
+// waiter is a caller of Wait in the queue. Its channel (of capacity 1) is signalled when it
+// becomes the head, and while it is the head when a response may have changed its turn.
+type waiter struct {
+	wake chan struct{}
+}
+
+// signal wakes w without blocking; a signal already pending is enough.
+func (w *waiter) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// signalHead wakes the waiter at the head of the queue, if any. l.mu is held.
+func (l *Limiter) signalHead() {
+	if e := l.queue.Front(); e != nil {
+		e.Value.(*waiter).signal()
+	}
 }
 
 // Permit is an admitted call. Report the provider's response with Observe (or ObserveAt), once:
@@ -207,38 +178,27 @@ func (l *Limiter) Wait(ctx context.Context, tokens int) (Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return Permit{}, err
 	}
+	w := &waiter{wake: make(chan struct{}, 1)}
 	l.mu.Lock()
-	l.tickets++
-	ticket := l.tickets
-	l.queue = append(l.queue, ticket)
+	e := l.queue.PushBack(w)
 	l.mu.Unlock()
-	admitted := false
-	defer func() {
-		if !admitted {
-			l.mu.Lock()
-			l.dequeue(ticket)
-			l.broadcast()
-			l.mu.Unlock()
-		}
-	}()
 	for {
 		now := time.Now()
 		l.mu.Lock()
-		head := l.queue[0] == ticket
-		var p Permit
+		head := l.queue.Front() == e
 		var d time.Duration
-		var gate bool
+		var gate, wakeable bool
 		if head {
+			var p Permit
 			p, d, gate = l.allow(now, tokens)
 			if d == 0 {
-				l.dequeue(ticket)
-				l.broadcast()
-				admitted = true
+				l.queue.Remove(e)
+				l.signalHead() // the next in line may go too
 				l.mu.Unlock()
 				return p, nil
 			}
+			wakeable = l.wakeable()
 		}
-		wake := l.wake
 		l.mu.Unlock()
 
 		var t *time.Timer
@@ -247,7 +207,8 @@ func (l *Limiter) Wait(ctx context.Context, tokens int) (Permit, error) {
 			if gate {
 				d = l.jitter(d)
 			}
-			if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) && !l.wakeable() {
+			if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) && !wakeable {
+				l.leave(e)
 				return Permit{}, &waitError{name: l.cfg.Name, wait: d}
 			}
 			t = time.NewTimer(d)
@@ -258,9 +219,10 @@ func (l *Limiter) Wait(ctx context.Context, tokens int) (Permit, error) {
 			if t != nil {
 				t.Stop()
 			}
+			l.leave(e)
 			return Permit{}, ctx.Err()
 		case <-timer:
-		case <-wake:
+		case <-w.wake:
 			if t != nil {
 				t.Stop()
 			}
@@ -268,38 +230,21 @@ func (l *Limiter) Wait(ctx context.Context, tokens int) (Permit, error) {
 	}
 }
 
-func (l *Limiter) dequeue(ticket uint64) {
-	for i, t := range l.queue {
-		if t == ticket {
-			l.queue = append(l.queue[:i], l.queue[i+1:]...)
-			return
-		}
+// leave takes a waiter that gives up out of the queue, handing the head's turn on if it had it.
+func (l *Limiter) leave(e *list.Element) {
+	l.mu.Lock()
+	head := l.queue.Front() == e
+	l.queue.Remove(e)
+	if head {
+		l.signalHead()
 	}
-}
-
-// broadcast wakes every waiter. l.mu is held.
-func (l *Limiter) broadcast() {
-	close(l.wake)
-	l.wake = make(chan struct{})
+	l.mu.Unlock()
 }
 
 // wakeable reports whether a response may shorten the wait: calls are in flight whose reports
-// may show more room than the estimate.
+// may show more room than the estimate. l.mu is held.
 func (l *Limiter) wakeable() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.probing {
-		return true
-	}
-	if !l.headers {
-		return false
-	}
-	for _, s := range l.sends {
-		if !s.done {
-			return true
-		}
-	}
-	return false
+	return l.probing || l.headers && l.inflight > 0
 }
 
 func (l *Limiter) jitter(d time.Duration) time.Duration {
@@ -338,11 +283,11 @@ func (l *Limiter) allow(now time.Time, tokens int) (p Permit, wait time.Duration
 		return l.admit(now, tokens, true), 0, false
 	}
 	for _, r := range l.requests.reports {
-		wait = max(wait, r.waitFor(now, l.requests.limit, l.requests.rate, 1, l.uncounted(now, r, false), l.cfg.Reserve))
+		wait = max(wait, l.waitFor(now, &l.requests, r, 1, false))
 	}
 	if tokens > 0 {
 		for _, r := range l.tokens.reports {
-			wait = max(wait, r.waitFor(now, l.tokens.limit, l.tokens.rate, float64(tokens), l.uncounted(now, r, true), l.cfg.Reserve))
+			wait = max(wait, l.waitFor(now, &l.tokens, r, float64(tokens), true))
 		}
 	}
 	if wait > 0 {
@@ -369,72 +314,6 @@ func (l *Limiter) admit(now time.Time, tokens int, probe bool) Permit {
 	return Permit{l: l, sent: now, seq: l.seq, probe: probe}
 }
 
-// reorderWindow is how much earlier than the reported call a call may have been admitted and
-// still have reached the provider after it: such calls are counted as not in the report.
-const reorderWindow = 100 * time.Millisecond
-
-// uncounted is what report r may not have counted: the calls admitted after it, those still in
-// flight (they may reach the provider after it), and those admitted shortly before it (they may
-// have reached the provider after it).
-func (l *Limiter) uncounted(now time.Time, r report, tokens bool) float64 {
-	var n float64
-	edge := r.snap.Add(-reorderWindow)
-	pending := l.inflight
-	for i := len(l.sends) - 1; i >= 0; i-- {
-		s := l.sends[i]
-		inFlight := !s.done && now.Sub(s.at) < inFlightFor
-		if !s.done {
-			pending--
-		}
-		if s.seq > r.seq || (s.seq < r.seq && !s.at.Before(edge)) || inFlight {
-			if tokens {
-				n += s.tokens
-			} else {
-				n++
-			}
-		} else if s.at.Before(edge) && pending <= 0 {
-			break // older ones are all observed and well before the report
-		}
-	}
-	return n
-}
-
-// level is the bucket's estimated content at now by this report, before the calls it did not
-// count: a lower bound, refilled since the report at a rate the reports prove (see
-// bucket.add), and full at the reset.
-func (r report) level(now time.Time, limit, rate float64) float64 {
-	if !now.After(r.snap) {
-		return r.remaining
-	}
-	if !now.Before(r.reset) {
-		return limit
-	}
-	return min(limit, r.remaining+rate*now.Sub(r.snap).Seconds())
-}
-
-// waitFor returns how long until the bucket holds cost plus the reserve, beyond what the report
-// did not count (0: now).
-func (r report) waitFor(now time.Time, limit, rate, cost, uncounted, reserve float64) time.Duration {
-	need := min(cost+reserve*limit, limit) + uncounted
-	if r.level(now, limit, rate) >= need {
-		return 0
-	}
-	if need > limit {
-		// The estimate cannot get there by refilling alone: the calls in flight must report.
-		return 50 * time.Millisecond
-	}
-	at := r.reset // full then
-	if rate > 0 {
-		if t := r.snap.Add(time.Duration((need - r.remaining) / rate * float64(time.Second))); t.Before(at) {
-			at = t
-		}
-	}
-	if !at.After(now) {
-		return time.Millisecond
-	}
-	return max(at.Sub(now), time.Millisecond)
-}
-
 // Observe reports the response to the admitted call, reading the clock: its status (0 when no
 // response came) and its header (nil when none).
 func (p Permit) Observe(h http.Header, status int) { p.ObserveAt(time.Now(), h, status) }
@@ -456,22 +335,18 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 	if p.probe {
 		l.probing = false
 	}
-	for i := len(l.sends) - 1; i >= 0; i-- {
-		if l.sends[i].seq == p.seq {
-			if !l.sends[i].done {
-				l.sends[i].done = true
-				l.inflight--
-			}
-			break
-		}
+	if i := l.sendIndex(p.seq); i >= 0 && !l.sends[i].done {
+		l.sends[i].done = true
+		l.sends[i].spent = status != 0 && status != http.StatusTooManyRequests
+		l.inflight--
 	}
 	if ok {
 		l.known, l.headers = true, true
 		if req.Known {
-			l.requests.add(now, float64(req.Limit), report{remaining: float64(req.Remaining), seq: p.seq, snap: p.sent, reset: req.Reset, resetIn: req.ResetIn})
+			l.requests.add(now, float64(req.Limit), report{remaining: float64(req.Remaining), seq: p.seq, snap: p.sent, reset: req.Reset, resetIn: req.ResetIn}, l.spent)
 		}
 		if tok.Known {
-			l.tokens.add(now, float64(tok.Limit), report{remaining: float64(tok.Remaining), seq: p.seq, snap: p.sent, reset: tok.Reset, resetIn: tok.ResetIn})
+			l.tokens.add(now, float64(tok.Limit), report{remaining: float64(tok.Remaining), seq: p.seq, snap: p.sent, reset: tok.Reset, resetIn: tok.ResetIn}, nil)
 		}
 	} else if status != 0 {
 		l.known = true
@@ -497,7 +372,37 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 	}
 	l.expire(now)
 	l.prune(now)
-	l.broadcast()
+	l.signalHead()
+}
+
+// sendIndex returns the index in l.sends of the seq-th admission, or -1 if it is no longer
+// kept. Admissions are numbered in order and kept as a contiguous run. l.mu is held.
+func (l *Limiter) sendIndex(seq uint64) int {
+	if len(l.sends) == 0 || seq < l.sends[0].seq {
+		return -1
+	}
+	i := int(seq - l.sends[0].seq)
+	if i >= len(l.sends) || l.sends[i].seq != seq {
+		return -1
+	}
+	return i
+}
+
+// spent counts the calls between reports h and r that surely took a request from the bucket
+// after h's call and by r's: answered and not by a 429, admitted more than reorderWindow after
+// h's call and before r's (a call admitted close to either may have reached the provider on the
+// other side of it), and r's own call. Those still in flight, and those no longer kept, are not
+// counted: the count is a lower bound. l.mu is held.
+func (l *Limiter) spent(h, r report) float64 {
+	n := 1.0 // r's own call
+	from, to := h.snap.Add(reorderWindow), r.snap.Add(-reorderWindow)
+	for i := max(l.sendIndex(h.seq+1), 0); i < len(l.sends) && l.sends[i].seq < r.seq; i++ {
+		s := l.sends[i]
+		if s.seq > h.seq && s.spent && s.at.After(from) && s.at.Before(to) {
+			n++
+		}
+	}
+	return n
 }
 
 // expire forgets the reports that the provider stopped renewing: a report whose reset has passed
@@ -512,6 +417,7 @@ func (l *Limiter) expire(now time.Time) bool {
 	for _, b := range []*bucket{&l.requests, &l.tokens} {
 		if len(b.reports) > 0 && b.bare > b.reports[0].seq && !now.Before(b.reports[0].reset) {
 			b.reports = b.reports[:0]
+			b.hist = b.hist[:0]
 			forgot = true
 		}
 	}
@@ -543,8 +449,18 @@ func (l *Limiter) prune(now time.Time) {
 			}
 		}
 	}
+	// Keep the admissions since the oldest report of the requests' history, to count the calls
+	// between two reports (see bucket.add).
+	keep := l.seq
+	h := &l.requests.hist
+	for len(*h) > 0 && now.Sub((*h)[0].snap) > histSpan {
+		*h = (*h)[1:]
+	}
+	if len(l.requests.hist) > 0 {
+		keep = l.requests.hist[0].seq
+	}
 	i := 0
-	for i < len(l.sends) && l.sends[i].at.Before(edge) && (l.sends[i].done || now.Sub(l.sends[i].at) >= inFlightFor) {
+	for i < len(l.sends) && l.sends[i].at.Before(edge) && l.sends[i].seq <= keep && (l.sends[i].done || now.Sub(l.sends[i].at) >= inFlightFor) {
 		if !l.sends[i].done {
 			l.inflight--
 		}

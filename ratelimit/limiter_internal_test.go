@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"testing"
@@ -99,7 +100,75 @@ func TestOneLimitStopsReporting(t *testing.T) {
 	l.mu.Lock()
 	n := len(l.sends)
 	l.mu.Unlock()
-	if n > 128 || admitted < 19000 { // kept: those within the reorder window of the latest report
+	// Kept: those within the reorder window of the latest report, and those since the oldest
+	// report of the history the refill rate is proved from (at most maxPairCalls).
+	if n > maxPairCalls+16 || admitted < 19000 {
 		t.Errorf("admitted %d of 20000; %d admissions kept", admitted, n)
+	}
+}
+
+// TestRateFromRoundedResets: the refill rate the limiter infers from a provider's headers, for
+// a true 20 requests a second with buckets of 20, 5 and 2, Anthropic's resets (RFC 3339, rounded
+// up to the whole second) and OpenAI's (a duration rounded to the millisecond), while calls go
+// out at 19 a second and are answered at once: after 10 s it is within 5 % of the truth and never
+// above it. (From one report at a time, a burst of 5 under whole-second resets proved 3.75/s.)
+func TestRateFromRoundedResets(t *testing.T) {
+	const rps = 20.0
+	for _, openai := range []bool{false, true} {
+		for _, burst := range []float64{20, 5, 2} {
+			l := New(Config{Reserve: -1})
+			start := time.Date(2026, 11, 28, 12, 0, 0, 300_000_000, time.UTC)
+			level, last := burst, start
+			var rate float64
+			for i := range 190 {
+				now := start.Add(time.Duration(float64(i) * float64(time.Second) / 19))
+				p, d := l.AllowAt(now, 0)
+				if d != 0 {
+					continue // the limiter holds it back: it is not sent
+				}
+				level = min(burst, level+now.Sub(last).Seconds()*rps)
+				last = now
+				h := http.Header{}
+				status := http.StatusOK
+				if level < 1 {
+					status = http.StatusTooManyRequests
+				} else {
+					level--
+				}
+				remaining := strconv.Itoa(int(level))
+				untilFull := time.Duration((burst - level) / rps * float64(time.Second))
+				if openai {
+					h.Set("x-ratelimit-limit-requests", strconv.Itoa(int(burst)))
+					h.Set("x-ratelimit-remaining-requests", remaining)
+					h.Set("x-ratelimit-reset-requests", untilFull.Round(time.Millisecond).String())
+				} else {
+					full := now.Add(untilFull)
+					if full.Nanosecond() != 0 {
+						full = full.Truncate(time.Second).Add(time.Second)
+					}
+					h.Set("anthropic-ratelimit-requests-limit", strconv.Itoa(int(burst)))
+					h.Set("anthropic-ratelimit-requests-remaining", remaining)
+					h.Set("anthropic-ratelimit-requests-reset", full.Format(time.RFC3339))
+				}
+				p.ObserveAt(now, h, status)
+				l.mu.Lock()
+				rate = l.requests.rate
+				l.mu.Unlock()
+				if rate > rps {
+					t.Fatalf("openai %v, burst %v: after call %d the inferred rate is %.3f/s, above the true %v/s", openai, burst, i, rate, rps)
+				}
+			}
+			// Anthropic's: every answer reports a full bucket (the calls go out at 19/s), so the
+			// pairs of reports prove exactly the 19/s taken out of it. OpenAI's: a full bucket's
+			// reset of "50ms" is exact to half a millisecond, 1/50.5ms.
+			want := 19.0
+			if openai {
+				want = 1 / 0.0505
+			}
+			if math.Abs(rate-want) > 0.001 {
+				t.Errorf("openai %v, burst %v: inferred rate %.3f/s after 10 s, want %.3f/s", openai, burst, rate, want)
+			}
+			t.Logf("openai %v, burst %v: %.3f/s", openai, burst, rate)
+		}
 	}
 }

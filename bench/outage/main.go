@@ -1,7 +1,8 @@
 // Command outage measures how agents fare when their primary model goes down: 32 agents call
 // a primary model (anthropic/claude-sonnet-4-5 on fakellm), which answers 529 overloaded to
-// everything from 1/3 to 2/3 of a 30 s run, while a fallback model (openai/gpt-4o on the same
-// fake) stays healthy. Strategies, run one after another on fresh servers:
+// everything for an outage of 10 s, then of 20 s (10 s into the run, 10 s before its end), while
+// a fallback model (openai/gpt-4o on the same fake) stays healthy. Strategies, run one after
+// another on fresh servers, once per outage length:
 //
 //	rebound        llm.Fallback(llm.Resilient(primary), llm.Resilient(fallback)) with one
 //	               breaker set and one retry budget
@@ -14,8 +15,8 @@
 // the time from the primary's recovery to its first served call, next to the breaker's open
 // time in force at the recovery.
 //
-//	go run ./outage                 # 30 s per strategy
-//	go run ./outage -duration 9s    # a quick look (outage from 3 s to 6 s)
+//	go run ./outage                           # outages of 10 s and 20 s, 30 s and 40 s a strategy
+//	go run ./outage -outages 3s -lead 3s -tail 3s    # a quick look
 package main
 
 import (
@@ -47,18 +48,23 @@ import (
 
 // Config is one run of the benchmark.
 type Config struct {
-	Agents     int
-	Latency    time.Duration
-	Duration   time.Duration
-	Strategies []string
+	Agents  int
+	Latency time.Duration
+	// Lead is the run before the outage, Outage the outage's length, Tail the run after it.
+	Lead, Outage, Tail time.Duration
+	Strategies         []string
 }
 
 // outage returns when the primary is down, measured from the start of the run.
-func (c Config) outage() (from, to time.Duration) { return c.Duration / 3, 2 * c.Duration / 3 }
+func (c Config) outage() (from, to time.Duration) { return c.Lead, c.Lead + c.Outage }
+
+// duration is the length of the run.
+func (c Config) duration() time.Duration { return c.Lead + c.Outage + c.Tail }
 
 // Result is one strategy's figures.
 type Result struct {
 	Strategy        string
+	Outage          time.Duration
 	InOutage        int64 // logical calls started during the outage
 	PrimaryRequests int64 // requests the primary received for them (started during the outage)
 	Answered        int64 // calls started during the outage that were answered
@@ -193,9 +199,9 @@ func runOne(c Config, name string, mk func(setup) call) Result {
 	}
 	start := time.Now() // the script's time windows count from its load, just before
 	do := mk(setup{srv: srv, hook: hook, begin: start})
-	ctx, cancel := context.WithTimeout(context.Background(), c.Duration)
+	ctx, cancel := context.WithTimeout(context.Background(), c.duration())
 	defer cancel()
-	r := Result{Strategy: name}
+	r := Result{Strategy: name, Outage: c.Outage}
 	outFrom, outTo := start.Add(from), start.Add(to)
 	var wg sync.WaitGroup
 	for range c.Agents {
@@ -260,13 +266,12 @@ func runOne(c Config, name string, mk func(setup) call) Result {
 	return r
 }
 
-// Print writes the table of results.
+// Print writes the table of results (of one or more outage lengths).
 func Print(w io.Writer, c Config, rs []Result) {
-	from, to := c.outage()
-	fmt.Fprintf(w, "%d agents; the primary (anthropic/%s) answers 529 from t=%s to t=%s of a %s run; the fallback (openai/%s) is healthy; answers after %s\n\n",
-		c.Agents, primaryID, from, to, c.Duration, fallbackID, c.Latency)
-	fmt.Fprintln(w, "| strategy | primary requests per call started in the outage | calls of the outage answered | by the fallback, marked degraded | calls failed (whole run) | primary serving again after the outage | breaker open time in force |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|")
+	fmt.Fprintf(w, "%d agents; the primary (anthropic/%s) answers 529 from t=%s for the outage's length, then %s more; the fallback (openai/%s) is healthy; answers after %s\n\n",
+		c.Agents, primaryID, c.Lead, c.Tail, fallbackID, c.Latency)
+	fmt.Fprintln(w, "| outage | strategy | primary requests per call started in the outage | calls of the outage answered | by the fallback, marked degraded | calls failed (whole run) | primary serving again after the outage | breaker open time in force |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---|---:|")
 	for _, r := range rs {
 		per, answered := 0.0, 0.0
 		if r.InOutage > 0 {
@@ -281,28 +286,40 @@ func Print(w io.Writer, c Config, rs []Result) {
 		if r.OpenTime > 0 {
 			open = r.OpenTime.Round(10 * time.Millisecond).String()
 		}
-		fmt.Fprintf(w, "| %s | %.2f | %.1f %% (%d of %d) | %d | %d | %s | %s |\n",
-			r.Strategy, per, 100*answered, r.Answered, r.InOutage, r.Degraded, r.Failed, rec, open)
+		fmt.Fprintf(w, "| %s | %s | %.2f | %.1f %% (%d of %d) | %d | %d | %s | %s |\n",
+			r.Outage, r.Strategy, per, 100*answered, r.Answered, r.InOutage, r.Degraded, r.Failed, rec, open)
 	}
 }
 
 func main() {
 	var c Config
-	var strats string
+	var strats, outages string
 	flag.IntVar(&c.Agents, "agents", 32, "concurrent agents")
 	flag.DurationVar(&c.Latency, "latency", 100*time.Millisecond, "time the fake takes to answer")
-	flag.DurationVar(&c.Duration, "duration", 30*time.Second, "run time of each strategy (the outage is its middle third)")
+	flag.DurationVar(&c.Lead, "lead", 10*time.Second, "run time before the outage")
+	flag.DurationVar(&c.Tail, "tail", 10*time.Second, "run time after the outage")
+	flag.StringVar(&outages, "outages", "10s,20s", "comma-separated outage lengths, one run of every strategy each")
 	flag.StringVar(&strats, "strategies", "rebound,sdk-default,naive-article", "comma-separated strategies to run")
 	flag.Parse()
 	c.Strategies = strings.Split(strats, ",")
-	if c.Agents < 1 || c.Duration <= 0 {
-		fmt.Fprintln(os.Stderr, "outage: -agents and -duration must be positive")
+	if c.Agents < 1 || c.Lead <= 0 || c.Tail <= 0 {
+		fmt.Fprintln(os.Stderr, "outage: -agents, -lead and -tail must be positive")
 		os.Exit(2)
 	}
-	rs, err := Run(c)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "outage:", err)
-		os.Exit(1)
+	var all []Result
+	for _, o := range strings.Split(outages, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(o))
+		if err != nil || d <= 0 {
+			fmt.Fprintf(os.Stderr, "outage: -outages: %q is not a positive duration\n", o)
+			os.Exit(2)
+		}
+		c.Outage = d
+		rs, err := Run(c)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "outage:", err)
+			os.Exit(1)
+		}
+		all = append(all, rs...)
 	}
-	Print(os.Stdout, c, rs)
+	Print(os.Stdout, c, all)
 }

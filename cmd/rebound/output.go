@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
-
-	tea "charm.land/bubbletea/v2"
 
 	"github.com/rebound-go/rebound"
 )
@@ -106,8 +103,7 @@ func orUnknown(s string) string {
 type runDisplay struct {
 	progress *progress
 	hook     rebound.Hook
-	live     *tea.Program
-	liveDone chan struct{}
+	live     *liveView
 }
 
 // newRunDisplay chooses the display, on w, for a run with the given steps.
@@ -119,8 +115,11 @@ func (g *globals) newRunDisplay(w io.Writer, title string, steps []string) *runD
 		d.hook = rebound.Hooks(track, jsonEvents(w))
 	case g.terminal:
 		d.hook = track
-		d.live = tea.NewProgram(&liveModel{p: d.progress, title: title},
-			tea.WithOutput(w), tea.WithInput(nil), tea.WithoutSignalHandler())
+		pal := colorPalette()
+		if g.getenv("NO_COLOR") != "" {
+			pal = plainPalette()
+		}
+		d.live = newLiveView(w, d.progress, title, pal)
 	default:
 		d.hook = rebound.Hooks(track, plainEvents(w))
 	}
@@ -129,63 +128,14 @@ func (g *globals) newRunDisplay(w io.Writer, title string, steps []string) *runD
 
 // start starts the live view, if any.
 func (d *runDisplay) start() {
-	if d.live == nil {
-		return
+	if d.live != nil {
+		d.live.start()
 	}
-	d.liveDone = make(chan struct{})
-	go func() {
-		defer close(d.liveDone)
-		_, _ = d.live.Run()
-	}()
 }
 
 // stop draws the live view's last frame and stops it.
 func (d *runDisplay) stop() {
-	if d.live == nil {
-		return
+	if d.live != nil {
+		d.live.stop()
 	}
-	d.live.Send(finishMsg{})
-	<-d.liveDone
-}
-
-// liveModel is the terminal live view: a header and one line per step, redrawn ten times a
-// second from the progress the run's events update.
-type liveModel struct {
-	p     *progress
-	title string
-	frame int
-	done  bool
-}
-
-type tickMsg struct{}
-type finishMsg struct{}
-
-func tick() tea.Cmd {
-	return tea.Tick(100*time.Millisecond, func(time.Time) tea.Msg { return tickMsg{} })
-}
-
-func (m *liveModel) Init() tea.Cmd { return tick() }
-
-func (m *liveModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	switch msg.(type) {
-	case tickMsg:
-		m.frame++
-		return m, tick()
-	case finishMsg:
-		m.done = true
-		return m, tea.Quit
-	}
-	return m, nil
-}
-
-func (m *liveModel) View() tea.View {
-	pal := colorPalette()
-	var b strings.Builder
-	b.WriteString(pal.bold.Render(m.title))
-	b.WriteString("\n")
-	for _, l := range m.p.lines(time.Now(), pal, m.frame) {
-		b.WriteString(l)
-		b.WriteString("\n")
-	}
-	return tea.NewView(b.String())
 }

@@ -4,30 +4,31 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"charm.land/lipgloss/v2"
 )
+
+// style is an SGR attribute list ("1" bold, "2" faint, "32" green, ...). The zero style prints
+// plain text.
+type style string
+
+// Render returns s in the style, the style reset after it.
+func (st style) Render(s string) string {
+	if st == "" {
+		return s
+	}
+	return "\x1b[" + string(st) + "m" + s + sgrReset
+}
 
 // palette styles the live view and the summary. The zero palette prints plain text.
 type palette struct {
-	ok, warn, bad, dim, bold, accent lipgloss.Style
+	ok, warn, bad, dim, bold, accent style
 }
 
+// colorPalette uses the eight basic colours, which every colour terminal shows.
 func colorPalette() palette {
-	return palette{
-		ok:     lipgloss.NewStyle().Foreground(lipgloss.Color("2")),
-		warn:   lipgloss.NewStyle().Foreground(lipgloss.Color("3")),
-		bad:    lipgloss.NewStyle().Foreground(lipgloss.Color("1")),
-		dim:    lipgloss.NewStyle().Faint(true),
-		bold:   lipgloss.NewStyle().Bold(true),
-		accent: lipgloss.NewStyle().Foreground(lipgloss.Color("6")),
-	}
+	return palette{ok: "32", warn: "33", bad: "31", dim: "2", bold: "1", accent: "36"}
 }
 
-func plainPalette() palette {
-	s := lipgloss.NewStyle()
-	return palette{ok: s, warn: s, bad: s, dim: s, bold: s, accent: s}
-}
+func plainPalette() palette { return palette{} }
 
 var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 

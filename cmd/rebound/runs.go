@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,34 +66,6 @@ func parseRunStatuses(vals []string) ([]checkpoint.Status, error) {
 	return out, nil
 }
 
-// runJSON is a run's summary in --json output.
-type runJSON struct {
-	ID           string          `json:"id"`
-	Workflow     string          `json:"workflow"`
-	Status       string          `json:"status"`
-	Input        json.RawMessage `json:"input,omitempty"`
-	Owner        string          `json:"owner,omitempty"`
-	LeaseExpires *time.Time      `json:"lease_expires,omitempty"`
-	CreatedAt    time.Time       `json:"created_at"`
-	UpdatedAt    time.Time       `json:"updated_at"`
-	LastStep     string          `json:"last_step,omitempty"`
-	Steps        int             `json:"step_count"`
-	Attempts     int             `json:"attempt_count"`
-	EscalationID string          `json:"escalation_id,omitempty"`
-	Error        string          `json:"error,omitempty"`
-}
-
-func toRunJSON(r checkpoint.RunInfo) runJSON {
-	j := runJSON{ID: r.ID, Workflow: r.Workflow, Status: string(r.Status), Input: r.Input, Owner: r.Owner,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, LastStep: r.LastStep, Steps: r.StepCount,
-		Attempts: r.AttemptCount, EscalationID: r.EscalationID, Error: r.Error}
-	if !r.LeaseExpires.IsZero() && r.LeaseExpires.After(time.Now()) {
-		t := r.LeaseExpires
-		j.LeaseExpires = &t
-	}
-	return j
-}
-
 func (c *runsListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	st, err := parseRunStatuses(c.status)
 	if err != nil {
@@ -113,11 +84,10 @@ func (c *runsListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		return fmt.Errorf("list runs: %w", err)
 	}
 	if c.g.json {
-		out := make([]runJSON, 0, len(runs))
-		for _, r := range runs {
-			out = append(out, toRunJSON(r))
+		if runs == nil {
+			runs = []checkpoint.RunInfo{}
 		}
-		return writeJSON(w, out)
+		return writeJSON(w, runs) // checkpoint.RunInfo's JSON (docs/api.md, "Runs as JSON")
 	}
 	if len(runs) == 0 {
 		fmt.Fprintln(w, "No runs. Start one with 'rebound demo'.")
@@ -152,35 +122,6 @@ func newRunsShowCmd(g *globals) *cobra.Command {
 	}
 }
 
-// stepJSON is a step in `runs show --json`.
-type stepJSON struct {
-	Index        int             `json:"index"`
-	Name         string          `json:"name"`
-	Status       string          `json:"status"`
-	Irreversible bool            `json:"irreversible,omitempty"`
-	Executions   int             `json:"executions"`
-	DurationMS   int64           `json:"duration_ms"`
-	Error        string          `json:"error,omitempty"`
-	Class        string          `json:"class,omitempty"`
-	Reason       string          `json:"reason,omitempty"`
-	EscalationID string          `json:"escalation_id,omitempty"`
-	Result       json.RawMessage `json:"result,omitempty"`
-	Attempts     []attemptJSON   `json:"attempts,omitempty"`
-}
-
-type attemptJSON struct {
-	Time    time.Time `json:"time"`
-	Event   string    `json:"event"`
-	Attempt int       `json:"attempt,omitempty"`
-	Class   string    `json:"class,omitempty"`
-	DelayMS int64     `json:"delay_ms,omitempty"`
-	Model   string    `json:"model,omitempty"`
-	From    string    `json:"from,omitempty"`
-	To      string    `json:"to,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Error   string    `json:"error,omitempty"`
-}
-
 func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error {
 	s, err := c.g.openExistingStores(ctx)
 	if err != nil {
@@ -188,32 +129,20 @@ func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error
 	}
 	defer s.Close()
 	v, err := checkpoint.Get(ctx, s.runs, args[0])
+	if v == nil {
+		return runError(err, args[0])
+	}
+	// A damaged run is shown with its damaged records marked, and the command still fails.
+	if c.g.json {
+		if werr := writeJSON(w, v); werr != nil {
+			return werr
+		}
+	} else {
+		showRun(w, v, c.g.self())
+	}
 	if err != nil {
 		return runError(err, args[0])
 	}
-	if c.g.json {
-		out := struct {
-			runJSON
-			StepList []stepJSON `json:"steps"`
-			Messages int        `json:"message_count"`
-		}{runJSON: toRunJSON(v.RunInfo), Messages: len(v.Messages)}
-		for _, st := range v.Steps {
-			sj := stepJSON{Index: st.Index, Name: st.Name, Status: string(st.Status), Irreversible: st.Irreversible,
-				Executions: st.Executions, DurationMS: st.Duration.Milliseconds(), Error: st.Error, Class: st.Class,
-				Reason: st.Reason, EscalationID: st.EscalationID}
-			if json.Valid(st.Result) {
-				sj.Result = st.Result
-			}
-			for _, a := range st.Attempts {
-				sj.Attempts = append(sj.Attempts, attemptJSON{Time: a.Time, Event: a.Kind, Attempt: a.Attempt,
-					Class: a.Class, DelayMS: a.Delay.Milliseconds(), Model: a.Model, From: a.From, To: a.To,
-					Reason: a.Reason, Error: a.Error})
-			}
-			out.StepList = append(out.StepList, sj)
-		}
-		return writeJSON(w, out)
-	}
-	showRun(w, v, c.g.self())
 	return nil
 }
 
@@ -226,6 +155,9 @@ func showRun(w io.Writer, v *checkpoint.RunView, self string) {
 	}
 	if v.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", v.Error)
+	}
+	for _, d := range v.Damaged {
+		fmt.Fprintf(w, "  damaged record: %s\n", d)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -248,6 +180,9 @@ func showRun(w io.Writer, v *checkpoint.RunView, self string) {
 			}
 		}
 		status := string(st.Status)
+		if st.Damaged != "" {
+			status = "damaged"
+		}
 		if st.Reason != "" {
 			status += " (" + st.Reason + ")"
 		}

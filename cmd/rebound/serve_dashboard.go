@@ -66,10 +66,10 @@ func (d *dashboardServe) start(ctx context.Context, g *globals, deps serveDeps) 
 		hooks = append(hooks, deps.metrics.Hook())
 		observeWrite = deps.metrics.ObserveCheckpointWrite
 	}
-	w, err := dashboard.NewWorker(dashboard.WorkerConfig{
-		Runs:      deps.stores.runs,
-		Decisions: deps.stores.queue,
-		Registry:  g.resumeRegistry(deps.stores, rebound.Hooks(hooks...), observeWrite),
+	// observeWrite feeds rebound_checkpoint_write_seconds.
+	runner := deps.stores.runner(rebound.Hooks(hooks...), observeWrite)
+	w, err := checkpoint.NewWorker(runner, checkpoint.WorkerConfig{
+		Workflows: g.resumeWorkflows(),
 		Interval:  d.interval,
 		Logger:    deps.logger,
 	})
@@ -86,25 +86,24 @@ func (d *dashboardServe) start(ctx context.Context, g *globals, deps serveDeps) 
 	return func() { cancel(); <-done }, nil
 }
 
-// resumeRegistry is the workflows `serve --worker` can resume: the demo's research pipeline,
+// resumeWorkflows is the workflows `serve --worker` can resume: the demo's research pipeline,
 // rebuilt from the input recorded with each run (topic, provider, models, fault script), so a
 // run resumes against the providers it started with. Keys come from the environment, as for
 // `rebound runs resume`.
-func (g *globals) resumeRegistry(s *stores, hook rebound.Hook, observeWrite func(time.Duration)) dashboard.Registry {
-	return dashboard.Registry{
-		researchWorkflow: func(ctx context.Context, run checkpoint.RunInfo) error {
-			in, err := recordedInput(run)
-			if err != nil {
-				return err
+func (g *globals) resumeWorkflows() map[string]checkpoint.Workflow {
+	return map[string]checkpoint.Workflow{
+		researchWorkflow: func(ctx context.Context, run *checkpoint.Run) error {
+			var in demoInput
+			if err := run.DecodeInput(&in); err != nil {
+				return fmt.Errorf("run %q: damaged workflow input: %w", run.ID(), err)
 			}
 			models, err := g.buildModels(ctx, in)
 			if err != nil {
 				return err
 			}
 			defer models.close()
-			runner := s.runner(hook, observeWrite) // observeWrite feeds rebound_checkpoint_write_seconds
 			var report string
-			return runner.Run(ctx, run.ID, research(in, models, &report), checkpoint.WithWorkflow(researchWorkflow, in))
+			return research(in, models, &report)(ctx, run)
 		},
 	}
 }

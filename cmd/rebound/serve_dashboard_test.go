@@ -17,8 +17,8 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
-	"github.com/rebound-go/rebound/dashboard/dashboardtest"
 	"github.com/rebound-go/rebound/escalate"
+	"github.com/rebound-go/rebound/internal/browsertest"
 )
 
 // demoServe is a demo run parked at publish and what `rebound serve --worker` builds over its
@@ -134,21 +134,21 @@ func TestServeDashboardApprovesTheDemo(t *testing.T) {
 			dsn := "sqlite:" + filepath.Join(dir, "rebound.db")
 			runDemo(t, dsn, "demo-browser")
 			ds := serveDemo(t, dsn, token, true)
-			ctx := dashboardtest.Browser(t) // after serve: closed first, so serve shuts down at once
+			ctx := browsertest.Browser(t) // after serve: closed first, so serve shuts down at once
 
-			dashboardtest.Do(t, ctx, "open the queue", chromedp.Navigate(ds.url+"/escalations"))
+			browsertest.Do(t, ctx, "open the queue", chromedp.Navigate(ds.url+"/escalations"))
 			if token != "" {
-				dashboardtest.SignIn(t, ctx, token)
+				browsertest.SignIn(t, ctx, token)
 			}
-			id := dashboardtest.OpenEscalation(t, ctx, "demo-browser", "publish")
-			body := dashboardtest.Get(t, ctx, "read the escalation", chromedp.Text(chromedp.CSS("main")))
+			id := browsertest.OpenEscalation(t, ctx, "demo-browser", "publish")
+			body := browsertest.Get(t, ctx, "read the escalation", chromedp.Text(chromedp.CSS("main")))
 			for _, want := range []string{"irreversible_action", "Research topic", "Audit trail", "Run state"} {
 				if !strings.Contains(body, want) {
 					t.Errorf("escalation page lacks %q", want)
 				}
 			}
-			dashboardtest.Resolve(t, ctx, "approve", "", "reviewed in the browser test", "browser-test")
-			dashboardtest.WaitRunStatus(t, ctx, ds.url, "demo-browser", "completed")
+			browsertest.Resolve(t, ctx, "approve", "", "reviewed in the browser test", "browser-test")
+			browsertest.WaitRunStatus(t, ctx, ds.url, "demo-browser", "completed")
 
 			it, err := ds.s.queue.Get(t.Context(), id)
 			if err != nil {
@@ -294,7 +294,7 @@ func TestServeDashboardScreenshots(t *testing.T) {
 	}
 	runDemo(t, dsn, "report-heat-pumps", "--topic", "Heat pumps in cold climates", "--faults", faults)
 	ds := serveDemo(t, dsn, "", true)
-	ctx := dashboardtest.Browser(t)
+	ctx := browsertest.Browser(t)
 
 	items, err := ds.s.queue.List(t.Context(), escalate.Filter{})
 	if err != nil {
@@ -308,24 +308,24 @@ func TestServeDashboardScreenshots(t *testing.T) {
 		Action: rebound.ActionApprove, Note: "Sources checked; fine to publish.", By: "maria"}); err != nil {
 		t.Fatal(err)
 	}
-	dashboardtest.WaitRunStatus(t, ctx, ds.url, "report-tide-pools", "completed")
+	browsertest.WaitRunStatus(t, ctx, ds.url, "report-tide-pools", "completed")
 	if _, err := ds.s.queue.Claim(t.Context(), byRun["report-batteries"], "alice", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 
 	save := func(name string) {
 		t.Helper()
-		if err := os.WriteFile(filepath.Join(out, name), dashboardtest.Screenshot(t, ctx), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(out, name), browsertest.Screenshot(t, ctx), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dashboardtest.Do(t, ctx, "open the queue", chromedp.EmulateViewport(1360, 600), chromedp.Navigate(ds.url+"/escalations"))
+	browsertest.Do(t, ctx, "open the queue", chromedp.EmulateViewport(1360, 600), chromedp.Navigate(ds.url+"/escalations"))
 	save("dashboard-queue.png")
-	dashboardtest.Do(t, ctx, "open the escalation", chromedp.EmulateViewport(1360, 900),
+	browsertest.Do(t, ctx, "open the escalation", chromedp.EmulateViewport(1360, 900),
 		chromedp.Navigate(ds.url+"/escalations/"+byRun["report-agents"]))
 	save("dashboard-escalation.png")
-	dashboardtest.Do(t, ctx, "open the outage's escalation", chromedp.Navigate(ds.url+"/escalations/"+byRun["report-heat-pumps"]))
+	browsertest.Do(t, ctx, "open the outage's escalation", chromedp.Navigate(ds.url+"/escalations/"+byRun["report-heat-pumps"]))
 	save("dashboard-escalation-outage.png")
-	dashboardtest.Do(t, ctx, "open the run", chromedp.Navigate(ds.url+"/runs/report-agents"))
+	browsertest.Do(t, ctx, "open the run", chromedp.Navigate(ds.url+"/runs/report-agents"))
 	save("dashboard-run.png")
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"github.com/rebound-go/rebound"
 )
 
@@ -40,8 +38,10 @@ func TestLiveViewLines(t *testing.T) {
 	p.observe(rebound.Event{Time: t0, Kind: rebound.FallbackUsed, Step: "section_1", From: "m/large", To: "m/small"})
 	p.observe(rebound.Event{Time: t0.Add(2 * time.Second), Kind: rebound.StepCompleted, Step: "section_1"})
 	p.observe(rebound.Event{Time: t0, Kind: rebound.Escalated, Step: "publish", Reason: "irreversible_action", EscalationID: "esc_1"})
-	m := &liveModel{p: p, title: "rebound demo"}
-	view := ansi.Strip(m.View().Content)
+	var out strings.Builder
+	v := newLiveView(&out, p, "rebound demo", colorPalette())
+	v.draw(t0.Add(3 * time.Second))
+	view := stripANSI(out.String())
 	for _, want := range []string{"rebound demo", "done in 2.0s · 2 attempts", "↪ small (degraded)", "breaker opened", "escalated: irreversible_action"} {
 		if !strings.Contains(view, want) {
 			t.Errorf("the live view lacks %q:\n%s", want, view)

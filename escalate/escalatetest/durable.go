@@ -21,10 +21,14 @@ type DurableStore interface {
 // the run waits, a reviewer (through a second Queue, as another process would) answers, and the
 // run resumes with the answer as the step's result; a step that needs approval waits for it.
 //
+// The store lists the escalated runs whose escalation is decided in one query
+// (checkpoint.DecidedLister, "DecidedRuns").
+//
 // Filing is fenced by the run's lease: an escalation carrying a lease the run is no longer held
 // under is refused with the *checkpoint.StaleEpochError and nothing is filed.
 func RunDurable(t *testing.T, store DurableStore) {
 	defer t.Run("FilingFenced", func(t *testing.T) { testFencedFiling(t, store) })
+	defer t.Run("DecidedRuns", func(t *testing.T) { testDecidedRuns(t, store) })
 	ctx := t.Context()
 	queue := escalate.NewQueue(store, escalate.Config{})
 	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue})

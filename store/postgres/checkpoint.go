@@ -54,7 +54,7 @@ func (s *Store) ClaimRun(ctx context.Context, req checkpoint.ClaimRequest) (*che
 			}
 			if tag.RowsAffected() == 0 {
 				// The row exists and another worker has it locked right now.
-				held := &checkpoint.LeaseHeldError{RunID: req.RunID, Owner: "(another worker, claiming now)"}
+				held := &checkpoint.LeaseHeldError{RunID: req.RunID, Locked: true}
 				_ = s.pool.QueryRow(ctx, `SELECT owner, lease_expires FROM runs WHERE id = $1`, req.RunID).Scan(&held.Owner, &held.Expires)
 				return held
 			}

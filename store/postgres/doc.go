@@ -8,7 +8,12 @@
 //
 // A claim locks the run's row with FOR UPDATE SKIP LOCKED: a worker that finds the row locked by
 // another worker's claim or write is told at once that the run is held, instead of queueing
-// behind it. Every write is fenced by the lease's epoch (a conditional update of the run's row
+// behind it: the *checkpoint.LeaseHeldError then says the row is locked by another session
+// (Locked). Rebound's sessions set lock_timeout (10 s, WithLockTimeout) and
+// idle_in_transaction_session_timeout (30 s, WithIdleInTransactionTimeout), unless the DSN sets
+// them: a worker stopped in the middle of a transaction (SIGSTOP, a frozen VM) has its session
+// ended by the server and its row locks released, so it cannot keep a run unclaimable for as
+// long as its connection lasts. Every write is fenced by the lease's epoch (a conditional update of the run's row
 // in the same transaction), so a worker whose lease was taken over cannot land a write. Lease
 // expiry is computed with the workers' clocks, which must agree to well within the lease TTL
 // (NTP does).

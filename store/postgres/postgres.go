@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,8 +27,25 @@ type Store struct {
 type Option func(*options)
 
 type options struct {
-	schema   string
-	maxConns int32
+	schema      string
+	maxConns    int32
+	lockTimeout time.Duration
+	idleInTx    time.Duration
+}
+
+// WithLockTimeout sets PostgreSQL's lock_timeout for the store's sessions (default 10 s): a
+// statement waiting longer for a lock (a run's row held by another session) fails instead of
+// waiting as long as that session lasts. Zero or negative keeps the server's setting (or the
+// DSN's, which always wins).
+func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
+
+// WithIdleInTransactionTimeout sets PostgreSQL's idle_in_transaction_session_timeout for the
+// store's sessions (default 30 s): the server ends a session that stays idle inside a
+// transaction longer (a worker stopped mid-write), releasing the locks it holds, so a stalled
+// worker cannot keep a run unclaimable. Zero or negative keeps the server's setting (or the
+// DSN's, which always wins).
+func WithIdleInTransactionTimeout(d time.Duration) Option {
+	return func(o *options) { o.idleInTx = d }
 }
 
 // WithSchema keeps Rebound's tables in the named schema (created if absent) instead of
@@ -41,7 +59,7 @@ func WithMaxConns(n int32) Option { return func(o *options) { o.maxConns = n } }
 // embedded migrations not yet applied, in order, under an advisory lock so that workers starting
 // together migrate once.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	o := options{schema: "public"}
+	o := options{schema: "public", lockTimeout: 10 * time.Second, idleInTx: 30 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -55,6 +73,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	// Quoted, as CREATE SCHEMA quotes it: unquoted, a mixed-case name would be folded to lower case
 	// and the tables created nowhere.
 	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{o.schema}.Sanitize()
+	for name, d := range map[string]time.Duration{"lock_timeout": o.lockTimeout, "idle_in_transaction_session_timeout": o.idleInTx} {
+		if _, set := cfg.ConnConfig.RuntimeParams[name]; !set && d > 0 {
+			cfg.ConnConfig.RuntimeParams[name] = strconv.FormatInt(max(d.Milliseconds(), 1), 10)
+		}
+	}
 	if o.maxConns > 0 {
 		cfg.MaxConns = o.maxConns
 	}

@@ -1,7 +1,8 @@
-// Package dashboardtest drives the dashboard in a real browser (Debian's chromium, through
+// Package browsertest drives the dashboard in a real browser (Debian's chromium, through
 // chromedp) for the end-to-end tests of package dashboard and of `rebound serve`: open the
 // queue, open an escalation, sign in, resolve, wait for the run to finish, take screenshots.
-package dashboardtest
+// It is internal: its API exposes chromedp types and serves only this repository's tests.
+package browsertest
 
 import (
 	"context"

@@ -1,11 +1,11 @@
-package dashboardtest_test
+package browsertest_test
 
 import (
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/rebound-go/rebound/dashboard/dashboardtest"
+	"github.com/rebound-go/rebound/internal/browsertest"
 )
 
 // recordTB records how Browser gives up, instead of giving up the test.
@@ -34,7 +34,7 @@ func run(tb *recordTB) {
 			}
 		}
 	}()
-	dashboardtest.Browser(tb)
+	browsertest.Browser(tb)
 }
 
 // TestBrowserWithoutChromium: without chromium a browser test skips and says what to install;

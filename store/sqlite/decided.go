@@ -1,0 +1,39 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rebound-go/rebound/checkpoint"
+)
+
+var _ checkpoint.DecidedLister = (*Store)(nil)
+
+// ListDecidedRuns implements checkpoint.DecidedLister: the escalated runs whose current
+// escalation is resolved or dismissed, in one query over both tables.
+func (s *Store) ListDecidedRuns(ctx context.Context, f checkpoint.RunFilter) ([]checkpoint.RunInfo, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = checkpoint.DefaultListLimit
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs
+		WHERE status = 'escalated' AND escalation_id IN
+			(SELECT id FROM escalations WHERE status IN ('resolved', 'dismissed'))
+		ORDER BY updated_at, id LIMIT ? OFFSET ?`, limit, max(f.Offset, 0))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list decided runs: %w", err)
+	}
+	defer rows.Close()
+	var out []checkpoint.RunInfo
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list decided runs: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list decided runs: %w", err)
+	}
+	return out, nil
+}
