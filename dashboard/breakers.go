@@ -173,7 +173,7 @@ func (s *Server) loadBreakers(r *http.Request) (breakersPage, error) {
 		if ri.AttemptCount == 0 {
 			continue
 		}
-		v, err := checkpoint.Get(r.Context(), s.cfg.Runs, ri.ID)
+		v, err := s.getRun(r.Context(), ri.ID)
 		if v == nil {
 			if errors.Is(err, checkpoint.ErrRunNotFound) {
 				continue // pruned meanwhile

@@ -192,7 +192,7 @@ func (s *Server) loadEscalation(r *http.Request, id string) (escalationPage, err
 	}
 	if s.cfg.Runs != nil && it.RunID != "" {
 		// checkpoint.Get verifies the journal; a damaged step's result is never shown.
-		v, err := checkpoint.Get(ctx, s.cfg.Runs, it.RunID)
+		v, err := s.getRun(ctx, it.RunID)
 		switch {
 		case v != nil:
 			info := v.RunInfo

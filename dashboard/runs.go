@@ -145,7 +145,7 @@ func (s *Server) loadRun(r *http.Request, id string) (runPage, error) {
 	if s.cfg.Runs == nil {
 		return runPage{}, errNoRuns
 	}
-	v, err := checkpoint.Get(r.Context(), s.cfg.Runs, id)
+	v, err := s.getRun(r.Context(), id)
 	if v == nil {
 		return runPage{}, err
 	}

@@ -22,7 +22,10 @@ type Config struct {
 	// Escalations is the escalation queue (an *escalate.Queue). Required.
 	Escalations Queue
 	// Runs reads durable runs (an *checkpoint.Runner or a checkpoint store). Nil: the runs pages
-	// and the API's /runs answer 404 with a message saying no run source is configured.
+	// and the API's /runs answer 404 with a message saying no run source is configured. What the
+	// journal holds as the workflow wrote it (the run's input, step results, errors, messages)
+	// is shown redacted with the queue's rules (its Redactor method, when it has one; else
+	// escalate.NewRedactor()).
 	Runs RunSource
 	// Breakers reports the circuit breakers of the serving process (a *breaker.Set). Nil: the
 	// breakers page is empty.
@@ -92,6 +95,9 @@ func New(cfg Config) (*Server, error) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			_, _ = w.Write([]byte("ok\n"))
 		})
+	}
+	if cfg.Runs != nil {
+		cfg.Runs = redactedRuns{src: cfg.Runs, r: redactorOf(cfg.Escalations)}
 	}
 	s := &Server{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default())}
 	secret := []byte(cfg.Token.Reveal())

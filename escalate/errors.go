@@ -19,6 +19,24 @@ var (
 	ErrInvalid = errors.New("escalate: invalid request")
 )
 
+// DamagedError says that a stored item cannot be read whole: a field holds what no item holds
+// (messages or a state that are not JSON, an unknown class). Get reports it; List shows the
+// item with what could be read, its Damaged field saying what is wrong, so that one damaged
+// row does not hide the rest of the queue.
+type DamagedError struct {
+	ID string
+	// Field names the damaged field: "messages", "state", "class".
+	Field string
+	Err   error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("escalation %q: damaged record (%s): %v", e.ID, e.Field, e.Err)
+}
+
+// Unwrap returns what was wrong.
+func (e *DamagedError) Unwrap() error { return e.Err }
+
 // NotFoundError says that no item has the ID. It matches ErrNotFound.
 type NotFoundError struct{ ID string }
 

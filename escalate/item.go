@@ -51,6 +51,11 @@ type Item struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	DecidedAt time.Time
+	// Damaged, when not empty, says that the stored item could not be read whole: the damaged
+	// field and what is wrong with it ("messages: unexpected end of JSON input"). The fields
+	// that could not be read are empty. Only List returns such items (Get fails with the
+	// *DamagedError).
+	Damaged string
 }
 
 // Age is how long the item has existed at now.
@@ -86,6 +91,7 @@ type itemJSON struct {
 	CreatedAt    time.Time                `json:"created_at"`
 	UpdatedAt    time.Time                `json:"updated_at"`
 	DecidedAt    *time.Time               `json:"decided_at,omitempty"`
+	Damaged      string                   `json:"damaged,omitempty"`
 }
 
 type decisionJSON struct {
@@ -104,14 +110,14 @@ func timePtr(t time.Time) *time.Time {
 
 // MarshalJSON writes the item with snake_case names: id, run_id, step, reason, status, class,
 // error, attempts, state, messages, context, claimed_by, claimed_until, decision (action,
-// answer, note, by), created_at, updated_at, decided_at.
+// answer, note, by), created_at, updated_at, decided_at, damaged.
 func (it Item) MarshalJSON() ([]byte, error) {
 	j := itemJSON{
 		ID: it.ID, RunID: it.RunID, Step: it.Step, Reason: it.Reason, Status: it.Status,
 		Class: it.Class, Error: it.Error, Attempts: it.Attempts, State: it.State,
 		Messages: it.Messages, Context: it.Context, ClaimedBy: it.ClaimedBy,
 		ClaimedUntil: timePtr(it.ClaimedUntil), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
-		DecidedAt: timePtr(it.DecidedAt),
+		DecidedAt: timePtr(it.DecidedAt), Damaged: it.Damaged,
 	}
 	if it.Decision != nil {
 		d := *it.Decision
@@ -130,7 +136,7 @@ func (it *Item) UnmarshalJSON(b []byte) error {
 		ID: j.ID, RunID: j.RunID, Step: j.Step, Reason: j.Reason, Status: j.Status,
 		Class: j.Class, Error: j.Error, Attempts: j.Attempts, State: j.State,
 		Messages: j.Messages, Context: j.Context, ClaimedBy: j.ClaimedBy,
-		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Damaged: j.Damaged,
 	}
 	if j.ClaimedUntil != nil {
 		it.ClaimedUntil = *j.ClaimedUntil

@@ -317,7 +317,27 @@ func (r *Redactor) Messages(ms []rebound.Message) []rebound.Message {
 	for i, m := range ms {
 		m.Content = r.Text(m.Content)
 		m.Source = r.Text(m.Source)
+		m.Blocks = r.blocks(m.Blocks)
 		out[i] = m
+	}
+	return out
+}
+
+// blocks returns a copy of bs with their text, tool inputs, tool results and URLs redacted
+// (an image's inline data is left as it is).
+func (r *Redactor) blocks(bs []rebound.Block) []rebound.Block {
+	if bs == nil {
+		return nil
+	}
+	out := make([]rebound.Block, len(bs))
+	for i, b := range bs {
+		b.Text = r.Text(b.Text)
+		b.URL = r.Text(b.URL)
+		if len(b.Input) > 0 {
+			b.Input = r.JSON(b.Input)
+		}
+		b.Content = r.blocks(b.Content)
+		out[i] = b
 	}
 	return out
 }

@@ -112,6 +112,14 @@ func TestRedactorMessages(t *testing.T) {
 	if !strings.Contains(in[0].Content, "sk-proj") {
 		t.Errorf("Messages changed its input")
 	}
+	blocks := r.Messages([]rebound.Message{{Role: rebound.RoleAssistant, Blocks: []rebound.Block{
+		{Type: "text", Text: "key sk-ant-api03-blockKEY0123456789"},
+		{Type: "tool_use", ID: "t1", Name: "fetch", Input: json.RawMessage(`{"api_key":"k-planted","q":"x"}`)},
+		{Type: "tool_result", CallID: "t1", Content: []rebound.Block{{Type: "text", Text: "Bearer planted0123456789"}}},
+	}}})
+	if b, _ := json.Marshal(blocks); strings.Contains(string(b), "blockKEY") || strings.Contains(string(b), "planted") {
+		t.Errorf("Messages left a secret in blocks: %s", b)
+	}
 	if r.Messages(nil) != nil {
 		t.Errorf("Messages(nil) is not nil")
 	}

@@ -1,6 +1,9 @@
 package fakellm
 
-import "net/http"
+import (
+	"net/http"
+	"strconv"
+)
 
 // anthropicType is the Messages API error type for a status (reference §2.1).
 func anthropicType(status int) string {
@@ -113,14 +116,34 @@ func (c *call) anthropicBody(b []byte, o outcome, seq int64) []byte {
 	b = append(b, `,"type":"message","role":"assistant","model":`...)
 	b = appendJSONString(b, c.req.Model)
 	b = append(b, `,"content":[`...)
-	if o.tool != nil {
-		b = append(b, `{"type":"tool_use","id":`...)
-		b = appendToolID(b, "toolu_fake_", seq, c.p.hash)
-		b = append(b, `,"name":`...)
-		b = appendJSONString(b, o.tool.name)
-		b = append(b, `,"input":`...)
-		b = append(b, o.tool.input...)
-		b = append(b, '}')
+	if o.thinking {
+		th := thinkingText(c.p)
+		b = append(b, `{"type":"thinking","thinking":`...)
+		b = appendJSONString(b, th)
+		b = append(b, `,"signature":`...)
+		b = appendJSONString(b, signature(th))
+		b = append(b, `},{"type":"redacted_thinking","data":`...)
+		b = appendJSONString(b, redactedData(c.p))
+		b = append(b, "},"...)
+	}
+	if len(o.tools) > 0 {
+		for i, t := range o.tools {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"type":"tool_use","id":`...)
+			b = appendToolID(b, o.idPrefix("toolu_fake_"), seq, c.p.hash, i)
+			b = append(b, `,"name":`...)
+			b = appendJSONString(b, t.name)
+			b = append(b, `,"input":`...)
+			if i == 0 && o.inputFault == "not-json" {
+				// A JSON body cannot hold input that is not JSON: it comes as a string.
+				b = appendJSONString(b, t.input)
+			} else {
+				b = append(b, t.input...)
+			}
+			b = append(b, '}')
+		}
 	} else if o.stop != "refusal" {
 		b = append(b, `{"type":"text","text":`...)
 		b = appendJSONString(b, o.text)
@@ -135,12 +158,18 @@ func (c *call) anthropicBody(b []byte, o outcome, seq int64) []byte {
 	return append(b, '}')
 }
 
-func appendToolID(b []byte, prefix string, seq int64, hash string) []byte {
+// appendToolID appends the id of call i of answer seq: prefix, hash, seq, and "_i" after the
+// first call.
+func appendToolID(b []byte, prefix string, seq int64, hash string, i int) []byte {
 	b = append(b, '"')
 	b = append(b, prefix...)
 	b = append(b, hash...)
 	b = append(b, '_')
 	b = appendInt(b, seq)
+	if i > 0 {
+		b = append(b, '_')
+		b = appendInt(b, int64(i))
+	}
 	return append(b, '"')
 }
 
@@ -192,28 +221,55 @@ func (c *call) anthropicEvents(o outcome, seq int64) []sseEvent {
 	b = appendUsage(b, c.p.inTokens, 1)
 	b = append(b, "}}"...)
 	add("message_start", b)
-	if o.tool != nil {
-		d := []byte(`{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":`)
-		d = appendToolID(d, "toolu_fake_", seq, c.p.hash)
-		d = append(d, `,"name":`...)
-		d = appendJSONString(d, o.tool.name)
-		add("content_block_start", append(d, `,"input":{}}}`...))
-		add("ping", []byte(`{"type": "ping"}`))
-		for _, part := range halves(o.tool.input) {
-			d := []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":`)
-			d = appendJSONString(d, part)
-			add("content_block_delta", append(d, "}}"...))
+	base := 0 // the index of the first content block after thinking
+	if o.thinking {
+		th := thinkingText(c.p)
+		add("content_block_start", []byte(`{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}`))
+		for _, t := range chunks(th) {
+			add("content_block_delta", append(appendJSONString([]byte(`{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":`), t), "}}"...))
 		}
+		add("content_block_delta", append(appendJSONString([]byte(`{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":`), signature(th)), "}}"...))
 		add("content_block_stop", []byte(`{"type":"content_block_stop","index":0}`))
+		d := appendJSONString([]byte(`{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":`), redactedData(c.p))
+		add("content_block_start", append(d, "}}"...))
+		add("content_block_stop", []byte(`{"type":"content_block_stop","index":1}`))
+		base = 2
+	}
+	if len(o.tools) > 0 {
+		for i, t := range o.tools {
+			idx := appendInt(nil, int64(base+i))
+			d := []byte(`{"type":"content_block_start","index":`)
+			d = append(d, idx...)
+			d = append(d, `,"content_block":{"type":"tool_use","id":`...)
+			d = appendToolID(d, o.idPrefix("toolu_fake_"), seq, c.p.hash, i)
+			d = append(d, `,"name":`...)
+			d = appendJSONString(d, t.name)
+			add("content_block_start", append(d, `,"input":{}}}`...))
+			if i == 0 {
+				add("ping", []byte(`{"type": "ping"}`))
+			}
+			for j, part := range inputChunks(t.input, o.chunk) {
+				d := []byte(`{"type":"content_block_delta","index":`)
+				d = append(d, idx...)
+				d = append(d, `,"delta":{"type":"input_json_delta","partial_json":`...)
+				d = appendJSONString(d, part)
+				add("content_block_delta", append(d, "}}"...))
+				if i == 0 && j == 0 {
+					c.inputAt = len(ev)
+				}
+			}
+			add("content_block_stop", append(append([]byte(`{"type":"content_block_stop","index":`), idx...), '}'))
+		}
 	} else if o.stop != "refusal" {
-		add("content_block_start", []byte(`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`))
+		idx := appendInt(nil, int64(base))
+		add("content_block_start", append(append([]byte(`{"type":"content_block_start","index":`), idx...), `,"content_block":{"type":"text","text":""}}`...))
 		add("ping", []byte(`{"type": "ping"}`))
 		for _, t := range chunks(o.text) {
-			d := []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`)
+			d := append(append([]byte(`{"type":"content_block_delta","index":`), idx...), `,"delta":{"type":"text_delta","text":`...)
 			d = appendJSONString(d, t)
 			add("content_block_delta", append(d, "}}"...))
 		}
-		add("content_block_stop", []byte(`{"type":"content_block_stop","index":0}`))
+		add("content_block_stop", append(append([]byte(`{"type":"content_block_stop","index":`), idx...), '}'))
 	} else {
 		add("ping", []byte(`{"type": "ping"}`))
 	}
@@ -248,3 +304,17 @@ func anthropicStreamError(r *Rule) sseEvent {
 	}
 	return sseEvent{"error", append(b, "}}"...)}
 }
+
+// thinkingText is the thinking an answer with thinking=true starts with.
+func thinkingText(p prompt) string {
+	return "[fakellm " + p.hash + "] thinking about: " + p.words
+}
+
+// signature is the signature of a thinking block: the fake checks it when the block comes back,
+// as the real API refuses a thinking block that was changed.
+func signature(thinking string) string {
+	v := fnvAdd(fnvAdd(fnvOffset, "fakellm-signature\x00"), thinking)
+	return "fakesig" + strconv.FormatUint(v, 36) + "=="
+}
+
+func redactedData(p prompt) string { return "fakellm-redacted-" + p.hash + "==" }

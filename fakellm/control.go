@@ -53,7 +53,18 @@ type RequestRecord struct {
 	Version    string    `json:"anthropic_version,omitempty"`
 	Prompt     string    `json:"prompt,omitempty"` // first words of the last user message
 	ReplyHash  string    `json:"reply_hash,omitempty"`
-	Millis     int64     `json:"ms"`
+	// Tools are the names of the tools the request offers.
+	Tools []string `json:"tools,omitempty"`
+	// ToolUses are the ids of every tool call in the request's conversation, in order, and
+	// ToolResults the ids every tool result answers, in order.
+	ToolUses    []string `json:"tool_uses,omitempty"`
+	ToolResults []string `json:"tool_results,omitempty"`
+	// Invalid is why the request was refused as the real API would refuse it (400), if it was:
+	// a tool call without its result, a result of no call, an id the API does not take.
+	Invalid string `json:"invalid,omitempty"`
+	// Images counts the image blocks (OpenAI image_url parts) in the conversation.
+	Images int   `json:"images,omitempty"`
+	Millis int64 `json:"ms"`
 }
 
 // Requests returns the request log, oldest first (at most Options.LogSize entries).

@@ -76,9 +76,11 @@
 //	pause-turn                   stop_reason pause_turn, reply cut in half (OpenAI: finish_reason stop)
 //	context-window               stop_reason model_context_window_exceeded, reply cut in half
 //	                             (OpenAI: finish_reason length)
-//	tool-use                     not a fault: a call of the request's first tool (name=NAME picks
-//	                             one) with input built from its schema; stop_reason tool_use /
-//	                             finish_reason tool_calls. Requests without that tool skip the rule.
+//	tool-use                     not a fault: a call of the request's first tool (name=a,b calls
+//	                             those, in parallel) with input=JSON (single-quoted) or input built
+//	                             from its schema; stop_reason tool_use / finish_reason tool_calls.
+//	                             Requests without those tools skip the rule. chunk=N streams the
+//	                             input N bytes a piece; input-fault=cut|truncate|not-json breaks it
 //
 // slow, truncate, stream-error and stall match streaming requests only (a non-streaming request
 // skips them and they keep their times= count); cut and malformed apply to both.
@@ -93,6 +95,13 @@
 //	during=T1..T2                time since the script was loaded (either end may be empty)
 //	stream=true|false            streaming requests only, or non-streaming only
 //	times=N                      fire for the first N matching requests only
+//	result=TOOL                  the last turn carries a result of TOOL (result=*: of any tool)
+//	result-error=true|false      ... and that result is (not) an error (is_error; OpenAI "Error...")
+//
+// Tool conversations are checked as the real APIs check them: a tool call without its result, a
+// result of no call, a result after other blocks (Anthropic), an id the API does not take get
+// 400. A forced tool_choice gets a call whatever the script says; tool_choice none makes
+// tool-use rules skip.
 //
 // Example: fail the first two attempts with 529, then succeed; an outage of the haiku model
 // from 10 s to 20 s; one request in ten slow:

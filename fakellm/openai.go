@@ -67,7 +67,7 @@ func openaiError(b []byte, status int, typ, code, msg string, param *string, mod
 
 func finishReason(o outcome) string {
 	switch {
-	case o.tool != nil:
+	case len(o.tools) > 0:
 		return "tool_calls"
 	case o.filter:
 		return "content_filter"
@@ -105,14 +105,21 @@ func (c *call) openaiBody(b []byte, o outcome, seq int64) []byte {
 	b = appendJSONString(b, c.req.Model)
 	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 	switch {
-	case o.tool != nil:
-		b = append(b, `null,"refusal":null,"tool_calls":[{"id":`...)
-		b = appendToolID(b, "call_fake_", seq, c.p.hash)
-		b = append(b, `,"type":"function","function":{"name":`...)
-		b = appendJSONString(b, o.tool.name)
-		b = append(b, `,"arguments":`...)
-		b = appendJSONString(b, o.tool.input)
-		b = append(b, "}}]"...)
+	case len(o.tools) > 0:
+		b = append(b, `null,"refusal":null,"tool_calls":[`...)
+		for i, t := range o.tools {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b = appendToolID(b, o.idPrefix("call_fake_"), seq, c.p.hash, i)
+			b = append(b, `,"type":"function","function":{"name":`...)
+			b = appendJSONString(b, t.name)
+			b = append(b, `,"arguments":`...)
+			b = appendJSONString(b, t.input)
+			b = append(b, "}}"...)
+		}
+		b = append(b, ']')
 	case o.refusal:
 		b = append(b, `null,"refusal":`...)
 		b = appendJSONString(b, refusalText)
@@ -161,20 +168,32 @@ func (c *call) openaiEvents(o outcome, seq int64) []sseEvent {
 		b = append(b, '}')
 		ev = append(ev, sseEvent{"", tail(b)})
 	}
-	if o.tool != nil {
-		d := []byte(`{"role":"assistant","content":null,"refusal":null,"tool_calls":[{"index":0,"id":`)
-		d = appendToolID(d, "call_fake_", seq, c.p.hash)
-		d = append(d, `,"type":"function","function":{"name":`...)
-		d = appendJSONString(d, o.tool.name)
-		delta(string(append(d, `,"arguments":""}}]}`...)), "")
-	} else {
+	if len(o.tools) == 0 {
 		delta(`{"role":"assistant","content":"","refusal":null}`, "")
 	}
 	switch {
-	case o.tool != nil:
-		for _, part := range halves(o.tool.input) {
-			d := appendJSONString([]byte(`{"tool_calls":[{"index":0,"function":{"arguments":`), part)
-			delta(string(append(d, "}}]}"...)), "")
+	case len(o.tools) > 0:
+		// Each call opens with its id and name, then its arguments in pieces, by index.
+		for i, t := range o.tools {
+			idx := appendInt(nil, int64(i))
+			d := []byte(`{"tool_calls":[{"index":`)
+			if i == 0 {
+				d = []byte(`{"role":"assistant","content":null,"refusal":null,"tool_calls":[{"index":`)
+			}
+			d = append(d, idx...)
+			d = append(d, `,"id":`...)
+			d = appendToolID(d, o.idPrefix("call_fake_"), seq, c.p.hash, i)
+			d = append(d, `,"type":"function","function":{"name":`...)
+			d = appendJSONString(d, t.name)
+			delta(string(append(d, `,"arguments":""}}]}`...)), "")
+			for j, part := range inputChunks(t.input, o.chunk) {
+				d := append(append([]byte(`{"tool_calls":[{"index":`), idx...), `,"function":{"arguments":`...)
+				d = appendJSONString(d, part)
+				delta(string(append(d, "}}]}"...)), "")
+				if i == 0 && j == 0 {
+					c.inputAt = len(ev)
+				}
+			}
 		}
 	case o.refusal:
 		for _, t := range chunks(refusalText) {

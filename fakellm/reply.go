@@ -23,11 +23,16 @@ type apiRequest struct {
 	OutputFormat   json.RawMessage `json:"output_format"`
 	OutputConfig   json.RawMessage `json:"output_config"`
 	Tools          json.RawMessage `json:"tools"`
+	ToolChoice     json.RawMessage `json:"tool_choice"`
+	// ParallelToolCalls is OpenAI's parallel_tool_calls (nil: not sent).
+	ParallelToolCalls *bool `json:"parallel_tool_calls"`
 }
 
 type apiMessage struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
+	Role       string          `json:"role"`
+	Content    json.RawMessage `json:"content"`
+	ToolCalls  []apiToolCall   `json:"tool_calls"`   // OpenAI assistant
+	ToolCallID string          `json:"tool_call_id"` // OpenAI tool
 }
 
 type contentBlock struct {
@@ -325,55 +330,26 @@ type outcome struct {
 	refusal bool
 	filter  bool // OpenAI content_filter
 	outTok  int64
-	tool    *toolCall
+	tools   []toolCall // the calls of a tool_use stop
+	// inputFault is what goes wrong with the first call's input: "cut" (the stream is aborted
+	// inside it), "truncate" (the stream ends cleanly inside it), "not-json".
+	inputFault string
+	chunk      int    // bytes per streamed input delta (0: two halves)
+	thinking   bool   // Anthropic: the answer starts with a thinking and a redacted_thinking block
+	ids        string // tool call ids start with this instead of toolu_fake_ / call_fake_
+}
+
+func (o *outcome) idPrefix(def string) string {
+	if o.ids != "" {
+		return o.ids
+	}
+	return def
 }
 
 // toolCall is a scripted call of one of the request's tools.
 type toolCall struct {
 	name  string
 	input string // JSON object
-}
-
-// pickTool finds the tool to call among the request's tools (Anthropic {name, input_schema} or
-// OpenAI {type: function, function: {name, parameters}}): the one named, or the first. ok is
-// false when the request has no such tool.
-func pickTool(raw json.RawMessage, name string, p prompt) (*toolCall, bool) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, false
-	}
-	var tools []struct {
-		Name        string         `json:"name"`
-		InputSchema map[string]any `json:"input_schema"`
-		Function    struct {
-			Name       string         `json:"name"`
-			Parameters map[string]any `json:"parameters"`
-		} `json:"function"`
-	}
-	if json.Unmarshal(raw, &tools) != nil {
-		return nil, false
-	}
-	for _, t := range tools {
-		n, schema := t.Name, t.InputSchema
-		if n == "" {
-			n, schema = t.Function.Name, t.Function.Parameters
-		}
-		if n == "" || name != "" && n != name {
-			continue
-		}
-		var input any = map[string]any{}
-		if schema != nil {
-			input = instance(schema, p, 0)
-		}
-		if _, ok := input.(map[string]any); !ok {
-			input = map[string]any{}
-		}
-		b, err := json.Marshal(input)
-		if err != nil {
-			return nil, false
-		}
-		return &toolCall{name: n, input: string(b)}, true
-	}
-	return nil, false
 }
 
 const refusalText = "I can't help with that request."

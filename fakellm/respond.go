@@ -215,6 +215,18 @@ func (c *call) faultError(r *Rule) {
 			msg = fmt.Sprintf("prompt is too long: %d tokens > 200000 maximum", tokens)
 		}
 	}
+	if r.Kind == KindError && status == http.StatusTooManyRequests && typ == "" && code == "" {
+		// A plain scripted 429 is a rate limit as the real APIs send it: the bucket is empty
+		// and retry-after says when to come back.
+		if r.RetryAfter == "" && r.RetryAfterMS == "" {
+			c.set("Retry-After", "1")
+		}
+		if c.openai {
+			c.set("X-Ratelimit-Remaining-Requests", "0")
+		} else {
+			c.set("Anthropic-Ratelimit-Requests-Remaining", "0")
+		}
+	}
 	c.hintHeaders(r)
 	c.writeError(status, typ, code, msg, param)
 }

@@ -70,11 +70,20 @@ func (c *call) pick(seq, modelSeq int64) (delay time.Duration, fault *Rule) {
 		if r.HasP && mix(s.Seed, r.Line, seq, 0) >= r.P {
 			continue
 		}
-		var tool *toolCall
+		if r.Result != "" {
+			name := r.Result
+			if name == "*" {
+				name = ""
+			}
+			if !c.cv.matchResult(name, r.ResultErr) {
+				continue
+			}
+		}
+		var calls []toolCall
 		if r.Kind == KindToolUse {
 			var ok bool
-			if tool, ok = pickTool(c.req.Tools, r.Tool, c.p); !ok {
-				continue // the request offers no such tool
+			if calls, ok = toolCalls(c.tools, r, c.choice, c.p); !ok {
+				continue // the request offers no such tool, or tool_choice none
 			}
 		}
 		if r.Times > 0 && r.fired.Add(1) > r.Times {
@@ -89,7 +98,7 @@ func (c *call) pick(seq, modelSeq int64) (delay time.Duration, fault *Rule) {
 			c.slow += r.Delay.sample(mix(s.Seed, r.Line, seq, 1), mix(s.Seed, r.Line, seq, 2))
 		default:
 			fault = r
-			c.tool = tool
+			c.calls = calls
 		}
 	}
 	return delay, fault

@@ -86,12 +86,17 @@ type Rule struct {
 	Type         string // error type override
 	Code         string // error code override
 	Message      string
-	RetryAfter   string // retry-after header value
-	RetryAfterMS string // retry-after-ms header value
-	ShouldRetry  string // x-should-retry header value
-	After        int    // stream events (or chunks) sent before a stream fault; -1 = default
-	Tool         string // tool-use: the tool to call; "" = the request's first tool
-	Delay        Dist   // latency / slow
+	RetryAfter   string   // retry-after header value
+	RetryAfterMS string   // retry-after-ms header value
+	ShouldRetry  string   // x-should-retry header value
+	After        int      // stream events (or chunks) sent before a stream fault; -1 = default
+	Tools        []string // tool-use: the tools to call, in order; nil = the request's first tool
+	Input        string   // tool-use: every call's input (a JSON object); "" = built from the schema
+	Chunk        int      // tool-use: bytes per streamed input delta; 0 = two halves
+	InputFault   string   // tool-use: "cut", "truncate" or "not-json" (the first call's input)
+	Thinking     bool     // ok, tool-use: Anthropic answers start with thinking blocks
+	IDPrefix     string   // tool-use: call ids start with this (another provider's shape)
+	Delay        Dist     // latency / slow
 
 	// selectors
 	Provider  string // "anthropic" or "openai"; "" = both
@@ -103,8 +108,10 @@ type Rule struct {
 	HasP      bool
 	From, To  time.Duration // time window since the script was loaded; To 0 = open
 	HasWindow bool
-	Times     int64 // fire at most this many times; 0 = unlimited
-	Stream    int   // 0 any, 1 streaming only, 2 non-streaming only
+	Times     int64  // fire at most this many times; 0 = unlimited
+	Stream    int    // 0 any, 1 streaming only, 2 non-streaming only
+	Result    string // the last turn carries a result of this tool ("*": of any tool)
+	ResultErr int    // 0 either, 1 that result is an error, 2 it is not
 
 	fired atomic.Int64
 }
@@ -261,6 +268,15 @@ func tokenize(line string) ([]string, error) {
 			if !closed {
 				return nil, errors.New("unterminated quoted string")
 			}
+		case c == '\'' && i > 0 && line[i-1] == '=':
+			// A value in single quotes is taken literally, for JSON: input='{"city":"Paris"}'.
+			end := strings.IndexByte(line[i+1:], '\'')
+			if end < 0 {
+				return nil, errors.New("unterminated single-quoted value")
+			}
+			in = true
+			cur.WriteString(line[i+1 : i+1+end])
+			i += 1 + end
 		case c == '#' && !in:
 			return toks, nil
 		case c == ' ' || c == '\t' || c == '\r':

@@ -1,6 +1,7 @@
 package fakellm
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -46,8 +47,25 @@ var ruleKeys = map[string]ruleKey{
 	"exp":    {kinds: delayKinds, set: setExp},
 	"normal": {kinds: delayKinds, set: setNormal},
 
-	// The tool a tool-use turn calls.
-	"name": {kinds: []Kind{KindToolUse}, set: setName},
+	// The tools a tool-use turn calls, their input, how it streams and what goes wrong with it.
+	"name":        {kinds: []Kind{KindToolUse}, set: setName},
+	"input":       {kinds: []Kind{KindToolUse}, set: setInput},
+	"chunk":       {kinds: []Kind{KindToolUse}, arg: "N", set: setChunk},
+	"input-fault": {kinds: []Kind{KindToolUse}, set: setInputFault},
+	"id-prefix": {kinds: []Kind{KindToolUse}, set: func(r *Rule, v string) error {
+		if v == "" || len(v) > 200 {
+			return fmt.Errorf("id-prefix=%q: want 1 to 200 characters", v)
+		}
+		r.IDPrefix = v
+		return nil
+	}},
+	"thinking": {kinds: []Kind{KindOK, KindToolUse}, set: func(r *Rule, v string) error {
+		if v != "true" {
+			return fmt.Errorf("thinking=%q: want thinking=true", v)
+		}
+		r.Thinking = true
+		return nil
+	}},
 
 	// Selectors: which requests a rule matches (every kind).
 	"provider": {set: setProvider},
@@ -62,6 +80,21 @@ var ruleKeys = map[string]ruleKey{
 	"during": {set: setDuring},
 	"times":  {set: setTimes},
 	"stream": {set: setStream},
+	"result": {set: setResult},
+	"result-error": {set: func(r *Rule, v string) error {
+		switch v {
+		case "true":
+			r.ResultErr = 1
+		case "false":
+			r.ResultErr = 2
+		default:
+			return fmt.Errorf("result-error=%q: want true or false", v)
+		}
+		if r.Result == "" {
+			r.Result = "*"
+		}
+		return nil
+	}},
 }
 
 func (r *Rule) setKey(key, v string) error {
@@ -168,7 +201,47 @@ func setName(r *Rule, v string) error {
 	if v == "" {
 		return errors.New("name is empty")
 	}
-	r.Tool = v
+	for _, n := range strings.Split(v, ",") {
+		if n == "" {
+			return fmt.Errorf("name=%q: an empty tool name in the list", v)
+		}
+		r.Tools = append(r.Tools, n)
+	}
+	return nil
+}
+
+func setInput(r *Rule, v string) error {
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(v), &obj); err != nil || obj == nil {
+		return fmt.Errorf("input=%q is not a JSON object (quote it: input='{\"city\":\"Paris\"}')", v)
+	}
+	r.Input = v
+	return nil
+}
+
+func setChunk(r *Rule, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1<<20 {
+		return fmt.Errorf("chunk=%q is not a byte count from 1 to 1048576", v)
+	}
+	r.Chunk = n
+	return nil
+}
+
+func setInputFault(r *Rule, v string) error {
+	switch v {
+	case "cut", "truncate", "not-json":
+		r.InputFault = v
+		return nil
+	}
+	return fmt.Errorf("input-fault=%q: want cut, truncate or not-json", v)
+}
+
+func setResult(r *Rule, v string) error {
+	if v == "" {
+		return errors.New("result is empty (give a tool name, or * for any tool)")
+	}
+	r.Result = v
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,12 @@ type Options struct {
 	// RequireKey makes a request without an API key fail with 401 in the provider's shape.
 	// Default false: a missing key is accepted (and recorded as missing).
 	RequireKey bool
+	// Key, when set, is the one API key accepted: a request with any other key (or none) fails
+	// with 401 in the provider's shape, as a real API refuses a wrong key.
+	Key string
+	// Models, when set, are the model names served (globs, path.Match: "claude-*"); a request
+	// for any other model fails with 404 (Anthropic not_found_error, OpenAI model_not_found).
+	Models []string
 	// MaxBodyBytes bounds a request body; a larger one gets 413 in the provider's shape.
 	// Default 32 MiB, the Messages API's own limit.
 	MaxBodyBytes int64
@@ -164,10 +171,16 @@ type call struct {
 	key    string
 	now    time.Time
 	slow   time.Duration
-	tool   *toolCall // the call a tool-use rule scripted
-	status int
-	rec    RequestRecord
-	hv     []string // backing array for header values: one allocation instead of one per header
+	cv     convo         // the request's tool conversation
+	choice choice        // its tool_choice
+	tools  []offeredTool // the tools it offers
+	calls  []toolCall    // the calls a tool-use rule scripted
+	// inputAt is the stream event after which the first tool input's first piece has been sent
+	// (where input-fault=cut and truncate strike).
+	inputAt int
+	status  int
+	rec     RequestRecord
+	hv      []string // backing array for header values: one allocation instead of one per header
 }
 
 // set sets a header whose key is already canonical, without allocating a slice per header.
@@ -233,13 +246,18 @@ func (c *call) readBody() bool {
 		c.writeError(http.StatusMethodNotAllowed, "", "", "Method "+r.Method+" not allowed; use POST", nil)
 		return false
 	}
-	if c.h.opts.RequireKey && c.key == "" {
+	if (c.h.opts.RequireKey || c.h.opts.Key != "") && c.key == "" {
 		c.setIDHeader()
 		msg := "x-api-key header is required"
 		if c.openai {
 			msg = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
 		}
 		c.writeError(http.StatusUnauthorized, "", "", msg, nil)
+		return false
+	}
+	if c.h.opts.Key != "" && c.key != c.h.opts.Key {
+		c.setIDHeader()
+		c.writeError(http.StatusUnauthorized, "", "", "", nil) // the provider's "invalid key" wording
 		return false
 	}
 	bp := getBuf()
@@ -282,6 +300,17 @@ func (c *call) readBody() bool {
 		return false
 	}
 	c.p = p
+	if c.openai {
+		c.cv = openaiConvo(c.req.Messages)
+	} else {
+		c.cv = anthropicConvo(c.req.Messages)
+	}
+	c.choice = readChoice(&c.req)
+	c.tools = offered(c.req.Tools)
+	c.rec.ToolUses, c.rec.ToolResults, c.rec.Images = c.cv.uses, c.cv.results, c.cv.images
+	for _, t := range c.tools {
+		c.rec.Tools = append(c.rec.Tools, t.name)
+	}
 	var msg string
 	switch {
 	case c.req.Model == "":
@@ -296,10 +325,25 @@ func (c *call) readBody() bool {
 		}
 	case !c.openai && c.req.MaxTokens <= 0 && r.URL.Path == "/v1/messages":
 		msg = "max_tokens: Field required"
+	case c.cv.invalid != "":
+		msg = c.cv.invalid
+		c.rec.Invalid = msg
+	case c.choice.mode == "tool" && !hasTool(c.tools, c.choice.name):
+		msg = "tool_choice: tool " + strconv.Quote(c.choice.name) + " is not among the request's tools"
+		c.rec.Invalid = msg
 	}
 	if msg != "" {
 		c.setIDHeader()
 		c.writeError(http.StatusBadRequest, "", "", msg, nil)
+		return false
+	}
+	if len(c.h.opts.Models) > 0 && !c.served(c.req.Model) {
+		c.setIDHeader()
+		msg := "model: " + c.req.Model
+		if c.openai {
+			msg = "" // model_not_found's own wording
+		}
+		c.writeError(http.StatusNotFound, "", "", msg, nil)
 		return false
 	}
 	c.rec.Prompt = p.words
@@ -371,8 +415,31 @@ func (h *Handler) serveGenerate(w http.ResponseWriter, r *http.Request, openai b
 		maxTok = c.req.MaxCompletionTokens
 	}
 	o := answer(c.p, maxTok, kind)
-	if kind == KindToolUse && c.tool != nil {
-		o = outcome{stop: "tool_use", tool: c.tool, outTok: 10 + tokensOf(c.tool.input)}
+	o.thinking = fault != nil && fault.Thinking && !c.openai
+	if kind == "" || kind == KindOK {
+		// A forced tool choice is a call whatever the script says, as the real APIs make one.
+		if c.choice.mode == "any" || c.choice.mode == "tool" {
+			if calls, ok := toolCalls(c.tools, nil, c.choice, c.p); ok {
+				c.calls = calls
+				kind = KindToolUse
+			}
+		}
+	}
+	if kind == KindToolUse && len(c.calls) > 0 {
+		o = outcome{stop: "tool_use", tools: c.calls, outTok: 10, thinking: o.thinking}
+		if fault != nil && fault.Kind == KindToolUse {
+			o.inputFault, o.chunk, o.ids = fault.InputFault, fault.Chunk, fault.IDPrefix
+		}
+		if o.inputFault == "not-json" {
+			o.tools = append([]toolCall(nil), o.tools...)
+			o.tools[0].input = notJSON(o.tools[0].input)
+		}
+		for _, t := range o.tools {
+			o.outTok += tokensOf(t.input)
+		}
+		if !c.req.Stream && (o.inputFault == "cut" || o.inputFault == "truncate") {
+			kind = KindCut // a JSON body has no events: it is cut half-way
+		}
 	}
 	if c.st.lim != nil {
 		c.st.lim.spend(c.key, o.outTok, time.Now(), &c.q)
@@ -407,4 +474,23 @@ func (h *Handler) serveGenerate(w http.ResponseWriter, r *http.Request, openai b
 	default:
 		c.writeJSON(http.StatusOK, body)
 	}
+}
+
+func hasTool(tools []offeredTool, name string) bool {
+	for _, t := range tools {
+		if t.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// served reports whether model is one of Options.Models.
+func (c *call) served(model string) bool {
+	for _, m := range c.h.opts.Models {
+		if ok, _ := path.Match(m, model); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -17,6 +17,12 @@ func (c *call) stream(o outcome, fault *Rule) {
 		kind = fault.Kind
 		after = fault.After
 	}
+	switch o.inputFault {
+	case "cut":
+		kind, after = KindCut, c.inputAt
+	case "truncate":
+		kind, after = KindTruncate, c.inputAt
+	}
 	// Where the fault strikes: after that many events. Cut, truncate and stall default to
 	// the middle of the stream and never reach past the terminal event.
 	switch kind {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
+	"github.com/rebound-go/rebound/pipeline"
 	"github.com/rebound-go/rebound/ratelimit"
 	"github.com/rebound-go/rebound/retry"
 )
@@ -41,18 +42,20 @@ type Config struct {
 	// Set with Breaker's settings.
 	Breakers *breaker.Set
 	// Breaker is the settings of the breakers of a Set created because Breakers is nil. Zero:
-	// breaker's defaults. Hook is added to its Hook.
+	// breaker's defaults. Hook is added to its Hook. Settings out of range are New's error.
 	Breaker breaker.Settings
+	// BreakerFor, if set, returns the breaker of a host key instead of Breakers: a breaker fed
+	// by a fleet's evidence (package fleet/redis) plugs in here. See pipeline.Breaker.
+	BreakerFor func(key string) pipeline.Breaker
 	// Limiter returns the rate limiter of a host key (nil: no pacing for that host). Nil: one
 	// ratelimit.Limiter per host, created on first use, paced from the rate-limit headers the
 	// host sends (none: no pacing, but a 429 blocks the host for its retry-after); beyond 1024
 	// hosts, those not called for 5 minutes are forgotten.
 	Limiter func(key string) *ratelimit.Limiter
-	// Pace, if set, paces the requests instead of Limiter, with the host's key: a limiter
-	// shared by a fleet of processes (package fleet/redis) plugs in here. It waits for the
-	// request's turn and returns the function that reports the response (header and status; nil
-	// and 0 when none came), which the Transport calls exactly once.
-	Pace func(ctx context.Context, key string) (report func(h http.Header, status int), err error)
+	// Pace, if set, paces the requests instead of Limiter, with the host's key and 0 tokens: a
+	// limiter shared by a fleet of processes (package fleet/redis) plugs in here. It is the
+	// pacing hook of llm.Config.Pace and of every pipeline (see pipeline.PaceFunc).
+	Pace pipeline.PaceFunc
 	// AttemptTimeout bounds each attempt until the response's headers arrive (the body is then
 	// the caller's to read). Default 30 s; negative: none.
 	AttemptTimeout time.Duration
@@ -67,7 +70,8 @@ type Config struct {
 // Transport is an http.RoundTripper that classifies every response and transport failure
 // (rebound.HTTPError, rebound.Classify), retries what a retry can mend (rewinding request
 // bodies with GetBody), guards each host with a circuit breaker and paces each host under its
-// rate limit. Put it in any http.Client.
+// rate limit, through the attempt pipeline (package pipeline; the order is in docs/design.md,
+// "The attempt pipeline"). Put it in any http.Client.
 //
 // A response with a failing status that is not retried (a 404, a 503 with x-should-retry:
 // false) is returned as it is, as is the last one when the retries are used up, so the client
@@ -77,8 +81,7 @@ type Config struct {
 type Transport struct {
 	cfg      Config
 	base     http.RoundTripper
-	policy   retry.Policy
-	breakers *breaker.Set
+	pipe     *pipeline.Pipeline
 	mu       sync.Mutex
 	limiters map[string]*hostLimiter
 	sweepAt  int // the size of limiters at which idle ones are next forgotten
@@ -92,30 +95,26 @@ type hostLimiter struct {
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// New returns a Transport with c's defaults filled in, or an error naming a breaker setting out
-// of range.
+// New returns a Transport with c's defaults filled in, or an error naming a breaker or retry
+// setting out of range.
 func New(c Config) (*Transport, error) {
 	if c.AttemptTimeout == 0 {
 		c.AttemptTimeout = DefaultAttemptTimeout
 	}
-	t := &Transport{cfg: c, base: c.Base, breakers: c.Breakers, limiters: map[string]*hostLimiter{}}
+	t := &Transport{cfg: c, base: c.Base, limiters: map[string]*hostLimiter{}}
 	if t.base == nil {
 		t.base = http.DefaultTransport
 	}
-	if t.breakers == nil {
-		s := c.Breaker
-		s.Hook = rebound.Hooks(s.Hook, c.Hook)
-		set, err := breaker.NewSet(breaker.SetConfig{Settings: s})
-		if err != nil {
-			return nil, fmt.Errorf("httpx: %w", err)
-		}
-		t.breakers = set
+	// The attempt timeout is the Transport's own: it ends when the headers arrive, and the body
+	// is then the caller's to read.
+	p, err := pipeline.New(pipeline.Config{
+		Retry: c.Retry, Breakers: c.Breakers, Breaker: c.Breaker, BreakerFor: c.BreakerFor,
+		Limiter: t.limiter, Pace: c.Pace, Hook: c.Hook,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("httpx: %w", err)
 	}
-	t.policy = c.Retry
-	t.policy.Hook = rebound.Hooks(t.policy.Hook, c.Hook)
-	if t.policy.Budget == nil {
-		t.policy.Budget = new(retry.Budget)
-	}
+	t.pipe = p
 	return t, nil
 }
 
@@ -155,18 +154,10 @@ var errAttemptTimeout = errors.New("no response headers in time")
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	key := Key(req)
-	b := t.breakers.Get(key)
-	var lim *ratelimit.Limiter
-	if t.cfg.Pace == nil {
-		lim = t.limiter(key)
-	}
-	p := t.policy
-	p.Name = key
+	call := pipeline.Call[*http.Response]{Key: key, Response: responseOf}
 	if !t.replayable(req) {
-		p.MaxAttempts = 1
+		call.MaxAttempts = 1
 	}
-	var last *http.Response // the failing response of the latest attempt, buffered
-	attempt := 0
 	sent := false // req.Body went to the base transport, which closes it
 	if req.Body != nil && req.Body != http.NoBody {
 		defer func() {
@@ -175,47 +166,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}()
 	}
-	resp, err := retry.Do(ctx, p, func(ctx context.Context) (*http.Response, error) {
-		attempt++
-		last = nil
+	resp, err := pipeline.Do(ctx, t.pipe, call, func(ctx context.Context) (*http.Response, error) {
 		r := req.Clone(ctx)
-		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
+		if sent && req.Body != nil && req.Body != http.NoBody {
+			// A retry sends a rewound copy; the first attempt sent req.Body itself.
 			body, err := req.GetBody()
 			if err != nil {
 				return nil, rebound.Permanent(fmt.Errorf("rewind request body: %w", err))
 			}
 			r.Body = body
 		}
-		bp, err := b.Allow()
-		if err != nil {
-			return nil, err
-		}
-		report := func(http.Header, int) {}
-		if t.cfg.Pace != nil {
-			report, err = t.cfg.Pace(ctx, key)
-		} else if lim != nil {
-			var lp ratelimit.Permit
-			lp, err = lim.Wait(ctx, 0)
-			report = lp.Observe
-		}
-		if err != nil {
-			bp.Record(time.Now(), false, rebound.ClassCanceled) // neutral: the host was not asked
-			if ctx.Err() != nil {
-				return nil, err
-			}
-			return nil, rebound.Permanent(&rebound.Error{Class: rebound.ClassRateLimited, Provider: key, Message: "not sent: " + err.Error(), Err: err})
-		}
-		if report == nil {
-			report = func(http.Header, int) {}
-		}
 		actx, cancel := context.WithCancelCause(ctx)
 		var timer *time.Timer
 		if t.cfg.AttemptTimeout > 0 {
 			timer = time.AfterFunc(t.cfg.AttemptTimeout, func() { cancel(errAttemptTimeout) })
 		}
-		if attempt == 1 { // the first attempt sends req.Body itself; later ones a rewound copy
-			sent = true
-		}
+		sent = true
 		res, err := t.base.RoundTrip(r.WithContext(actx))
 		if timer != nil {
 			timer.Stop()
@@ -225,38 +191,66 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				err = &rebound.Error{Class: rebound.ClassTimeout, Provider: key, Message: fmt.Sprintf("%s after %s", errAttemptTimeout, t.cfg.AttemptTimeout), Err: err}
 			}
 			cancel(nil)
-			report(nil, 0)
-			return nil, bp.DoneContext(ctx, err) // retry stops the moment the breaker opens
+			return nil, err
 		}
-		report(res.Header, res.StatusCode)
 		if res.StatusCode < 400 {
-			bp.DoneContext(ctx, nil)
 			res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: func() { cancel(nil) }}
 			return res, nil
 		}
 		e := rebound.HTTPError(res.StatusCode, res.Header, time.Now())
 		e.Provider = key
 		e.Message = res.Status
-		opened := bp.DoneContext(ctx, e)
 		if !rebound.Retriable(e) {
-			// Not retried: the caller gets the response as it came.
+			// Not retried: the caller gets the response as it came (the pipeline still counts
+			// its status as a failure for the breaker).
 			res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: func() { cancel(nil) }}
 			return res, nil
 		}
 		body, rerr := io.ReadAll(io.LimitReader(res.Body, maxBuffered))
 		res.Body.Close()
 		cancel(nil)
+		f := &failedResponse{err: e, header: res.Header, status: res.StatusCode}
 		if rerr == nil {
 			res.Body = io.NopCloser(bytes.NewReader(body))
 			res.ContentLength = int64(len(body))
-			last = res
+			f.res = res
 		}
-		return nil, opened // retry stops the moment the breaker opens
+		return nil, f
 	})
-	if err != nil && last != nil && ctx.Err() == nil {
-		return last, nil
+	if err != nil && ctx.Err() == nil {
+		// The last failing response, if it was kept, is what the server said: the caller gets it.
+		var f *failedResponse
+		if errors.As(err, &f) && f.res != nil {
+			return f.res, nil
+		}
 	}
 	return resp, err
+}
+
+// failedResponse is the failure of an attempt answered with a retriable failing status: the
+// classified error, with the response (its body buffered; nil if it could not be read) for the
+// caller should the retries end there.
+type failedResponse struct {
+	err    *rebound.Error
+	header http.Header
+	status int
+	res    *http.Response
+}
+
+func (f *failedResponse) Error() string { return f.err.Error() }
+func (f *failedResponse) Unwrap() error { return f.err }
+
+// responseOf is what an attempt's response tells the limiter: its header and status (nil and
+// 0 when none came).
+func responseOf(res *http.Response, err error) (http.Header, int) {
+	if res != nil {
+		return res.Header, res.StatusCode
+	}
+	var f *failedResponse
+	if errors.As(err, &f) {
+		return f.header, f.status
+	}
+	return nil, 0
 }
 
 // replayable reports whether req may be sent again: its body can be rewound, and its method is

@@ -253,7 +253,7 @@ func TestPaceFunc(t *testing.T) {
 	defer srv.Close()
 	var keys []string
 	var remaining []string
-	c := client(t, httpx.Config{Pace: func(_ context.Context, key string) (func(http.Header, int), error) {
+	c := client(t, httpx.Config{Pace: func(_ context.Context, key string, _ int) (func(http.Header, int), error) {
 		keys = append(keys, key)
 		return func(h http.Header, status int) {
 			remaining = append(remaining, h.Get("x-ratelimit-remaining-requests"))
@@ -281,7 +281,7 @@ func (c *closeTracker) Close() error { c.closed.Store(true); return nil }
 // pacing refuses the request).
 func TestBodyClosedWhenNotSent(t *testing.T) {
 	refuse := errors.New("no turn")
-	c := client(t, httpx.Config{Pace: func(context.Context, string) (func(http.Header, int), error) {
+	c := client(t, httpx.Config{Pace: func(context.Context, string, int) (func(http.Header, int), error) {
 		return nil, refuse
 	}})
 	body := &closeTracker{Reader: strings.NewReader("payload")}

@@ -11,7 +11,7 @@ import (
 // (pacing, breaker, attempt timeout, retry), over a model that answers immediately.
 func BenchmarkResilientGenerate(b *testing.B) {
 	m := answering("anthropic/a", 1)
-	r := llm.Resilient(m, llm.Config{})
+	r := mustResilient(b, m, llm.Config{})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -8,8 +8,8 @@
 //     into Rebound's classes (reference/llm-errors.md §5.1).
 //   - Resilient: pacing under the provider's rate limit (package ratelimit), a per-attempt
 //     timeout (and, for streams, first-token and idle timeouts), a circuit breaker per model and
-//     retries with a budget, composed outermost first as retry, breaker, pacing, timeout (see
-//     Resilient).
+//     retries with a budget, composed by package pipeline in the order docs/design.md gives
+//     ("The attempt pipeline"; see Resilient).
 //   - Fallback: an ordered chain of models across providers, whose answer is marked: which model
 //     answered, whether it is degraded, what failed before.
 //   - Structured: a JSON answer decoded into a Go type and validated, re-asked on a soft failure.
@@ -21,7 +21,11 @@
 //	breakers, _ := breaker.NewSet(breaker.SetConfig{})
 //	budget := new(retry.Budget)
 //	cfg := llm.Config{Breakers: breakers, Retry: retry.Policy{Budget: budget}}
-//	model := llm.Fallback(llm.Resilient(sonnet, cfg), llm.Resilient(gpt, cfg))
+//	primary, err := llm.Resilient(sonnet, cfg) // err: a setting out of range, named
+//	...
+//	backup, err := llm.Resilient(gpt, cfg)
+//	...
+//	model := llm.Fallback(primary, backup)
 //
 //	resp, err := model.Generate(ctx, llm.Request{Messages: []llm.Message{llm.User("Hello")}})
 //	// resp.Provenance.Model, resp.Provenance.Degraded say who answered

@@ -32,9 +32,19 @@ func Example() {
 
 	breakers, _ := breaker.NewSet(breaker.SetConfig{})
 	cfg := llm.Config{Breakers: breakers, Retry: retry.Policy{MaxAttempts: 2, Base: 1, Budget: new(retry.Budget)}}
+	primary, err := llm.Resilient(sonnet, cfg)
+	if err != nil {
+		fmt.Println(err) // a setting out of range, named
+		return
+	}
+	fallback, err := llm.Resilient(gpt, cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	model := llm.FallbackWith(llm.FallbackConfig{Hook: func(_ context.Context, e rebound.Event) {
 		fmt.Printf("%s: %s -> %s (%s)\n", e.Kind, e.From, e.To, e.Class)
-	}}, llm.Resilient(sonnet, cfg), llm.Resilient(gpt, cfg))
+	}}, primary, fallback)
 
 	resp, err := model.Generate(context.Background(), llm.Request{Messages: []llm.Message{llm.User("Hello")}})
 	if err != nil {

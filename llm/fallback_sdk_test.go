@@ -44,7 +44,7 @@ func TestFallbackRulesThroughSDKs(t *testing.T) {
 			large := openaillm.New(oc, "gpt-4.1", openaillm.WithContextWindow(1_000_000))
 			var ev events
 			cfg := llm.Config{Retry: slow, Hook: ev.hook}
-			chain := llm.FallbackWith(tt.cfg, llm.Resilient(a, cfg), llm.Resilient(small, cfg), llm.Resilient(large, cfg))
+			chain := llm.FallbackWith(tt.cfg, mustResilient(t, a, cfg), mustResilient(t, small, cfg), mustResilient(t, large, cfg))
 			resp, err := chain.Generate(context.Background(), req)
 			if tt.answer == "" {
 				if err == nil {
@@ -89,7 +89,7 @@ func TestFirstTokenTimeoutThroughSDK(t *testing.T) {
 				m = o
 			}
 			var ev events
-			r := llm.Resilient(m, llm.Config{Retry: quick, FirstTokenTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute, Hook: ev.hook})
+			r := mustResilient(t, m, llm.Config{Retry: quick, FirstTokenTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute, Hook: ev.hook})
 			resp, err := r.Stream(context.Background(), req, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -96,7 +96,7 @@ func TestFallbackOverResilient(t *testing.T) {
 		a := failing("anthropic/a", 1, rebound.ClassQuota)
 		b := answering("openai/b", 1)
 		start := time.Now()
-		chain := llm.Fallback(llm.Resilient(a, llm.Config{}), llm.Resilient(b, llm.Config{}))
+		chain := llm.Fallback(mustResilient(t, a, llm.Config{}), mustResilient(t, b, llm.Config{}))
 		resp, err := chain.Generate(context.Background(), req)
 		if err != nil || resp.Provenance.Model != "openai/b" {
 			t.Fatalf("%+v %v", resp, err)
@@ -106,8 +106,8 @@ func TestFallbackOverResilient(t *testing.T) {
 		}
 
 		down := failing("anthropic/down", 1, rebound.ClassOverloaded)
-		rd := llm.Resilient(down, llm.Config{})
-		chain = llm.Fallback(rd, llm.Resilient(b, llm.Config{}))
+		rd := mustResilient(t, down, llm.Config{})
+		chain = llm.Fallback(rd, mustResilient(t, b, llm.Config{}))
 		for range 3 {
 			resp, err := chain.Generate(context.Background(), req)
 			if err != nil || !resp.Provenance.Degraded {

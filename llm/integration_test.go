@@ -41,7 +41,7 @@ func TestStreamFaultsRecover(t *testing.T) {
 					m = o
 				}
 				var ev events
-				r := llm.Resilient(m, llm.Config{Retry: quick, FirstTokenTimeout: time.Second, IdleTimeout: time.Second, Hook: ev.hook})
+				r := mustResilient(t, m, llm.Config{Retry: quick, FirstTokenTimeout: time.Second, IdleTimeout: time.Second, Hook: ev.hook})
 				var text string
 				resp, err := r.Stream(context.Background(), req, func(d llm.Delta) {
 					if d.Restart {
@@ -71,7 +71,7 @@ func TestStreamFaultsRecover(t *testing.T) {
 // Anthropic's 529 moves the chain to OpenAI; a spend limit moves it at once.
 func TestFallbackAcrossProviders(t *testing.T) {
 	a, o, srv := fakeModels(t, "error 529 provider=anthropic\nquota provider=openai model=gpt-4o-mini")
-	chain := llm.Fallback(llm.Resilient(a, llm.Config{Retry: quick}), llm.Resilient(o, llm.Config{Retry: quick}))
+	chain := llm.Fallback(mustResilient(t, a, llm.Config{Retry: quick}), mustResilient(t, o, llm.Config{Retry: quick}))
 	resp, err := chain.Generate(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)

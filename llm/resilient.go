@@ -9,9 +9,9 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
+	"github.com/rebound-go/rebound/pipeline"
 	"github.com/rebound-go/rebound/ratelimit"
 	"github.com/rebound-go/rebound/retry"
-	"github.com/rebound-go/rebound/timeout"
 )
 
 // Defaults of Config.
@@ -22,7 +22,7 @@ const (
 	DefaultIdleTimeout       = 30 * time.Second
 )
 
-// Config configures Resilient. Its zero value gives the defaults of DESIGN.md.
+// Config configures Resilient. Its zero value gives the defaults of docs/design.md.
 type Config struct {
 	// Retry is the retry policy of every call: what is retried, how long it waits. Zero: 5
 	// attempts in all, base 1 s, factor 2, cap 60 s, full jitter; a server's delay hint is
@@ -30,8 +30,8 @@ type Config struct {
 	// and Config.Hook is added to its Hook. Its Budget, when nil, is a new retry.Budget for this
 	// model alone: share one *retry.Budget between the models of a process (set it here on
 	// each) so that an outage is not multiplied by retries. Retries after a rate_limited failure
-	// do not draw on the budget: the limiter paces them, and a call is never given up merely
-	// because the limit is busy.
+	// do not draw on the budget (unless FreeRetry says otherwise): the limiter paces them, and a
+	// call is never given up merely because the limit is busy.
 	Retry retry.Policy
 	// Breakers is the set of circuit breakers the model's breaker comes from (keyed by the
 	// model's Name). Share one *breaker.Set between every Resilient of a process, so that two
@@ -42,16 +42,21 @@ type Config struct {
 	// Breaker is the settings of the breakers of a Set created because Breakers is nil. Zero:
 	// breaker's defaults (open after 5 failures in a row or a 50 % failure rate, a probe every
 	// 1–1.2 s while open, 2 successful probes to close; 429s are not failures). Config.Hook
-	// is added to its Hook.
+	// is added to its Hook. Settings out of range are Resilient's error.
 	Breaker breaker.Settings
+	// BreakerFor, if set, is the breaker the calls are admitted by and report to, instead of
+	// the model's breaker in Breakers: a breaker fed by a fleet's evidence (package fleet/redis)
+	// plugs in here, given the model's Name. See pipeline.Breaker.
+	BreakerFor func(key string) pipeline.Breaker
 	// Limiter paces the calls so that they stay under the provider's rate limit, learning it
 	// from the rate-limit headers of every response and from 429s. Share one Limiter between
 	// every model that uses one key and limit. Nil: a new ratelimit.Limiter per Resilient call.
 	// Ignored when Pace is set.
 	Limiter *ratelimit.Limiter
-	// Pace, if set, paces the calls instead of Limiter: a limiter shared by a fleet of
-	// processes (package fleet/redis) plugs in here. Nil: PaceWith(Limiter).
-	Pace PaceFunc
+	// Pace, if set, paces the calls instead of Limiter, with the model's Name as key and
+	// Request.EstimatedTokens as tokens: a limiter shared by a fleet of processes (package
+	// fleet/redis) plugs in here. Nil: Limiter paces.
+	Pace pipeline.PaceFunc
 	// AttemptTimeout bounds each attempt of Generate: a class timeout failure, retried and
 	// counted by the breaker. Default 2 minutes; negative: none.
 	AttemptTimeout time.Duration
@@ -70,54 +75,36 @@ type Config struct {
 	Hook rebound.Hook
 }
 
-// PaceFunc waits, before an attempt, for the call's turn under a rate limit: tokens is the
-// call's estimated cost (Request.EstimatedTokens). It returns once the call may be sent, with
-// the function that reports the attempt's response (its header, nil when none came, and its
-// status, 0 when none came), which Resilient calls exactly once; or, when the turn cannot come
-// in time, an error (the context's own, or one saying the turn would pass its deadline). Its
-// wait is never counted as a failure.
-type PaceFunc func(ctx context.Context, tokens int) (report func(h http.Header, status int), err error)
-
-// PaceWith returns the PaceFunc of a process's own limiter.
-func PaceWith(l *ratelimit.Limiter) PaceFunc {
-	return func(ctx context.Context, tokens int) (func(http.Header, int), error) {
-		p, err := l.Wait(ctx, tokens)
-		if err != nil {
-			return nil, err
-		}
-		return p.Observe, nil
-	}
-}
-
 // ResilientModel is a Model whose calls are paced, bounded in time, guarded by a breaker and
 // retried. Build it with Resilient.
 type ResilientModel struct {
 	inner   Model
 	cfg     Config
-	policy  retry.Policy
+	pipe    *pipeline.Pipeline
 	breaker *breaker.Breaker
-	pace    PaceFunc
 }
 
 var _ Model = (*ResilientModel)(nil)
 
-// Resilient wraps m so that every call goes through, outermost first:
+// Resilient wraps m so that every call goes through the attempt pipeline (package pipeline;
+// the order is in docs/design.md, "The attempt pipeline"), outermost first:
 //
 //	retry        the policy of Config.Retry, with its budget; stops at once on an open breaker,
 //	             and on what a retry cannot mend (quota, auth, invalid, context_overflow,
 //	             content_policy), so that a Fallback moves on without waiting through backoff
-//	breaker      m's breaker from Config.Breakers (keyed by m.Name())
 //	pacing       the wait for the rate limit (Config.Limiter or Pace), bounded by ctx's deadline and
-//	             never counted as a failure
+//	             never counted as a failure; an open breaker refuses before it
+//	breaker      m's breaker from Config.Breakers (keyed by m.Name()), or Config.BreakerFor's,
+//	             admitting the attempt as it is sent
 //	timeout      the attempt's own deadline (Config.AttemptTimeout; for streams
 //	             StreamTimeout, FirstTokenTimeout and IdleTimeout): class timeout
 //	m            the call
 //
 // A failed stream's partial output is never returned: Stream returns the Response of the
 // attempt that completed, and tells onDelta to discard what the failed attempts delivered
-// (Delta.Restart). Resilient panics if Config.Breaker's settings are out of range (a
-// programming error, like regexp.MustCompile's).
-func Resilient(m Model, c Config) *ResilientModel {
+// (Delta.Restart). Resilient returns an error naming the setting when Config.Breaker's
+// settings or Config.Retry are out of range.
+func Resilient(m Model, c Config) (*ResilientModel, error) {
 	if c.AttemptTimeout == 0 {
 		c.AttemptTimeout = DefaultAttemptTimeout
 	}
@@ -135,24 +122,26 @@ func Resilient(m Model, c Config) *ResilientModel {
 		s.Hook = rebound.Hooks(s.Hook, c.Hook)
 		set, err := breaker.NewSet(breaker.SetConfig{Settings: s})
 		if err != nil {
-			panic(fmt.Sprintf("llm.Resilient(%s): %v", m.Name(), err))
+			return nil, fmt.Errorf("llm.Resilient(%s): breaker settings: %w", m.Name(), err)
 		}
 		c.Breakers = set
 	}
+	var limiter func(string) *ratelimit.Limiter
 	if c.Pace == nil {
 		if c.Limiter == nil {
 			c.Limiter = ratelimit.New(ratelimit.Config{Name: m.Name()})
 		}
-		c.Pace = PaceWith(c.Limiter)
+		l := c.Limiter
+		limiter = func(string) *ratelimit.Limiter { return l }
 	}
-	p := c.Retry
-	p.Name = m.Name()
-	p.Hook = rebound.Hooks(p.Hook, c.Hook)
-	if p.Budget == nil {
-		p.Budget = new(retry.Budget)
+	p, err := pipeline.New(pipeline.Config{
+		Name: m.Name(), Retry: c.Retry, Breakers: c.Breakers, BreakerFor: c.BreakerFor,
+		Limiter: limiter, Pace: c.Pace, AttemptTimeout: c.AttemptTimeout, Hook: c.Hook,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("llm.Resilient(%s): %w", m.Name(), err)
 	}
-	p.Budget = rateLimitedFree{p.Budget}
-	return &ResilientModel{inner: m, cfg: c, policy: p, breaker: c.Breakers.Get(m.Name()), pace: c.Pace}
+	return &ResilientModel{inner: m, cfg: c, pipe: p, breaker: c.Breakers.Get(m.Name())}, nil
 }
 
 // Name returns the wrapped model's Name.
@@ -170,13 +159,9 @@ func (r *ResilientModel) Breaker() *breaker.Breaker { return r.breaker }
 // Generate calls the model's Generate under the composition described at Resilient. On failure
 // the error is a *rebound.GiveUpError saying why it stopped, with the last attempt's error.
 func (r *ResilientModel) Generate(ctx context.Context, req Request) (*Response, error) {
-	ctx = context.WithValue(ctx, callStateKey{}, new(callState))
-	return retry.Do(ctx, r.policy, func(ctx context.Context) (*Response, error) {
-		return r.attempt(ctx, req, func(ctx context.Context) (*Response, error) {
-			return timeout.Do(ctx, r.cfg.AttemptTimeout, func(ctx context.Context) (*Response, error) {
-				return r.inner.Generate(ctx, req)
-			})
-		})
+	call := pipeline.Call[*Response]{Tokens: req.EstimatedTokens(), Response: responseOf}
+	return pipeline.Do(ctx, r.pipe, call, func(ctx context.Context) (*Response, error) {
+		return r.inner.Generate(ctx, req)
 	})
 }
 
@@ -186,8 +171,8 @@ func (r *ResilientModel) Generate(ctx context.Context, req Request) (*Response, 
 // a Delta with Restart set: what came before must be discarded.
 func (r *ResilientModel) Stream(ctx context.Context, req Request, onDelta func(Delta)) (*Response, error) {
 	delivered := false
-	ctx = context.WithValue(ctx, callStateKey{}, new(callState))
-	return retry.Do(ctx, r.policy, func(ctx context.Context) (*Response, error) {
+	call := pipeline.Call[*Response]{Tokens: req.EstimatedTokens(), Timeout: r.cfg.StreamTimeout, Response: responseOf}
+	return pipeline.Do(ctx, r.pipe, call, func(ctx context.Context) (*Response, error) {
 		restart := delivered
 		forward := func(d Delta) {
 			if onDelta == nil {
@@ -202,44 +187,19 @@ func (r *ResilientModel) Stream(ctx context.Context, req Request, onDelta func(D
 			}
 			onDelta(d)
 		}
-		return r.attempt(ctx, req, func(ctx context.Context) (*Response, error) {
-			return timeout.Do(ctx, r.cfg.StreamTimeout, func(ctx context.Context) (*Response, error) {
-				return r.streamAttempt(ctx, req, forward)
-			})
-		})
+		return r.streamAttempt(ctx, req, forward)
 	})
 }
 
-// attempt runs one attempt through the breaker and the limiter, and reports its outcome to
-// both.
-func (r *ResilientModel) attempt(ctx context.Context, req Request, call rebound.Op[*Response]) (*Response, error) {
-	bp, err := r.breaker.Allow()
+// responseOf is what an attempt's response tells the limiter: its header and status.
+func responseOf(resp *Response, err error) (http.Header, int) {
 	if err != nil {
-		return nil, err
+		return ResponseHeader(err), statusOf(err)
 	}
-	report, err := r.pace(ctx, req.EstimatedTokens())
-	if err != nil {
-		bp.Record(time.Now(), false, rebound.ClassCanceled) // neutral: the model was not asked
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		return nil, rebound.Permanent(&rebound.Error{
-			Class: rebound.ClassRateLimited, Message: "not sent: " + err.Error(), Err: err,
-		})
+	if resp == nil {
+		return nil, http.StatusOK
 	}
-	resp, err := call(ctx)
-	// After the failure that opened the breaker, retry stops at once (breaker.OpenedError).
-	err = bp.DoneContext(ctx, err)
-	if st, _ := ctx.Value(callStateKey{}).(*callState); st != nil {
-		c, _ := rebound.Classify(err)
-		st.rateLimited = err != nil && c == rebound.ClassRateLimited
-	}
-	if err != nil {
-		report(ResponseHeader(err), statusOf(err))
-		return nil, err
-	}
-	report(resp.Header, http.StatusOK)
-	return resp, nil
+	return resp.Header, http.StatusOK
 }
 
 func statusOf(err error) int {
@@ -296,37 +256,4 @@ func (r *ResilientModel) streamAttempt(ctx context.Context, req Request, forward
 		return nil, err
 	}
 	return resp, nil
-}
-
-// callState is what one call of a ResilientModel tells its budget: whether the last attempt was
-// rate limited. It lives in the call's context and is used on the call's goroutine only.
-type callState struct {
-	rateLimited bool // the last attempt failed with class rate_limited
-	free        bool // the retry granted last did not draw on the budget
-}
-
-type callStateKey struct{}
-
-// rateLimitedFree is a retry budget that grants every retry after a rate_limited failure
-// without drawing on the budget it wraps: 429s are the limiter's business, and the budget is
-// there to stop retry storms against a dependency that is down.
-type rateLimitedFree struct{ inner retry.Budgeter }
-
-func (b rateLimitedFree) Begin(ctx context.Context) { b.inner.Begin(ctx) }
-func (b rateLimitedFree) End(ctx context.Context)   { b.inner.End(ctx) }
-
-func (b rateLimitedFree) AcquireRetry(ctx context.Context) bool {
-	if st, _ := ctx.Value(callStateKey{}).(*callState); st != nil && st.rateLimited {
-		st.free = true
-		return true
-	}
-	return b.inner.AcquireRetry(ctx)
-}
-
-func (b rateLimitedFree) ReleaseRetry(ctx context.Context) {
-	if st, _ := ctx.Value(callStateKey{}).(*callState); st != nil && st.free {
-		st.free = false
-		return
-	}
-	b.inner.ReleaseRetry(ctx)
 }

@@ -27,7 +27,7 @@ func TestResilientRetriesThenAnswers(t *testing.T) {
 			return answer(m, "ok"), nil
 		}
 		var ev events
-		r := llm.Resilient(m, llm.Config{Hook: ev.hook})
+		r := mustResilient(t, m, llm.Config{Hook: ev.hook})
 		resp, err := r.Generate(context.Background(), req)
 		if err != nil || resp.Text != "ok" {
 			t.Fatalf("%v %v", resp, err)
@@ -49,7 +49,7 @@ func TestResilientGivesUpAtOnce(t *testing.T) {
 			m := &model{name: "anthropic/a"}
 			m.generate = func(context.Context, int, llm.Request) (*llm.Response, error) { return nil, classErr(c) }
 			start := time.Now()
-			_, err := llm.Resilient(m, llm.Config{}).Generate(context.Background(), req)
+			_, err := mustResilient(t, m, llm.Config{}).Generate(context.Background(), req)
 			var gu *rebound.GiveUpError
 			if !errors.As(err, &gu) || gu.Reason != rebound.NotRetriable {
 				t.Fatalf("%v: err %v", c, err)
@@ -75,7 +75,7 @@ func TestResilientAttemptTimeout(t *testing.T) {
 			return answer(m, "ok"), nil
 		}
 		var ev events
-		r := llm.Resilient(m, llm.Config{AttemptTimeout: 10 * time.Second, Hook: ev.hook})
+		r := mustResilient(t, m, llm.Config{AttemptTimeout: 10 * time.Second, Hook: ev.hook})
 		resp, err := r.Generate(context.Background(), req)
 		if err != nil || resp.Text != "ok" {
 			t.Fatalf("%v %v", resp, err)
@@ -97,7 +97,7 @@ func TestResilientBreakerOpens(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ev events
-		r := llm.Resilient(m, llm.Config{Breakers: set, Hook: ev.hook, Retry: retry.Policy{MaxAttempts: 8}})
+		r := mustResilient(t, m, llm.Config{Breakers: set, Hook: ev.hook, Retry: retry.Policy{MaxAttempts: 8}})
 		start := time.Now()
 		_, err = r.Generate(context.Background(), req) // the 5th failure opens the breaker
 		if m.Calls() != 5 {
@@ -136,7 +136,7 @@ func TestResilientHonoursRetryAfter(t *testing.T) {
 			return answer(m, "ok"), nil
 		}
 		start := time.Now()
-		if _, err := llm.Resilient(m, llm.Config{}).Generate(context.Background(), req); err != nil {
+		if _, err := mustResilient(t, m, llm.Config{}).Generate(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
 		if d := time.Since(start); d < 7*time.Second || d > 8*time.Second {
@@ -159,7 +159,7 @@ func TestResilientPaces(t *testing.T) {
 			return resp, nil
 		}
 		var ev events
-		r := llm.Resilient(m, llm.Config{Hook: ev.hook})
+		r := mustResilient(t, m, llm.Config{Hook: ev.hook})
 		if _, err := r.Generate(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +202,7 @@ func TestResilientStreamTimeouts(t *testing.T) {
 			return answer(m, "whole answer"), nil
 		}
 		var ev events
-		r := llm.Resilient(m, llm.Config{FirstTokenTimeout: 5 * time.Second, IdleTimeout: 2 * time.Second, Hook: ev.hook})
+		r := mustResilient(t, m, llm.Config{FirstTokenTimeout: 5 * time.Second, IdleTimeout: 2 * time.Second, Hook: ev.hook})
 		var got []string
 		resp, err := r.Stream(context.Background(), req, func(d llm.Delta) {
 			if d.Restart {
@@ -236,7 +236,7 @@ func TestResilientStreamFailureDiscardsPartial(t *testing.T) {
 			on(llm.Delta{Text: "half"})
 			return nil, classErr(rebound.ClassMalformed)
 		}
-		resp, err := llm.Resilient(m, llm.Config{Retry: retryTwice}).Stream(context.Background(), req, nil)
+		resp, err := mustResilient(t, m, llm.Config{Retry: retryTwice}).Stream(context.Background(), req, nil)
 		if resp != nil || err == nil {
 			t.Fatalf("%v %v", resp, err)
 		}
@@ -252,7 +252,7 @@ func TestResilientCallerCancel(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		r := llm.Resilient(m, llm.Config{})
+		r := mustResilient(t, m, llm.Config{})
 		_, err := r.Generate(ctx, req)
 		if c, _ := rebound.Classify(err); c != rebound.ClassCanceled {
 			t.Errorf("class %v (%v)", c, err)
@@ -275,11 +275,11 @@ func TestResilientRateLimitedRetriesAreFree(t *testing.T) {
 			}
 			return answer(m, "ok"), nil
 		}
-		if _, err := llm.Resilient(m, llm.Config{Retry: retry.Policy{Budget: none}}).Generate(context.Background(), req); err != nil {
+		if _, err := mustResilient(t, m, llm.Config{Retry: retry.Policy{Budget: none}}).Generate(context.Background(), req); err != nil {
 			t.Fatalf("rate limited: %v", err)
 		}
 		o := failing("anthropic/b", 1, rebound.ClassOverloaded)
-		_, err := llm.Resilient(o, llm.Config{Retry: retry.Policy{Budget: none}}).Generate(context.Background(), req)
+		_, err := mustResilient(t, o, llm.Config{Retry: retry.Policy{Budget: none}}).Generate(context.Background(), req)
 		var gu *rebound.GiveUpError
 		if !errors.As(err, &gu) || gu.Reason != rebound.BudgetExhausted || o.Calls() != 1 {
 			t.Fatalf("overloaded: %v after %d calls, want budget_exhausted after 1", err, o.Calls())
@@ -303,11 +303,14 @@ func TestResilientPaceFunc(t *testing.T) {
 		}
 		var asked []int
 		var reported []int
-		pace := func(_ context.Context, tokens int) (func(http.Header, int), error) {
+		pace := func(_ context.Context, key string, tokens int) (func(http.Header, int), error) {
+			if key != "anthropic/a" {
+				t.Errorf("paced under key %q, want the model's name", key)
+			}
 			asked = append(asked, tokens)
 			return func(h http.Header, status int) { reported = append(reported, status) }, nil
 		}
-		if _, err := llm.Resilient(m, llm.Config{Pace: pace}).Generate(context.Background(), req); err != nil {
+		if _, err := mustResilient(t, m, llm.Config{Pace: pace}).Generate(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
 		if len(asked) != 2 || asked[0] != req.EstimatedTokens() || len(reported) != 2 || reported[0] != 529 || reported[1] != 200 {
@@ -332,10 +335,32 @@ func TestResilientIdleIgnoresSlowConsumer(t *testing.T) {
 			}
 			return answer(m, "one two three"), nil
 		}
-		r := llm.Resilient(m, llm.Config{Retry: retry.Policy{MaxAttempts: 1}, IdleTimeout: time.Second})
+		r := mustResilient(t, m, llm.Config{Retry: retry.Policy{MaxAttempts: 1}, IdleTimeout: time.Second})
 		resp, err := r.Stream(context.Background(), req, func(llm.Delta) { time.Sleep(3 * time.Second) })
 		if err != nil || resp.Text != "one two three" {
 			t.Fatalf("%v %v", resp, err)
 		}
 	})
+}
+
+func mustResilient(t testing.TB, m llm.Model, c llm.Config) *llm.ResilientModel {
+	t.Helper()
+	r, err := llm.Resilient(m, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Bad settings are Resilient's error, never a panic.
+func TestResilientRejectsBadSettings(t *testing.T) {
+	m := answering("anthropic/a", 1)
+	for _, c := range []llm.Config{
+		{Breaker: breaker.Settings{FailureRate: 2}},
+		{Retry: retry.Policy{Factor: 0.5}},
+	} {
+		if r, err := llm.Resilient(m, c); err == nil || r != nil || !strings.Contains(err.Error(), "anthropic/a") {
+			t.Errorf("Resilient(%+v) = %v, %v; want an error naming the model", c, r, err)
+		}
+	}
 }

@@ -11,7 +11,7 @@ import (
 // llm.Resilient, so that every attempt is a call: the failed ones reach the metrics through the
 // retry's attempt_failed events (Hook), the successful ones through this wrapper.
 //
-//	model := llm.Resilient(metrics.CountSuccesses(anthropicllm.New(client, "claude-x")), llm.Config{Hook: metrics.Hook()})
+//	model, err := llm.Resilient(metrics.CountSuccesses(anthropicllm.New(client, "claude-x")), llm.Config{Hook: metrics.Hook()})
 func (m *Metrics) CountSuccesses(model llm.Model) llm.Model {
 	return &countingModel{Model: model, m: m}
 }

@@ -37,7 +37,7 @@ func TestCountSuccessesWithResilient(t *testing.T) {
 func testCountSuccesses(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := observe.NewMetrics(reg)
-	model := llm.Resilient(m.CountSuccesses(&flaky{}), llm.Config{Hook: m.Hook()})
+	model := mustResilient(t, m.CountSuccesses(&flaky{}), llm.Config{Hook: m.Hook()})
 	if _, err := model.Generate(context.Background(), llm.Request{Messages: []llm.Message{llm.User("hi")}}); err != nil {
 		t.Fatal(err)
 	}
@@ -53,4 +53,13 @@ rebound_attempts_total{dependency="test/flaky",outcome="success"} 1
 	if n := testutil.CollectAndCount(reg, "rebound_retries_total"); n != 1 {
 		t.Errorf("retries: %d series, want 1", n)
 	}
+}
+
+func mustResilient(t testing.TB, m llm.Model, c llm.Config) *llm.ResilientModel {
+	t.Helper()
+	r, err := llm.Resilient(m, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

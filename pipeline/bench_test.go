@@ -13,9 +13,10 @@ import (
 // retry policy with its budget, a breaker from a Set, pacing by a ratelimit.Limiter, an
 // attempt timeout, and a call that succeeds at once.
 func BenchmarkDo(b *testing.B) {
+	lim := ratelimit.New(ratelimit.Config{Name: "anthropic/a"})
 	p, err := pipeline.New(pipeline.Config{
 		Name:           "anthropic/a",
-		Pace:           pipeline.PaceWith(ratelimit.New(ratelimit.Config{Name: "anthropic/a"})),
+		Limiter:        func(string) *ratelimit.Limiter { return lim },
 		AttemptTimeout: 2 * time.Minute,
 	})
 	if err != nil {

@@ -24,7 +24,8 @@
 //	              opens and on what a retry cannot mend; retries after a 429 are free of the
 //	              budget (the pacer paces them)
 //	breaker check refuse at once, without waiting, while the key's breaker is open
-//	pacing        wait for the turn under the rate limit (Config.Pace); never a failure
+//	pacing        wait for the turn under the rate limit (Config.Limiter or Pace); never a
+//	              failure
 //	breaker       admit the attempt now that it is about to be sent (Breaker.Allow)
 //	timeout       the attempt's own deadline (Config.AttemptTimeout, Call.Timeout): class
 //	              timeout, a failure for the breaker
@@ -42,8 +43,9 @@
 //
 // # Plugging in
 //
-// Config.Pace takes a PaceFunc: PaceWith for one ratelimit.Limiter, PacePerKey for one per key,
-// or a fleet's shared limiter (package fleet/redis). Config.BreakerFor takes any Breaker: Local
+// Config.Limiter gives the ratelimit.Limiter of each key (one shared by the models of an API
+// key, one per host); Config.Pace takes any PaceFunc instead, such as a fleet's shared limiter
+// (package fleet/redis). Config.BreakerFor takes any Breaker: Local
 // makes one of a *breaker.Breaker, and a fleet-wide breaker (package fleet/redis) implements the
 // interface around its local *breaker.Breaker, so that the evidence of every process's calls
 // reaches it through Allow and Done. The same Config fields carry over to llm.Config and

@@ -3,8 +3,6 @@ package pipeline
 import (
 	"context"
 	"net/http"
-
-	"github.com/rebound-go/rebound/ratelimit"
 )
 
 // PaceFunc waits, before an attempt, for its turn under a rate limit: key is the call's key
@@ -17,31 +15,3 @@ import (
 // pacing hook of llm.Config.Pace, httpx.Config.Pace and a tool's pipeline; a limiter shared by
 // a fleet of processes (package fleet/redis) has this shape too.
 type PaceFunc func(ctx context.Context, key string, tokens int) (report func(h http.Header, status int), err error)
-
-// PaceWith returns the PaceFunc of one limiter for every key: the models of one API key share
-// one limiter.
-func PaceWith(l *ratelimit.Limiter) PaceFunc {
-	return func(ctx context.Context, _ string, tokens int) (func(http.Header, int), error) {
-		p, err := l.Wait(ctx, tokens)
-		if err != nil {
-			return nil, err
-		}
-		return p.Observe, nil
-	}
-}
-
-// PacePerKey returns the PaceFunc of the limiter limiter returns for each key (nil: that key
-// is not paced), such as one limiter per host.
-func PacePerKey(limiter func(key string) *ratelimit.Limiter) PaceFunc {
-	return func(ctx context.Context, key string, tokens int) (func(http.Header, int), error) {
-		l := limiter(key)
-		if l == nil {
-			return nil, nil
-		}
-		p, err := l.Wait(ctx, tokens)
-		if err != nil {
-			return nil, err
-		}
-		return p.Observe, nil
-	}
-}

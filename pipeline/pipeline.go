@@ -8,6 +8,7 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
+	"github.com/rebound-go/rebound/ratelimit"
 	"github.com/rebound-go/rebound/retry"
 	"github.com/rebound-go/rebound/timeout"
 )
@@ -39,8 +40,13 @@ type Config struct {
 	// evidence is shared by a fleet of processes (package fleet/redis) plugs in here. It must
 	// not return nil.
 	BreakerFor func(key string) Breaker
-	// Pace, if set, waits before each attempt for its turn under a rate limit (PaceWith for one
-	// ratelimit.Limiter, PacePerKey for one per key, or a fleet's). Nil: no pacing.
+	// Limiter returns the rate limiter that paces the calls of a key (nil: that key is not
+	// paced): one ratelimit.Limiter shared by the models of one API key, or one per host.
+	// Ignored when Pace is set. Nil: no limiter.
+	Limiter func(key string) *ratelimit.Limiter
+	// Pace, if set, waits before each attempt for its turn under a rate limit instead of
+	// Limiter: a limiter shared by a fleet of processes (package fleet/redis) plugs in here.
+	// Nil: Limiter paces, if set.
 	Pace PaceFunc
 	// AttemptTimeout bounds each attempt (unless Call.Timeout says otherwise): a class timeout
 	// failure, retried and counted by the breaker. Zero or negative: none.
@@ -60,6 +66,7 @@ type Pipeline struct {
 	breakers   *breaker.Set
 	breakerFor func(string) Breaker
 	pace       PaceFunc
+	limiter    func(string) *ratelimit.Limiter
 	timeout    time.Duration
 }
 
@@ -67,6 +74,9 @@ type Pipeline struct {
 // out of range.
 func New(c Config) (*Pipeline, error) {
 	p := &Pipeline{name: c.Name, breakerFor: c.BreakerFor, pace: c.Pace, timeout: c.AttemptTimeout}
+	if p.pace == nil {
+		p.limiter = c.Limiter
+	}
 	if p.breakerFor == nil {
 		p.breakers = c.Breakers
 		if p.breakers == nil {
@@ -166,7 +176,7 @@ func Do[T any](ctx context.Context, p *Pipeline, c Call[T], op rebound.Op[T]) (T
 	if key == "" {
 		key = p.name
 	}
-	a := attempt[T]{p: p, c: &c, key: key, b: p.Breaker(key), op: op, timeout: p.timeout}
+	a := attempt{p: p, key: key, b: p.Breaker(key), tokens: c.Tokens, timeout: p.timeout}
 	if c.Timeout != 0 {
 		a.timeout = c.Timeout
 	}
@@ -175,62 +185,91 @@ func Do[T any](ctx context.Context, p *Pipeline, c Call[T], op rebound.Op[T]) (T
 	if c.MaxAttempts > 0 {
 		pol.MaxAttempts = c.MaxAttempts
 	}
-	return retry.Do(ctx, pol, a.run)
+	response := c.Response
+	return retry.Do(ctx, pol, func(ctx context.Context) (T, error) { return run(ctx, &a, op, response) })
 }
 
-// attempt is one call's state shared by its attempts.
-type attempt[T any] struct {
+// attempt is what the attempts of one call share. The operation is kept apart from it (see
+// run), so that escape analysis does not move a caller's closure to the heap because the
+// breaker is an interface.
+type attempt struct {
 	p       *Pipeline
-	c       *Call[T]
 	key     string
 	b       Breaker
-	op      rebound.Op[T]
+	tokens  int
 	timeout time.Duration
 }
 
-func noReport(http.Header, int) {}
+// turn is an attempt's pacing turn: a PaceFunc's report, or a limiter's Permit (kept as a
+// value, so that the common case allocates nothing).
+type turn struct {
+	fn     func(http.Header, int)
+	permit ratelimit.Permit
+	held   bool
+}
+
+func (t *turn) wait(ctx context.Context, a *attempt) error {
+	if a.p.pace != nil {
+		fn, err := a.p.pace(ctx, a.key, a.tokens)
+		t.fn = fn
+		return err
+	}
+	if a.p.limiter == nil {
+		return nil
+	}
+	l := a.p.limiter(a.key)
+	if l == nil {
+		return nil
+	}
+	p, err := l.Wait(ctx, a.tokens)
+	t.permit, t.held = p, err == nil
+	return err
+}
+
+func (t *turn) report(h http.Header, status int) {
+	switch {
+	case t.fn != nil:
+		t.fn(h, status)
+	case t.held:
+		t.permit.Observe(h, status)
+	}
+}
 
 // run is one attempt, in the order Do documents.
-func (a *attempt[T]) run(ctx context.Context) (T, error) {
+func run[T any](ctx context.Context, a *attempt, op rebound.Op[T], response func(T, error) (http.Header, int)) (T, error) {
 	var zero T
 	if err := a.b.Check(ctx); err != nil {
 		return zero, err
 	}
-	report := noReport
-	if a.p.pace != nil {
-		r, err := a.p.pace(ctx, a.key, a.c.Tokens)
-		if err != nil {
-			if ctx.Err() != nil {
-				return zero, err
-			}
-			return zero, rebound.Permanent(&rebound.Error{
-				Class: rebound.ClassRateLimited, Provider: a.key, Message: "not sent: " + err.Error(), Err: err,
-			})
+	var turn turn
+	if err := turn.wait(ctx, a); err != nil {
+		if ctx.Err() != nil {
+			return zero, err
 		}
-		if r != nil {
-			report = r
-		}
+		return zero, rebound.Permanent(&rebound.Error{
+			Class: rebound.ClassRateLimited, Provider: a.key, Message: "not sent: " + err.Error(), Err: err,
+		})
 	}
 	bp, err := a.b.Allow(ctx)
 	if err != nil {
-		report(nil, 0) // not sent: the turn goes back
+		turn.report(nil, 0) // not sent: the turn goes back
 		return zero, err
 	}
 	done := false
 	defer func() {
 		if !done {
-			report(nil, 0)
+			turn.report(nil, 0)
 			a.b.Done(ctx, bp, errPanicked)
 		}
 	}()
-	v, err := timeout.Do(ctx, a.timeout, a.op)
+	v, err := timeout.Do(ctx, a.timeout, op)
 	done = true
 	var h http.Header
 	status := 0
-	if a.c.Response != nil {
-		h, status = a.c.Response(v, err)
+	if response != nil {
+		h, status = response(v, err)
 	}
-	report(h, status)
+	turn.report(h, status)
 	if err == nil && status >= 400 {
 		// Returned as it came, but a failure as far as the dependency's health goes.
 		a.b.Done(ctx, bp, rebound.HTTPError(status, h, time.Now()))

@@ -163,7 +163,7 @@ func TestNotSentAfterTheBreakerOpenedWhileWaiting(t *testing.T) {
 func TestProbeSlotTakenWhenSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		set, _ := breaker.NewSet(breaker.SetConfig{Settings: breaker.Settings{
-			ConsecutiveFailures: 1, OpenFor: time.Second, SuccessesToClose: 1,
+			ConsecutiveFailures: 1, OpenFor: time.Second, Jitter: -1, SuccessesToClose: 1,
 		}})
 		b := set.Get("model")
 		pr, _ := b.Allow()
@@ -374,4 +374,34 @@ func (c *countingBreaker) Allow(ctx context.Context) (breaker.Permit, error) {
 func (c *countingBreaker) Done(ctx context.Context, p breaker.Permit, err error) error {
 	c.dones++
 	return c.Breaker.Done(ctx, p, err)
+}
+
+// Config.Limiter paces each key under the limiter it returns (nil: not paced), once per
+// attempt.
+func TestLimiterPerKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := ratelimit.New(ratelimit.Config{Name: "a"})
+		p := mustNew(t, pipeline.Config{Retry: retry.Policy{Base: time.Millisecond}, Limiter: func(key string) *ratelimit.Limiter {
+			if key == "a" {
+				return lim
+			}
+			return nil
+		}})
+		for _, key := range []string{"a", "b"} {
+			n := 0
+			_, err := pipeline.Do(context.Background(), p, pipeline.Call[int]{Key: key}, func(context.Context) (int, error) {
+				n++
+				if n == 1 {
+					return 0, classErr(rebound.ClassTransient)
+				}
+				return 1, nil
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+		}
+		if s := lim.Stats(); s.Admitted != 2 {
+			t.Errorf("limiter admitted %d attempts, want the 2 of key a", s.Admitted)
+		}
+	})
 }

@@ -125,7 +125,10 @@ func reboundStrategy(srv *fakellm.Server, provider string) call {
 	if provider == "openai" {
 		inner = openaillm.New(openaiClient(srv), openaiModel)
 	}
-	m := llm.Resilient(inner, llm.Config{})
+	m, err := llm.Resilient(inner, llm.Config{})
+	if err != nil {
+		panic(err)
+	}
 	return func(ctx context.Context) error {
 		_, err := m.Generate(ctx, prompt)
 		return err

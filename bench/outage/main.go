@@ -117,7 +117,15 @@ var strategies = map[string]func(s setup) call{
 		cfg := llm.Config{Breakers: set, Retry: retry.Policy{Budget: new(retry.Budget)}}
 		primary := anthropicllm.New(anthropicClient(s.srv), primaryID)
 		backup := openaillm.New(openai.NewClient(ooption.WithAPIKey("sk-outage"), ooption.WithBaseURL(s.srv.OpenAIBaseURL), ooption.WithHTTPClient(httpClient)), fallbackID)
-		m := llm.Fallback(llm.Resilient(primary, cfg), llm.Resilient(backup, cfg))
+		rp, err := llm.Resilient(primary, cfg)
+		if err != nil {
+			panic(err)
+		}
+		rb, err := llm.Resilient(backup, cfg)
+		if err != nil {
+			panic(err)
+		}
+		m := llm.Fallback(rp, rb)
 		return func(ctx context.Context) (bool, error) {
 			resp, err := m.Generate(ctx, prompt)
 			if err != nil {

@@ -119,8 +119,13 @@ func (c *escListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		if it.Decision != nil {
 			status += " (" + string(it.Decision.Action) + ")"
 		}
+		errText := it.Error
+		if it.Damaged != "" {
+			// Shown, not hidden: one damaged row must not hide the queue.
+			status, errText = "DAMAGED "+status, it.Damaged
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.RunID, it.Step, it.Reason, status,
-			humanAge(now.Sub(it.CreatedAt)), oneLine(it.Error, 60))
+			humanAge(now.Sub(it.CreatedAt)), oneLine(errText, 60))
 	}
 	return tw.Flush()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +21,8 @@ type fakeLLMCmd struct {
 	public bool
 	// logSize and requireKey are fakellm.Options.
 	logSize    int
-	requireKey bool
+	requireKey string
+	models     []string
 	ready      func(addr string)
 }
 
@@ -50,7 +52,8 @@ A script has one rule a line, first match wins, e.g.:
 	cmd.Flags().BoolVar(&c.demo, "demo-script", false, "run the demo's default fault script")
 	cmd.Flags().BoolVar(&c.public, "public", false, "allow an --addr that is not a loopback address")
 	cmd.Flags().IntVar(&c.logSize, "log-size", 1000, "requests kept in the request log (/_fakellm/requests); 0 keeps none")
-	cmd.Flags().BoolVar(&c.requireKey, "require-key", false, "answer 401 to requests without an API key")
+	cmd.Flags().StringVar(&c.requireKey, "require-key", "", "accept only this API key: any other key, or none, gets 401")
+	cmd.Flags().StringSliceVar(&c.models, "models", nil, "serve only these models (comma-separated globs, e.g. claude-*,gpt-4o); any other gets 404")
 	return cmd
 }
 
@@ -81,6 +84,11 @@ func (c *fakeLLMCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if ip := net.ParseIP(host); !c.public && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return usagef("--addr %q is not a loopback address; pass --public to serve the fake beyond this machine", c.addr)
 	}
+	for _, m := range c.models {
+		if _, err := path.Match(m, ""); err != nil || m == "" {
+			return usagef("--models: %q is not a model name or glob", m)
+		}
+	}
 	if c.logSize < 0 {
 		return usagef("--log-size %d: want 0 or more", c.logSize)
 	}
@@ -88,7 +96,7 @@ func (c *fakeLLMCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if logSize == 0 {
 		logSize = -1 // fakellm.Options: negative keeps none, zero is its default
 	}
-	h := fakellm.NewWithScript(script, fakellm.Options{LogSize: logSize, RequireKey: c.requireKey})
+	h := fakellm.NewWithScript(script, fakellm.Options{LogSize: logSize, Key: c.requireKey, Models: c.models})
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return usagef("--addr %s: %w", c.addr, err)

@@ -53,12 +53,56 @@ func (g *globals) checkKeys(in demoInput) error {
 	return nil
 }
 
+// baseURLTrust says which recorded base URLs a process sends its API keys to. nil trusts every
+// one: `demo` and `runs resume` run what their own user chose. `serve --worker` resumes runs
+// anyone with access to the store may have started, so it trusts only the provider's own API
+// (no base URL recorded) and the URLs given to --trust-base-url.
+type baseURLTrust []string
+
+// trusts reports whether the key may go to base (an empty base is the provider's own API).
+func (t baseURLTrust) trusts(base string) bool {
+	if t == nil || base == "" {
+		return true
+	}
+	for _, u := range t {
+		if sameBaseURL(u, base) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameBaseURL compares two base URLs by scheme, host (case-insensitive) and path without its
+// trailing slash.
+func sameBaseURL(a, b string) bool {
+	pa, erra := url.Parse(strings.TrimSpace(a))
+	pb, errb := url.Parse(strings.TrimSpace(b))
+	if erra != nil || errb != nil {
+		return false
+	}
+	return strings.EqualFold(pa.Scheme, pb.Scheme) && strings.EqualFold(pa.Host, pb.Host) &&
+		strings.TrimSuffix(pa.Path, "/") == strings.TrimSuffix(pb.Path, "/") && pa.User == nil && pb.User == nil
+}
+
 // buildModels makes the models in names: the built-in fake (started here, with the run's fault
 // script) or a real provider, whose key comes from the environment. A missing key is a
 // configuration error.
-func (g *globals) buildModels(_ context.Context, in demoInput) (*demoModels, error) {
+func (g *globals) buildModels(ctx context.Context, in demoInput) (*demoModels, error) {
+	return g.buildModelsTrusting(ctx, in, nil)
+}
+
+// buildModelsTrusting is buildModels sending the environment's key only to a base URL trust
+// trusts; any other gets no key ("unused"), so a compatible server that needs none still
+// answers, and one that needs a key answers 401.
+func (g *globals) buildModelsTrusting(_ context.Context, in demoInput, trust baseURLTrust) (*demoModels, error) {
 	if err := g.checkKeys(in); err != nil {
 		return nil, err
+	}
+	keyFor := func(env string) string {
+		if !trust.trusts(in.BaseURL) {
+			return ""
+		}
+		return g.getenv(env)
 	}
 	m := &demoModels{close: func() {}}
 	var primary, fallback llm.Model
@@ -83,7 +127,7 @@ func (g *globals) buildModels(_ context.Context, in demoInput) (*demoModels, err
 		}
 		cfg = llm.Config{Retry: fakeRetry, Breaker: fakeBreak, AttemptTimeout: fakeAttemptTimeout}
 	case providerAnth:
-		key := g.getenv("ANTHROPIC_API_KEY")
+		key := keyFor("ANTHROPIC_API_KEY")
 		opts := []anthropicoption.RequestOption{anthropicoption.WithAPIKey(orKey(key))}
 		if in.BaseURL != "" {
 			opts = append(opts, anthropicoption.WithBaseURL(in.BaseURL))
@@ -94,7 +138,7 @@ func (g *globals) buildModels(_ context.Context, in demoInput) (*demoModels, err
 			fallback = anthropicllm.New(client, in.FallbackModel)
 		}
 	case providerOAI:
-		key := g.getenv("OPENAI_API_KEY")
+		key := keyFor("OPENAI_API_KEY")
 		opts := []openaioption.RequestOption{openaioption.WithAPIKey(orKey(key))}
 		if in.BaseURL != "" {
 			opts = append(opts, openaioption.WithBaseURL(openAIBase(in.BaseURL)))
@@ -118,9 +162,19 @@ func (g *globals) buildModels(_ context.Context, in demoInput) (*demoModels, err
 		return nil, err
 	}
 	cfg.Breakers = set
-	models := []llm.Model{llm.Resilient(primary, cfg)}
+	first, err := llm.Resilient(primary, cfg)
+	if err != nil {
+		m.close()
+		return nil, err
+	}
+	models := []llm.Model{first}
 	if fallback != nil {
-		models = append(models, llm.Resilient(fallback, cfg))
+		second, err := llm.Resilient(fallback, cfg)
+		if err != nil {
+			m.close()
+			return nil, err
+		}
+		models = append(models, second)
 	}
 	if len(models) == 1 {
 		m.text = models[0]

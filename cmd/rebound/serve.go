@@ -37,13 +37,22 @@ func newServeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard, /metrics and /healthz",
-		Long: `Serve Prometheus metrics at /metrics (the escalation queue's depth and age, and the recovery
-metrics of what runs in this process) and a health check at /healthz, with the dashboard when it
-is built in. Listens on 127.0.0.1:8080 by default; bound to any other address it needs a token
-(--token or REBOUND_TOKEN), which every request but /healthz must then carry as
-"Authorization: Bearer TOKEN".`,
+		Long: `Serve the dashboard (the escalation queue, runs and breakers, at /), its JSON API under
+/api/v1/, Prometheus metrics at /metrics (the escalation queue's depth and age, and the recovery
+metrics of what runs in this process) and a health check at /healthz.
+
+Listens on 127.0.0.1:8080 by default. Bound to any other address it needs a token (--token or
+REBOUND_TOKEN) of at least 16 characters. With a token, pages ask for it once through a login form
+(a session cookie; signing out ends it), and API calls and /metrics carry it as
+"Authorization: Bearer TOKEN"; /healthz stays open. Without a token, only loopback host names are
+answered.
+
+With --worker it also resumes runs whose escalations were resolved. It sends the environment's
+ANTHROPIC_API_KEY or OPENAI_API_KEY only to the providers' own APIs and to the base URLs given with
+--trust-base-url; a run that recorded another --base-url resumes with no key.`,
 		Example: `  rebound serve
-  rebound serve --addr 0.0.0.0:8080 --token "$(openssl rand -hex 16)"
+  rebound serve --worker
+  rebound serve --addr 0.0.0.0:8080 --token "$(openssl rand -hex 16)" --worker
   curl -s localhost:8080/metrics | grep rebound_escalations_open`,
 		Args: exactArgs(),
 		RunE: g.runE(c.run),

@@ -20,6 +20,9 @@ import (
 type dashboardServe struct {
 	worker   bool
 	interval time.Duration
+	// trust are the base URLs (--trust-base-url) the worker sends the environment's API keys to
+	// besides the providers' own.
+	trust []string
 
 	once sync.Once
 	log  *dashboard.BreakerLog
@@ -30,6 +33,8 @@ func (d *dashboardServe) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&d.worker, "worker", false,
 		"also resume runs whose escalations were resolved (in the dashboard, the API or 'rebound escalations resolve')")
 	fs.DurationVar(&d.interval, "worker-interval", 2*time.Second, "how often the --worker looks for resolved escalations")
+	fs.StringArrayVar(&d.trust, "trust-base-url", nil,
+		"a base URL the --worker may send ANTHROPIC_API_KEY or OPENAI_API_KEY to when a run recorded it (repeatable; runs recording any other get no key)")
 }
 
 // breakers is the log of the breakers of the runs this process resumes, shared by the
@@ -69,7 +74,7 @@ func (d *dashboardServe) start(ctx context.Context, g *globals, deps serveDeps) 
 	// observeWrite feeds rebound_checkpoint_write_seconds.
 	runner := deps.stores.runner(rebound.Hooks(hooks...), observeWrite)
 	w, err := checkpoint.NewWorker(runner, checkpoint.WorkerConfig{
-		Workflows: g.resumeWorkflows(),
+		Workflows: g.resumeWorkflows(append(baseURLTrust{}, d.trust...)),
 		Interval:  d.interval,
 		Logger:    deps.logger,
 	})
@@ -89,15 +94,16 @@ func (d *dashboardServe) start(ctx context.Context, g *globals, deps serveDeps) 
 // resumeWorkflows is the workflows `serve --worker` can resume: the demo's research pipeline,
 // rebuilt from the input recorded with each run (topic, provider, models, fault script), so a
 // run resumes against the providers it started with. Keys come from the environment, as for
-// `rebound runs resume`.
-func (g *globals) resumeWorkflows() map[string]checkpoint.Workflow {
+// `rebound runs resume`, and go only to the providers' own APIs and the base URLs in trust:
+// whoever can start a run must not be able to point the worker's key at a server of theirs.
+func (g *globals) resumeWorkflows(trust baseURLTrust) map[string]checkpoint.Workflow {
 	return map[string]checkpoint.Workflow{
 		researchWorkflow: func(ctx context.Context, run *checkpoint.Run) error {
 			var in demoInput
 			if err := run.DecodeInput(&in); err != nil {
 				return fmt.Errorf("run %q: damaged workflow input: %w", run.ID(), err)
 			}
-			models, err := g.buildModels(ctx, in)
+			models, err := g.buildModelsTrusting(ctx, in, trust)
 			if err != nil {
 				return err
 			}

@@ -89,10 +89,13 @@ func run(ctx context.Context, w io.Writer) error {
 	queue := escalate.NewQueue(store, escalate.Config{})
 
 	client := anthropic.NewClient(option.WithBaseURL(srv.AnthropicBaseURL), option.WithAPIKey("fake"))
-	model := llm.Resilient(anthropicllm.New(client, "extract-model"), llm.Config{
+	model, err := llm.Resilient(anthropicllm.New(client, "extract-model"), llm.Config{
 		Retry:          retry.Policy{MaxAttempts: 3, Base: 100 * time.Millisecond},
 		AttemptTimeout: 5 * time.Second,
 	})
+	if err != nil {
+		return err
+	}
 
 	// The database is down for writes 3 to 8. Its breaker opens after 3 failures in a row and
 	// lets one probe through at a time; a save that finds it open waits until it may probe.

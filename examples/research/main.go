@@ -85,10 +85,15 @@ func run(ctx context.Context, w io.Writer) error {
 		Breakers:       breakers,
 		AttemptTimeout: 5 * time.Second,
 	}
-	model := llm.Fallback(
-		llm.Resilient(anthropicllm.New(client, "research-large"), cfg),
-		llm.Resilient(anthropicllm.New(client, "research-small"), cfg),
-	)
+	large, err := llm.Resilient(anthropicllm.New(client, "research-large"), cfg)
+	if err != nil {
+		return err
+	}
+	small, err := llm.Resilient(anthropicllm.New(client, "research-small"), cfg)
+	if err != nil {
+		return err
+	}
+	model := llm.Fallback(large, small)
 
 	log := &recoveries{w: w}
 	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue, Hook: log.hook})

@@ -120,16 +120,21 @@ func run(ctx context.Context, w io.Writer) error {
 
 	// The large model gets 300 ms an attempt and two attempts; then the small one answers.
 	client := anthropic.NewClient(option.WithBaseURL(srv.AnthropicBaseURL), option.WithAPIKey("fake"))
-	model := llm.Fallback(
-		llm.Resilient(anthropicllm.New(client, "support-large"), llm.Config{
-			Retry:          retry.Policy{MaxAttempts: 2, Base: 50 * time.Millisecond},
-			AttemptTimeout: 300 * time.Millisecond,
-		}),
-		llm.Resilient(anthropicllm.New(client, "support-small"), llm.Config{
-			Retry:          retry.Policy{MaxAttempts: 3, Base: 50 * time.Millisecond},
-			AttemptTimeout: 5 * time.Second,
-		}),
-	)
+	large, err := llm.Resilient(anthropicllm.New(client, "support-large"), llm.Config{
+		Retry:          retry.Policy{MaxAttempts: 2, Base: 50 * time.Millisecond},
+		AttemptTimeout: 300 * time.Millisecond,
+	})
+	if err != nil {
+		return err
+	}
+	small, err := llm.Resilient(anthropicllm.New(client, "support-small"), llm.Config{
+		Retry:          retry.Policy{MaxAttempts: 3, Base: 50 * time.Millisecond},
+		AttemptTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	model := llm.Fallback(large, small)
 
 	timeouts := &timeoutCount{}
 	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue, Hook: timeouts.hook})

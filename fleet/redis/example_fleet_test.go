@@ -95,7 +95,7 @@ func ExampleLimiter_Pace() {
 	// llm.Config{Pace: lim.Pace("anthropic/team-a")} paces a Resilient model under the fleet's
 	// limit; httpx.Config{Pace: lim.PaceRequest} does the same for an HTTP client's hosts.
 	pace := lim.Pace("anthropic/team-a")
-	report, err := pace(context.Background(), 1200)
+	report, err := pace(context.Background(), "anthropic/claude-sonnet-4-6", 1200)
 	if err != nil {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/pipeline"
 	"github.com/rebound-go/rebound/ratelimit"
 )
 
@@ -403,19 +404,20 @@ func (e *fleetWaitError) Error() string {
 
 func (e *fleetWaitError) Is(target error) bool { return target == ratelimit.ErrWouldExceedDeadline }
 
-// Pace returns the pacing function of key for llm.Config.Pace (it has the shape of
-// llm.PaceFunc), so that a Resilient model waits its turn under the fleet's view of key's limit.
-func (l *Limiter) Pace(key string) func(ctx context.Context, tokens int) (report func(h http.Header, status int), err error) {
-	return func(ctx context.Context, tokens int) (func(http.Header, int), error) {
+// Pace returns the pacing function (a pipeline.PaceFunc) that waits under the fleet's view of
+// key's limit whatever the call's own key, for llm.Config.Pace: the models of one API key share
+// it (llm.Config{Pace: lim.Pace("anthropic/team-a")}).
+func (l *Limiter) Pace(key string) pipeline.PaceFunc {
+	return func(ctx context.Context, _ string, tokens int) (func(http.Header, int), error) {
 		return l.pace(ctx, key, tokens)
 	}
 }
 
-// PaceRequest is the pacing function of httpx.Config.Pace: a request to the host named key
-// waits its turn under the fleet's view of that host's limit (pass the method value,
-// httpx.Config{Pace: limiter.PaceRequest}).
-func (l *Limiter) PaceRequest(ctx context.Context, key string) (report func(h http.Header, status int), err error) {
-	return l.pace(ctx, key, 0)
+// PaceRequest is a pipeline.PaceFunc that waits under the fleet's view of the call's own key,
+// for httpx.Config.Pace: a request to the host named key waits its turn under that host's
+// limit (pass the method value, httpx.Config{Pace: limiter.PaceRequest}).
+func (l *Limiter) PaceRequest(ctx context.Context, key string, tokens int) (report func(h http.Header, status int), err error) {
+	return l.pace(ctx, key, tokens)
 }
 
 // pace waits for the call's turn and returns the function that reports its response to the

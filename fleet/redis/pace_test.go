@@ -20,12 +20,12 @@ func TestPaceFitsLLMAndHTTPX(t *testing.T) {
 	lim := fleetredis.NewLimiter(rdb, fleetredis.LimiterConfig{OnError: func(error) {}})
 	cfg := llm.Config{Pace: lim.Pace("anthropic/k")}
 	hc := httpx.Config{Pace: lim.PaceRequest}
-	report, err := cfg.Pace(context.Background(), 10)
+	report, err := cfg.Pace(context.Background(), "anthropic/claude-x", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	report(http.Header{}, http.StatusOK)
-	report, err = hc.Pace(context.Background(), "api.example")
+	report, err = hc.Pace(context.Background(), "api.example", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@
 //
 //	client := anthropic.NewClient() // ANTHROPIC_API_KEY from the environment
 //	sonnet := anthropicllm.New(client, "claude-sonnet-4-6")
-//	model := llm.Resilient(sonnet, llm.Config{})
+//	model, err := llm.Resilient(sonnet, llm.Config{})
 //	resp, err := model.Generate(ctx, llm.Request{Messages: []llm.Message{llm.User("Hello")}})
 //
 // One retry layer: every call appends option.WithMaxRetries(0), so the SDK never retries under

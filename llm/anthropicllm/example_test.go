@@ -22,7 +22,11 @@ func ExampleNew() {
 
 	client := anthropic.NewClient(option.WithAPIKey("sk-ant-example"), option.WithBaseURL(srv.AnthropicBaseURL))
 	haiku := anthropicllm.New(client, "claude-haiku-4-5")
-	model := llm.Resilient(haiku, llm.Config{})
+	model, err := llm.Resilient(haiku, llm.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	req := llm.Request{Messages: []llm.Message{llm.User("Hello")}, MaxTokens: 256}
 	resp, err := model.Generate(context.Background(), req)

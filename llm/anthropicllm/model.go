@@ -3,7 +3,6 @@ package anthropicllm
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
@@ -65,11 +64,15 @@ func (m *Model) ContextWindow() int { return m.window }
 // rebound.ClassContextOverflow error; a max_tokens stop is a Response with StopMaxTokens.
 func (m *Model) Generate(ctx context.Context, req llm.Request) (*llm.Response, error) {
 	var header http.Header
-	msg, err := m.client.Messages.New(ctx, m.params(req), m.callOptions(&header)...)
+	opts, err := m.callOptions(req, &header)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := m.client.Messages.New(ctx, m.params(req), opts...)
 	if err != nil {
 		return nil, llm.WithResponseHeader(Translate(err, time.Now()), header)
 	}
-	return m.response(msg, header)
+	return m.response(msg, nil, header)
 }
 
 // Stream sends req with Messages.NewStreaming, calling onDelta for every content delta. A
@@ -77,10 +80,16 @@ func (m *Model) Generate(ctx context.Context, req llm.Request) (*llm.Response, e
 // message_stop is a rebound.ClassMalformed error (truncated), whatever it delivered.
 func (m *Model) Stream(ctx context.Context, req llm.Request, onDelta func(llm.Delta)) (*llm.Response, error) {
 	var header http.Header
-	stream := m.client.Messages.NewStreaming(ctx, m.params(req), m.callOptions(&header)...)
+	opts, err := m.callOptions(req, &header)
+	if err != nil {
+		return nil, err
+	}
+	stream := m.client.Messages.NewStreaming(ctx, m.params(req), opts...)
 	defer stream.Close()
 	var acc anthropic.Message
 	stopped := false
+	partial := map[int][]byte{} // tool inputs as streamed, by block index
+	open := -1                  // the tool_use block whose input is streaming
 	for stream.Next() {
 		ev := stream.Current()
 		if err := acc.Accumulate(ev); err != nil {
@@ -90,7 +99,22 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onDelta func(llm.De
 			}, header)
 		}
 		switch ev.Type {
+		case "content_block_start":
+			if ev.ContentBlock.Type == "tool_use" {
+				open = int(ev.Index)
+				partial[open] = nil
+			}
+		case "content_block_stop":
+			if int(ev.Index) == open {
+				open = -1
+			}
 		case "content_block_delta":
+			if ev.Delta.Type == "input_json_delta" {
+				i := int(ev.Index)
+				if _, ok := partial[i]; ok {
+					partial[i] = append(partial[i], ev.Delta.PartialJSON...)
+				}
+			}
 			if onDelta != nil {
 				onDelta(llm.Delta{Text: ev.Delta.Text})
 			}
@@ -102,17 +126,26 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onDelta func(llm.De
 		return nil, llm.WithResponseHeader(Translate(err, time.Now()), header)
 	}
 	if !stopped {
+		msg := "stream ended without message_stop (truncated)"
+		if open >= 0 {
+			msg = "stream ended inside the input of a tool call (truncated)"
+		}
 		return nil, llm.WithResponseHeader(&rebound.Error{
 			Class: rebound.ClassMalformed, Provider: Provider, Status: http.StatusOK,
-			Message: "stream ended without message_stop (truncated)",
+			Message: msg, RequestID: header.Get("request-id"),
 		}, header)
 	}
-	return m.response(&acc, header)
+	return m.response(&acc, partial, header)
 }
 
-func (m *Model) callOptions(header *http.Header) []option.RequestOption {
-	opts := make([]option.RequestOption, 0, len(m.opts)+2)
+func (m *Model) callOptions(req llm.Request, header *http.Header) ([]option.RequestOption, error) {
+	extra, err := extraOptions(req)
+	if err != nil {
+		return nil, err
+	}
+	opts := make([]option.RequestOption, 0, len(m.opts)+len(extra)+2)
 	opts = append(opts, m.opts...)
+	opts = append(opts, extra...)
 	opts = append(opts,
 		option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 			res, err := next(r)
@@ -123,7 +156,7 @@ func (m *Model) callOptions(header *http.Header) []option.RequestOption {
 		}),
 		option.WithMaxRetries(0),
 	)
-	return opts
+	return opts, nil
 }
 
 func (m *Model) params(req llm.Request) anthropic.MessageNewParams {
@@ -131,42 +164,30 @@ func (m *Model) params(req llm.Request) anthropic.MessageNewParams {
 		Model:     anthropic.Model(m.model),
 		MaxTokens: int64(req.MaxTokensOrDefault()),
 	}
-	system := req.System
-	for _, msg := range req.Messages {
-		switch msg.Role {
-		case rebound.RoleSystem:
-			if system != "" {
-				system += "\n\n"
-			}
-			system += msg.Content
-		case rebound.RoleAssistant:
-			p.Messages = append(p.Messages, anthropic.NewAssistantMessage(anthropic.NewTextBlock(msg.Content)))
-		default:
-			p.Messages = append(p.Messages, anthropic.NewUserMessage(anthropic.NewTextBlock(msg.Content)))
-		}
-	}
+	system, msgs := messages(req.System, req.Messages)
+	p.Messages = msgs
 	if system != "" {
 		p.System = []anthropic.TextBlockParam{{Text: system}}
 	}
 	if len(req.StopSequences) > 0 {
 		p.StopSequences = req.StopSequences
 	}
+	tools(&p, req)
 	return p
 }
 
 // response turns a whole message into a Response, or into the error its stop reason means.
-func (m *Model) response(msg *anthropic.Message, header http.Header) (*llm.Response, error) {
-	var text strings.Builder
-	for _, b := range msg.Content {
-		if b.Type == "text" {
-			text.WriteString(b.Text)
-		}
-	}
+func (m *Model) response(msg *anthropic.Message, partial map[int][]byte, header http.Header) (*llm.Response, error) {
 	if err := StopError(msg, header); err != nil {
 		return nil, llm.WithResponseHeader(err, header)
 	}
+	text, blocks, err := content(msg, partial, header)
+	if err != nil {
+		return nil, llm.WithResponseHeader(err, header)
+	}
 	return &llm.Response{
-		Text:       text.String(),
+		Text:       text,
+		Blocks:     blocks,
 		StopReason: stopReason(msg.StopReason),
 		Usage: llm.Usage{
 			InputTokens:  int(msg.Usage.InputTokens),

@@ -5,7 +5,7 @@
 //
 //	client := openai.NewClient() // OPENAI_API_KEY from the environment
 //	gpt := openaillm.New(client, "gpt-4o", openaillm.WithContextWindow(128_000))
-//	model := llm.Resilient(gpt, llm.Config{})
+//	model, err := llm.Resilient(gpt, llm.Config{})
 //	resp, err := model.Generate(ctx, llm.Request{Messages: []llm.Message{llm.User("Hello")}})
 //
 // One retry layer: every call appends option.WithMaxRetries(0), so the SDK never retries under

@@ -22,7 +22,11 @@ func ExampleNew() {
 
 	client := openai.NewClient(option.WithAPIKey("sk-example"), option.WithBaseURL(srv.OpenAIBaseURL))
 	gpt := openaillm.New(client, "gpt-4o", openaillm.WithContextWindow(128_000))
-	model := llm.Resilient(gpt, llm.Config{})
+	model, err := llm.Resilient(gpt, llm.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	req := llm.Request{Messages: []llm.Message{llm.User("Hello")}}
 	var streamed string

@@ -68,7 +68,11 @@ func (m *Model) ContextWindow() int { return m.window }
 // StopMaxTokens.
 func (m *Model) Generate(ctx context.Context, req llm.Request) (*llm.Response, error) {
 	var cap capture
-	cc, err := m.client.Chat.Completions.New(ctx, m.params(req), m.callOptions(&cap)...)
+	p, opts, err := m.prepare(req, &cap)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := m.client.Chat.Completions.New(ctx, p, opts...)
 	if err != nil {
 		return nil, llm.WithResponseHeader(Translate(err, time.Now()), cap.header)
 	}
@@ -80,7 +84,11 @@ func (m *Model) Generate(ctx context.Context, req llm.Request) (*llm.Response, e
 	}
 	ch := cc.Choices[0]
 	usage := llm.Usage{InputTokens: int(cc.Usage.PromptTokens), OutputTokens: int(cc.Usage.CompletionTokens)}
-	return m.response(ch.Message.Content, ch.Message.Refusal, ch.FinishReason, usage, cap.header)
+	calls := make([]toolCall, 0, len(ch.Message.ToolCalls))
+	for _, tc := range ch.Message.ToolCalls {
+		calls = append(calls, toolCall{id: tc.ID, name: tc.Function.Name, args: tc.Function.Arguments})
+	}
+	return m.response(ch.Message.Content, ch.Message.Refusal, ch.FinishReason, calls, usage, cap.header)
 }
 
 // Stream sends req with Chat.Completions.NewStreaming, calling onDelta for every content
@@ -90,12 +98,16 @@ func (m *Model) Generate(ctx context.Context, req llm.Request) (*llm.Response, e
 func (m *Model) Stream(ctx context.Context, req llm.Request, onDelta func(llm.Delta)) (*llm.Response, error) {
 	var cap capture
 	cap.watchDone = true
-	p := m.params(req)
+	p, opts, err := m.prepare(req, &cap)
+	if err != nil {
+		return nil, err
+	}
 	p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
-	stream := m.client.Chat.Completions.NewStreaming(ctx, p, m.callOptions(&cap)...)
+	stream := m.client.Chat.Completions.NewStreaming(ctx, p, opts...)
 	defer stream.Close()
 	var text, refusal strings.Builder
 	var finish string
+	var calls []toolCall // by the chunks' index: arguments arrive in pieces
 	var usage llm.Usage
 	for stream.Next() {
 		chunk := stream.Current()
@@ -110,6 +122,22 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onDelta func(llm.De
 			if d.Content != "" || d.Refusal != "" || len(d.ToolCalls) > 0 {
 				text.WriteString(d.Content)
 				refusal.WriteString(d.Refusal)
+				for _, tc := range d.ToolCalls {
+					i := int(tc.Index)
+					if i < 0 || i > 1024 {
+						continue
+					}
+					for len(calls) <= i {
+						calls = append(calls, toolCall{})
+					}
+					if tc.ID != "" {
+						calls[i].id = tc.ID
+					}
+					if tc.Function.Name != "" {
+						calls[i].name = tc.Function.Name
+					}
+					calls[i].args += tc.Function.Arguments
+				}
 				if onDelta != nil {
 					onDelta(llm.Delta{Text: d.Content})
 				}
@@ -132,15 +160,26 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onDelta func(llm.De
 			Message: "stream ended without " + what + " (truncated)", RequestID: cap.header.Get("x-request-id"),
 		}, cap.header)
 	}
-	return m.response(text.String(), refusal.String(), finish, usage, cap.header)
+	return m.response(text.String(), refusal.String(), finish, calls, usage, cap.header)
 }
 
-func (m *Model) response(text, refusal, finish string, usage llm.Usage, header http.Header) (*llm.Response, error) {
+func (m *Model) response(text, refusal, finish string, calls []toolCall, usage llm.Usage, header http.Header) (*llm.Response, error) {
 	if err := StopError(finish, refusal, header); err != nil {
+		return nil, llm.WithResponseHeader(err, header)
+	}
+	if finish == "tool_calls" && len(calls) == 0 {
+		return nil, llm.WithResponseHeader(&rebound.Error{
+			Class: rebound.ClassMalformed, Provider: Provider, Status: http.StatusOK,
+			Message: "finish_reason tool_calls without any tool call", RequestID: header.Get("x-request-id"),
+		}, header)
+	}
+	blocks, err := answerBlocks(text, calls, header)
+	if err != nil {
 		return nil, llm.WithResponseHeader(err, header)
 	}
 	return &llm.Response{
 		Text:       text,
+		Blocks:     blocks,
 		StopReason: stopReason(finish),
 		Usage:      usage,
 		Provenance: llm.Provenance{Model: m.Name()},
@@ -201,23 +240,13 @@ func (w *doneWatcher) Read(p []byte) (int, error) {
 
 func (w *doneWatcher) Close() error { return w.rc.Close() }
 
-func (m *Model) params(req llm.Request) openai.ChatCompletionNewParams {
+// prepare builds the SDK request and the call options (the caller's, Extra's fields, the
+// header capture, no SDK retries).
+func (m *Model) prepare(req llm.Request, c *capture) (openai.ChatCompletionNewParams, []option.RequestOption, error) {
 	p := openai.ChatCompletionNewParams{
 		Model:               m.model,
 		MaxCompletionTokens: openai.Int(int64(req.MaxTokensOrDefault())),
-	}
-	if req.System != "" {
-		p.Messages = append(p.Messages, openai.SystemMessage(req.System))
-	}
-	for _, msg := range req.Messages {
-		switch msg.Role {
-		case rebound.RoleSystem:
-			p.Messages = append(p.Messages, openai.SystemMessage(msg.Content))
-		case rebound.RoleAssistant:
-			p.Messages = append(p.Messages, openai.AssistantMessage(msg.Content))
-		default:
-			p.Messages = append(p.Messages, openai.UserMessage(msg.Content))
-		}
+		Messages:            messages(req.System, req.Messages),
 	}
 	switch len(req.StopSequences) {
 	case 0:
@@ -226,7 +255,14 @@ func (m *Model) params(req llm.Request) openai.ChatCompletionNewParams {
 	default:
 		p.Stop.OfStringArray = req.StopSequences
 	}
-	return p
+	if err := tools(&p, req); err != nil {
+		return p, nil, err
+	}
+	extra, err := extraOptions(req)
+	if err != nil {
+		return p, nil, err
+	}
+	return p, append(extra, m.callOptions(c)...), nil
 }
 
 func stopReason(finish string) llm.StopReason {

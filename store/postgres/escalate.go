@@ -36,19 +36,7 @@ func scanEscalation(row pgx.Row) (escalate.Item, error) {
 		&it.CreatedAt, &it.UpdatedAt, &decidedAt); err != nil {
 		return escalate.Item{}, err
 	}
-	c, err := rebound.ParseClass(class)
-	if err != nil {
-		return escalate.Item{}, fmt.Errorf("escalation %q: %w", it.ID, err)
-	}
-	it.Reason, it.Class, it.Status = rebound.EscalationReason(reason), c, escalate.Status(status)
-	if state != nil {
-		it.State = json.RawMessage(*state)
-	}
-	if msgs != nil {
-		if err := json.Unmarshal([]byte(*msgs), &it.Messages); err != nil {
-			return escalate.Item{}, fmt.Errorf("escalation %q: damaged messages: %w", it.ID, err)
-		}
-	}
+	it.Reason, it.Status = rebound.EscalationReason(reason), escalate.Status(status)
 	if action != "" {
 		d.Action = rebound.Action(action)
 		it.Decision = &d
@@ -60,6 +48,24 @@ func scanEscalation(row pgx.Row) (escalate.Item, error) {
 		it.DecidedAt = decidedAt.UTC()
 	}
 	it.CreatedAt, it.UpdatedAt = it.CreatedAt.UTC(), it.UpdatedAt.UTC()
+	// What follows can be damaged; the item read so far comes back with the *DamagedError.
+	c, err := rebound.ParseClass(class)
+	if err != nil {
+		return it, &escalate.DamagedError{ID: it.ID, Field: "class", Err: err}
+	}
+	it.Class = c
+	if state != nil {
+		if !json.Valid([]byte(*state)) {
+			return it, &escalate.DamagedError{ID: it.ID, Field: "state", Err: errors.New("not JSON")}
+		}
+		it.State = json.RawMessage(*state)
+	}
+	if msgs != nil {
+		if err := json.Unmarshal([]byte(*msgs), &it.Messages); err != nil {
+			it.Messages = nil
+			return it, &escalate.DamagedError{ID: it.ID, Field: "messages", Err: err}
+		}
+	}
 	return it, nil
 }
 
@@ -324,7 +330,11 @@ func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time
 	var out []escalate.Item
 	for rows.Next() {
 		it, err := scanEscalation(rows)
-		if err != nil {
+		var damaged *escalate.DamagedError
+		switch {
+		case errors.As(err, &damaged):
+			it.Damaged = damaged.Field + ": " + damaged.Err.Error() // listed as damaged, not hiding the rest
+		case err != nil:
 			return nil, fmt.Errorf("list escalations: %w", err)
 		}
 		out = append(out, it)

@@ -35,25 +35,31 @@ func scanEscalation(row escScanner) (escalate.Item, error) {
 		&created, &updated, &at); err != nil {
 		return escalate.Item{}, err
 	}
-	c, err := rebound.ParseClass(class)
-	if err != nil {
-		return escalate.Item{}, fmt.Errorf("escalation %q: %w", it.ID, err)
-	}
-	it.Reason, it.Class, it.Status = rebound.EscalationReason(reason), c, escalate.Status(status)
-	if len(state) > 0 {
-		it.State = json.RawMessage(state)
-	}
-	if len(msgs) > 0 {
-		if err := json.Unmarshal(msgs, &it.Messages); err != nil {
-			return escalate.Item{}, fmt.Errorf("escalation %q: damaged messages: %w", it.ID, err)
-		}
-	}
+	it.Reason, it.Status = rebound.EscalationReason(reason), escalate.Status(status)
 	if action != "" {
 		d.Action = rebound.Action(action)
 		it.Decision = &d
 	}
 	it.ClaimedUntil, it.CreatedAt = fromNanos(claimedUntil), fromNanos(created)
 	it.UpdatedAt, it.DecidedAt = fromNanos(updated), fromNanos(at)
+	// What follows can be damaged; the item read so far comes back with the *DamagedError.
+	c, err := rebound.ParseClass(class)
+	if err != nil {
+		return it, &escalate.DamagedError{ID: it.ID, Field: "class", Err: err}
+	}
+	it.Class = c
+	if len(state) > 0 {
+		if !json.Valid(state) {
+			return it, &escalate.DamagedError{ID: it.ID, Field: "state", Err: errors.New("not JSON")}
+		}
+		it.State = json.RawMessage(state)
+	}
+	if len(msgs) > 0 {
+		if err := json.Unmarshal(msgs, &it.Messages); err != nil {
+			it.Messages = nil
+			return it, &escalate.DamagedError{ID: it.ID, Field: "messages", Err: err}
+		}
+	}
 	return it, nil
 }
 
@@ -261,7 +267,11 @@ func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time
 	var out []escalate.Item
 	for rows.Next() {
 		it, err := scanEscalation(rows)
-		if err != nil {
+		var damaged *escalate.DamagedError
+		switch {
+		case errors.As(err, &damaged):
+			it.Damaged = damaged.Field + ": " + damaged.Err.Error() // listed as damaged, not hiding the rest
+		case err != nil:
 			return nil, fmt.Errorf("list escalations: %w", err)
 		}
 		out = append(out, it)

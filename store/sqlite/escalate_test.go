@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -64,7 +65,11 @@ func TestEscalateDamagedRecord(t *testing.T) {
 	}
 	defer s.Close()
 	q := escalate.NewQueue(s, escalate.Config{})
-	for _, damage := range []string{`messages = '[{"role": '`, `class = 'no_such_class'`} {
+	good, err := q.Escalate(ctx, rebound.Escalation{RunID: "r-good", Step: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, damage := range []string{`messages = '[{"role": '`, `class = 'no_such_class'`, `state = '{"half": '`} {
 		id, err := q.Escalate(ctx, rebound.Escalation{RunID: "r-" + damage[:5], Step: "s",
 			Messages: []rebound.Message{rebound.User("hi")}})
 		if err != nil {
@@ -77,8 +82,22 @@ func TestEscalateDamagedRecord(t *testing.T) {
 		if err == nil || errors.Is(err, escalate.ErrNotFound) || !strings.Contains(err.Error(), id) {
 			t.Errorf("%s: Get = %v, want an error naming %s", damage, err, id)
 		}
-		if _, err := q.List(ctx, escalate.Filter{}); err == nil {
-			t.Errorf("%s: List read a damaged row without error", damage)
+		// One damaged row does not hide the queue: List shows the rest, and the damaged item
+		// as damaged.
+		items, err := q.List(ctx, escalate.Filter{})
+		if err != nil || len(items) != 2 {
+			t.Fatalf("%s: List = %d items, %v; want the good item and the damaged one", damage, len(items), err)
+		}
+		for _, it := range items {
+			switch {
+			case it.ID == good && it.Damaged != "":
+				t.Errorf("%s: the good item is listed as damaged: %s", damage, it.Damaged)
+			case it.ID == id && (it.Damaged == "" || it.RunID != "r-"+damage[:5]):
+				t.Errorf("%s: the damaged item is listed as %+v", damage, it)
+			}
+		}
+		if _, err := json.Marshal(items); err != nil {
+			t.Errorf("%s: the listed items do not encode: %v", damage, err)
 		}
 		if _, err := s.DB().ExecContext(ctx, `DELETE FROM escalations WHERE id = ?`, id); err != nil {
 			t.Fatal(err)
