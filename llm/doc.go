@@ -5,7 +5,7 @@
 //     Request (system text, messages, max tokens) returning a Response (text, stop reason,
 //     usage, provenance). The adapters llm/anthropicllm and llm/openaillm implement it over the
 //     official SDKs, with the SDKs' own retries turned off and every provider error translated
-//     into Rebound's classes (reference/llm-errors.md §5.1).
+//     into Rebound's classes (docs/provider-errors.md §5.1).
 //   - Resilient: pacing under the provider's rate limit (package ratelimit), a per-attempt
 //     timeout (and, for streams, first-token and idle timeouts), a circuit breaker per model and
 //     retries with a budget, composed by package pipeline in the order docs/design.md gives

@@ -11,7 +11,7 @@ import (
 	"github.com/rebound-go/rebound"
 )
 
-// designEvents are the run events of DESIGN.md's --json contract; others are not printed.
+// designEvents are the run events of the --json contract (docs/cli.md, "JSON events"); others are not printed.
 var designEvents = map[rebound.EventKind]bool{
 	rebound.RunStarted: true, rebound.RunResumed: true, rebound.StepStarted: true, rebound.StepSkipped: true,
 	rebound.AttemptFailed: true, rebound.RetryScheduled: true, rebound.BreakerChanged: true,

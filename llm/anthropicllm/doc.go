@@ -12,7 +12,7 @@
 // Rebound's policy (its default of 2 retries would otherwise multiply every attempt by three,
 // retry spend-limit 429s, and sleep through any retry-after without a cap).
 //
-// Every failure comes back classified (Translate; reference/llm-errors.md §5.1): the error type
+// Every failure comes back classified (Translate; docs/provider-errors.md §5.1): the error type
 // and error_code decide before the status (a 429 with enforced_spend_limit_reached is quota, not
 // rate_limited; a 400 "prompt is too long" is context_overflow), x-should-retry is kept as the
 // server's verdict, and the server's delay is the error's RetryAfter. Success-shaped failures

@@ -11,7 +11,7 @@
 // One retry layer: every call appends option.WithMaxRetries(0), so the SDK never retries under
 // Rebound's policy (by default it retries every 429, insufficient_quota included).
 //
-// Every failure comes back classified (Translate; reference/llm-errors.md §5.1): the error code
+// Every failure comes back classified (Translate; docs/provider-errors.md §5.1): the error code
 // decides first (insufficient_quota and the spend-limit codes are quota, context_length_exceeded
 // is context_overflow, server_is_overloaded is overloaded), then a specific error type, then
 // the status (OpenAI sends invalid_request_error for every 4xx); x-should-retry is kept as the
