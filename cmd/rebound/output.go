@@ -119,7 +119,8 @@ func (g *globals) newRunDisplay(w io.Writer, title string, steps []string) *runD
 		if g.getenv("NO_COLOR") != "" {
 			pal = plainPalette()
 		}
-		d.live = newLiveView(w, d.progress, title, pal)
+		// The live view moves the cursor: it writes to the terminal itself, escaping its text.
+		d.live = newLiveView(rawWriter(w), d.progress, title, pal)
 	default:
 		d.hook = rebound.Hooks(track, plainEvents(w))
 	}
