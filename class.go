@@ -6,7 +6,8 @@ import "fmt"
 // escalation) decides by class, never by matching error strings.
 type Class uint8
 
-// The classes, in the order of DESIGN.md's error vocabulary. The zero value is ClassUnknown.
+// The classes, in the order of the error vocabulary (docs/architecture.md). The zero value is
+// ClassUnknown.
 const (
 	// ClassUnknown is an error user code returned without marking it. Not retried unless marked
 	// with Transient.
@@ -68,7 +69,7 @@ func Classes() []Class {
 	return cs
 }
 
-// String returns the class's name as DESIGN.md writes it: "rate_limited", "context_overflow".
+// String returns the class's name as docs/architecture.md writes it: "rate_limited", "context_overflow".
 func (c Class) String() string {
 	if c < numClasses {
 		return classNames[c]

@@ -7,7 +7,7 @@ import (
 )
 
 // EventKind names a run event. The names are the `event` field of the `rebound --json` output,
-// a contract users script against (DESIGN.md, "The rebound command").
+// a contract users script against (docs/cli.md, "JSON events").
 type EventKind string
 
 // The events. Retry emits AttemptFailed, RetryScheduled and GaveUp; breakers BreakerChanged;
@@ -86,7 +86,7 @@ type eventJSON struct {
 	Effect       string    `json:"effect,omitempty"`
 }
 
-// MarshalJSON writes the event as one object with the field names of DESIGN.md: time, event,
+// MarshalJSON writes the event as one object with the field names of docs/cli.md ("JSON events"): time, event,
 // run_id, step, attempt, class, status, delay_ms, model, from, to, reason, escalation_id, error,
 // and for tool calls tool, call_id and effect.
 func (e Event) MarshalJSON() ([]byte, error) {

@@ -138,7 +138,7 @@ func TestDelayHint(t *testing.T) {
 }
 
 func TestHTTPError(t *testing.T) {
-	// The 429 of anthropics/anthropic-sdk-typescript#357 (reference/llm-errors.md §2.3).
+	// The 429 of anthropics/anthropic-sdk-typescript#357 (docs/provider-errors.md §2.3).
 	h := header("x-should-retry", "true", "anthropic-ratelimit-requests-remaining", "0",
 		"anthropic-ratelimit-requests-reset", "2025-08-21T12:40:30Z", "request-id", "req_018EeWyXxfu5pfWkrYcMdjWG")
 	e := rebound.HTTPError(429, h, now)

@@ -11,7 +11,7 @@ import (
 
 const module = "github.com/rebound-go/rebound"
 
-// corePackages import only the standard library and the module (DESIGN.md, "Layout").
+// corePackages import only the standard library and the module (docs/architecture.md, "Layout").
 var corePackages = []string{".", "retry", "breaker", "fallback", "timeout", "checkpoint", "escalate", "ratelimit", "pipeline"}
 
 // TestCoreImports fails when a core package depends, directly or not, on anything outside the

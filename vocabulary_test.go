@@ -13,8 +13,8 @@ import (
 	"github.com/rebound-go/rebound"
 )
 
-// The responses below come from shared/reference/llm-errors.md (§2, §3, §4.3 and §5.1), so that
-// the classification table of DESIGN.md ("The error vocabulary") is checked row by row against
+// The responses below come from docs/provider-errors.md (§2, §3, §4.3 and §5.1), so that
+// the classification table of docs/architecture.md ("The error vocabulary") is checked row by row against
 // what providers really send. Status, error type, error code and headers are the reference's;
 // messages and request IDs are quoted verbatim where the reference quotes a real response, and
 // written "…" (as the reference itself writes them) where it names only the type or code.
@@ -58,7 +58,7 @@ func fromResponse(t *testing.T, provider string, status int, headers map[string]
 func TestVocabularyHTTPRows(t *testing.T) {
 	now := time.Date(2025, 8, 21, 12, 40, 0, 0, time.UTC)
 	tests := []struct {
-		row      string // the class row of DESIGN.md this case belongs to
+		row      string // the class row of docs/architecture.md this case belongs to
 		name     string
 		provider string
 		status   int
@@ -67,7 +67,7 @@ func TestVocabularyHTTPRows(t *testing.T) {
 		// statusClass is what the status and headers alone say (rebound.HTTPError).
 		statusClass rebound.Class
 		// adapterClass, when set, is the class an adapter assigns from the body's type or code
-		// (reference/llm-errors.md §5.1: type/code first, status second).
+		// (docs/provider-errors.md §5.1: type/code first, status second).
 		adapterClass rebound.Class
 		retriable    bool
 		delay        time.Duration
@@ -282,7 +282,7 @@ func TestVocabularyNonHTTPRows(t *testing.T) {
 	}
 }
 
-// TestVocabularyCoversEveryClass makes sure no class of DESIGN.md's table was left out above.
+// TestVocabularyCoversEveryClass makes sure no class of docs/architecture.md's table was left out above.
 func TestVocabularyCoversEveryClass(t *testing.T) {
 	want := "unknown transient rate_limited overloaded timeout malformed context_overflow content_policy quota auth invalid canceled"
 	if got := fmt.Sprint(rebound.Classes()); got != "["+want+"]" {
@@ -292,7 +292,7 @@ func TestVocabularyCoversEveryClass(t *testing.T) {
 		rebound.ClassOverloaded: true, rebound.ClassTimeout: true, rebound.ClassMalformed: true}
 	for _, c := range rebound.Classes() {
 		if c.Retriable() != retriable[c] {
-			t.Errorf("%v.Retriable() = %v, DESIGN.md says %v", c, c.Retriable(), retriable[c])
+			t.Errorf("%v.Retriable() = %v, docs/architecture.md says %v", c, c.Retriable(), retriable[c])
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/rebound-go/rebound/llm"
 )
 
-// Defaults of Limits, from what the anchors ship (docs/agent.md gives the sources):
+// Defaults of Limits, from what the anchors ship:
 //
 //   - DefaultMaxTurns 20: OpenAI's Agents SDK stops at 10 model calls and users raise it; Eino's
 //     agents at 20; Google ADK's REST runtime at 100. 20 turns of a support agent is far past a

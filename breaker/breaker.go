@@ -25,7 +25,7 @@ const (
 	HalfOpen
 )
 
-// String returns "closed", "open" or "half_open", the names of DESIGN.md's breaker_changed event.
+// String returns "closed", "open" or "half_open", the names of the breaker_changed event (docs/cli.md, "JSON events").
 func (s State) String() string {
 	switch s {
 	case Closed:

@@ -45,8 +45,8 @@ func ExampleNew() {
 }
 
 // A run waits for approval before an irreversible step; a reviewer approves through the API;
-// the worker resumes the run, which finishes.
-func ExampleWorker() {
+// the resume worker (checkpoint.Worker) resumes the run, which finishes.
+func Example_resume() {
 	ctx := context.Background()
 	runs := checkpoint.NewMemoryStore()
 	queue := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
@@ -95,4 +95,33 @@ func ExampleWorker() {
 	// resolve: 200
 	// paying 1200
 	// resumed: 1 status: completed
+}
+
+// Config.Runs is the run store itself (any checkpoint.Store): the runs pages and the API read
+// it with checkpoint.Get, and serve the run's JSON (docs/api.md, "Runs as JSON").
+func Example_runs() {
+	ctx := context.Background()
+	runs := checkpoint.NewMemoryStore()
+	runner := checkpoint.NewRunner(runs, checkpoint.Config{})
+	_ = runner.Run(ctx, "report-7", func(ctx context.Context, run *checkpoint.Run) error {
+		_, err := checkpoint.Step(ctx, run, "outline", func(ctx context.Context) (string, error) { return "1. Tides", nil })
+		return err
+	}, checkpoint.WithWorkflow("report", map[string]string{"topic": "tides"}))
+
+	queue := escalate.NewQueue(escalate.NewMemoryStore(), escalate.Config{})
+	srv, _ := dashboard.New(dashboard.Config{Escalations: queue, Runs: runs})
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost/api/v1/runs/report-7", nil))
+	var run struct {
+		ID       string `json:"id"`
+		Workflow string `json:"workflow"`
+		Status   string `json:"status"`
+		Steps    []struct {
+			Name   string          `json:"name"`
+			Result json.RawMessage `json:"result"`
+		} `json:"steps"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &run)
+	fmt.Println(rec.Code, run.ID, run.Workflow, run.Status, run.Steps[0].Name, string(run.Steps[0].Result))
+	// Output: 200 report-7 report completed outline "1. Tides"
 }

@@ -21,11 +21,12 @@ import (
 type Config struct {
 	// Escalations is the escalation queue (an *escalate.Queue). Required.
 	Escalations Queue
-	// Runs reads durable runs (an *checkpoint.Runner or a checkpoint store). Nil: the runs pages
-	// and the API's /runs answer 404 with a message saying no run source is configured. What the
-	// journal holds as the workflow wrote it (the run's input, step results, errors, messages)
-	// is shown redacted with the queue's rules (its Redactor method, when it has one; else
-	// escalate.NewRedactor()).
+	// Runs reads durable runs: any checkpoint.Store (the memory store, store/sqlite,
+	// store/postgres; ExampleNew passes one). Runs are read with checkpoint.Get, which verifies
+	// them. Nil: the runs pages and the API's /runs answer 404 with a message saying no run
+	// source is configured. What the journal holds as the workflow wrote it (the run's input,
+	// step results, errors, messages) is shown redacted with the queue's rules (its Redactor
+	// method, when it has one; else escalate.NewRedactor()).
 	Runs RunSource
 	// Breakers reports the circuit breakers of the serving process (a *breaker.Set). Nil: the
 	// breakers page is empty.

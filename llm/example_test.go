@@ -88,3 +88,29 @@ func ExampleStructured() {
 	// decoded: true
 	// error: <nil>
 }
+
+// A tool conversation through a Fallback chain: Anthropic calls the tool, then is overloaded,
+// and OpenAI answers the next turn from the same neutral conversation (the call, its result).
+func ExampleTool() {
+	h, _ := fakellm.New("error 529 provider=anthropic req=2..\ntool-use name=get_weather provider=anthropic", fakellm.Options{})
+	srv := fakellm.Serve(h)
+	defer srv.Close()
+	claude := anthropicllm.New(anthropic.NewClient(aoption.WithAPIKey("k"), aoption.WithBaseURL(srv.AnthropicBaseURL)), "claude-haiku-4-5")
+	gpt := openaillm.New(openai.NewClient(ooption.WithAPIKey("k"), ooption.WithBaseURL(srv.OpenAIBaseURL)), "gpt-4o")
+	model := llm.Fallback(claude, gpt)
+
+	weather := llm.Tool{Name: "get_weather", Description: "The weather in a city.",
+		InputSchema: []byte(`{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`)}
+	req := llm.Request{Messages: []llm.Message{llm.User("Weather in Paris?")}, Tools: []llm.Tool{weather}}
+
+	resp, _ := model.Generate(context.Background(), req)
+	call := resp.ToolCalls()[0]
+	fmt.Println(resp.Provenance.Model, "calls", call.Name)
+
+	req.Messages = append(req.Messages, resp.Message(), rebound.ToolResults(rebound.ToolResult(call.ID, "18°C, sunny", false)))
+	resp, err := model.Generate(context.Background(), req)
+	fmt.Println(resp.Provenance.Model, resp.Provenance.Degraded, resp.StopReason, err)
+	// Output:
+	// anthropic/claude-haiku-4-5 calls get_weather
+	// openai/gpt-4o true end_turn <nil>
+}

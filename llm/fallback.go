@@ -47,7 +47,7 @@ type Chain struct {
 var _ Model = (*Chain)(nil)
 
 // Fallback returns a Model that asks models in order, the first the primary, under these rules
-// (reference/llm-errors.md §5.1):
+// (docs/provider-errors.md §5.1):
 //
 //   - overloaded, transient, timeout, malformed, rate_limited, unknown failures and exhausted
 //     retries move on to the next model;

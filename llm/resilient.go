@@ -22,7 +22,8 @@ const (
 	DefaultIdleTimeout       = 30 * time.Second
 )
 
-// Config configures Resilient. Its zero value gives the defaults of docs/design.md.
+// Config configures Resilient. Its zero value gives the defaults of docs/architecture.md
+// ("Defaults"); docs/design.md says where they depart from the design notes.
 type Config struct {
 	// Retry is the retry policy of every call: what is retried, how long it waits. Zero: 5
 	// attempts in all, base 1 s, factor 2, cap 60 s, full jitter; a server's delay hint is

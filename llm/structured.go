@@ -31,6 +31,16 @@ type StructuredConfig[T any] struct {
 	// past about 21,000 the Anthropic SDK refuses a non-streaming request ("streaming is
 	// required"), which would end the repair as class invalid instead of malformed.
 	MaxTokensCap int
+	// Tool, when set, gets the answer through a forced tool call rather than text: the request
+	// offers one tool of that name whose input schema is Schema, with ToolChoice forcing it
+	// (both adapters' providers support a forced tool), and the call's input is the value. The
+	// provider then holds the answer to an object of the schema's shape; a call whose input
+	// still fails to decode or validate is answered with an error tool result and re-asked, as
+	// a text answer would be. T must be a struct or a map (a tool's input is a JSON object).
+	Tool string
+	// Schema is the JSON Schema of T's JSON (an object schema), the tool's input schema.
+	// Required with Tool.
+	Schema json.RawMessage
 }
 
 // MalformedError is the last answer of a Structured call that never produced a usable value.
@@ -82,6 +92,9 @@ func Structured[T any](ctx context.Context, m Model, req Request, c StructuredCo
 	}
 	if c.MaxTokensCap <= 0 {
 		c.MaxTokensCap = DefaultMaxTokensCap
+	}
+	if c.Tool != "" {
+		return structuredTool(ctx, m, req, c)
 	}
 	instruction := c.Instruction
 	if instruction == "" {
@@ -183,4 +196,79 @@ func ExtractJSON(s string) string {
 		return ""
 	}
 	return s[start : end+1]
+}
+
+// structuredTool is Structured through a forced call of c.Tool.
+func structuredTool[T any](ctx context.Context, m Model, req Request, c StructuredConfig[T]) (T, *Response, error) {
+	var zero T
+	if len(c.Schema) == 0 || !json.Valid(c.Schema) {
+		return zero, nil, &rebound.Error{Class: rebound.ClassInvalid, Message: "StructuredConfig.Tool needs Schema, a JSON Schema of the answer"}
+	}
+	instruction := c.Instruction
+	if instruction == "" {
+		instruction = "Answer by calling the tool " + c.Tool + " with the answer as its input."
+	}
+	if req.System != "" {
+		req.System += "\n\n"
+	}
+	req.System += instruction
+	req.Messages = append([]Message(nil), req.Messages...)
+	req.Tools = append(append([]Tool(nil), req.Tools...), Tool{
+		Name: c.Tool, Description: "Give the answer: its input is the answer.", InputSchema: c.Schema,
+	})
+	req.ToolChoice = ToolChoice{Mode: ToolChoiceTool, Name: c.Tool}
+	for answers := 1; ; answers++ {
+		resp, err := m.Generate(ctx, req)
+		if err != nil {
+			return zero, nil, err
+		}
+		var v T
+		var soft error
+		var call *rebound.Block
+		for _, b := range resp.ToolCalls() {
+			if b.Name == c.Tool {
+				call = &b
+				break
+			}
+		}
+		answer := resp.Text
+		switch {
+		case call == nil && resp.Truncated():
+			soft = ErrTruncated
+		case call == nil:
+			soft = fmt.Errorf("the answer calls no tool %s", c.Tool)
+		default:
+			answer = string(call.Input)
+			v, soft = decodeAnswer(&Response{Text: answer}, c.Validate)
+		}
+		if soft == nil {
+			return v, resp, nil
+		}
+		if answers > c.MaxRepairs {
+			return zero, resp, &rebound.GiveUpError{Reason: rebound.Exhausted, Attempts: answers, Last: &rebound.Error{
+				Class:   rebound.ClassMalformed,
+				Message: fmt.Sprintf("%s: no usable answer after %d", m.Name(), answers),
+				Err:     &MalformedError{Answer: answer, Answers: answers, Err: soft},
+			}}
+		}
+		if resp.Truncated() {
+			req.MaxTokens = max(min(2*req.MaxTokensOrDefault(), c.MaxTokensCap), req.MaxTokensOrDefault())
+		}
+		// The turn goes back whole, and every call in it is answered: the failed call with an
+		// error result saying why, any other with a result saying it was not run.
+		req.Messages = append(req.Messages, resp.Message())
+		var results []rebound.Block
+		for _, b := range resp.ToolCalls() {
+			if call != nil && b.ID == call.ID {
+				results = append(results, rebound.ToolResult(b.ID, "That input could not be used: "+soft.Error()+". Call "+c.Tool+" again with the corrected input.", true))
+			} else {
+				results = append(results, rebound.ToolResult(b.ID, "Not run: only "+c.Tool+" is expected.", true))
+			}
+		}
+		if len(results) > 0 {
+			req.Messages = append(req.Messages, rebound.ToolResults(results...))
+		} else {
+			req.Messages = append(req.Messages, User("That answer could not be used: "+soft.Error()+". Call "+c.Tool+" with the answer as its input."))
+		}
+	}
 }

@@ -128,3 +128,32 @@ func TestToolConversationAcrossProviders(t *testing.T) {
 		t.Errorf("turn 2 to anthropic %v, turn 3 %v", antLog[1].ToolUses, back.ToolUses)
 	}
 }
+
+// Resilient passes a tool request through unchanged: the retried attempt carries the same
+// tools and conversation, and the answer's tool calls come back.
+func TestResilientPassesToolsThrough(t *testing.T) {
+	a, _, srv := fakeModels(t, "error 529 times=1 retry-after-ms=1\ntool-use name=get_weather,get_time")
+	m := mustResilient(t, a, llm.Config{Retry: quick})
+	req := llmtest.ToolRequest()
+	req.ToolChoice = llm.ToolChoice{Mode: llm.ToolChoiceAny}
+	for _, stream := range []bool{false, true} {
+		srv.Reset()
+		var resp *llm.Response
+		var err error
+		if stream {
+			resp, err = m.Stream(context.Background(), req, nil)
+		} else {
+			resp, err = m.Generate(context.Background(), req)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.ToolCalls()) != 2 {
+			t.Errorf("stream %v: calls %+v", stream, resp.ToolCalls())
+		}
+		recs := llmtest.Log(srv, 2)
+		if len(recs) != 2 || recs[0].Status != 529 || !slices.Equal(recs[0].Tools, recs[1].Tools) || len(recs[1].Tools) != 3 {
+			t.Errorf("stream %v: requests %+v", stream, recs)
+		}
+	}
+}

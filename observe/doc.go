@@ -14,13 +14,14 @@
 //	rebound_checkpoint_write_seconds                  time to write a step's journal record (histogram)
 //	rebound_steps_total{status}                       steps ended: completed, skipped, escalated, failed
 //
-// Composition, with one hook for everything:
+// Composition, with one hook for everything (Example_composition runs it):
 //
 //	reg := prometheus.NewRegistry()
 //	m := observe.NewMetrics(reg)
-//	reg.MustRegister(observe.NewEscalationCollector(queueStats))
+//	reg.MustRegister(observe.NewEscalationCollector(queueStats, observe.EscalationConfig{}))
 //	tr := observe.NewTracer(tracerProvider)
 //	hook := rebound.Hooks(m.Hook(), tr.Hook(), observe.LogHook(logger))
 //
-// The hook goes wherever Rebound takes one (a runner's config, a retry policy, a breaker set).
+// queueStats is an [EscalationStatsFunc]: the escalation queue's depth by reason. The hook goes
+// wherever Rebound takes one (a runner's config, a retry policy, a breaker set).
 package observe

@@ -41,7 +41,7 @@ func (j Jitter) String() string {
 	return "jitter(" + strconv.Itoa(int(j)) + ")"
 }
 
-// The defaults of DESIGN.md.
+// The defaults of docs/architecture.md ("Defaults").
 const (
 	DefaultBase   = time.Second
 	DefaultFactor = 2.0

@@ -175,7 +175,7 @@ func TestDoJitterKinds(t *testing.T) {
 
 func TestDoHonoursRetryAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// A real Anthropic 429 (reference/llm-errors.md §2.1, §2.3): rate_limit_error with retry-after: 2.
+		// A real Anthropic 429 (docs/provider-errors.md §2.1, §2.3): rate_limit_error with retry-after: 2.
 		h := http.Header{}
 		h.Set("retry-after", "2")
 		h.Set("anthropic-ratelimit-requests-remaining", "0")

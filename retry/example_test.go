@@ -38,7 +38,7 @@ func ExampleDo() {
 }
 
 func ExampleDo_notRetriable() {
-	// A real OpenAI quota error: a 429 that no wait will cure (reference/llm-errors.md §3.5).
+	// A real OpenAI quota error: a 429 that no wait will cure (docs/provider-errors.md §3.5).
 	quota := rebound.HTTPError(http.StatusTooManyRequests, http.Header{}, time.Now())
 	quota.Class, quota.Type, quota.Code = rebound.ClassQuota, "insufficient_quota", "insufficient_quota"
 	quota.Message = "You exceeded your current quota, please check your plan and billing details."

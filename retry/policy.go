@@ -13,7 +13,7 @@ const DefaultMaxAttempts = 5
 // DefaultHintSpread is the upward jitter added to a server's delay hint: up to 10 % of it.
 const DefaultHintSpread = 0.1
 
-// Policy says how to retry. Its zero value gives the defaults of DESIGN.md: 5 attempts in all,
+// Policy says how to retry. Its zero value gives the defaults of docs/architecture.md ("Defaults"): 5 attempts in all,
 // base delay 1 s, factor 2, cap 60 s, full jitter, no elapsed-time limit, no budget. A Policy
 // holds no state of its own: it may be copied and shared by any number of goroutines, and every
 // Do starts with a fresh count of attempts (a step rerun after an escalation gets a full set).

@@ -147,7 +147,7 @@ func TestDemoEscalatesThenResolveAndResumeCompletes(t *testing.T) {
 	}
 }
 
-// With --json, stdout holds only the JSON events of DESIGN.md, one a line; the summary goes to
+// With --json, stdout holds only the JSON events of docs/cli.md, one a line; the summary goes to
 // stderr.
 func TestDemoJSONEvents(t *testing.T) {
 	chdirTemp(t)
@@ -162,7 +162,7 @@ func TestDemoJSONEvents(t *testing.T) {
 		}
 		kind, _ := e["event"].(string)
 		if !designEvents[rebound.EventKind(kind)] {
-			t.Errorf("event %q is not one of DESIGN.md's", kind)
+			t.Errorf("event %q is not one of docs/cli.md's", kind)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, e["time"].(string)); err != nil || e["run_id"] != "j1" {
 			t.Errorf("event without time or run_id: %s", sc.Text())

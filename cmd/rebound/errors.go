@@ -7,7 +7,7 @@ import (
 	"github.com/rebound-go/rebound/checkpoint"
 )
 
-// The exit codes of DESIGN.md, a contract that scripts rely on.
+// The exit codes of docs/cli.md ("Common flags and exit codes"), a contract that scripts rely on.
 const (
 	exitCompleted = 0
 	exitFailed    = 1

@@ -110,7 +110,9 @@ func (v *liveView) draw(now time.Time) {
 	}
 	for _, l := range lines {
 		b.WriteString(clearLine)
-		b.WriteString(cutToWidth(l, width))
+		// The lines hold step names and errors: escape what could drive the terminal
+		// (termsafe.go), keeping the palette's colours.
+		b.WriteString(cutToWidth(termSafeKeepColor(l), width))
 		b.WriteString("\n")
 	}
 	b.WriteString(clearBelow)

@@ -11,7 +11,7 @@ import (
 	"github.com/rebound-go/rebound"
 )
 
-// designEvents are the run events of DESIGN.md's --json contract; others are not printed.
+// designEvents are the run events of the --json contract (docs/cli.md, "JSON events"); others are not printed.
 var designEvents = map[rebound.EventKind]bool{
 	rebound.RunStarted: true, rebound.RunResumed: true, rebound.StepStarted: true, rebound.StepSkipped: true,
 	rebound.AttemptFailed: true, rebound.RetryScheduled: true, rebound.BreakerChanged: true,
@@ -112,7 +112,8 @@ func (g *globals) newRunDisplay(w io.Writer, title string, steps []string) *runD
 		if g.getenv("NO_COLOR") != "" {
 			pal = plainPalette()
 		}
-		d.live = newLiveView(w, d.progress, title, pal)
+		// The live view moves the cursor: it writes to the terminal itself, escaping its text.
+		d.live = newLiveView(rawWriter(w), d.progress, title, pal)
 	default:
 		d.hook = rebound.Hooks(track, plainEvents(w))
 	}

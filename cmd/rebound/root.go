@@ -64,6 +64,8 @@ func execute(ctx context.Context, args []string, e env) int {
 	if e.getenv == nil {
 		e.getenv = func(string) string { return "" }
 	}
+	// Nothing printed may drive the terminal (termsafe.go).
+	e.stdout, e.stderr = newTermWriter(e.stdout), newTermWriter(e.stderr)
 	g := &globals{env: e}
 	root := newRootCmd(g)
 	root.SetArgs(args)

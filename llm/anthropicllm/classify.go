@@ -14,7 +14,7 @@ import (
 
 // Translate turns an error of the Anthropic SDK into a classified error (a *rebound.Error, whose
 // Err is the SDK's error), reading clock time as now for an HTTP-date retry-after. It follows
-// the classification table of reference/llm-errors.md §5.1: the error type and code decide
+// the classification table of docs/provider-errors.md §5.1: the error type and code decide
 // before the status; x-should-retry is kept as the server's verdict (it wins over the class);
 // the server's delay (retry-after-ms, retry-after, anthropic-ratelimit-*-reset on a 429) is
 // RetryAfter.

@@ -31,7 +31,7 @@ var req = llm.Request{Messages: []llm.Message{llm.User("Say hi.")}, MaxTokens: 6
 
 func boolp(b bool) *bool { return &b }
 
-// Every row of the classification table (reference/llm-errors.md §5.1, Anthropic) that fakellm
+// Every row of the classification table (docs/provider-errors.md §5.1, Anthropic) that fakellm
 // can produce, through the real SDK, non-streaming and streaming.
 func TestClassificationTable(t *testing.T) {
 	rows := []struct {

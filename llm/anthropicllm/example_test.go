@@ -2,6 +2,7 @@ package anthropicllm_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
@@ -38,4 +39,35 @@ func ExampleNew() {
 	// Output:
 	// anthropic/claude-haiku-4-5 end_turn <nil>
 	// quota false
+}
+
+// A tool: define it, get the model's call, send its result back (in a user turn of tool
+// results), get the answer.
+func ExampleModel_tools() {
+	srv := fakellm.Serve(must(fakellm.New("ok result=get_weather\ntool-use name=get_weather input='{\"city\":\"Paris\"}'", fakellm.Options{})))
+	defer srv.Close()
+	model := anthropicllm.New(anthropic.NewClient(option.WithAPIKey("sk-ant-example"), option.WithBaseURL(srv.AnthropicBaseURL)), "claude-haiku-4-5")
+
+	req := llm.Request{
+		Messages: []llm.Message{llm.User("Weather in Paris?")},
+		Tools: []llm.Tool{{Name: "get_weather", Description: "The weather in a city.",
+			InputSchema: json.RawMessage(`{"type":"object","properties":{"city":{"type":"string"}}}`)}},
+	}
+	resp, _ := model.Generate(context.Background(), req)
+	call := resp.ToolCalls()[0]
+	fmt.Println(resp.StopReason, call.Name, string(call.Input))
+
+	req.Messages = append(req.Messages, resp.Message(), rebound.ToolResults(rebound.ToolResult(call.ID, "18°C, sunny", false)))
+	resp, err := model.Generate(context.Background(), req)
+	fmt.Println(resp.StopReason, len(resp.ToolCalls()), err)
+	// Output:
+	// tool_use get_weather {"city":"Paris"}
+	// end_turn 0 <nil>
+}
+
+func must(h *fakellm.Handler, err error) *fakellm.Handler {
+	if err != nil {
+		panic(err)
+	}
+	return h
 }

@@ -1,7 +1,7 @@
 // Package llmtest is the conformance suite of Rebound's provider adapters (llm/anthropicllm,
 // llm/openaillm, and any adapter a user writes): each adapter's tests give it a function that
 // builds the adapter on a client of the real SDK pointed at a fakellm server, and their own
-// provider's rows of the classification table (reference/llm-errors.md §5.1); the suite drives
+// provider's rows of the classification table (docs/provider-errors.md §5.1); the suite drives
 // each row through Generate and Stream, checks the *rebound.Error the adapter made of it, and
 // checks that the server saw exactly one request (the SDK's own retries must be off). The cases
 // that do not depend on the provider (a malformed body, a reset connection, a hung call) are

@@ -15,7 +15,7 @@ import (
 
 // Translate turns an error of the OpenAI SDK into a classified error (a *rebound.Error, whose
 // Err is the SDK's error), reading clock time as now for an HTTP-date retry-after. It follows
-// the classification table of reference/llm-errors.md §5.1: code first, then type, then status;
+// the classification table of docs/provider-errors.md §5.1: code first, then type, then status;
 // x-should-retry is kept as the server's verdict; the server's delay (retry-after-ms,
 // retry-after, x-ratelimit-reset-* on a 429) is RetryAfter. An insufficient_quota 429, which the
 // SDK itself would retry, is ClassQuota: never retried.
