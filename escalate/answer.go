@@ -60,4 +60,3 @@ func jsonType(v any) string {
 	}
 	return "null"
 }
-
