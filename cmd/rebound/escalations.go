@@ -203,10 +203,14 @@ func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, self s
 			fmt.Fprintf(tw, "  note\t%s\n", oneLine(d.Note, 200))
 		}
 	}
-	if it.Context != "" {
-		fmt.Fprintf(tw, "  context\t%s\n", oneLine(it.Context, 200))
-	}
 	_ = tw.Flush()
+	if it.Context != "" {
+		// In full: for a tool call it is the exact call and what approving it does.
+		fmt.Fprintln(w, "\nContext:")
+		for _, ln := range strings.Split(strings.TrimSpace(it.Context), "\n") {
+			fmt.Fprintf(w, "  %s\n", wrap(ln, summaryWidth-2, "  "))
+		}
+	}
 	if n := len(it.Messages); n > 0 {
 		fmt.Fprintf(w, "\nRecent messages (%d):\n", n)
 		for _, m := range it.Messages[max(0, n-6):] {
@@ -214,7 +218,7 @@ func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, self s
 			if m.Degraded {
 				mark = " [degraded: " + m.Source + "]"
 			}
-			fmt.Fprintf(w, "  %-9s %s%s\n", m.Role, oneLine(m.Content, 100), mark)
+			fmt.Fprintf(w, "  %-9s %s%s\n", m.Role, oneLine(messageLine(m), 100), mark)
 		}
 	}
 	if len(audit) > 0 {
@@ -235,7 +239,7 @@ func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, self s
 	}
 	switch it.Status {
 	case escalate.StatusOpen, escalate.StatusClaimed:
-		fmt.Fprintf(w, "\nResolve it:\n  %s escalations resolve %s --action approve|reject|respond|retry --by NAME\n", self, it.ID)
+		fmt.Fprintf(w, "\nResolve it:\n  %s escalations resolve %s --action approve|reject|respond|edit|retry --by NAME\n", self, it.ID)
 	case escalate.StatusResolved:
 		fmt.Fprintf(w, "\nContinue the run:\n  %s runs resume %s\n", self, it.RunID)
 	}
@@ -298,7 +302,7 @@ type escResolveCmd struct {
 func newEscResolveCmd(g *globals) *cobra.Command {
 	c := &escResolveCmd{g: g}
 	cmd := &cobra.Command{
-		Use:   "resolve ID --action approve|reject|respond|retry --by NAME",
+		Use:   "resolve ID --action approve|reject|respond|edit|retry --by NAME",
 		Short: "Record a decision on an escalation (the run continues with 'runs resume')",
 		Long: `Record a decision on an escalation. It does not run the workflow: the run continues with
 'rebound runs resume RUN_ID' (or under a worker), where the escalated step receives the decision:
@@ -306,15 +310,21 @@ func newEscResolveCmd(g *globals) *cobra.Command {
   approve   the step runs (an irreversible step, once)
   reject    the run fails, with the note as the reason
   respond   the answer (--answer) becomes the step's result
-  retry     the step runs again with a fresh retry budget`,
+  edit      an agent's tool call runs with --answer (a JSON object) as its arguments, or
+            {"tool": NAME, "arguments": {...}} to call another tool; the original stays in the
+            audit trail
+  retry     the step runs again with a fresh retry budget
+
+For an agent's tool call (rebound demo agent), reject does not fail the run: the model is told
+the call was refused (with the note) and goes on.`,
 		Example: `  rebound escalations resolve ESC_ID --action approve --by alice
   rebound escalations resolve ESC_ID --action respond --answer "Use the cached figures." --by bob
   rebound escalations resolve ESC_ID --action reject --note "wrong audience" --by carol`,
 		Args: exactArgs("ID"),
 		RunE: g.runE(c.run),
 	}
-	cmd.Flags().StringVar(&c.action, "action", "", "approve, reject, respond or retry (required)")
-	cmd.Flags().StringVar(&c.answer, "answer", "", "the step's result, for --action respond")
+	cmd.Flags().StringVar(&c.action, "action", "", "approve, reject, respond, edit or retry (required)")
+	cmd.Flags().StringVar(&c.answer, "answer", "", "the step's result, for --action respond; the edited arguments, for --action edit")
 	cmd.Flags().StringVar(&c.note, "note", "", "a note kept in the audit trail (for reject: the reason)")
 	cmd.Flags().StringVar(&c.by, "by", "", "who decides (required)")
 	return cmd
@@ -322,17 +332,20 @@ func newEscResolveCmd(g *globals) *cobra.Command {
 
 func (c *escResolveCmd) run(ctx context.Context, args []string, w io.Writer) error {
 	if c.action == "" {
-		return usagef("--action is required: approve, reject, respond or retry")
+		return usagef("--action is required: approve, reject, respond, edit or retry")
 	}
 	action, err := escalate.ParseAction(c.action)
 	if err != nil {
-		return usagef("--action %q: want approve, reject, respond or retry", c.action)
+		return usagef("--action %q: want approve, reject, respond, edit or retry", c.action)
 	}
 	if action == rebound.ActionRespond && strings.TrimSpace(c.answer) == "" {
 		return usagef("--action respond needs --answer TEXT: the answer becomes the step's result")
 	}
-	if action != rebound.ActionRespond && c.answer != "" {
-		return usagef("--answer applies only to --action respond (got --action %s)", action)
+	if action == rebound.ActionEdit && strings.TrimSpace(c.answer) == "" {
+		return usagef(`--action edit needs --answer '{"arg": ...}': the call's edited arguments, a JSON object`)
+	}
+	if action != rebound.ActionRespond && action != rebound.ActionEdit && c.answer != "" {
+		return usagef("--answer applies only to --action respond and edit (got --action %s)", action)
 	}
 	if strings.TrimSpace(c.by) == "" {
 		return usagef("--by is required: name who decides")
@@ -403,6 +416,29 @@ func oneLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// messageLine is a message in one line: its text, its tool calls (→ tool args) and tool results
+// (← call: result).
+func messageLine(m rebound.Message) string {
+	var parts []string
+	for _, b := range m.Parts() {
+		switch b.Type {
+		case rebound.BlockText:
+			parts = append(parts, b.Text)
+		case rebound.BlockToolUse:
+			parts = append(parts, fmt.Sprintf("→ %s %s", b.Name, b.Input))
+		case rebound.BlockToolResult:
+			mark := ""
+			if b.IsError {
+				mark = " [error]"
+			}
+			parts = append(parts, fmt.Sprintf("← %s%s: %s", b.CallID, mark, b.ResultText()))
+		case rebound.BlockImage:
+			parts = append(parts, "[image]")
+		}
+	}
+	return strings.Join(parts, " · ")
 }
 
 func orDash(s string) string {
