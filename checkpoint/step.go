@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rebound-go/rebound"
@@ -34,10 +35,13 @@ type stepOptions struct {
 	codec        Codec
 	irreversible bool
 	approval     bool
+	approveDoes  string // what approving will do, for the reviewer
 	// decides is set by DecidesItself; decision then receives the decision to hand the
 	// step's function.
 	decides  bool
 	decision *decisionSlot
+	// answer is what a person may answer in the step's place (see AnswerSpec).
+	answer AnswerSpec
 }
 
 type decisionSlot struct {
@@ -54,8 +58,15 @@ type decisionSlot struct {
 func Irreversible() StepOption { return func(o *stepOptions) { o.irreversible = true } }
 
 // NeedsApproval makes the step escalate with reason irreversible_action before it runs; it runs
-// (once) when the escalation is approved.
-func NeedsApproval() StepOption { return func(o *stepOptions) { o.approval = true } }
+// (once) when the escalation is approved. what, when given, says what approving will do
+// ("publish the report to reports/r1.md"): it is the escalation's context, which the dashboard
+// and `rebound escalations show` put beside the decision.
+func NeedsApproval(what ...string) StepOption {
+	return func(o *stepOptions) {
+		o.approval = true
+		o.approveDoes = strings.TrimSpace(strings.Join(what, " "))
+	}
+}
 
 // DecidesItself makes the step's function receive the decision on its escalation instead of
 // the Runner applying it: once the escalation is decided, whatever the action (edit and actions
@@ -103,7 +114,7 @@ func newKey(runID string, idx int, name string) string {
 // Step returns a *EscalatedError. After an escalating or failing step the run stops: later Step
 // calls return the same error without running.
 func Step[T any](ctx context.Context, run *Run, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
-	o := stepOptions{codec: JSON}
+	o := stepOptions{codec: JSON, answer: answerSpecOf[T]()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -120,11 +131,9 @@ func Step[T any](ctx context.Context, run *Run, name string, fn func(ctx context
 		return b, nil
 	}
 	respond := func(answer string) ([]byte, error) {
-		var v T
-		if s, ok := any(&v).(*string); ok {
-			*s = answer
-		} else if err := json.Unmarshal([]byte(answer), &v); err != nil {
-			return nil, fmt.Errorf("decode reviewer's answer: %w", err)
+		v, err := decodeAnswer[T](answer)
+		if err != nil {
+			return nil, err
 		}
 		return o.codec.Marshal(v)
 	}
@@ -147,6 +156,9 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 	if err != nil {
 		return nil, err
 	}
+	run.mu.Lock()
+	run.answer = o.answer // for the state snapshot of an escalation of this step
+	run.mu.Unlock()
 	base := StepRecord{Index: idx, Name: name, Key: newKey(run.id, idx, name), Irreversible: o.irreversible, Version: RecordVersion}
 	approved := false
 	if o.decides {
@@ -164,7 +176,11 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 		}
 	}
 	if o.approval && !approved {
-		return nil, run.escalate(ctx, base, rebound.ReasonIrreversibleAction, "the step needs approval before it runs", nil, 0, nil)
+		why := "the step needs approval before it runs"
+		if o.approveDoes != "" {
+			why = "Approving will " + o.approveDoes
+		}
+		return nil, run.escalate(ctx, base, rebound.ReasonIrreversibleAction, why, nil, 0, nil)
 	}
 	return run.execute(ctx, base, exec)
 }
@@ -267,7 +283,10 @@ func (run *Run) decided(ctx context.Context, base StepRecord, rec *StepRecord, o
 	case rebound.ActionRespond:
 		b, err := respond(d.Answer)
 		if err != nil {
-			return nil, true, false, run.stop(fmt.Errorf("run %q step %q, escalation %s: %w", run.id, name, rec.EscalationID, err))
+			// A queue that knows the step's AnswerSpec refuses such an answer when it is given;
+			// one that got through anyway does not fail the run: the step asks again.
+			text := fmt.Sprintf("The answer given on escalation %s could not become the step's result (%v). Answer again, or retry the step.", rec.EscalationID, err)
+			return nil, true, false, run.escalate(ctx, base, rebound.EscalationReason(rec.Reason), text, nil, 0, nil)
 		}
 		done := base
 		done.Status, done.Result, done.Checksum = StepCompleted, b, checksum(b)

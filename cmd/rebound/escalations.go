@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
 )
 
@@ -175,12 +176,41 @@ func (c *escShowCmd) run(ctx context.Context, args []string, w io.Writer) error 
 		obj["audit"] = audit
 		return writeJSON(w, obj)
 	}
-	showItem(w, it, audit, c.g.self())
+	var run *checkpoint.RunInfo
+	if it.RunID != "" {
+		if rec, err := s.runs.GetRun(ctx, it.RunID); err == nil {
+			run = &rec.RunInfo
+		}
+	}
+	showItem(w, it, audit, run, c.g.self())
 	return nil
 }
 
+// decisionGuide says what each decision will do to the item's step, so that nobody approves
+// without knowing: for a step waiting for approval, approving runs it (its context says what it
+// does).
+func decisionGuide(it escalate.Item) [][2]string {
+	approve := "the step runs again as it is"
+	switch it.Reason {
+	case rebound.ReasonIrreversibleAction:
+		approve = "step " + it.Step + " runs now, once; it is irreversible"
+		if strings.HasPrefix(it.Context, "Approving will ") {
+			approve = "it will " + strings.TrimPrefix(it.Context, "Approving will ")
+		}
+	case rebound.ReasonAmbiguousState:
+		approve = "step " + it.Step + " runs again: check first that its effect did not happen"
+	}
+	return [][2]string{
+		{"approve", approve},
+		{"reject", "the run fails; step " + it.Step + " does not run"},
+		{"respond", "your --answer becomes the step's result; the step does not run"},
+		{"retry", "the step runs again from the start"},
+	}
+}
+
 // showItem writes an item for people: what, why, the decision, recent messages, the audit trail.
-func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, self string) {
+// run, when known, is the item's run as it stands (for the hint at the end).
+func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, run *checkpoint.RunInfo, self string) {
 	fmt.Fprintf(w, "Escalation %s\n", it.ID)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  run\t%s\n  step\t%s\n  reason\t%s\n  status\t%s\n", it.RunID, it.Step, it.Reason, it.Status)
@@ -212,7 +242,11 @@ func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, self s
 		}
 	}
 	if n := len(it.Messages); n > 0 {
-		fmt.Fprintf(w, "\nRecent messages (%d):\n", n)
+		if n > 6 {
+			fmt.Fprintf(w, "\nRecent messages (the last 6 of %d):\n", n)
+		} else {
+			fmt.Fprintf(w, "\nRecent messages (%d):\n", n)
+		}
 		for _, m := range it.Messages[max(0, n-6):] {
 			mark := ""
 			if m.Degraded {
@@ -237,10 +271,20 @@ func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, self s
 			fmt.Fprintln(w, line)
 		}
 	}
-	switch it.Status {
-	case escalate.StatusOpen, escalate.StatusClaimed:
+	switch {
+	case it.Status == escalate.StatusOpen || it.Status == escalate.StatusClaimed:
+		fmt.Fprintln(w, "\nWhat each decision does (none is made for you):")
+		for _, d := range decisionGuide(it) {
+			fmt.Fprintf(w, "  %-8s %s\n", d[0], d[1])
+		}
 		fmt.Fprintf(w, "\nResolve it:\n  %s escalations resolve %s --action approve|reject|respond|edit|retry --by NAME\n", self, it.ID)
-	case escalate.StatusResolved:
+	case run != nil && run.Status.Finished():
+		fmt.Fprintf(w, "\nRun %s is %s: nothing left to do.\n", it.RunID, run.Status)
+	case run != nil && run.Workflow != researchWorkflow:
+		fmt.Fprintf(w, "\nRun %s belongs to workflow %s: resume it from the program that started it (or 'rebound serve --worker' where that program registers it).\n", it.RunID, orDash(run.Workflow))
+	case it.Status == escalate.StatusResolved && it.Decision != nil && it.Decision.Action == rebound.ActionReject:
+		fmt.Fprintf(w, "\nThe run fails by this decision when it resumes:\n  %s runs resume %s\n", self, it.RunID)
+	case it.Status == escalate.StatusResolved:
 		fmt.Fprintf(w, "\nContinue the run:\n  %s runs resume %s\n", self, it.RunID)
 	}
 }
