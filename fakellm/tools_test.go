@@ -229,3 +229,12 @@ func FuzzToolConversation(f *testing.F) {
 		}
 	})
 }
+
+// A tool input streamed one byte a piece keeps its multi-byte characters whole.
+func TestToolInputChunksKeepUTF8(t *testing.T) {
+	h := newHandler(t, `tool-use name=get_weather chunk=1 input='{"city":"Zürich"}'`)
+	w := post(h, "/v1/messages", `{"model":"m","max_tokens":50,"stream":true,`+anthropicTools+`,"messages":[{"role":"user","content":"hi"}]}`)
+	if !strings.Contains(w.Body.String(), `"partial_json":"ü"`) || strings.Contains(w.Body.String(), `\ufffd`) {
+		t.Errorf("%s", w.Body)
+	}
+}
