@@ -12,7 +12,7 @@ import (
 const module = "github.com/rebound-go/rebound"
 
 // corePackages import only the standard library and the module (docs/architecture.md, "Layout").
-var corePackages = []string{".", "retry", "breaker", "fallback", "timeout", "checkpoint", "escalate", "ratelimit", "pipeline"}
+var corePackages = []string{".", "retry", "breaker", "fallback", "timeout", "checkpoint", "escalate", "ratelimit", "pipeline", "agent"}
 
 // TestCoreImports fails when a core package depends, directly or not, on anything outside the
 // standard library and the module. A core package that is missing is a failure too: the list

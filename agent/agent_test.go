@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,6 +62,9 @@ func refundTool(c *counter, fail func(n int) error) agent.Tool {
 		Handler: agent.Handle(func(ctx context.Context, call agent.Call, in refundIn) (string, error) {
 			n := int(c.n.Add(1))
 			c.keys = append(c.keys, call.Key)
+			if call.Fence.Key != call.Key || call.Fence.Epoch == 0 {
+				return "", rebound.Permanent(fmt.Errorf("fencing token %+v does not match key %q", call.Fence, call.Key))
+			}
 			b, _ := json.Marshal(in)
 			c.ins = append(c.ins, string(b))
 			if fail != nil {

@@ -232,7 +232,8 @@ func (a *Agent) decide(ctx context.Context, id string, p pending, dec decision, 
 		o.Content = dec.Answer
 		return o, nil
 	}
-	call := Call{ID: id, Tool: p.name, Input: p.input, Key: o.Key}
+	fence, _ := checkpoint.Fencing(ctx)
+	call := Call{ID: id, Tool: p.name, Input: p.input, Key: o.Key, Fence: fence}
 	return a.run(ctx, p.t, call, p.parsed, o, map[string]bool{p.name: true})
 }
 

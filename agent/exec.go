@@ -172,7 +172,7 @@ func (a *Agent) run(ctx context.Context, t *tool, call Call, in any, o Outcome, 
 		if fb := a.tools[t.Fallback]; fb != nil && !seen[fb.Name] {
 			seen[fb.Name] = true
 			if fin, ferr := fb.Handler.decode(call.Input); ferr == nil && fb.schema.validate(call.Input) == nil {
-				fo, ferr := a.run(ctx, fb, Call{ID: call.ID, Tool: fb.Name, Input: call.Input, Key: call.Key}, fin, o, seen)
+				fo, ferr := a.run(ctx, fb, Call{ID: call.ID, Tool: fb.Name, Input: call.Input, Key: call.Key, Fence: call.Fence}, fin, o, seen)
 				if ferr != nil || !fo.IsError {
 					fo.AnsweredBy = fb.Name
 					return fo, ferr

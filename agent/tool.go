@@ -10,6 +10,7 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
+	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/pipeline"
 	"github.com/rebound-go/rebound/retry"
 )
@@ -55,6 +56,9 @@ type Call struct {
 	// Key is the call's idempotency key: derived from the run and the call, the same on every
 	// attempt and every resume of the call. Pass it to APIs that deduplicate.
 	Key string
+	// Fence is the call's fencing token (run, lease epoch, key): pass it to a system that can
+	// refuse the late request of a worker whose run was taken over (see checkpoint.Fencing).
+	Fence checkpoint.FencingToken
 }
 
 // Handler runs a tool's calls. Build one with Handle.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rebound-go/rebound"
@@ -34,6 +35,7 @@ type stepOptions struct {
 	codec        Codec
 	irreversible bool
 	approval     bool
+	approveDoes  string // what approving will do, for the reviewer
 	// decides is set by DecidesItself; decision then receives the decision to hand the
 	// step's function.
 	decides  bool
@@ -54,8 +56,15 @@ type decisionSlot struct {
 func Irreversible() StepOption { return func(o *stepOptions) { o.irreversible = true } }
 
 // NeedsApproval makes the step escalate with reason irreversible_action before it runs; it runs
-// (once) when the escalation is approved.
-func NeedsApproval() StepOption { return func(o *stepOptions) { o.approval = true } }
+// (once) when the escalation is approved. what, when given, says what approving will do
+// ("publish the report to reports/r1.md"): it is the escalation's context, which the dashboard
+// and `rebound escalations show` put beside the decision.
+func NeedsApproval(what ...string) StepOption {
+	return func(o *stepOptions) {
+		o.approval = true
+		o.approveDoes = strings.TrimSpace(strings.Join(what, " "))
+	}
+}
 
 // DecidesItself makes the step's function receive the decision on its escalation instead of
 // the Runner applying it: once the escalation is decided, whatever the action (edit and actions
@@ -164,7 +173,11 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 		}
 	}
 	if o.approval && !approved {
-		return nil, run.escalate(ctx, base, rebound.ReasonIrreversibleAction, "the step needs approval before it runs", nil, 0, nil)
+		why := "the step needs approval before it runs"
+		if o.approveDoes != "" {
+			why = "Approving will " + o.approveDoes
+		}
+		return nil, run.escalate(ctx, base, rebound.ReasonIrreversibleAction, why, nil, 0, nil)
 	}
 	return run.execute(ctx, base, exec)
 }

@@ -135,6 +135,8 @@ type escalationPage struct {
 	// Done are the run's completed steps with their results: what an approval builds on.
 	Done     []doneStep
 	Reviewer string
+	// ApproveDoes says what approving will do.
+	ApproveDoes string
 	// Error is the message of a refused action; Form holds what was typed, to fill in again.
 	Error   string
 	Form    decisionForm
@@ -151,24 +153,49 @@ func (p escalationPage) refreshSeconds() int {
 type doneStep struct {
 	Name     string
 	Result   string
+	Fields   []field // a result that is a JSON object, field by field
 	Fallback string
+}
+
+// field is one top-level field of a JSON object result, its value as text.
+type field struct{ Name, Value string }
+
+// fieldsOf returns the fields of a result that is a JSON object, in key order, each value as
+// preview shows it (a string unquoted); nil for any other result.
+func fieldsOf(b []byte) []field {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(b, &obj) != nil || len(obj) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]field, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, field{Name: k, Value: preview(obj[k], 4000)})
+	}
+	return out
 }
 
 type decisionForm struct {
 	Action, Answer, Note, By string
 }
 
-// defaultAction suggests the decision the item's reason most often needs.
-func defaultAction(reason rebound.EscalationReason) string {
-	switch reason {
-	case rebound.ReasonIrreversibleAction, rebound.ReasonAmbiguousState:
-		return string(rebound.ActionApprove)
-	case rebound.ReasonMaxRetriesExceeded:
-		return string(rebound.ActionRetry)
-	case rebound.ReasonLowConfidence, rebound.ReasonRequiresHuman:
-		return string(rebound.ActionRespond)
+// approveDoes says what approving the item will do, for the decision form: for a step waiting
+// for approval, what the step's own context says it does.
+func approveDoes(it escalate.Item) string {
+	switch it.Reason {
+	case rebound.ReasonIrreversibleAction:
+		if rest, ok := strings.CutPrefix(it.Context, "Approving will "); ok {
+			return "Approving will " + rest
+		}
+		return "Approving runs step " + it.Step + " now, once. It is irreversible: what it does cannot be undone."
+	case rebound.ReasonAmbiguousState:
+		return "Approving runs step " + it.Step + " again. Its earlier attempt may have taken effect: check the system it acts on first, or respond with its result."
 	}
-	return string(rebound.ActionApprove)
+	return "Approving runs step " + it.Step + " again as it is."
 }
 
 func (s *Server) loadEscalation(r *http.Request, id string) (escalationPage, error) {
@@ -207,7 +234,7 @@ func (s *Server) loadEscalation(r *http.Request, id string) (escalationPage, err
 			}
 			for _, st := range v.Steps {
 				if st.Status == checkpoint.StepCompleted && st.Name != it.Step && st.Damaged == "" {
-					p.Done = append(p.Done, doneStep{Name: st.Name, Result: preview(st.Result, 4000), Fallback: st.Fallback})
+					p.Done = append(p.Done, doneStep{Name: st.Name, Result: preview(st.Result, 4000), Fields: fieldsOf(st.Result), Fallback: st.Fallback})
 				}
 			}
 		case !errors.Is(err, checkpoint.ErrRunNotFound):
@@ -217,7 +244,9 @@ func (s *Server) loadEscalation(r *http.Request, id string) (escalationPage, err
 	decided := it.Status == escalate.StatusResolved || it.Status == escalate.StatusDismissed
 	p.Refresh = decided && p.Run != nil && (p.Run.Status == checkpoint.StatusEscalated ||
 		p.Run.Status == checkpoint.StatusRunning) && p.Run.EscalationID == it.ID
-	p.Form = decisionForm{Action: defaultAction(it.Reason), By: p.Reviewer}
+	// No decision is preselected: the reviewer picks one.
+	p.Form = decisionForm{By: p.Reviewer}
+	p.ApproveDoes = approveDoes(it)
 	return p, nil
 }
 
@@ -258,9 +287,6 @@ func (s *Server) formAction(w http.ResponseWriter, r *http.Request, done string,
 			return
 		}
 		p.Error, p.Form = err.Error(), f
-		if p.Form.Action == "" {
-			p.Form.Action = defaultAction(p.Item.Reason)
-		}
 		s.renderTitled(w, r, status, "escalation", "Escalation "+p.Item.ID, p)
 		return
 	}

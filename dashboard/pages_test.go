@@ -100,9 +100,12 @@ func TestEscalationPage(t *testing.T) {
 		"&#34;topic&#34;: &#34;tides&#34;", // the redacted state, escaped
 		"escalated",                        // audit trail
 		"What the run has so far", `<span class="mono">section_1</span> <span class="badge b-fallback">fallback: fake/fallback</span>`,
-		`action="/escalations/`+id+`/resolve"`, `value="approve" checked`,
+		`action="/escalations/`+id+`/resolve"`, `value="approve" required>`,
 		`action="/escalations/`+id+`/claim"`, `action="/escalations/`+id+`/dismiss"`,
+		// What approving does, and no decision made for the reviewer (issue 12).
+		"If you approve:", "Approving runs step publish now, once. It is irreversible",
 	)
+	wantNoBody(t, rec, " checked")
 	if !strings.Contains(rec.Header().Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Error("no content security policy")
 	}
@@ -128,7 +131,8 @@ func TestEscalationPageShowsAttempts(t *testing.T) {
 	}
 	rec := b.get(t, "/escalations/"+id)
 	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, "overloaded", "attempt 1 failed", "retry", "check the outline", `value="respond" checked`)
+	wantBody(t, rec, "overloaded", "attempt 1 failed", "retry", "check the outline")
+	wantNoBody(t, rec, " checked")
 }
 
 func TestEscapingAndRedaction(t *testing.T) {

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/retry"
+	"github.com/rebound-go/rebound/timeout"
 )
 
 // Notifier is told of every new item. The Queue calls it after the item is stored, on the
@@ -37,19 +38,23 @@ type WebhookConfig struct {
 	Timeout time.Duration
 	// Attempts is how many times a delivery is tried in all. Default 3.
 	Attempts int
-	// Backoff is the wait before the second attempt; it doubles after each. A server's
-	// Retry-After (up to MaxBackoff) replaces it. Default 500 ms.
+	// Backoff is the base of the waits between attempts (package retry: doubling each time,
+	// with full jitter). A server's Retry-After replaces the computed wait. Default 500 ms.
 	Backoff time.Duration
-	// MaxBackoff caps each wait. Default 5 s.
+	// MaxBackoff caps each wait; a Retry-After longer than it gives up at once (the delivery
+	// fails with reason hint_too_long) rather than retrying before the server asked. Default 5 s.
 	MaxBackoff time.Duration
 }
 
 // Webhook is a Notifier that POSTs a JSON summary of each new item (WebhookPayload) to a URL.
-// It retries a failed delivery (a transport error, 408, 429, 5xx) with a timeout per attempt
-// and a backoff of its own; a 2xx is success and any other status fails at once.
+// It retries a failed delivery with package retry, by rebound's classes: a transport failure,
+// an attempt's timeout, 408, 429 and the 5xx that rebound.HTTPError classes as retriable are
+// retried (x-should-retry honoured), with full jitter and the server's Retry-After; a 2xx is
+// success and any other status fails at once.
 type Webhook struct {
-	url string
-	cfg WebhookConfig
+	url    string
+	cfg    WebhookConfig
+	policy retry.Policy
 }
 
 var _ Notifier = (*Webhook)(nil)
@@ -71,7 +76,10 @@ func NewWebhook(url string, cfg WebhookConfig) *Webhook {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Second
 	}
-	return &Webhook{url: url, cfg: cfg}
+	policy := retry.Policy{
+		MaxAttempts: cfg.Attempts, Base: cfg.Backoff, Cap: cfg.MaxBackoff, Name: "webhook",
+	}
+	return &Webhook{url: url, cfg: cfg, policy: policy}
 }
 
 // WebhookPayload is the JSON body a Webhook posts. State and messages are left out (a
@@ -100,56 +108,40 @@ func (w *Webhook) Notify(ctx context.Context, it Item) error {
 	if err != nil {
 		return fmt.Errorf("webhook for escalation %q: %w", it.ID, err)
 	}
-	wait := w.cfg.Backoff
-	for attempt := 1; ; attempt++ {
-		retry, hint, err := w.post(ctx, body)
-		if err == nil {
-			return nil
-		}
-		if !retry || attempt >= w.cfg.Attempts {
-			return fmt.Errorf("webhook for escalation %q: attempt %d: %w", it.ID, attempt, err)
-		}
-		d := min(wait, w.cfg.MaxBackoff)
-		if hint > 0 {
-			d = min(hint, w.cfg.MaxBackoff)
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("webhook for escalation %q: attempt %d: %w (then %w)", it.ID, attempt, err, ctx.Err())
-		case <-t.C:
-		}
-		wait *= 2
+	_, err = retry.Do(ctx, w.policy, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, w.post(ctx, body)
+	})
+	if err != nil {
+		return fmt.Errorf("webhook for escalation %q: %w", it.ID, err)
 	}
+	return nil
 }
 
-func (w *Webhook) post(ctx context.Context, body []byte) (retry bool, hint time.Duration, err error) {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return false, 0, err
-	}
-	for k, vs := range w.cfg.Header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
+// post makes one delivery attempt under the attempt timeout; its failure is classified.
+func (w *Webhook) post(ctx context.Context, body []byte) error {
+	_, err := timeout.Do(ctx, w.cfg.Timeout, func(ctx context.Context) (struct{}, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+		if err != nil {
+			return struct{}{}, rebound.Permanent(err)
 		}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := w.cfg.Client.Do(req)
-	if err != nil {
-		// A transport failure or this attempt's timeout: worth another attempt unless the
-		// caller's context has ended.
-		return ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded), 0, err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return false, 0, nil
-	}
-	herr := rebound.HTTPError(resp.StatusCode, resp.Header, time.Now())
-	retry = resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests ||
-		resp.StatusCode >= 500
-	return retry, herr.RetryAfter, fmt.Errorf("status %d", resp.StatusCode)
+		for k, vs := range w.cfg.Header {
+			for _, v := range vs {
+				req.Header.Add(k, v)
+			}
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := w.cfg.Client.Do(req)
+		if err != nil {
+			return struct{}{}, err // classified by rebound.Classify: a transport failure is transient
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			return struct{}{}, nil
+		}
+		e := rebound.HTTPError(resp.StatusCode, resp.Header, time.Now())
+		e.Provider = "webhook"
+		return struct{}{}, e
+	})
+	return err
 }

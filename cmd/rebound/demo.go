@@ -226,6 +226,7 @@ steps are not repeated. Exit codes: 0 completed, 1 failed, 2 usage, 3 escalated.
 		c.prov.changed(cmd.Flags())
 		c.topicSet = cmd.Flags().Changed("topic")
 	}
+	cmd.AddCommand(newDemoAgentCmd(g))
 	return cmd
 }
 
@@ -338,6 +339,16 @@ func (c *runsResumeCmd) run(ctx context.Context, args []string, w io.Writer) err
 	rec, err := s.runs.GetRun(ctx, id)
 	if err != nil {
 		return runError(err, id)
+	}
+	if rec.Workflow == agentWorkflow {
+		in, err := recordedAgentInput(rec.RunInfo)
+		if err != nil {
+			return err
+		}
+		if err := c.prov.apply(&in.demoInput, true); err != nil {
+			return err
+		}
+		return c.g.runAgentDemo(ctx, s, id, in, w)
 	}
 	in, err := recordedInput(rec.RunInfo)
 	if err != nil {

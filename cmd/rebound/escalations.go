@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
 )
 
@@ -175,12 +176,41 @@ func (c *escShowCmd) run(ctx context.Context, args []string, w io.Writer) error 
 		obj["audit"] = audit
 		return writeJSON(w, obj)
 	}
-	showItem(w, it, audit, c.g.self())
+	var run *checkpoint.RunInfo
+	if it.RunID != "" {
+		if rec, err := s.runs.GetRun(ctx, it.RunID); err == nil {
+			run = &rec.RunInfo
+		}
+	}
+	showItem(w, it, audit, run, c.g.self())
 	return nil
 }
 
+// decisionGuide says what each decision will do to the item's step, so that nobody approves
+// without knowing: for a step waiting for approval, approving runs it (its context says what it
+// does).
+func decisionGuide(it escalate.Item) [][2]string {
+	approve := "the step runs again as it is"
+	switch it.Reason {
+	case rebound.ReasonIrreversibleAction:
+		approve = "step " + it.Step + " runs now, once; it is irreversible"
+		if strings.HasPrefix(it.Context, "Approving will ") {
+			approve = "it will " + strings.TrimPrefix(it.Context, "Approving will ")
+		}
+	case rebound.ReasonAmbiguousState:
+		approve = "step " + it.Step + " runs again: check first that its effect did not happen"
+	}
+	return [][2]string{
+		{"approve", approve},
+		{"reject", "the run fails; step " + it.Step + " does not run"},
+		{"respond", "your --answer becomes the step's result; the step does not run"},
+		{"retry", "the step runs again from the start"},
+	}
+}
+
 // showItem writes an item for people: what, why, the decision, recent messages, the audit trail.
-func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, self string) {
+// run, when known, is the item's run as it stands (for the hint at the end).
+func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, run *checkpoint.RunInfo, self string) {
 	fmt.Fprintf(w, "Escalation %s\n", it.ID)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  run\t%s\n  step\t%s\n  reason\t%s\n  status\t%s\n", it.RunID, it.Step, it.Reason, it.Status)
@@ -203,18 +233,26 @@ func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, self s
 			fmt.Fprintf(tw, "  note\t%s\n", oneLine(d.Note, 200))
 		}
 	}
-	if it.Context != "" {
-		fmt.Fprintf(tw, "  context\t%s\n", oneLine(it.Context, 200))
-	}
 	_ = tw.Flush()
+	if it.Context != "" {
+		// In full: for a tool call it is the exact call and what approving it does.
+		fmt.Fprintln(w, "\nContext:")
+		for _, ln := range strings.Split(strings.TrimSpace(it.Context), "\n") {
+			fmt.Fprintf(w, "  %s\n", wrap(ln, summaryWidth-2, "  "))
+		}
+	}
 	if n := len(it.Messages); n > 0 {
-		fmt.Fprintf(w, "\nRecent messages (%d):\n", n)
+		if n > 6 {
+			fmt.Fprintf(w, "\nRecent messages (the last 6 of %d):\n", n)
+		} else {
+			fmt.Fprintf(w, "\nRecent messages (%d):\n", n)
+		}
 		for _, m := range it.Messages[max(0, n-6):] {
 			mark := ""
 			if m.Degraded {
 				mark = " [degraded: " + m.Source + "]"
 			}
-			fmt.Fprintf(w, "  %-9s %s%s\n", m.Role, oneLine(m.Content, 100), mark)
+			fmt.Fprintf(w, "  %-9s %s%s\n", m.Role, oneLine(messageLine(m), 100), mark)
 		}
 	}
 	if len(audit) > 0 {
@@ -233,10 +271,20 @@ func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, self s
 			fmt.Fprintln(w, line)
 		}
 	}
-	switch it.Status {
-	case escalate.StatusOpen, escalate.StatusClaimed:
-		fmt.Fprintf(w, "\nResolve it:\n  %s escalations resolve %s --action approve|reject|respond|retry --by NAME\n", self, it.ID)
-	case escalate.StatusResolved:
+	switch {
+	case it.Status == escalate.StatusOpen || it.Status == escalate.StatusClaimed:
+		fmt.Fprintln(w, "\nWhat each decision does (none is made for you):")
+		for _, d := range decisionGuide(it) {
+			fmt.Fprintf(w, "  %-8s %s\n", d[0], d[1])
+		}
+		fmt.Fprintf(w, "\nResolve it:\n  %s escalations resolve %s --action approve|reject|respond|edit|retry --by NAME\n", self, it.ID)
+	case run != nil && run.Status.Finished():
+		fmt.Fprintf(w, "\nRun %s is %s: nothing left to do.\n", it.RunID, run.Status)
+	case run != nil && run.Workflow != researchWorkflow:
+		fmt.Fprintf(w, "\nRun %s belongs to workflow %s: resume it from the program that started it (or 'rebound serve --worker' where that program registers it).\n", it.RunID, orDash(run.Workflow))
+	case it.Status == escalate.StatusResolved && it.Decision != nil && it.Decision.Action == rebound.ActionReject:
+		fmt.Fprintf(w, "\nThe run fails by this decision when it resumes:\n  %s runs resume %s\n", self, it.RunID)
+	case it.Status == escalate.StatusResolved:
 		fmt.Fprintf(w, "\nContinue the run:\n  %s runs resume %s\n", self, it.RunID)
 	}
 }
@@ -298,7 +346,7 @@ type escResolveCmd struct {
 func newEscResolveCmd(g *globals) *cobra.Command {
 	c := &escResolveCmd{g: g}
 	cmd := &cobra.Command{
-		Use:   "resolve ID --action approve|reject|respond|retry --by NAME",
+		Use:   "resolve ID --action approve|reject|respond|edit|retry --by NAME",
 		Short: "Record a decision on an escalation (the run continues with 'runs resume')",
 		Long: `Record a decision on an escalation. It does not run the workflow: the run continues with
 'rebound runs resume RUN_ID' (or under a worker), where the escalated step receives the decision:
@@ -306,15 +354,21 @@ func newEscResolveCmd(g *globals) *cobra.Command {
   approve   the step runs (an irreversible step, once)
   reject    the run fails, with the note as the reason
   respond   the answer (--answer) becomes the step's result
-  retry     the step runs again with a fresh retry budget`,
+  edit      an agent's tool call runs with --answer (a JSON object) as its arguments, or
+            {"tool": NAME, "arguments": {...}} to call another tool; the original stays in the
+            audit trail
+  retry     the step runs again with a fresh retry budget
+
+For an agent's tool call (rebound demo agent), reject does not fail the run: the model is told
+the call was refused (with the note) and goes on.`,
 		Example: `  rebound escalations resolve ESC_ID --action approve --by alice
   rebound escalations resolve ESC_ID --action respond --answer "Use the cached figures." --by bob
   rebound escalations resolve ESC_ID --action reject --note "wrong audience" --by carol`,
 		Args: exactArgs("ID"),
 		RunE: g.runE(c.run),
 	}
-	cmd.Flags().StringVar(&c.action, "action", "", "approve, reject, respond or retry (required)")
-	cmd.Flags().StringVar(&c.answer, "answer", "", "the step's result, for --action respond")
+	cmd.Flags().StringVar(&c.action, "action", "", "approve, reject, respond, edit or retry (required)")
+	cmd.Flags().StringVar(&c.answer, "answer", "", "the step's result, for --action respond; the edited arguments, for --action edit")
 	cmd.Flags().StringVar(&c.note, "note", "", "a note kept in the audit trail (for reject: the reason)")
 	cmd.Flags().StringVar(&c.by, "by", "", "who decides (required)")
 	return cmd
@@ -322,17 +376,20 @@ func newEscResolveCmd(g *globals) *cobra.Command {
 
 func (c *escResolveCmd) run(ctx context.Context, args []string, w io.Writer) error {
 	if c.action == "" {
-		return usagef("--action is required: approve, reject, respond or retry")
+		return usagef("--action is required: approve, reject, respond, edit or retry")
 	}
 	action, err := escalate.ParseAction(c.action)
 	if err != nil {
-		return usagef("--action %q: want approve, reject, respond or retry", c.action)
+		return usagef("--action %q: want approve, reject, respond, edit or retry", c.action)
 	}
 	if action == rebound.ActionRespond && strings.TrimSpace(c.answer) == "" {
 		return usagef("--action respond needs --answer TEXT: the answer becomes the step's result")
 	}
-	if action != rebound.ActionRespond && c.answer != "" {
-		return usagef("--answer applies only to --action respond (got --action %s)", action)
+	if action == rebound.ActionEdit && strings.TrimSpace(c.answer) == "" {
+		return usagef(`--action edit needs --answer '{"arg": ...}': the call's edited arguments, a JSON object`)
+	}
+	if action != rebound.ActionRespond && action != rebound.ActionEdit && c.answer != "" {
+		return usagef("--answer applies only to --action respond and edit (got --action %s)", action)
 	}
 	if strings.TrimSpace(c.by) == "" {
 		return usagef("--by is required: name who decides")
@@ -403,6 +460,29 @@ func oneLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// messageLine is a message in one line: its text, its tool calls (→ tool args) and tool results
+// (← call: result).
+func messageLine(m rebound.Message) string {
+	var parts []string
+	for _, b := range m.Parts() {
+		switch b.Type {
+		case rebound.BlockText:
+			parts = append(parts, b.Text)
+		case rebound.BlockToolUse:
+			parts = append(parts, fmt.Sprintf("→ %s %s", b.Name, b.Input))
+		case rebound.BlockToolResult:
+			mark := ""
+			if b.IsError {
+				mark = " [error]"
+			}
+			parts = append(parts, fmt.Sprintf("← %s%s: %s", b.CallID, mark, b.ResultText()))
+		case rebound.BlockImage:
+			parts = append(parts, "[image]")
+		}
+	}
+	return strings.Join(parts, " · ")
 }
 
 func orDash(s string) string {

@@ -17,6 +17,7 @@ var designEvents = map[rebound.EventKind]bool{
 	rebound.AttemptFailed: true, rebound.RetryScheduled: true, rebound.BreakerChanged: true,
 	rebound.FallbackUsed: true, rebound.StepCompleted: true, rebound.Escalated: true,
 	rebound.RunCompleted: true, rebound.RunFailed: true,
+	rebound.ToolStarted: true, rebound.ToolCompleted: true, rebound.ToolFailed: true,
 }
 
 // jsonEvents writes each event of the --json contract as one JSON object per line.
@@ -76,6 +77,12 @@ func plainLine(e rebound.Event) string {
 		return step + ": done"
 	case rebound.Escalated:
 		return fmt.Sprintf("%s: escalated (%s), escalation %s%s", step, e.Reason, e.EscalationID, errText)
+	case rebound.ToolStarted:
+		return fmt.Sprintf("%s: %s (%s) started", step, e.Tool, e.Effect)
+	case rebound.ToolCompleted:
+		return fmt.Sprintf("%s: %s done", step, e.Tool)
+	case rebound.ToolFailed:
+		return fmt.Sprintf("%s: %s failed (%s)%s", step, e.Tool, e.FailureClass, errText)
 	case rebound.RunCompleted:
 		return fmt.Sprintf("run %s completed", e.RunID)
 	case rebound.RunFailed:

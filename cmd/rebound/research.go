@@ -153,13 +153,32 @@ func research(in demoInput, m *demoModels, report *string) checkpoint.Workflow {
 		}
 		path, err := checkpoint.Step(ctx, run, "publish", func(ctx context.Context) (string, error) {
 			return publish(in, run.ID(), outline, []part{s1, s2, s3}, summary)
-		}, checkpoint.Irreversible(), checkpoint.NeedsApproval())
+		}, checkpoint.Irreversible(), checkpoint.NeedsApproval(approvalText(in, run.ID(), []part{s1, s2, s3}, summary)))
 		if err != nil {
 			return err
 		}
 		*report = path
 		return nil
 	}
+}
+
+// approvalText says what approving publish will do, for the reviewer.
+func approvalText(in demoInput, runID string, sections []part, summary part) string {
+	var degraded []string
+	for i, s := range sections {
+		if s.Degraded {
+			degraded = append(degraded, fmt.Sprintf("section %d", i+1))
+		}
+	}
+	if summary.Degraded {
+		degraded = append(degraded, "the summary")
+	}
+	what := fmt.Sprintf("publish the report on %q (an outline, 3 sections and a summary) to %s; "+
+		"a published report is not taken back.", in.Topic, filepath.Join(in.ReportDir, runID+".md"))
+	if len(degraded) > 0 {
+		what += " Written by the fallback model: " + strings.Join(degraded, ", ") + "."
+	}
+	return what
 }
 
 // publish writes the report: the irreversible step. It writes to a temporary file and renames

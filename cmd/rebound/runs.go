@@ -148,8 +148,9 @@ func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error
 
 func showRun(w io.Writer, v *checkpoint.RunView, self string) {
 	fmt.Fprintf(w, "Run %s (%s): %s\n", v.ID, orDash(v.Workflow), v.Status)
-	fmt.Fprintf(w, "  created %s, updated %s ago; %d steps, %d attempts, %d messages\n",
-		v.CreatedAt.Local().Format(time.DateTime), humanAge(time.Since(v.UpdatedAt)), len(v.Steps), v.AttemptCount, len(v.Messages))
+	fmt.Fprintf(w, "  created %s, updated %s ago; %s, %s, %s\n",
+		v.CreatedAt.Local().Format(time.DateTime), humanAge(time.Since(v.UpdatedAt)), plural(len(v.Steps), "step"),
+		plural(v.AttemptCount, "attempt"), plural(len(v.Messages), "message"))
 	if v.Owner != "" && v.LeaseExpires.After(time.Now()) {
 		fmt.Fprintf(w, "  held by %s until %s\n", v.Owner, v.LeaseExpires.Local().Format(time.TimeOnly))
 	}

@@ -66,11 +66,23 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 			fmt.Fprintf(w, "  %-*s  %s\n", width, r[0], wrap(r[1], summaryWidth-width-4, strings.Repeat(" ", width+4)))
 		}
 	}
+	memory := s.store.kind == "memory"
 	switch {
 	case s.err == nil:
 		if s.report != "" {
 			fmt.Fprintf(w, "\nReport: %s\n", relPath(s.report))
 		}
+	case esc != nil && memory:
+		fmt.Fprintf(w, "\nStep %s needs a person (%s); the escalation ended with the memory: store.\n", esc.Step, esc.Reason)
+	case memory:
+		// Nothing of the run outlives this command: no command to print would work.
+		if !s.interrupted {
+			fmt.Fprintf(w, "\nError: %v\n", s.err)
+		}
+	case errors.Is(s.err, checkpoint.ErrRejected):
+		fmt.Fprintf(w, "\nError: %v\n", s.err)
+		fmt.Fprintf(w, "A reviewer rejected it: the run is failed for good, and rerunning it fails the same way. Start a new run with another --run-id; see why with '%s runs show %s%s'.\n",
+			g.self(), s.runID, s.storeFlag)
 	case esc != nil:
 		fmt.Fprintf(w, "\nStep %s needs a person (%s), escalation %s.\n", esc.Step, esc.Reason, esc.EscalationID)
 		if esc.Reason == rebound.ReasonIrreversibleAction {

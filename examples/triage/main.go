@@ -212,9 +212,17 @@ func run(ctx context.Context, w io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(w, "What recovered: %d attempts of support-large timed out, and support-small drafted those replies (marked degraded); %d ticket(s) escalated for low confidence and answered by a person\n",
-		timeouts.n, len(escalated))
+	fmt.Fprintf(w, "What recovered: %d attempts of support-large timed out, and support-small drafted those replies (marked degraded); %s escalated for low confidence and answered by a person\n",
+		timeouts.n, ticketCount(len(escalated)))
 	return nil
+}
+
+// ticketCount is "1 ticket" or "n tickets".
+func ticketCount(n int) string {
+	if n == 1 {
+		return "1 ticket"
+	}
+	return fmt.Sprintf("%d tickets", n)
 }
 
 // draftResult is the result of the draft step.

@@ -18,7 +18,7 @@ func TestTriageExample(t *testing.T) {
 		"T-1005  escalated (low_confidence)",
 		"T-1005  answered by dana (category account); resuming",
 		"T-1005  account",
-		"1 ticket(s) escalated for low confidence",
+		"1 ticket escalated for low confidence",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)

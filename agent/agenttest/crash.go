@@ -1,0 +1,420 @@
+// Package agenttest is the crash test of package agent's loop: a child process running an agent
+// whose tools have side effects is killed with SIGKILL at the persistence boundaries inside its
+// tool steps, then the run is resumed in a new process and the side effects are counted.
+package agenttest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/agent"
+	"github.com/rebound-go/rebound/checkpoint"
+	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
+	"github.com/rebound-go/rebound/llm"
+)
+
+// The boundaries are checkpointtest's, applied to the step of one tool call.
+var Boundaries = checkpointtest.Boundaries
+
+const (
+	crashCalls = 6 // tool calls of the crash conversation; odd ones call the irreversible tool
+	envChild   = "AGENTTEST_CRASH_CHILD"
+	envDSN     = "AGENTTEST_DSN"
+	envRunID   = "AGENTTEST_RUN_ID"
+	envLog     = "AGENTTEST_LOG"
+	envKill    = "AGENTTEST_KILL"
+)
+
+// CrashMain must be called in the TestMain of a package that runs Crash: in a child process
+// started by Crash it runs the agent and exits; otherwise it returns.
+func CrashMain(open checkpointtest.OpenDSN) {
+	if os.Getenv(envChild) == "" {
+		return
+	}
+	os.Exit(crashChild(open))
+}
+
+type childResult struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	Step   string `json:"step,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// callStep is the step name of the crash conversation's call i.
+func callStep(i int) string { return "tool:call_" + strconv.Itoa(i) }
+
+// model answers turn n (counted from the tool results in the request) with call n, and the
+// last turn with text. It logs every request, so that the test can tell that no answered turn
+// was asked again.
+type model struct{ log *logFile }
+
+func (m model) Name() string       { return "agenttest/model" }
+func (m model) ContextWindow() int { return 0 }
+func (m model) Stream(ctx context.Context, req llm.Request, _ func(llm.Delta)) (*llm.Response, error) {
+	return m.Generate(ctx, req)
+}
+func (m model) Generate(_ context.Context, req llm.Request) (*llm.Response, error) {
+	n := 0
+	for _, msg := range req.Messages {
+		n += len(msg.ToolResultBlocks())
+	}
+	if err := m.log.add("turn", strconv.Itoa(n), strconv.Itoa(os.Getpid())); err != nil {
+		return nil, err
+	}
+	if n >= crashCalls {
+		return &llm.Response{Text: "done", StopReason: llm.StopEndTurn}, nil
+	}
+	tool := "put"
+	if n%2 == 1 {
+		tool = "pay"
+	}
+	call := rebound.ToolUse("call_"+strconv.Itoa(n), tool, json.RawMessage(`{"n":`+strconv.Itoa(n)+`}`))
+	return &llm.Response{Blocks: []rebound.Block{call}, StopReason: llm.StopToolUse}, nil
+}
+
+type callIn struct {
+	N int `json:"n"`
+}
+
+func crashChild(open checkpointtest.OpenDSN) int {
+	ctx := context.Background()
+	out := json.NewEncoder(os.Stdout)
+	s, closeStore, err := open(ctx, os.Getenv(envDSN))
+	if err != nil {
+		out.Encode(childResult{Status: "open_failed", Error: err.Error()})
+		return 3
+	}
+	defer closeStore()
+	var boundary checkpointtest.Boundary
+	killAt := -1
+	if spec := os.Getenv(envKill); spec != "" {
+		b, k, _ := strings.Cut(spec, ":")
+		boundary = checkpointtest.Boundary(b)
+		killAt, _ = strconv.Atoi(k)
+	}
+	target := callStep(killAt)
+	ks := &killStore{Store: s, before: func(w checkpoint.Write) {
+		if boundary == checkpointtest.BeforeIntent && stepIs(w, target, checkpoint.StepStarted) {
+			die()
+		}
+	}, after: func(w checkpoint.Write) {
+		if (boundary == checkpointtest.AfterIntent && stepIs(w, target, checkpoint.StepStarted)) ||
+			(boundary == checkpointtest.AfterResult && stepIs(w, target, checkpoint.StepCompleted)) {
+			die()
+		}
+	}}
+	log := &logFile{path: os.Getenv(envLog)}
+	effect := func(ctx context.Context, call agent.Call, in callIn) (string, error) {
+		if err := log.add("effect", strconv.Itoa(in.N), call.Key); err != nil {
+			return "", err
+		}
+		if boundary == checkpointtest.AfterSideEffect && in.N == killAt {
+			die()
+		}
+		return "done " + strconv.Itoa(in.N), nil
+	}
+	a, err := agent.New(agent.Config{Model: model{log: log}, Tools: []agent.Tool{
+		{Name: "put", Effect: agent.Idempotent, Handler: agent.Handle(effect)},
+		{Name: "pay", Effect: agent.Irreversible, Handler: agent.Handle(effect)},
+	}})
+	if err != nil {
+		out.Encode(childResult{Status: "failed", Error: err.Error()})
+		return 1
+	}
+	r := checkpoint.NewRunner(ks, checkpoint.Config{Escalations: &fileEscalator{path: log.path + ".escalations"}})
+	err = r.Run(ctx, os.Getenv(envRunID), func(ctx context.Context, run *checkpoint.Run) error {
+		_, err := a.Run(ctx, run, rebound.User("go"))
+		return err
+	})
+	var ee *checkpoint.EscalatedError
+	switch {
+	case err == nil:
+		out.Encode(childResult{Status: "completed"})
+		return 0
+	case errors.As(err, &ee):
+		out.Encode(childResult{Status: "escalated", Reason: string(ee.Reason), Step: ee.Step})
+		return 0
+	default:
+		out.Encode(childResult{Status: "failed", Error: err.Error()})
+		return 1
+	}
+}
+
+func stepIs(w checkpoint.Write, name string, st checkpoint.StepStatus) bool {
+	for _, s := range w.Steps {
+		if s.Name == name && s.Status == st {
+			return true
+		}
+	}
+	return false
+}
+
+// killStore calls before and after around every write.
+type killStore struct {
+	checkpoint.Store
+	before, after func(w checkpoint.Write)
+}
+
+func (k *killStore) WriteRun(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
+	k.before(w)
+	if err := k.Store.WriteRun(ctx, l, w); err != nil {
+		return err
+	}
+	k.after(w)
+	return nil
+}
+
+// fileEscalator keeps escalations in a file, so that they outlive the process; none is decided.
+type fileEscalator struct{ path string }
+
+func (e *fileEscalator) Escalate(ctx context.Context, esc rebound.Escalation) (string, error) {
+	f, err := os.OpenFile(e.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	id := fmt.Sprintf("esc-%d-%d", os.Getpid(), rand.Uint32())
+	_, err = fmt.Fprintf(f, "%s %s %s\n", id, esc.Step, esc.Reason)
+	return id, err
+}
+
+func (e *fileEscalator) Decision(ctx context.Context, id string) (rebound.Decision, bool, error) {
+	return rebound.Decision{}, false, nil
+}
+
+// logFile is the side-effect log: one line per model request and per tool effect, synced.
+type logFile struct {
+	path string
+	mu   sync.Mutex
+}
+
+func (l *logFile) add(fields ...string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(f, strings.Join(fields, " ")); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Counts are the outcomes of the crash test, per boundary.
+type Counts struct {
+	Trials, Killed, Completed int
+	// IrreversibleTwice counts irreversible calls that took effect more than once (must be 0).
+	IrreversibleTwice int
+	// InDoubtEscalated counts irreversible calls in doubt escalated ambiguous_state, not re-run.
+	InDoubtEscalated int
+	// IdempotentReruns counts idempotent calls re-run after the crash, with the same key.
+	IdempotentReruns int
+	// ExactlyOnce counts calls that took effect exactly once.
+	ExactlyOnce int
+	// TurnsAskedAgain counts model turns asked again after they were answered (must be 0).
+	TurnsAskedAgain int
+}
+
+// Crash runs perBoundary trials per boundary, each killing a child process (this test binary,
+// re-executed: its TestMain must call CrashMain) with SIGKILL at that boundary of the step of a
+// random call of a six-call conversation (even calls idempotent, odd irreversible), then resuming
+// the run in a new process and checking the log: no irreversible call took effect twice, an
+// irreversible call in doubt escalated ambiguous_state and was not re-run, an idempotent call in
+// doubt re-ran with the same key, every other call took effect exactly once, and no answered
+// model turn was asked again.
+func Crash(t *testing.T, dsn string, open checkpointtest.OpenDSN, perBoundary, parallel int) map[checkpointtest.Boundary]*Counts {
+	t.Helper()
+	if !canKill {
+		t.Skip("the crash test needs SIGKILL (unix)")
+	}
+	ctx := context.Background()
+	s, closeStore, err := open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	defer closeStore()
+	dir := t.TempDir()
+	counts := map[checkpointtest.Boundary]*Counts{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	trial := 0
+	for _, b := range Boundaries {
+		counts[b] = &Counts{}
+		for range perBoundary {
+			trial++
+			k := rand.IntN(crashCalls)
+			id := fmt.Sprintf("agentcrash-%d-%d-%s-%d", os.Getpid(), trial, b, k)
+			log := filepath.Join(dir, id+".log")
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				c := trialRun(t, ctx, s, dsn, id, log, b, k)
+				mu.Lock()
+				defer mu.Unlock()
+				cc := counts[b]
+				cc.Trials++
+				cc.Killed += c.Killed
+				cc.Completed += c.Completed
+				cc.IrreversibleTwice += c.IrreversibleTwice
+				cc.InDoubtEscalated += c.InDoubtEscalated
+				cc.IdempotentReruns += c.IdempotentReruns
+				cc.ExactlyOnce += c.ExactlyOnce
+				cc.TurnsAskedAgain += c.TurnsAskedAgain
+			})
+		}
+	}
+	wg.Wait()
+	return counts
+}
+
+func child(ctx context.Context, dsn, id, log, kill string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envChild+"=1", envDSN+"="+dsn, envRunID+"="+id, envLog+"="+log, envKill+"="+kill)
+	return cmd.Output()
+}
+
+func trialRun(t *testing.T, ctx context.Context, s checkpoint.Store, dsn, id, log string, b checkpointtest.Boundary, k int) Counts {
+	var c Counts
+	out, err := child(ctx, dsn, id, log, fmt.Sprintf("%s:%d", b, k))
+	if !killedBySIGKILL(err) {
+		t.Errorf("%s: the child was not killed at %s of call %d: %v %s", id, b, k, err, out)
+		return c
+	}
+	c.Killed = 1
+	out, err = child(ctx, dsn, id, log, "")
+	var res childResult
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &res); jerr != nil || err != nil {
+		t.Errorf("%s: resume: %v %s", id, err, out)
+		return c
+	}
+	v, err := checkpoint.Get(ctx, s, id)
+	if err != nil {
+		t.Errorf("%s: read the run after the crash: %v", id, err)
+		return c
+	}
+	effects, turns := readLog(t, log)
+	irreversible := k%2 == 1
+	inDoubt := b == checkpointtest.AfterIntent || b == checkpointtest.AfterSideEffect
+	if inDoubt && irreversible {
+		if res.Status != "escalated" || res.Reason != string(rebound.ReasonAmbiguousState) || res.Step != callStep(k) || v.Status != checkpoint.StatusEscalated {
+			t.Errorf("%s: irreversible call %d in doubt: resume gave %+v, run %s; want an ambiguous_state escalation", id, k, res, v.Status)
+			return c
+		}
+		c.InDoubtEscalated = 1
+	} else if res.Status != "completed" || v.Status != checkpoint.StatusCompleted {
+		t.Errorf("%s: resume gave %+v, run %s; want completed", id, res, v.Status)
+		return c
+	} else {
+		c.Completed = 1
+	}
+	keyOf := map[string]string{}
+	for _, st := range v.Steps {
+		keyOf[st.Name] = st.Key
+	}
+	last := crashCalls - 1
+	if inDoubt && irreversible {
+		last = k
+	}
+	for i := 0; i <= last; i++ {
+		keys := effects[i]
+		want := 1
+		switch {
+		case i == k && inDoubt && irreversible && b == checkpointtest.AfterIntent:
+			want = 0
+		case i == k && !irreversible && b == checkpointtest.AfterSideEffect:
+			want = 2
+		}
+		if i%2 == 1 && len(keys) > 1 {
+			c.IrreversibleTwice++
+		}
+		if len(keys) != want {
+			t.Errorf("%s: call %d took effect %d times, want %d", id, i, len(keys), want)
+			continue
+		}
+		for _, key := range keys {
+			if key != keyOf[callStep(i)] {
+				t.Errorf("%s: call %d ran with key %s, recorded %s", id, i, key, keyOf[callStep(i)])
+			}
+		}
+		switch {
+		case want == 2 || (i == k && !irreversible && b == checkpointtest.AfterIntent):
+			c.IdempotentReruns++
+		case want == 1:
+			c.ExactlyOnce++
+		}
+	}
+	for i := last + 1; i < crashCalls; i++ {
+		if len(effects[i]) > 0 {
+			t.Errorf("%s: call %d after the escalated one took effect", id, i)
+		}
+	}
+	for n, asked := range turns {
+		if asked > 1 {
+			c.TurnsAskedAgain += asked - 1
+			t.Errorf("%s: model turn %d was asked %d times", id, n, asked)
+		}
+	}
+	return c
+}
+
+// readLog returns the idempotency keys of each call's effects and how many times each turn
+// was asked.
+func readLog(t *testing.T, path string) (map[int][]string, map[int]int) {
+	effects, turns := map[int][]string{}, map[int]int{}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return effects, turns
+	}
+	if err != nil {
+		t.Errorf("read log: %v", err)
+		return effects, turns
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) != 3 {
+			t.Errorf("log line %q", sc.Text())
+			continue
+		}
+		n, _ := strconv.Atoi(fields[1])
+		switch fields[0] {
+		case "effect":
+			effects[n] = append(effects[n], fields[2])
+		case "turn":
+			turns[n]++
+		}
+	}
+	return effects, turns
+}
+
+// LogCounts prints the counts with t.Log.
+func LogCounts(t *testing.T, store string, counts map[checkpointtest.Boundary]*Counts) {
+	t.Helper()
+	for _, b := range Boundaries {
+		c := counts[b]
+		t.Logf("agent crash %-8s %-17s trials=%d killed=%d completed=%d irreversible_executed_twice=%d in_doubt_escalated=%d idempotent_reruns_same_key=%d calls_exactly_once=%d turns_asked_again=%d",
+			store, b, c.Trials, c.Killed, c.Completed, c.IrreversibleTwice, c.InDoubtEscalated, c.IdempotentReruns, c.ExactlyOnce, c.TurnsAskedAgain)
+	}
+}
