@@ -19,9 +19,9 @@
 // 1 request per second per process with the defaults (plus the ConsecutiveFailures, 5, that
 // opened it), whatever the traffic behind it; every other call is refused without reaching it.
 // A fleet of N processes, each with its own breaker, sends it at most N requests per second,
-// spread over the second by the jitter rather than in a wave; with the fleet's shared breaker
-// evidence (package fleet/redis), the processes other than the one probing stay open on the
-// fleet's word. That is safe: it is one call per process per second against the tens per second
+// spread over the second by the jitter rather than in a wave; with package fleet/redis's Guard
+// (Guard.Pipeline, for the BreakerFor of llm.Config and httpx.Config) one probe per second goes
+// out fleet-wide whatever N, through the fleet's probe slot. That is safe: it is one call per process per second against the tens per second
 // an agent fleet sends when healthy, a few per cent of normal load, so a provider shedding
 // load by 529s is not kept down by its clients' probes, and each probe is a real call, so the
 // first success after the recovery is a served answer. Where even that is too much (a

@@ -19,7 +19,9 @@ const (
 	DefaultEvidenceName     = "rebound:breaker"
 	DefaultEvidenceWindow   = 10 * time.Second
 	DefaultEvidenceMinCalls = 10
-	DefaultCheckEvery       = time.Second
+	DefaultMinProcesses     = 2
+	DefaultCheckEvery       = 200 * time.Millisecond
+	DefaultProbeEvery       = breaker.DefaultOpenFor
 )
 
 // EvidenceConfig configures the fleet's breaker evidence. Its zero value works.
@@ -40,8 +42,8 @@ type EvidenceConfig struct {
 	MinCalls int
 	// MinProcesses is the number of distinct processes (Evidence values) that must have
 	// recorded failures in the window before the fleet can be failing: a quorum, so that one
-	// process with a bad network path cannot open every other process's breaker. Zero: 1 (a
-	// fresh process trusts one other process's failures).
+	// process with a bad network path cannot open every other process's breaker. Zero: 2;
+	// 1: a fresh process trusts one other process's failures.
 	MinProcesses int
 	// Failures lists the classes that count as failures. Nil: transient, overloaded, timeout
 	// (the breaker's default; rate limiting is the limiter's business).
@@ -51,8 +53,13 @@ type EvidenceConfig struct {
 	Neutral []rebound.Class
 	// CheckEvery is how old a Guard's view of the fleet may grow before the next call reads it
 	// again from Redis (every recorded outcome also refreshes it), and how long a Guard leaves
-	// Redis alone after a failure. Zero: 1 s.
+	// Redis alone after a failure. Zero: 200 ms, so that once the fleet is failing a busy
+	// process's breaker opens within about 250 ms.
 	CheckEvery time.Duration
+	// ProbeEvery is how long the fleet's probe slot for a dependency lasts once a process takes
+	// it: one probe per ProbeEvery fleet-wide while the breakers are half-open. Zero: 1 s
+	// (breaker.DefaultOpenFor).
+	ProbeEvery time.Duration
 	// Timeout bounds each Redis round trip. Zero: 100 ms.
 	Timeout time.Duration
 	// OnError, if set, is told of the Redis failures a Guard meets (it then acts on its local
@@ -76,6 +83,7 @@ type Evidence struct {
 	failures   uint32
 	neutral    uint32
 	checkEvery time.Duration
+	probeEvery time.Duration
 	timeout    time.Duration
 	onError    func(error)
 }
@@ -86,6 +94,9 @@ type Counts struct {
 	// Processes counts the distinct processes that recorded failures in the window (counted
 	// only when MinProcesses is above 1; else 0).
 	Processes int64
+	// Recovered is the second (on Redis's clock) in which a process last told the fleet its
+	// breaker recovered, within the window; 0 if none.
+	Recovered int64
 }
 
 // Outcome is how a call's result counts as evidence.
@@ -114,7 +125,10 @@ func NewEvidence(client redis.Scripter, cfg EvidenceConfig) *Evidence {
 		cfg.MinCalls = DefaultEvidenceMinCalls
 	}
 	if cfg.MinProcesses <= 0 {
-		cfg.MinProcesses = 1
+		cfg.MinProcesses = DefaultMinProcesses
+	}
+	if cfg.ProbeEvery <= 0 {
+		cfg.ProbeEvery = DefaultProbeEvery
 	}
 	var id [8]byte
 	rand.Read(id[:])
@@ -141,6 +155,7 @@ func NewEvidence(client redis.Scripter, cfg EvidenceConfig) *Evidence {
 		failures:   classBits(cfg.Failures),
 		neutral:    classBits(cfg.Neutral),
 		checkEvery: cfg.CheckEvery,
+		probeEvery: cfg.ProbeEvery,
 		timeout:    cfg.Timeout,
 		onError:    cfg.OnError,
 	}
@@ -203,7 +218,7 @@ local function counts(k, now, window, procs)
       end
     end
   end
-  return {calls, failures, n}
+  return {calls, failures, n, since}
 end
 `
 
@@ -266,11 +281,31 @@ func (e *Evidence) run(ctx context.Context, s *redis.Script, key, what string, a
 		procs = 1
 	}
 	res, err := s.Run(ctx, e.client, []string{e.prefix + ":" + key}, append([]any{e.window, procs}, args...)...).Int64Slice()
-	if err == nil && len(res) != 3 {
+	if err == nil && len(res) != 4 {
 		err = fmt.Errorf("unexpected reply %v", res)
 	}
 	if err != nil {
 		return Counts{}, fmt.Errorf("%s of %q in breaker evidence %s: %w", what, key, e.prefix, err)
 	}
-	return Counts{Calls: res[0], Failures: res[1], Processes: res[2]}, nil
+	return Counts{Calls: res[0], Failures: res[1], Processes: res[2], Recovered: res[3]}, nil
+}
+
+// probeScript takes the probe slot KEYS[1] for process ARGV[1] for ARGV[2] ms, or keeps it if
+// that process holds it (a breaker needs SuccessesToClose probes in a row); 1 if taken.
+var probeScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+`)
+
+// takeProbe takes the fleet's probe slot for key for ProbeEvery, unless another process holds
+// it.
+func (e *Evidence) takeProbe(ctx context.Context, key string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	n, err := probeScript.Run(ctx, e.client, []string{e.prefix + ":" + key + ":probe"}, e.process, e.probeEvery.Milliseconds()).Int64()
+	if err != nil {
+		return false, fmt.Errorf("take the probe slot of %q in breaker evidence %s: %w", key, e.prefix, err)
+	}
+	return n == 1, nil
 }

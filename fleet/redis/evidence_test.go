@@ -14,6 +14,7 @@ import (
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
 	fleetredis "github.com/rebound-go/rebound/fleet/redis"
+	"github.com/rebound-go/rebound/pipeline"
 )
 
 const dependency = "anthropic/claude-sonnet-4-6"
@@ -57,7 +58,7 @@ func TestEvidenceOutcome(t *testing.T) {
 }
 
 func TestEvidenceFailing(t *testing.T) {
-	ev := fleetredis.NewEvidence(downRedis(t), fleetredis.EvidenceConfig{})
+	ev := fleetredis.NewEvidence(downRedis(t), fleetredis.EvidenceConfig{MinProcesses: 1}) // the rate rule alone
 	for _, tt := range []struct {
 		c    fleetredis.Counts
 		want bool
@@ -77,7 +78,7 @@ func TestEvidenceFailing(t *testing.T) {
 func TestEvidenceRecordSharedAndExpiring(t *testing.T) {
 	c, prefix := testRedis(t)
 	ctx := t.Context()
-	cfg := fleetredis.EvidenceConfig{Name: prefix, Window: 3 * time.Second}
+	cfg := fleetredis.EvidenceConfig{Name: prefix, Window: 3 * time.Second, MinProcesses: 1}
 	a := fleetredis.NewEvidence(c, cfg)
 	b := fleetredis.NewEvidence(newClient(t, c), cfg)
 	var wg sync.WaitGroup
@@ -109,10 +110,11 @@ func TestEvidenceRecordSharedAndExpiring(t *testing.T) {
 		}
 	}
 	// Recovered forgets what was counted.
-	if got, err := a.Recovered(ctx, dependency); err != nil || got != (fleetredis.Counts{}) {
-		t.Fatalf("Recovered = %+v, %v; want empty counts", got, err)
+	rec, err := a.Recovered(ctx, dependency)
+	if err != nil || rec.Recovered == 0 || rec != (fleetredis.Counts{Recovered: rec.Recovered}) {
+		t.Fatalf("Recovered = %+v, %v; want empty counts and the second of the recovery", rec, err)
 	}
-	if got, _ := b.Counts(ctx, dependency); got != (fleetredis.Counts{}) {
+	if got, _ := b.Counts(ctx, dependency); got != (fleetredis.Counts{Recovered: got.Recovered}) {
 		t.Fatalf("Counts after recovery = %+v", got)
 	}
 }
@@ -313,5 +315,110 @@ func TestEvidenceQuorum(t *testing.T) {
 	}
 	if got, _ := b.Record(ctx, dependency, false); got.Processes != 2 {
 		t.Fatalf("a success changed the processes counted: %+v", got)
+	}
+}
+
+// TestFleetBreaker: three processes (each its own Evidence) on one dependency, through the
+// pipeline.Breaker a Guard is. One process failing alone (a broken network of its own) opens
+// only its own breaker: the quorum is 2. Once two have failed, the third is refused at its next
+// look at the fleet (CheckEvery). While half-open, one probe goes out fleet-wide: the process
+// holding the probe slot probes, the others are refused. When its probes close its breaker, the
+// others close theirs at their next look, without probing.
+func TestFleetBreaker(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	cfg := fleetredis.EvidenceConfig{Name: prefix, CheckEvery: 20 * time.Millisecond, ProbeEvery: time.Second, OnError: failOnError(t)}
+	s := breaker.Settings{OpenFor: 100 * time.Millisecond, Jitter: -1}
+	var ps []*process
+	var bs []pipeline.Breaker
+	for range 3 {
+		p := newProcess(t, newClient(t, c), cfg, s)
+		ps = append(ps, p)
+		bs = append(bs, p.guard.Pipeline())
+	}
+	attempt := func(i int, fail error) error {
+		if err := bs[i].Check(ctx); err != nil {
+			return err
+		}
+		p, err := bs[i].Allow(ctx)
+		if err != nil {
+			return err
+		}
+		ps[i].calls.Add(1)
+		return bs[i].Done(ctx, p, fail)
+	}
+	// Process 0 alone fails: its breaker opens, the others' do not.
+	for range 6 {
+		attempt(0, errDown)
+	}
+	time.Sleep(2 * cfg.CheckEvery)
+	if err := attempt(1, nil); err != nil || ps[0].guard.Breaker().State() == breaker.Closed {
+		t.Fatalf("one process failing alone: process 1's call = %v, process 0's breaker %v; want admitted, open", err, ps[0].guard.Breaker().State())
+	}
+	// Process 1 fails too: the fleet is failing, and process 2 is refused without a call.
+	for range 6 {
+		attempt(1, errDown)
+	}
+	time.Sleep(2 * cfg.CheckEvery)
+	before := ps[2].calls.Load()
+	var open *breaker.OpenError
+	if err := attempt(2, errDown); !errors.As(err, &open) || ps[2].calls.Load() != before || !ps[2].guard.Forced() {
+		t.Fatalf("two processes failing: process 2's call = %v (forced %v); want refused", err, ps[2].guard.Forced())
+	}
+	// Both open breakers turn half-open; one probe goes out fleet-wide.
+	time.Sleep(s.OpenFor)
+	e0, e1 := attempt(0, nil), attempt(1, nil)
+	if (e0 == nil) == (e1 == nil) {
+		t.Fatalf("half-open in two processes: probes %v and %v; want exactly one admitted", e0, e1)
+	}
+	prober, other := 0, 1
+	if e0 != nil {
+		prober, other = 1, 0
+	}
+	// The prober's second probe closes its breaker; the fleet forgets the outage; the other two
+	// close at their next look, without a probe of their own.
+	if err := attempt(prober, nil); err != nil || ps[prober].guard.Breaker().State() != breaker.Closed {
+		t.Fatalf("second probe: %v, state %v; want closed", err, ps[prober].guard.Breaker().State())
+	}
+	time.Sleep(2 * cfg.CheckEvery)
+	for _, i := range []int{other, 2} {
+		if err := attempt(i, nil); err != nil {
+			t.Errorf("process %d after the fleet recovered: %v, want admitted", i, err)
+		}
+		if st := ps[i].guard.Breaker().State(); st != breaker.Closed {
+			t.Errorf("process %d's breaker is %v after the fleet recovered, want closed", i, st)
+		}
+	}
+}
+
+// TestFleetBreakerRedisDown: with Redis down a Guard's breaker is the local breaker, probes
+// included: it opens on its own failures and probes alone; it is never left open for good nor
+// admitting everything.
+func TestFleetBreakerRedisDown(t *testing.T) {
+	var errs errorLog
+	ev := fleetredis.NewEvidence(downRedis(t), fleetredis.EvidenceConfig{OnError: errs.add})
+	b := ev.Guard(newBreaker(t, breaker.Settings{OpenFor: 50 * time.Millisecond, Jitter: -1})).Pipeline()
+	ctx := t.Context()
+	for range 5 {
+		p, err := b.Allow(ctx)
+		if err != nil {
+			t.Fatalf("closed breaker refused: %v", err)
+		}
+		b.Done(ctx, p, errDown)
+	}
+	if err := b.Check(ctx); !errors.Is(err, rebound.ErrCircuitOpen) {
+		t.Fatalf("after 5 failures with Redis down: Check = %v, want open", err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	p, err := b.Allow(ctx)
+	if err != nil {
+		t.Fatalf("half-open with Redis down: the local probe was refused: %v", err)
+	}
+	if _, err := b.Allow(ctx); err == nil {
+		t.Fatal("half-open with Redis down: a second probe was admitted")
+	}
+	b.Done(ctx, p, nil)
+	if len(errs.all()) == 0 {
+		t.Error("OnError heard nothing of Redis being down")
 	}
 }

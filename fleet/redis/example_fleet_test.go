@@ -45,12 +45,15 @@ func ExampleNewLimiter() {
 }
 
 func ExampleEvidence_Failing() {
-	ev := fleetredis.NewEvidence(nil, fleetredis.EvidenceConfig{}) // 50 % of at least 10 calls
-	fmt.Println(ev.Failing(fleetredis.Counts{Calls: 12, Failures: 9}))
-	fmt.Println(ev.Failing(fleetredis.Counts{Calls: 12, Failures: 3}))
-	fmt.Println(ev.Failing(fleetredis.Counts{Calls: 4, Failures: 4})) // too few calls to judge
+	// 50 % of at least 10 calls, failures from at least 2 processes
+	ev := fleetredis.NewEvidence(nil, fleetredis.EvidenceConfig{})
+	fmt.Println(ev.Failing(fleetredis.Counts{Calls: 12, Failures: 9, Processes: 2}))
+	fmt.Println(ev.Failing(fleetredis.Counts{Calls: 12, Failures: 9, Processes: 1})) // one process's view only
+	fmt.Println(ev.Failing(fleetredis.Counts{Calls: 12, Failures: 3, Processes: 3}))
+	fmt.Println(ev.Failing(fleetredis.Counts{Calls: 4, Failures: 4, Processes: 2})) // too few calls to judge
 	// Output:
 	// true
+	// false
 	// false
 	// false
 }

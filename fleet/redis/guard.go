@@ -9,6 +9,7 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
+	"github.com/rebound-go/rebound/pipeline"
 )
 
 // Guard puts a process's breaker for one dependency in touch with the fleet's evidence,
@@ -20,8 +21,10 @@ import (
 //     forces it open (ForceOpen), so a fresh process does not pay its own failures; calls are
 //     then refused with a *breaker.OpenError whose Until is zero;
 //   - once the fleet is no longer failing, it resets the breaker it forced (Reset). A breaker
-//     that opened on its own failures is left to its own probes; when they close it, the Guard
-//     tells the fleet (Evidence.Recovered), so that stale failures stop holding the others open.
+//     that opened on its own failures probes on its own schedule, one probe at a time
+//     fleet-wide (the fleet's probe slot, see Allow); when its probes close it, the Guard tells
+//     the fleet (Evidence.Recovered), so that stale failures stop holding the others open and
+//     the breakers that opened on their own before the recovery are reset without probing.
 //
 // The fleet's view is read at most once per CheckEvery (and refreshed by every outcome
 // recorded); one caller at a time reads it, the others act on the view they have. When Redis
@@ -36,11 +39,14 @@ type Guard struct {
 	b   *breaker.Breaker
 	key string
 
-	forced     atomic.Bool // the Guard forced the breaker open
-	suspect    atomic.Bool // the breaker opened on its own: look for its recovery
-	view       atomic.Pointer[view]
-	refreshing atomic.Bool
-	skipUntil  atomic.Int64 // unix ns: Redis failed, leave it alone until then
+	forced  atomic.Bool // the Guard forced the breaker open
+	suspect atomic.Bool // the breaker opened on its own: look for its recovery
+	// seenRecovery is the fleet's last recovery (Counts.Recovered) when the breaker opened on
+	// its own; -1: not known yet.
+	seenRecovery atomic.Int64
+	view         atomic.Pointer[view]
+	refreshing   atomic.Bool
+	skipUntil    atomic.Int64 // unix ns: Redis failed, leave it alone until then
 }
 
 type view struct {
@@ -68,37 +74,64 @@ type GuardPermit struct {
 // Allow admits a call, or refuses it with the breaker's *breaker.OpenError (which matches
 // rebound.ErrCircuitOpen). It first brings the breaker in line with the fleet's evidence,
 // reading it from Redis when the view is older than CheckEvery.
+//
+// A half-open breaker's probe goes out only if this process takes the fleet's probe slot for the
+// dependency (a key in Redis that expires after ProbeEvery, never waited on): one probe per
+// ProbeEvery fleet-wide, however many processes are half-open; the others are refused with a
+// half-open *breaker.OpenError. When Redis does not answer, the local breaker probes alone.
 func (g *Guard) Allow(ctx context.Context) (GuardPermit, error) {
 	g.refresh(ctx)
 	g.apply()
+	if g.b.State() == breaker.HalfOpen && !g.redisDown() {
+		took, err := g.ev.takeProbe(ctx, g.key)
+		if err != nil && ctx.Err() == nil {
+			g.store(Counts{}, err)
+		} else if err == nil && !took {
+			return GuardPermit{}, &breaker.OpenError{Name: g.b.Name(), State: breaker.HalfOpen, Until: time.Now().Add(g.ev.probeEvery)}
+		}
+	}
 	p, err := g.b.Allow()
 	if err != nil {
 		if !g.forced.Load() {
-			g.suspect.Store(true)
+			g.markSuspect()
 		}
 		return GuardPermit{}, err
 	}
 	return GuardPermit{g: g, p: p}, nil
 }
 
+// markSuspect notes that the breaker opened on its own, and which fleet recovery it has seen, so
+// that a later recovery of another process releases it.
+func (g *Guard) markSuspect() {
+	if g.suspect.CompareAndSwap(false, true) {
+		seen := int64(-1) // unknown until the next view
+		if v := g.view.Load(); v != nil {
+			seen = v.counts.Recovered
+		}
+		g.seenRecovery.Store(seen)
+	}
+}
+
 // Done reports the outcome of the call, returned under ctx, to the local breaker
 // (breaker.Permit.DoneContext) and, unless neutral, to the fleet.
-func (p GuardPermit) Done(ctx context.Context, err error) {
+// It returns err, or, when the local breaker is open after it, a *breaker.OpenedError that
+// keeps err (see breaker.Permit.DoneContext).
+func (p GuardPermit) Done(ctx context.Context, err error) error {
 	g := p.g
 	if g == nil {
-		return
+		return err
 	}
-	p.p.DoneContext(ctx, err)
+	out := p.p.DoneContext(ctx, err)
 	o := g.ev.Outcome(ctx, err)
 	if o == Neutral || g.redisDown() {
-		return
+		return out
 	}
 	var c Counts
 	var rerr error
 	switch {
 	case o == Failure:
 		if !g.forced.Load() && g.b.State() != breaker.Closed {
-			g.suspect.Store(true)
+			g.markSuspect()
 		}
 		c, rerr = g.ev.Record(context.WithoutCancel(ctx), g.key, true)
 	case g.suspect.Load() && !g.forced.Load() && g.b.State() == breaker.Closed && g.suspect.CompareAndSwap(true, false):
@@ -107,6 +140,7 @@ func (p GuardPermit) Done(ctx context.Context, err error) {
 		c, rerr = g.ev.Record(context.WithoutCancel(ctx), g.key, false)
 	}
 	g.store(c, rerr)
+	return out
 }
 
 // Do runs op if g admits it and reports its outcome, as breaker.Do does for a breaker. A
@@ -166,6 +200,7 @@ func (g *Guard) store(c Counts, err error) {
 		return
 	}
 	g.view.Store(&view{counts: c, at: now.UnixNano()})
+	g.seenRecovery.CompareAndSwap(-1, c.Recovered)
 }
 
 // apply forces the breaker open while the fleet is failing, and resets the breaker it forced
@@ -181,7 +216,40 @@ func (g *Guard) apply() {
 	if g.forced.Load() && g.forced.CompareAndSwap(true, false) {
 		g.suspect.Store(false)
 		g.b.Reset()
+		return
 	}
+	// Another process's probes closed its breaker after ours opened: the dependency is back, so
+	// ours closes too instead of waiting for a probe of its own.
+	if v != nil && g.suspect.Load() && v.counts.Recovered > 0 {
+		if seen := g.seenRecovery.Load(); seen >= 0 && v.counts.Recovered > seen && g.suspect.CompareAndSwap(true, false) {
+			if g.b.State() != breaker.Closed {
+				g.b.Reset()
+			}
+		}
+	}
+}
+
+// Pipeline returns g as a pipeline.Breaker, for pipeline.Config.BreakerFor (and the BreakerFor
+// of llm.Config and httpx.Config): Check and Allow bring the breaker in line with the fleet's
+// evidence first, Allow takes the fleet's probe slot for a probe, and Done reports to both.
+func (g *Guard) Pipeline() pipeline.Breaker { return (*pipelineGuard)(g) }
+
+type pipelineGuard Guard
+
+func (pg *pipelineGuard) Check(ctx context.Context) error {
+	g := (*Guard)(pg)
+	g.refresh(ctx)
+	g.apply()
+	return g.b.Check()
+}
+
+func (pg *pipelineGuard) Allow(ctx context.Context) (breaker.Permit, error) {
+	p, err := (*Guard)(pg).Allow(ctx)
+	return p.p, err
+}
+
+func (pg *pipelineGuard) Done(ctx context.Context, p breaker.Permit, err error) error {
+	return GuardPermit{g: (*Guard)(pg), p: p}.Done(ctx, err)
 }
 
 // Guards holds a Guard per breaker of a breaker.Set, created on demand. Safe for concurrent
@@ -191,6 +259,11 @@ type Guards struct {
 	set *breaker.Set
 	m   sync.Map // key → *Guard
 }
+
+// BreakerFor returns the Guard of key as a pipeline.Breaker: pass gs.BreakerFor as the
+// BreakerFor of pipeline.Config, llm.Config or httpx.Config to make each key's breaker
+// fleet-wide.
+func (gs *Guards) BreakerFor(key string) pipeline.Breaker { return gs.Get(key).Pipeline() }
 
 // Guards returns the Guards of set's breakers.
 func (e *Evidence) Guards(set *breaker.Set) *Guards { return &Guards{ev: e, set: set} }
