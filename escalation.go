@@ -78,8 +78,9 @@ const (
 	ActionApprove Action = "approve"
 	// ActionReject: fail the run, with the reviewer's note as the reason.
 	ActionReject Action = "reject"
-	// ActionRespond: the Answer becomes the step's result (as-is for a string step, otherwise
-	// decoded from JSON).
+	// ActionRespond: the Answer becomes the step's result (as-is for a text step: a string, or
+	// a checkpoint.AnswerUnmarshaler; otherwise decoded from JSON). escalate.Queue refuses, when
+	// it is given, an answer that cannot (see checkpoint.AnswerSpec).
 	ActionRespond Action = "respond"
 	// ActionRetry: run the step again with a fresh retry budget.
 	ActionRetry Action = "retry"

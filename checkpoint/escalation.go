@@ -139,6 +139,7 @@ func (run *Run) state(at StepRecord) json.RawMessage {
 			done = append(done, s.Name)
 		}
 	}
+	answer := run.answer
 	run.mu.Unlock()
 	b, _ := json.Marshal(struct {
 		RunID          string          `json:"run_id"`
@@ -150,6 +151,8 @@ func (run *Run) state(at StepRecord) json.RawMessage {
 		Irreversible   bool            `json:"irreversible,omitempty"`
 		Executions     int             `json:"executions"`
 		CompletedSteps []string        `json:"completed_steps"`
-	}{run.id, run.info.Workflow, run.info.Input, at.Name, at.Index, at.Key, at.Irreversible, at.Executions, done})
+		// Answer says what a person may answer in the step's place (see AnswerSpec).
+		Answer *AnswerSpec `json:"answer,omitempty"`
+	}{run.id, run.info.Workflow, run.info.Input, at.Name, at.Index, at.Key, at.Irreversible, at.Executions, done, &answer})
 	return b
 }

@@ -28,7 +28,9 @@ type Run struct {
 	// of this host found dead.
 	prev     Lease
 	prevDead bool
-	steps    []StepRecord
+	// answer is the AnswerSpec of the step running (or last entered).
+	answer AnswerSpec
+	steps  []StepRecord
 	// journal is the recorded history; cursor how much of it the workflow has replayed.
 	journal []journalMsg
 	cursor  int

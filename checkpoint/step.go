@@ -40,6 +40,8 @@ type stepOptions struct {
 	// step's function.
 	decides  bool
 	decision *decisionSlot
+	// answer is what a person may answer in the step's place (see AnswerSpec).
+	answer AnswerSpec
 }
 
 type decisionSlot struct {
@@ -112,7 +114,7 @@ func newKey(runID string, idx int, name string) string {
 // Step returns a *EscalatedError. After an escalating or failing step the run stops: later Step
 // calls return the same error without running.
 func Step[T any](ctx context.Context, run *Run, name string, fn func(ctx context.Context) (T, error), opts ...StepOption) (T, error) {
-	o := stepOptions{codec: JSON}
+	o := stepOptions{codec: JSON, answer: answerSpecOf[T]()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -129,11 +131,9 @@ func Step[T any](ctx context.Context, run *Run, name string, fn func(ctx context
 		return b, nil
 	}
 	respond := func(answer string) ([]byte, error) {
-		var v T
-		if s, ok := any(&v).(*string); ok {
-			*s = answer
-		} else if err := json.Unmarshal([]byte(answer), &v); err != nil {
-			return nil, fmt.Errorf("decode reviewer's answer: %w", err)
+		v, err := decodeAnswer[T](answer)
+		if err != nil {
+			return nil, err
 		}
 		return o.codec.Marshal(v)
 	}
@@ -156,6 +156,9 @@ func (run *Run) step(ctx context.Context, name string, o stepOptions,
 	if err != nil {
 		return nil, err
 	}
+	run.mu.Lock()
+	run.answer = o.answer // for the state snapshot of an escalation of this step
+	run.mu.Unlock()
 	base := StepRecord{Index: idx, Name: name, Key: newKey(run.id, idx, name), Irreversible: o.irreversible, Version: RecordVersion}
 	approved := false
 	if o.decides {
@@ -280,7 +283,10 @@ func (run *Run) decided(ctx context.Context, base StepRecord, rec *StepRecord, o
 	case rebound.ActionRespond:
 		b, err := respond(d.Answer)
 		if err != nil {
-			return nil, true, false, run.stop(fmt.Errorf("run %q step %q, escalation %s: %w", run.id, name, rec.EscalationID, err))
+			// A queue that knows the step's AnswerSpec refuses such an answer when it is given;
+			// one that got through anyway does not fail the run: the step asks again.
+			text := fmt.Sprintf("The answer given on escalation %s could not become the step's result (%v). Answer again, or retry the step.", rec.EscalationID, err)
+			return nil, true, false, run.escalate(ctx, base, rebound.EscalationReason(rec.Reason), text, nil, 0, nil)
 		}
 		done := base
 		done.Status, done.Result, done.Checksum = StepCompleted, b, checksum(b)

@@ -180,8 +180,14 @@ func (q *Queue) Resolve(ctx context.Context, id string, d rebound.Decision) (Ite
 	if err := ValidateDecision(d); err != nil {
 		return Item{}, fmt.Errorf("resolve escalation %q: %w", id, err)
 	}
+	raw := d.Answer
 	d.Answer, d.Note, d.By = q.redact.Text(d.Answer), q.redact.Text(d.Note), cleanText(d.By)
-	return q.decide(ctx, "resolve", id, StatusResolved, d)
+	return q.decideChecked(ctx, "resolve", id, StatusResolved, d, func(it *Item) error {
+		if d.Action != rebound.ActionRespond {
+			return nil
+		}
+		return checkAnswer(it, raw)
+	})
 }
 
 // Dismiss closes the item without a decision of its own. A run waiting on a dismissed item
@@ -198,12 +204,23 @@ func (q *Queue) Dismiss(ctx context.Context, id, by, note string) (Item, error) 
 }
 
 func (q *Queue) decide(ctx context.Context, op, id string, to Status, d rebound.Decision) (Item, error) {
+	return q.decideChecked(ctx, op, id, to, d, nil)
+}
+
+// decideChecked is decide, refusing the decision when check (if set) says the item cannot take
+// it (a respond whose answer cannot become the step's result).
+func (q *Queue) decideChecked(ctx context.Context, op, id string, to Status, d rebound.Decision, check func(it *Item) error) (Item, error) {
 	return q.change(ctx, op, id, func(it *Item, t time.Time) (AuditEntry, error) {
 		switch {
 		case it.Status == StatusClaimed && it.ClaimedBy != d.By:
 			return AuditEntry{}, &ClaimedError{ID: id, Op: op, By: it.ClaimedBy, Until: it.ClaimedUntil}
 		case it.Status != StatusOpen && it.Status != StatusClaimed:
 			return AuditEntry{}, &StatusError{ID: id, Op: op, Status: it.Status}
+		}
+		if check != nil {
+			if err := check(it); err != nil {
+				return AuditEntry{}, err
+			}
 		}
 		dd := d
 		it.Status, it.Decision, it.DecidedAt = to, &dd, t

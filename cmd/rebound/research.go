@@ -22,6 +22,13 @@ type part struct {
 	Degraded bool   `json:"degraded,omitempty"`
 }
 
+// UnmarshalAnswer makes a person's plain-text answer (the respond decision on an escalated
+// step) the part's text: the demo's steps produce text, so any text answers them.
+func (p *part) UnmarshalAnswer(text string) error {
+	*p = part{Text: text, Model: "person"}
+	return nil
+}
+
 // runResearch runs (or resumes) the research pipeline as the run id, shows it, and prints the
 // summary. The error decides the exit code.
 func (g *globals) runResearch(ctx context.Context, s *stores, id string, in demoInput, w io.Writer) error {
