@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -18,10 +17,7 @@ var corePackages = []string{".", "retry", "breaker", "fallback", "timeout", "che
 // standard library and the module. A core package that is missing is a failure too: the list
 // above is the design's.
 func TestCoreImports(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
+	goBin := goCommand(t)
 	var pkgs []string
 	for _, dir := range corePackages {
 		if matches, _ := filepath.Glob(filepath.Join(dir, "*.go")); len(matches) == 0 {
@@ -69,10 +65,7 @@ func TestOutsideImports(t *testing.T) {
 // TestCheckpointEscalateApart fails when checkpoint and escalate depend on each other: the
 // vocabulary they share (Escalation, EscalationReason, Action, Decision) lives in this package.
 func TestCheckpointEscalateApart(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
+	goBin := goCommand(t)
 	for _, pair := range [][2]string{{"checkpoint", "escalate"}, {"escalate", "checkpoint"}} {
 		out, err := exec.Command(goBin, "list", "-deps", "./"+pair[0]).Output()
 		if err != nil {
@@ -84,4 +77,14 @@ func TestCheckpointEscalateApart(t *testing.T) {
 			}
 		}
 	}
+}
+
+// goCommand finds the go command; `go test` puts its own first on PATH.
+func goCommand(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is not on PATH: %v", err)
+	}
+	return p
 }

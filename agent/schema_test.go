@@ -11,17 +11,18 @@ import (
 )
 
 type email struct {
-	To      string            `json:"to" desc:"the address"`
-	Subject string            `json:"subject"`
-	Body    string            `json:"body,omitempty"`
-	CC      []string          `json:"cc,omitempty"`
-	Prio    string            `json:"prio,omitempty" enum:"low,high"`
-	At      *time.Time        `json:"at"`
-	Meta    map[string]int    `json:"meta,omitempty"`
-	Raw     json.RawMessage   `json:"raw,omitempty"`
-	Skip    string            `json:"-"`
-	inner   int               //nolint:unused
-	Tags    map[string]string `json:"tags,omitempty"`
+	To      string          `json:"to" desc:"the address"`
+	Subject string          `json:"subject"`
+	Body    string          `json:"body,omitempty"`
+	CC      []string        `json:"cc,omitempty"`
+	Prio    string          `json:"prio,omitempty" enum:"low,high"`
+	At      *time.Time      `json:"at"`
+	Meta    map[string]int  `json:"meta,omitempty"`
+	Raw     json.RawMessage `json:"raw,omitempty"`
+	Skip    string          `json:"-"`
+	//lint:ignore U1000 an unexported field, which the schema leaves out
+	inner int
+	Tags  map[string]string `json:"tags,omitempty"`
 }
 
 func TestSchemaFromGoType(t *testing.T) {

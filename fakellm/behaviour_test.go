@@ -376,8 +376,17 @@ func TestCloseReleasesHang(t *testing.T) {
 		}
 		errc <- err
 	}()
+	// Wait for the request to reach the handler: bounded, and failing at once if the request
+	// ends before it gets there.
+	deadline := time.After(10 * time.Second)
 	for srv.Counters().InFlight == 0 {
-		time.Sleep(time.Millisecond) // polling for the request to arrive, not timing anything
+		select {
+		case err := <-errc:
+			t.Fatalf("the request ended before it reached the server: %v", err)
+		case <-deadline:
+			t.Fatal("the request did not reach the server within 10s")
+		case <-time.After(time.Millisecond):
+		}
 	}
 	srv.Close()
 	if err := <-errc; err == nil || strings.Contains(err.Error(), "answered") {

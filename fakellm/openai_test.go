@@ -27,7 +27,7 @@ func openaiClient(srv *fakellm.Server, opts ...option.RequestOption) *openai.Cli
 
 func chatParams(text string) openai.ChatCompletionNewParams {
 	return openai.ChatCompletionNewParams{
-		Model:    openai.ChatModelGPT4o,
+		Model:    "gpt-4o", // the fake serves any model name
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(text)},
 	}
 }

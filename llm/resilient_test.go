@@ -98,7 +98,6 @@ func TestResilientBreakerOpens(t *testing.T) {
 		}
 		var ev events
 		r := mustResilient(t, m, llm.Config{Breakers: set, Hook: ev.hook, Retry: retry.Policy{MaxAttempts: 8}})
-		start := time.Now()
 		_, err = r.Generate(context.Background(), req) // the 5th failure opens the breaker
 		if m.Calls() != 5 {
 			t.Fatalf("%d calls", m.Calls())
@@ -115,7 +114,7 @@ func TestResilientBreakerOpens(t *testing.T) {
 		if n := len(ev.of(rebound.RetryScheduled)); n != 4 {
 			t.Errorf("%d retries scheduled, want 4 (none after the breaker opened)", n)
 		}
-		start = time.Now()
+		start := time.Now()
 		_, err = r.Generate(context.Background(), req)
 		if !errors.Is(err, rebound.ErrCircuitOpen) || m.Calls() != 5 || time.Since(start) != 0 {
 			t.Fatalf("while open: err %v, %d calls, %v", err, m.Calls(), time.Since(start))

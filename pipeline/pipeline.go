@@ -105,6 +105,8 @@ func New(c Config) (*Pipeline, error) {
 
 func rateLimited(c rebound.Class) bool { return c == rebound.ClassRateLimited }
 
+//lint:file-ignore ST1005 these errors begin with the Go name of the field they reject (Base, Cap, ...)
+
 // validRetry names the first field of a retry policy that is out of range.
 func validRetry(r retry.Policy) error {
 	switch {

@@ -48,9 +48,18 @@ type Config struct {
 	Provider   string // "anthropic" or "openai": the API surface and headers of the fake
 	Agents     int
 	RPS        float64
+	Burst      float64 // the bucket's size; 0: RPS
 	Latency    time.Duration
 	Duration   time.Duration
 	Strategies []string
+}
+
+// burst is the bucket's size.
+func (c Config) burst() float64 {
+	if c.Burst > 0 {
+		return c.Burst
+	}
+	return c.RPS
 }
 
 // Result is one strategy's figures.
@@ -214,7 +223,7 @@ func Run(c Config) ([]Result, error) {
 }
 
 func runOne(c Config, name string, mk func(*fakellm.Server, string) call) (Result, error) {
-	script := fmt.Sprintf("limit rps=%g burst=%g\nlatency %s\n", c.RPS, c.RPS, c.Latency)
+	script := fmt.Sprintf("limit rps=%g burst=%g\nlatency %s\n", c.RPS, c.burst(), c.Latency)
 	h, err := fakellm.New(script, fakellm.Options{LogSize: -1})
 	if err != nil {
 		return Result{}, fmt.Errorf("fake server script: %w", err)
@@ -287,7 +296,7 @@ func describe(err error) string {
 // Print writes the table of results.
 func Print(w io.Writer, c Config, rs []Result) {
 	fmt.Fprintf(w, "%d agents, one key limited to %g requests/s (burst %g), %s API and headers, answers after %s, %s per strategy\n\n",
-		c.Agents, c.RPS, c.RPS, c.Provider, c.Latency, c.Duration)
+		c.Agents, c.RPS, c.burst(), c.Provider, c.Latency, c.Duration)
 	fmt.Fprintln(w, "| strategy | goodput (% of limit) | HTTP requests per answer | responses that were 429 | calls given up | p50 latency | p99 latency |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
@@ -326,7 +335,8 @@ func main() {
 	var strats string
 	flag.StringVar(&c.Provider, "provider", "anthropic", "API surface of the fake: anthropic or openai")
 	flag.IntVar(&c.Agents, "agents", 64, "concurrent agents sharing one key")
-	flag.Float64Var(&c.RPS, "rps", 20, "the key's limit in requests per second (burst the same)")
+	flag.Float64Var(&c.RPS, "rps", 20, "the key's limit in requests per second")
+	flag.Float64Var(&c.Burst, "burst", 0, "the key's bucket size (0: the same as -rps)")
 	flag.DurationVar(&c.Latency, "latency", 200*time.Millisecond, "time the fake takes to answer")
 	flag.DurationVar(&c.Duration, "duration", 30*time.Second, "run time of each strategy")
 	flag.StringVar(&strats, "strategies", "rebound,sdk-default,naive-article", "comma-separated strategies to run")

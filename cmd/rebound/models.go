@@ -9,14 +9,11 @@ import (
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	anthropicoption "github.com/anthropics/anthropic-sdk-go/v2/option"
-	"github.com/openai/openai-go/v3"
-	openaioption "github.com/openai/openai-go/v3/option"
 
 	"github.com/rebound-go/rebound/breaker"
 	"github.com/rebound-go/rebound/fakellm"
 	"github.com/rebound-go/rebound/llm"
 	"github.com/rebound-go/rebound/llm/anthropicllm"
-	"github.com/rebound-go/rebound/llm/openaillm"
 	"github.com/rebound-go/rebound/retry"
 )
 
@@ -41,10 +38,17 @@ const (
 	realAttemptTimeout = 90 * time.Second
 )
 
+// errNoOpenAI refuses --provider openai in a rebound built without the OpenAI SDK.
+var errNoOpenAI = usagef("--provider openai needs a rebound built with -tags openai: " +
+	"go run -tags openai ./cmd/rebound demo --provider openai, or " +
+	"go install -tags openai github.com/rebound-go/rebound/cmd/rebound@latest")
+
 // checkKeys refuses a real provider whose key is not in the environment (a compatible server
 // named by --base-url may need none).
 func (g *globals) checkKeys(in demoInput) error {
 	switch {
+	case in.Provider == providerOAI && !openAIBuilt:
+		return errNoOpenAI
 	case in.Provider == providerAnth && in.BaseURL == "" && g.getenv("ANTHROPIC_API_KEY") == "":
 		return usagef("--provider anthropic needs ANTHROPIC_API_KEY in the environment")
 	case in.Provider == providerOAI && in.BaseURL == "" && g.getenv("OPENAI_API_KEY") == "":
@@ -138,15 +142,9 @@ func (g *globals) buildModelsTrusting(_ context.Context, in demoInput, trust bas
 			fallback = anthropicllm.New(client, in.FallbackModel)
 		}
 	case providerOAI:
-		key := keyFor("OPENAI_API_KEY")
-		opts := []openaioption.RequestOption{openaioption.WithAPIKey(orKey(key))}
-		if in.BaseURL != "" {
-			opts = append(opts, openaioption.WithBaseURL(openAIBase(in.BaseURL)))
-		}
-		client := openai.NewClient(opts...)
-		primary = openaillm.New(client, in.Model)
-		if in.FallbackModel != "" {
-			fallback = openaillm.New(client, in.FallbackModel)
+		var err error
+		if primary, fallback, err = openAIModels(keyFor("OPENAI_API_KEY"), in); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, usagef("unknown provider %q", in.Provider)

@@ -24,7 +24,6 @@ import (
 // demoServe is a demo run parked at publish and what `rebound serve --worker` builds over its
 // store, served by an httptest server.
 type demoServe struct {
-	dir   string
 	dsn   string
 	url   string
 	token string

@@ -65,7 +65,7 @@ func TestRefusedCommandsExit2AndChangeNothing(t *testing.T) {
 		{args: []string{"demo", "--run-id", "bad id!"}, want: `--run-id "bad id!"`},
 		{args: []string{"demo", "--provider", "bogus"}, want: `--provider "bogus"`},
 		{args: []string{"demo", "--provider", "anthropic"}, want: "ANTHROPIC_API_KEY"},
-		{args: []string{"demo", "--provider", "openai"}, want: "OPENAI_API_KEY"},
+		{args: []string{"demo", "--provider", "openai"}, want: openAIRefusal},
 		{args: []string{"demo", "--provider", "openai", "--faults", faults}, want: "--faults applies only to --provider fake"},
 		{args: []string{"demo", "--faults", filepath.Join(t.TempDir(), "missing.txt")}, want: "--faults"},
 		{args: []string{"demo", "--faults", badScript}, want: `line 2: unknown rule "explode"`},

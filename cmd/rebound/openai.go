@@ -1,0 +1,28 @@
+//go:build openai
+
+package main
+
+import (
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/openaillm"
+)
+
+// openAIBuilt: this rebound was built with -tags openai and has the OpenAI provider.
+const openAIBuilt = true
+
+// openAIModels makes the demo's models on the OpenAI SDK (or a compatible server at in.BaseURL).
+func openAIModels(key string, in demoInput) (primary, fallback llm.Model, err error) {
+	opts := []option.RequestOption{option.WithAPIKey(orKey(key))}
+	if in.BaseURL != "" {
+		opts = append(opts, option.WithBaseURL(openAIBase(in.BaseURL)))
+	}
+	client := openai.NewClient(opts...)
+	primary = openaillm.New(client, in.Model)
+	if in.FallbackModel != "" {
+		fallback = openaillm.New(client, in.FallbackModel)
+	}
+	return primary, fallback, nil
+}
