@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
@@ -218,4 +219,17 @@ func (a *Agent) succeeded(o Outcome, v any) (Outcome, error) {
 		o.Content = string(b)
 	}
 	return o, nil
+}
+
+// StepOutcome decodes the recorded result of a tool call's step ("tool:CALL_ID"), for the CLI and
+// the dashboard that show a run's tool calls; ok is false for any other step or a result that
+// is not an Outcome.
+func StepOutcome(step string, result []byte) (o Outcome, ok bool) {
+	if !strings.HasPrefix(step, "tool:") || len(result) == 0 {
+		return Outcome{}, false
+	}
+	if err := json.Unmarshal(result, &o); err != nil || o.CallID == "" {
+		return Outcome{}, false
+	}
+	return o, true
 }

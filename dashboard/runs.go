@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/agent"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
 )
@@ -117,6 +118,10 @@ type stepView struct {
 	checkpoint.StepView
 	Failures int
 	Result   string // the beginning of the recorded result; empty for a damaged step
+	// Tool is an agent's tool call (a "tool:CALL_ID" step), with its arguments as text.
+	Tool          *agent.Outcome
+	ToolInput     string
+	OriginalInput string
 }
 
 type runPage struct {
@@ -154,6 +159,9 @@ func (s *Server) loadRun(r *http.Request, id string) (runPage, error) {
 		Damaged: v.Damaged, view: v}
 	for _, st := range v.Steps {
 		sv := stepView{StepView: st, Result: preview(st.Result, 600)}
+		if o, ok := agent.StepOutcome(st.Name, st.Result); ok && st.Damaged == "" {
+			sv.Tool, sv.ToolInput, sv.OriginalInput = &o, string(o.Input), string(o.OriginalInput)
+		}
 		for _, a := range st.Attempts {
 			switch a.Kind {
 			case string(rebound.AttemptFailed):

@@ -323,7 +323,8 @@ func (r *Redactor) Messages(ms []rebound.Message) []rebound.Message {
 	return out
 }
 
-// blocks returns a copy of bs with their text, tool inputs, tool results and URLs redacted
+// blocks returns a copy of bs with their text, tool inputs, tool results, opaque blocks and URLs
+// redacted
 // (an image's inline data is left as it is).
 func (r *Redactor) blocks(bs []rebound.Block) []rebound.Block {
 	if bs == nil {
@@ -335,6 +336,11 @@ func (r *Redactor) blocks(bs []rebound.Block) []rebound.Block {
 		b.URL = r.Text(b.URL)
 		if len(b.Input) > 0 {
 			b.Input = r.JSON(b.Input)
+		}
+		if len(b.Raw) > 0 {
+			// An opaque block (Anthropic thinking) is shown to a reviewer, never sent back from
+			// here: its text is redacted like any other, its signature with it.
+			b.Raw = r.JSON(b.Raw)
 		}
 		b.Content = r.blocks(b.Content)
 		out[i] = b

@@ -116,6 +116,7 @@ func TestRedactorMessages(t *testing.T) {
 		{Type: "text", Text: "key sk-ant-api03-blockKEY0123456789"},
 		{Type: "tool_use", ID: "t1", Name: "fetch", Input: json.RawMessage(`{"api_key":"k-planted","q":"x"}`)},
 		{Type: "tool_result", CallID: "t1", Content: []rebound.Block{{Type: "text", Text: "Bearer planted0123456789"}}},
+		rebound.Opaque("anthropic", json.RawMessage(`{"type":"thinking","thinking":"the key is sk-ant-api03-plantedTHINK0123456789","signature":"s"}`)),
 	}}})
 	if b, _ := json.Marshal(blocks); strings.Contains(string(b), "blockKEY") || strings.Contains(string(b), "planted") {
 		t.Errorf("Messages left a secret in blocks: %s", b)

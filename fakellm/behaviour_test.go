@@ -15,7 +15,7 @@ import (
 	"github.com/rebound-go/rebound/fakellm"
 )
 
-func newHandler(t *testing.T, script string) *fakellm.Handler {
+func newHandler(t testing.TB, script string) *fakellm.Handler {
 	t.Helper()
 	h, err := fakellm.New(script, fakellm.Options{})
 	if err != nil {

@@ -39,6 +39,8 @@ type quota struct {
 	wait                 time.Duration // how long until the refused request would fit
 	tooLarge             bool          // the request needs more tokens than the bucket holds
 	reqUsed, tokRequired int64
+	reqRate, tokRate     float64 // refill per second, for the messages
+	reqBurst, tokBurst   float64
 }
 
 func (l *limiter) bucket(apiKey string) *bucket {
@@ -122,6 +124,7 @@ func (b *bucket) refill(lim Limit, now time.Time) {
 }
 
 func (b *bucket) fill(lim Limit, q *quota) {
+	q.reqRate, q.reqBurst, q.tokRate, q.tokBurst = lim.RequestsPerSec, lim.RequestBurst, lim.TokensPerSec, lim.TokenBurst
 	if lim.RequestsPerSec > 0 {
 		q.reqLimit = int64(lim.RequestBurst)
 		q.reqRemain = int64(math.Max(0, math.Floor(b.req)))

@@ -3,6 +3,7 @@ package fakellm
 import (
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -153,20 +154,44 @@ func (c *call) rateLimited() {
 		if q.tooLarge {
 			msg = fmt.Sprintf("Request too large for %s in organization org-fakellm on tokens per min (TPM): Limit %d, Requested %d. The input or output tokens must be reduced in order to run successfully.", c.req.Model, q.tokLimit, q.tokRequired)
 		} else if q.deniedBy == "requests" {
-			msg = fmt.Sprintf("Rate limit reached for %s in organization org-fakellm on requests per min (RPM): Limit %d, Used %d, Requested 1. Please try again in %s.", c.req.Model, q.reqLimit, q.reqUsed, goDuration(q.wait))
+			msg = fmt.Sprintf("Rate limit reached for %s in organization org-fakellm on requests %s: Limit %d, Used %d, Requested 1. Please try again in %s.", c.req.Model, openAIUnit(q.reqRate, q.reqBurst, "R"), q.reqLimit, q.reqUsed, goDuration(q.wait))
 		} else {
-			msg = fmt.Sprintf("Rate limit reached for %s in organization org-fakellm on tokens per min (TPM): Limit %d, Used %d, Requested %d. Please try again in %s.", c.req.Model, q.tokLimit, q.tokLimit-q.tokRemain, q.tokRequired, goDuration(q.wait))
+			msg = fmt.Sprintf("Rate limit reached for %s in organization org-fakellm on tokens %s: Limit %d, Used %d, Requested %d. Please try again in %s.", c.req.Model, openAIUnit(q.tokRate, q.tokBurst, "T"), q.tokLimit, q.tokLimit-q.tokRemain, q.tokRequired, goDuration(q.wait))
 		}
 		c.writeError(http.StatusTooManyRequests, q.deniedBy, "rate_limit_exceeded", msg, nil)
 		return
 	}
 	var msg string
 	if q.deniedBy == "requests" {
-		msg = fmt.Sprintf("This request would exceed your organization's rate limit of %d requests per minute (org: fakellm, model: %s). For details, refer to: https://docs.claude.com/en/api/rate-limits.", q.reqLimit, c.req.Model)
+		msg = fmt.Sprintf("This request would exceed your organization's rate limit of %s (org: fakellm, model: %s). For details, refer to: https://docs.claude.com/en/api/rate-limits.", rateText(q.reqRate, q.reqBurst, "requests"), c.req.Model)
 	} else {
-		msg = fmt.Sprintf("This request would exceed your organization's rate limit of %d input tokens per minute (org: fakellm, model: %s). For details, refer to: https://docs.claude.com/en/api/rate-limits.", q.tokLimit, c.req.Model)
+		msg = fmt.Sprintf("This request would exceed your organization's rate limit of %s (org: fakellm, model: %s). For details, refer to: https://docs.claude.com/en/api/rate-limits.", rateText(q.tokRate, q.tokBurst, "input tokens"), c.req.Model)
 	}
 	c.writeError(http.StatusTooManyRequests, "rate_limit_error", "", msg, nil)
+}
+
+// perMinute reports whether a limit was given per minute (rpm=, tpm=: the burst is the
+// limit, the rate a sixtieth of it) rather than per second.
+func perMinute(perSec, burst float64) bool {
+	return perSec > 0 && math.Abs(perSec*60-burst) < 1e-6
+}
+
+// rateText says a limit in the unit the script gave it: "1200 requests per minute", "20
+// requests per second".
+func rateText(perSec, burst float64, what string) string {
+	if perMinute(perSec, burst) {
+		return fmt.Sprintf("%d %s per minute", int64(math.Round(burst)), what)
+	}
+	return fmt.Sprintf("%s %s per second", strconv.FormatFloat(perSec, 'f', -1, 64), what)
+}
+
+// openAIUnit is OpenAI's name of a limit's unit: "per min (RPM)" or "per sec (RPS)"; kind is
+// "R" (requests) or "T" (tokens).
+func openAIUnit(perSec, burst float64, kind string) string {
+	if perMinute(perSec, burst) {
+		return "per min (" + kind + "PM)"
+	}
+	return "per sec (" + kind + "PS)"
 }
 
 // faultError answers an error, quota or context-overflow rule.

@@ -401,8 +401,8 @@ func inputChunks(s string, n int) []string {
 	var out []string
 	for len(s) > n {
 		cut := n
-		for cut > 1 && s[cut]&0xc0 == 0x80 {
-			cut-- // never inside a UTF-8 sequence
+		for cut < len(s) && s[cut]&0xc0 == 0x80 {
+			cut++ // never inside a UTF-8 sequence
 		}
 		out = append(out, s[:cut])
 		s = s[cut:]

@@ -210,3 +210,31 @@ func TestRealAPIDifferences(t *testing.T) {
 		}
 	}
 }
+
+// FuzzToolConversation: any conversation sent to either API gets an answer (200) or the real
+// API's refusal (400), never a panic or another status.
+func FuzzToolConversation(f *testing.F) {
+	f.Add(false, `[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"x"},{"type":"image","source":{}}],"is_error":true}]}]`)
+	f.Add(true, `[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:"}}]},{"role":"assistant","tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_time","arguments":"{"}}]},{"role":"tool","tool_call_id":"call_1","content":"Error: x"}]`)
+	f.Add(false, `[{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"},{"type":"redacted_thinking","data":"d"}]}]`)
+	h := newHandler(f, "ok result=* result-error=true\ntool-use name=get_weather,get_time thinking=true chunk=1")
+	f.Fuzz(func(t *testing.T, openai bool, messages string) {
+		path, tools := "/v1/messages", anthropicTools
+		if openai {
+			path, tools = "/v1/chat/completions", openaiTools
+		}
+		w := post(h, path, `{"model":"m","max_tokens":50,"stream":`+map[bool]string{true: "true", false: "false"}[len(messages)%2 == 0]+`,`+tools+`,"messages":`+messages+`}`)
+		if w.Code != 200 && w.Code != 400 {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	})
+}
+
+// A tool input streamed one byte a piece keeps its multi-byte characters whole.
+func TestToolInputChunksKeepUTF8(t *testing.T) {
+	h := newHandler(t, `tool-use name=get_weather chunk=1 input='{"city":"Zürich"}'`)
+	w := post(h, "/v1/messages", `{"model":"m","max_tokens":50,"stream":true,`+anthropicTools+`,"messages":[{"role":"user","content":"hi"}]}`)
+	if !strings.Contains(w.Body.String(), `"partial_json":"ü"`) || strings.Contains(w.Body.String(), `\ufffd`) {
+		t.Errorf("%s", w.Body)
+	}
+}

@@ -105,10 +105,10 @@ func TestDemoAgentContract(t *testing.T) {
 		t.Fatalf("%d ledger lines before approval", n)
 	}
 	esc := escalationID(t, store, "--status", "open", "--reason", "irreversible_action")
-	show := cli(t, nil, "escalations", "show", esc, store)
+	escShow := cli(t, nil, "escalations", "show", esc, store)
 	for _, want := range []string{"issue_refund", `{"amount_cents":7999,"order_id":"1042"}`, "Approving runs issue_refund once"} {
-		if !strings.Contains(show.stdout, want) {
-			t.Errorf("escalations show lacks %q:\n%s", want, show.stdout)
+		if !strings.Contains(escShow.stdout, want) {
+			t.Errorf("escalations show lacks %q:\n%s", want, escShow.stdout)
 		}
 	}
 	mustCode(t, cli(t, nil, "escalations", "resolve", esc, "--action", "approve", "--by", "ana", store), 0, "resolve")
@@ -130,6 +130,13 @@ func TestDemoAgentContract(t *testing.T) {
 	}
 	if a := lines[0]["arguments"].(map[string]any); a["amount_cents"] != float64(7999) || a["order_id"] != "1042" {
 		t.Errorf("refund arguments %v", a)
+	}
+	show := cli(t, nil, "runs", "show", "ticket", store)
+	for _, want := range []string{"Tool calls:", "lookup_order [read_only]", "error (unavailable)", "issue_refund [irreversible] {\"amount\":\"79.99\",\"order_id\":\"1042\"} → error (invalid_input)",
+		"issue_refund [irreversible] {\"amount_cents\":7999,\"order_id\":\"1042\"} → ok", "decision: approve by ana", "send_email [irreversible]"} {
+		if !strings.Contains(show.stdout, want) {
+			t.Errorf("runs show lacks %q:\n%s", want, show.stdout)
+		}
 	}
 	// Run again: completed, nothing runs twice.
 	mustCode(t, cli(t, nil, "demo", "agent", "--run-id", "ticket", store), exitCompleted, "rerun")

@@ -307,7 +307,7 @@ func newEscClaimCmd(g *globals) *cobra.Command {
 		RunE: g.runE(c.run),
 	}
 	cmd.Flags().StringVar(&c.by, "by", "", "who claims it (required)")
-	cmd.Flags().DurationVar(&c.dur, "for", 0, "how long the claim lasts (default 15m)")
+	cmd.Flags().DurationVar(&c.dur, "for", 15*time.Minute, "how long the claim lasts")
 	return cmd
 }
 
@@ -315,8 +315,8 @@ func (c *escClaimCmd) run(ctx context.Context, args []string, w io.Writer) error
 	if strings.TrimSpace(c.by) == "" {
 		return usagef("--by is required: name who claims the escalation")
 	}
-	if c.dur < 0 {
-		return usagef("--for %s: want a positive duration", c.dur)
+	if c.dur <= 0 {
+		return usagef("--for %s: want a positive duration, e.g. 15m", c.dur)
 	}
 	s, err := c.g.openExistingStores(ctx)
 	if err != nil {

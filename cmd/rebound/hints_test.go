@@ -59,3 +59,21 @@ func TestMemoryStorePrintsNoDeadCommands(t *testing.T) {
 		t.Errorf("summary on memory: prints commands that must fail:\n%s", r.stdout)
 	}
 }
+
+// TestDurationFlagsMustBePositive: serve --worker-interval and escalations claim --for refuse
+// zero and negative durations, naming the flag, before serving or changing anything.
+func TestDurationFlagsMustBePositive(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--worker", "--worker-interval", "-1s", "--addr", "127.0.0.1:0", "--store", "memory:"}, "--worker-interval -1s: want a positive duration"},
+		{[]string{"serve", "--worker", "--worker-interval", "0", "--addr", "127.0.0.1:0", "--store", "memory:"}, "--worker-interval 0s: want a positive duration"},
+		{[]string{"escalations", "claim", "esc_x", "--by", "a", "--for", "0", "--store", "memory:"}, "--for 0s: want a positive duration"},
+	} {
+		r := cli(t, nil, c.args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.want) || strings.Contains(r.stdout+r.stderr, "Serving on") {
+			t.Errorf("%v: exit %d\nstdout %s\nstderr %s\nwant %q", c.args, r.code, r.stdout, r.stderr, c.want)
+		}
+	}
+}

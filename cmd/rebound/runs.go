@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rebound-go/rebound/agent"
 	"github.com/rebound-go/rebound/checkpoint"
 )
 
@@ -138,7 +139,7 @@ func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error
 			return werr
 		}
 	} else {
-		showRun(w, v, c.g.self())
+		showRun(w, v, c.g.self(), s.queue.RedactText)
 	}
 	if err != nil {
 		return runError(err, args[0])
@@ -146,7 +147,7 @@ func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error
 	return nil
 }
 
-func showRun(w io.Writer, v *checkpoint.RunView, self string) {
+func showRun(w io.Writer, v *checkpoint.RunView, self string, redact func(string) string) {
 	fmt.Fprintf(w, "Run %s (%s): %s\n", v.ID, orDash(v.Workflow), v.Status)
 	fmt.Fprintf(w, "  created %s, updated %s ago; %s, %s, %s\n",
 		v.CreatedAt.Local().Format(time.DateTime), humanAge(time.Since(v.UpdatedAt)), plural(len(v.Steps), "step"),
@@ -194,6 +195,7 @@ func showRun(w io.Writer, v *checkpoint.RunView, self string) {
 			st.Duration.Round(10*time.Millisecond), oneLine(strings.Join(compact(notes), "; "), 100))
 	}
 	_ = tw.Flush()
+	showToolCalls(w, v, redact)
 	if v.Status == checkpoint.StatusEscalated && v.EscalationID != "" {
 		fmt.Fprintf(w, "\nWaiting for a person:\n  %[1]s escalations show %[2]s\n  %[1]s escalations resolve %[2]s --action approve --by NAME\n  %[1]s runs resume %[3]s\n",
 			self, v.EscalationID, v.ID)
@@ -224,4 +226,39 @@ func runError(err error, id string) error {
 		return usagef("run %q not found (list them with 'rebound runs list')", id)
 	}
 	return fmt.Errorf("read run %q: %w", id, err)
+}
+
+// showToolCalls lists an agent run's tool calls: tool, effect, arguments (redacted) and result or
+// error, with the reviewer's decision and the original call of an edit.
+func showToolCalls(w io.Writer, v *checkpoint.RunView, redact func(string) string) {
+	first := true
+	for _, st := range v.Steps {
+		o, ok := agent.StepOutcome(st.Name, st.Result)
+		if !ok {
+			if strings.HasPrefix(st.Name, "tool:") && st.Status != checkpoint.StepCompleted {
+				if first {
+					fmt.Fprintln(w, "\nTool calls:")
+					first = false
+				}
+				fmt.Fprintf(w, "  %s  %s (no result yet)\n", strings.TrimPrefix(st.Name, "tool:"), st.Status)
+			}
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nTool calls:")
+			first = false
+		}
+		status := "ok"
+		if o.IsError {
+			status = "error (" + o.Class + ")"
+		}
+		fmt.Fprintf(w, "  %s  %s [%s] %s → %s\n", o.CallID, o.Tool, o.Effect, oneLine(redact(string(o.Input)), 120), status)
+		if o.Decision != "" {
+			fmt.Fprintf(w, "      decision: %s by %s\n", o.Decision, orDash(o.By))
+		}
+		if o.OriginalTool != "" {
+			fmt.Fprintf(w, "      edited from: %s %s\n", o.OriginalTool, oneLine(redact(string(o.OriginalInput)), 120))
+		}
+		fmt.Fprintf(w, "      %s\n", oneLine(redact(o.Content), 160))
+	}
 }

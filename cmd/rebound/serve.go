@@ -90,6 +90,9 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if err := checkToken(token.Reveal(), !isLoopback(host)); err != nil {
 		return usagef("%s: %w", from, err)
 	}
+	if err := c.dash.check(); err != nil {
+		return err
+	}
 	s, err := c.g.openStores(ctx)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ type dashboardServe struct {
 	// trust are the base URLs (--trust-base-url) the worker sends the environment's API keys to
 	// besides the providers' own.
 	trust []string
+	fs    *pflag.FlagSet // serve's flags, to tell a given --worker-interval 0 from none
 
 	once sync.Once
 	log  *dashboard.BreakerLog
@@ -30,11 +32,26 @@ type dashboardServe struct {
 
 // register adds the dashboard's flags to serve's.
 func (d *dashboardServe) register(fs *pflag.FlagSet) {
+	d.fs = fs
 	fs.BoolVar(&d.worker, "worker", false,
 		"also resume runs whose escalations were resolved (in the dashboard, the API or 'rebound escalations resolve')")
 	fs.DurationVar(&d.interval, "worker-interval", 2*time.Second, "how often the --worker looks for resolved escalations")
 	fs.StringArrayVar(&d.trust, "trust-base-url", nil,
 		"a base URL the --worker may send ANTHROPIC_API_KEY or OPENAI_API_KEY to when a run recorded it (repeatable; runs recording any other get no key)")
+}
+
+// check refuses flags that cannot work, before serve opens anything.
+func (d *dashboardServe) check() error {
+	given := d.fs != nil && d.fs.Changed("worker-interval")
+	if d.interval < 0 || (given && d.interval == 0) {
+		return usagef("--worker-interval %s: want a positive duration, e.g. 2s", d.interval)
+	}
+	for _, u := range d.trust {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return usagef("--trust-base-url %q: want an http:// or https:// URL", u)
+		}
+	}
+	return nil
 }
 
 // breakers is the log of the breakers of the runs this process resumes, shared by the
