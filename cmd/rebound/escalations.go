@@ -90,7 +90,7 @@ func (c *escListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if c.limit < 0 {
 		return usagef("--limit %d: want 0 (all) or more", c.limit)
 	}
-	s, err := c.g.openExistingStores(ctx)
+	s, err := c.g.openStoresToRead(ctx)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func newEscShowCmd(g *globals) *cobra.Command {
 }
 
 func (c *escShowCmd) run(ctx context.Context, args []string, w io.Writer) error {
-	s, err := c.g.openExistingStores(ctx)
+	s, err := c.g.openStoresToRead(ctx)
 	if err != nil {
 		return err
 	}

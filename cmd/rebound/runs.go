@@ -75,7 +75,7 @@ func (c *runsListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if c.limit <= 0 {
 		return usagef("--limit %d: want 1 or more", c.limit)
 	}
-	s, err := c.g.openExistingStores(ctx)
+	s, err := c.g.openStoresToRead(ctx)
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func newRunsShowCmd(g *globals) *cobra.Command {
 }
 
 func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error {
-	s, err := c.g.openExistingStores(ctx)
+	s, err := c.g.openStoresToRead(ctx)
 	if err != nil {
 		return err
 	}

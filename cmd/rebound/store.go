@@ -120,6 +120,17 @@ func (s *stores) Close() error {
 // exist: a command that reads or decides on runs and escalations has nothing to find in a new
 // database, and creating one would leave a stray file behind a mistyped path.
 func (g *globals) openExistingStores(ctx context.Context) (*stores, error) {
+	return g.openExisting(ctx, false)
+}
+
+// openStoresToRead opens an existing store read-only, for the commands that only read (runs
+// list/show, escalations list/show): a SQLite file is opened without a write transaction, so a
+// worker holding the write lock does not stop them, and a file the user cannot write is listed.
+func (g *globals) openStoresToRead(ctx context.Context) (*stores, error) {
+	return g.openExisting(ctx, true)
+}
+
+func (g *globals) openExisting(ctx context.Context, readOnly bool) (*stores, error) {
 	d, err := g.resolveDSN()
 	if err != nil {
 		return nil, err
@@ -128,6 +139,13 @@ func (g *globals) openExistingStores(ctx context.Context) (*stores, error) {
 		if _, err := os.Stat(d.target); errors.Is(err, os.ErrNotExist) {
 			return nil, usagef("store %s: no database at %s ('rebound demo' or 'rebound serve' creates it; check --store or REBOUND_STORE)", d, d.target)
 		}
+	}
+	if readOnly {
+		s, err := openDSNReadOnly(ctx, d)
+		if err != nil {
+			return nil, usagef("open store %s: %w", d, err)
+		}
+		return s, nil
 	}
 	return g.openStores(ctx)
 }

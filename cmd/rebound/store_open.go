@@ -32,6 +32,19 @@ func openDSN(ctx context.Context, d dsn) (*stores, error) {
 	return nil, usagef("unknown store kind %q", d.kind)
 }
 
+// openDSNReadOnly opens the store d names for reading only (a SQLite file read-only; the other
+// kinds as openDSN does).
+func openDSNReadOnly(ctx context.Context, d dsn) (*stores, error) {
+	if d.kind != "sqlite" {
+		return openDSN(ctx, d)
+	}
+	st, err := sqlite.Open(ctx, d.target, sqlite.WithReadOnly())
+	if err != nil {
+		return nil, err
+	}
+	return newStores(d, st, st, st), nil
+}
+
 func newStores(d dsn, runs checkpoint.Store, items escalate.Store, closer interface{ Close() error }) *stores {
 	return &stores{dsn: d, runs: runs, queue: escalate.NewQueue(items, escalate.Config{}), closer: closer}
 }

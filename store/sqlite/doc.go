@@ -26,4 +26,11 @@
 // The schema lives in migrations/NNNN_name.sql, embedded in the binary and applied in order on
 // Open, each once, recorded in the schema_migrations table, inside one immediate transaction so
 // that processes opening the file together migrate it once.
+//
+// Open reads the schema version first, without a write transaction: while another process
+// holds the write lock (a worker paused mid-write), an open that needs no migration does not
+// queue behind it. WithReadOnly opens the file read-only (the CLI's runs list/show and
+// escalations list/show do): it reads beside a writer, works on a file the user cannot write,
+// and never migrates; an error opening it names the file (and the -wal/-shm files WAL reading
+// needs) that could not be opened or written.
 package sqlite

@@ -31,7 +31,14 @@ type Option func(*options)
 type options struct {
 	busy        time.Duration
 	synchronous string
+	readOnly    bool
 }
+
+// WithReadOnly opens the database read-only, for commands that only read (listing runs and
+// escalations): nothing is written, no migration is applied (a schema older than this version's
+// is an error saying so), and a writer holding the write lock does not stop it (WAL readers
+// read beside a writer). A file the user cannot write opens this way too.
+func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
 // WithBusyTimeout sets how long a connection waits for another writer (default 10 s).
 func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busy = d } }
@@ -47,7 +54,8 @@ func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busy 
 func WithSynchronous(mode string) Option { return func(o *options) { o.synchronous = mode } }
 
 // Open opens (creating if needed) the SQLite database at path and applies the embedded
-// migrations not yet applied, in order. The database runs in WAL mode with a busy timeout;
+// migrations not yet applied, in order. Whether any is missing is read first, without a write
+// transaction, so that an open needing none does not wait for another process's write lock. The database runs in WAL mode with a busy timeout;
 // every transaction is BEGIN IMMEDIATE, so writers queue instead of failing with SQLITE_BUSY
 // at commit.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
@@ -62,10 +70,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busy.Milliseconds(), 10)+")")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous("+strings.ToUpper(o.synchronous)+")")
+	if o.readOnly {
+		q.Set("mode", "ro")
+		q.Set("_txlock", "deferred")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+strings.ToUpper(o.synchronous)+")")
+		q.Set("_txlock", "immediate")
+	}
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
 	dsn := "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -75,11 +88,74 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		db.SetMaxOpenConns(1) // every connection would be a database of its own
 	}
 	s := &Store{db: db, path: path}
+	// The schema version is checked with a plain read first: while another process holds the
+	// write lock (a paused worker), an open that needs no migration must not queue behind it.
+	missing, err := s.missingMigrations(ctx)
+	switch {
+	case err != nil && o.readOnly:
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %q read-only: %w%s", path, err, readOnlyHint(path, err))
+	case o.readOnly && len(missing) > 0:
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %q read-only: the database lacks migration %s of this version of rebound: open it once read-write (rebound serve, rebound demo) to migrate it", path, missing[0])
+	case err == nil && len(missing) == 0:
+		return s, nil
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, fmt.Errorf("sqlite: open %q: %w%s", path, err, readOnlyHint(path, err))
 	}
 	return s, nil
+}
+
+// readOnlyHint names what is read-only when err says SQLite could not write or open a file.
+func readOnlyHint(path string, err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "readonly"), strings.Contains(msg, "read-only"):
+		return fmt.Sprintf(" (the database file %s, or its directory, is read-only for this user; commands that only read open it read-only)", path)
+	case strings.Contains(msg, "unable to open"):
+		return fmt.Sprintf(" (SQLite could not open %s or the -wal/-shm files beside it: reading a database in WAL mode needs write access to its directory, or existing %s-shm and %s-wal files)", path, path, path)
+	}
+	return ""
+}
+
+// missingMigrations returns the names of the embedded migrations the database has not applied,
+// read without a write transaction.
+func (s *Store) missingMigrations(ctx context.Context) ([]string, error) {
+	ms, err := migrations.Load(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("read the schema: %w", err)
+	}
+	applied := map[int]bool{}
+	if n > 0 {
+		rows, err := s.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				return nil, err
+			}
+			applied[v] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	var missing []string
+	for _, m := range ms {
+		if !applied[m.Version] {
+			missing = append(missing, m.Name)
+		}
+	}
+	return missing, nil
 }
 
 // uriPath escapes what SQLite would read as URI syntax in a file name: '?' (the query), '#' (a
