@@ -50,7 +50,7 @@ type providerFlags struct {
 }
 
 func (p *providerFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&p.provider, "provider", providerFake, "fake (the built-in fake LLM), anthropic (ANTHROPIC_API_KEY) or openai (OPENAI_API_KEY; in a build with -tags openai)")
+	fs.StringVar(&p.provider, "provider", providerFake, "fake (the built-in fake LLM), anthropic (ANTHROPIC_API_KEY) or openai (OPENAI_API_KEY)")
 	fs.StringVar(&p.baseURL, "base-url", "", "the provider's base URL, for any compatible server")
 	fs.StringVar(&p.model, "model", "", "the primary model (default: demo-large on fake, claude-sonnet-4-6 on anthropic, gpt-4.1 on openai)")
 	fs.StringVar(&p.fallbackModel, "fallback-model", "", "the model that answers when the primary cannot (default: demo-small on fake, none otherwise)")

@@ -39,9 +39,9 @@ const (
 )
 
 // errNoOpenAI refuses --provider openai in a rebound built without the OpenAI SDK.
-var errNoOpenAI = usagef("--provider openai needs a rebound built with -tags openai: " +
-	"go run -tags openai ./cmd/rebound demo --provider openai, or " +
-	"go install -tags openai github.com/rebound-go/rebound/cmd/rebound@latest")
+var errNoOpenAI = usagef("--provider openai needs a rebound built without -tags noopenai: " +
+	"go run ./cmd/rebound demo --provider openai, or " +
+	"go install github.com/rebound-go/rebound/cmd/rebound@latest")
 
 // checkKeys refuses a real provider whose key is not in the environment (a compatible server
 // named by --base-url may need none).

@@ -1,4 +1,4 @@
-//go:build openai
+//go:build !noopenai
 
 package main
 
@@ -10,7 +10,7 @@ import (
 	"github.com/rebound-go/rebound/llm/openaillm"
 )
 
-// openAIBuilt: this rebound was built with -tags openai and has the OpenAI provider.
+// openAIBuilt: this rebound has the OpenAI provider (the default; -tags noopenai leaves it out).
 const openAIBuilt = true
 
 // openAIModels makes the demo's models on the OpenAI SDK (or a compatible server at in.BaseURL).

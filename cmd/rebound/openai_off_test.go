@@ -1,4 +1,4 @@
-//go:build !openai
+//go:build noopenai
 
 package main
 
@@ -8,16 +8,16 @@ import (
 )
 
 // openAIRefusal is what `demo --provider openai` says in a build without the provider.
-const openAIRefusal = "needs a rebound built with -tags openai"
+const openAIRefusal = "needs a rebound built without -tags noopenai"
 
-// TestDemoOpenAIRefused: without -tags openai, --provider openai is a usage error that says how
+// TestDemoOpenAIRefused: with -tags noopenai, --provider openai is a usage error that says how
 // to get the provider, asked before the key, and it starts no run.
 func TestDemoOpenAIRefused(t *testing.T) {
 	chdirTemp(t)
 	store := tempStore(t)
 	r := cli(t, map[string]string{"OPENAI_API_KEY": "sk-test"}, "demo", "--run-id", "o1", "--provider", "openai", store)
 	mustCode(t, r, exitUsage, "demo --provider openai")
-	for _, want := range []string{"-tags openai", "go install -tags openai github.com/rebound-go/rebound/cmd/rebound@latest"} {
+	for _, want := range []string{"without -tags noopenai", "go install github.com/rebound-go/rebound/cmd/rebound@latest"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("the refusal lacks %q: %s", want, r.stderr)
 		}

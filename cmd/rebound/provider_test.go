@@ -24,8 +24,8 @@ func TestDemoAgainstCompatibleServers(t *testing.T) {
 	} {
 		t.Run(c.provider, func(t *testing.T) {
 			if c.provider == "openai" && !openAIBuilt {
-				// Not a skip: without -tags openai the provider is refused (TestDemoOpenAIRefused);
-				// CI runs this case with the tag.
+				// Not a skip: with -tags noopenai the provider is refused (TestDemoOpenAIRefused);
+				// the default build runs this case.
 				return
 			}
 			chdirTemp(t)

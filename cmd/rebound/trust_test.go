@@ -45,7 +45,7 @@ func TestWorkerSendsKeysOnlyToTrustedBaseURLs(t *testing.T) {
 	}}}
 	for _, provider := range []string{providerAnth, providerOAI} {
 		if provider == providerOAI && !openAIBuilt {
-			continue // refused without -tags openai (TestDemoOpenAIRefused); CI runs it with the tag
+			continue // refused with -tags noopenai (TestDemoOpenAIRefused); the default build runs it
 		}
 		for _, c := range []struct {
 			name    string
