@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // MapCallID returns the id under which a tool call (and its result) is sent to a provider
@@ -58,4 +59,17 @@ func ExtraFields(req Request, provider string) ([]Field, error) {
 type Field struct {
 	Key   string
 	Value json.RawMessage
+}
+
+// Path is the field's key escaped for a JSON-set path (the sjson syntax both SDKs'
+// option.WithJSONSet take), so that a key holding '.', '*' or '#' names one field, not a path.
+func (f Field) Path() string {
+	var b strings.Builder
+	for _, c := range f.Key {
+		if strings.ContainsRune(`.*?|#@\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
 	"github.com/rebound-go/rebound/llm"
+
+	"github.com/rebound-go/rebound/internal/sigkill"
 )
 
 // The boundaries are checkpointtest's, applied to the step of one tool call.
@@ -108,12 +110,12 @@ func crashChild(open checkpointtest.OpenDSN) int {
 	target := callStep(killAt)
 	ks := &killStore{Store: s, before: func(w checkpoint.Write) {
 		if boundary == checkpointtest.BeforeIntent && stepIs(w, target, checkpoint.StepStarted) {
-			die()
+			sigkill.Self()
 		}
 	}, after: func(w checkpoint.Write) {
 		if (boundary == checkpointtest.AfterIntent && stepIs(w, target, checkpoint.StepStarted)) ||
 			(boundary == checkpointtest.AfterResult && stepIs(w, target, checkpoint.StepCompleted)) {
-			die()
+			sigkill.Self()
 		}
 	}}
 	log := &logFile{path: os.Getenv(envLog)}
@@ -122,7 +124,7 @@ func crashChild(open checkpointtest.OpenDSN) int {
 			return "", err
 		}
 		if boundary == checkpointtest.AfterSideEffect && in.N == killAt {
-			die()
+			sigkill.Self()
 		}
 		return "done " + strconv.Itoa(in.N), nil
 	}
@@ -243,7 +245,7 @@ type Counts struct {
 // model turn was asked again.
 func Crash(t *testing.T, dsn string, open checkpointtest.OpenDSN, perBoundary, parallel int) map[checkpointtest.Boundary]*Counts {
 	t.Helper()
-	if !canKill {
+	if !sigkill.Supported {
 		t.Skip("the crash test needs SIGKILL (unix)")
 	}
 	ctx := context.Background()
@@ -296,7 +298,7 @@ func child(ctx context.Context, dsn, id, log, kill string) ([]byte, error) {
 func trialRun(t *testing.T, ctx context.Context, s checkpoint.Store, dsn, id, log string, b checkpointtest.Boundary, k int) Counts {
 	var c Counts
 	out, err := child(ctx, dsn, id, log, fmt.Sprintf("%s:%d", b, k))
-	if !killedBySIGKILL(err) {
+	if !sigkill.Killed(err) {
 		t.Errorf("%s: the child was not killed at %s of call %d: %v %s", id, b, k, err, out)
 		return c
 	}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
+
+	"github.com/rebound-go/rebound/internal/sigkill"
 )
 
 // Boundary is a point of the write-ahead protocol at which the crash test kills the process.
@@ -81,12 +83,12 @@ func crashChild(open OpenDSN) int {
 	}
 	ks := &killStore{Store: s, before: func(w checkpoint.Write) {
 		if boundary == BeforeIntent && stepIs(w, killAt, checkpoint.StepStarted) {
-			die()
+			sigkill.Self()
 		}
 	}, after: func(w checkpoint.Write) {
 		if (boundary == AfterIntent && stepIs(w, killAt, checkpoint.StepStarted)) ||
 			(boundary == AfterResult && stepIs(w, killAt, checkpoint.StepCompleted)) {
-			die()
+			sigkill.Self()
 		}
 	}}
 	effects := os.Getenv(envEffects)
@@ -109,7 +111,7 @@ func crashChild(open OpenDSN) int {
 					return 0, err
 				}
 				if boundary == AfterSideEffect && i == killAt {
-					die()
+					sigkill.Self()
 				}
 				return i, nil
 			}, opts...); err != nil {
@@ -184,7 +186,7 @@ type CrashCounts struct {
 // same idempotency key; the store opened cleanly every time. It returns the counts per boundary.
 func Crash(t *testing.T, dsn string, open OpenDSN, perBoundary, parallel int) map[Boundary]*CrashCounts {
 	t.Helper()
-	if !canKill {
+	if !sigkill.Supported {
 		t.Skip("the crash test needs SIGKILL (unix)")
 	}
 	ctx := context.Background()
@@ -237,7 +239,7 @@ func child(ctx context.Context, dsn, id, effects, kill string) (*exec.Cmd, []byt
 func crashTrial(t *testing.T, ctx context.Context, s checkpoint.Store, dsn, id, effects string, b Boundary, k int) CrashCounts {
 	var c CrashCounts
 	_, out, err := child(ctx, dsn, id, effects, fmt.Sprintf("%s:%d", b, k))
-	if !killedBySIGKILL(err) {
+	if !sigkill.Killed(err) {
 		t.Errorf("%s: the child was not killed at %s of step %d: %v %s", id, b, k, err, out)
 		return c
 	}

@@ -194,21 +194,9 @@ func extraOptions(req llm.Request) ([]option.RequestOption, error) {
 		opts = append(opts, option.WithJSONSet("top_p", *req.TopP))
 	}
 	for _, f := range fields {
-		opts = append(opts, option.WithJSONSet(sjsonKey(f.Key), f.Value))
+		opts = append(opts, option.WithJSONSet(f.Path(), f.Value))
 	}
 	return opts, nil
-}
-
-// sjsonKey escapes a field name for option.WithJSONSet's path syntax.
-func sjsonKey(k string) string {
-	var b strings.Builder
-	for _, c := range k {
-		if strings.ContainsRune(`.*?|#@\`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // content turns the answer's blocks into neutral blocks: text, tool calls (whose input must be

@@ -182,21 +182,9 @@ func extraOptions(req llm.Request) ([]option.RequestOption, error) {
 	}
 	opts := make([]option.RequestOption, 0, len(fields))
 	for _, f := range fields {
-		opts = append(opts, option.WithJSONSet(sjsonKey(f.Key), f.Value))
+		opts = append(opts, option.WithJSONSet(f.Path(), f.Value))
 	}
 	return opts, nil
-}
-
-// sjsonKey escapes a field name for option.WithJSONSet's path syntax.
-func sjsonKey(k string) string {
-	var b strings.Builder
-	for _, c := range k {
-		if strings.ContainsRune(`.*?|#@\`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // toolCall is a call as the answer gave it; arguments must be a JSON object.

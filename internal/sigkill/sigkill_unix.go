@@ -1,6 +1,6 @@
 //go:build unix
 
-package agenttest
+package sigkill
 
 import (
 	"errors"
@@ -9,16 +9,17 @@ import (
 	"syscall"
 )
 
-const canKill = true
+// Supported is true where a process can be killed with SIGKILL.
+const Supported = true
 
-// die kills this process with SIGKILL: no deferred function, no flush, no goodbye.
-func die() {
+// Self kills this process with SIGKILL: no deferred function, no flush, no goodbye.
+func Self() {
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	select {}
 }
 
-// killedBySIGKILL reports whether err says a child process died of SIGKILL.
-func killedBySIGKILL(err error) bool {
+// Killed reports whether err says a child process died of SIGKILL.
+func Killed(err error) bool {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
 		return false
