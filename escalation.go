@@ -1,6 +1,9 @@
 package rebound
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The escalation vocabulary: what a durable run (package checkpoint) hands to the escalation
 // queue (package escalate) when a step cannot go on by itself, and what a reviewer decides.
@@ -97,5 +100,28 @@ type Decision struct {
 	Action Action
 	Answer string
 	Note   string
-	By     string
+	// By names who decided: a person's name, or for a supervisor its model and policy version
+	// ("claude-sonnet-4-5 policy:v3").
+	By string
+	// Actor is the kind of decider: ActorPerson (the zero value reads as a person) or
+	// ActorSupervisor.
+	Actor Actor
+	// Rationale is why, in the decider's words (a supervisor always gives one).
+	Rationale string
+	// Confidence is a supervisor's confidence in its verdict, from 0 to 1 (0 for a person).
+	Confidence float64
+	// Hold, for a supervisor's decision, is how long the run waits before it acts on the
+	// decision; until then a person may override it. 0: the run may act at once.
+	Hold time.Duration
 }
+
+// Actor is the kind of decider of an escalation.
+type Actor string
+
+// The actors.
+const (
+	// ActorPerson: a person decided (the default when Actor is empty).
+	ActorPerson Actor = "person"
+	// ActorSupervisor: a supervising model decided, within its policy.
+	ActorSupervisor Actor = "supervisor"
+)
