@@ -163,6 +163,16 @@ const (
 	AuditDismissed    AuditEvent = "dismissed"
 	AuditReopened     AuditEvent = "reopened"
 	AuditNotifyFailed AuditEvent = "notify_failed"
+	// AuditRouted: a supervisor looked at the item and handed it to a person; the note gives
+	// its rationale and the risk it saw. The item stays open.
+	AuditRouted AuditEvent = "routed"
+	// AuditSupervisorUnavailable: a supervisor could not give a usable verdict (timeout, error,
+	// invalid verdict, budget spent). The item stays open for a person; this is never a denial.
+	AuditSupervisorUnavailable AuditEvent = "supervisor_unavailable"
+	// AuditOverridden: a person replaced a supervisor's decision during its hold, before the
+	// run acted on it. The entry's action is the person's; the superseded decision stays in
+	// the trail.
+	AuditOverridden AuditEvent = "overridden"
 )
 
 // AuditEntry is one change of an item: who did what, when, with which note.
