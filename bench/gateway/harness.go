@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -124,7 +123,14 @@ func scorecardConfig(a, b, c *fake) gatewayConfig {
 func buildRebound(dir string, log io.Writer) (string, error) {
 	bin := filepath.Join(dir, "rebound")
 	fmt.Fprintln(log, "building rebound ...")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/rebound-go/rebound/cmd/rebound")
+	// Built in the root module (the bench module's replace points there), whose go.sum has the
+	// command's dependencies.
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/rebound-go/rebound").Output()
+	if err != nil {
+		return "", fmt.Errorf("go list the rebound module: %v", err)
+	}
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/rebound")
+	cmd.Dir = strings.TrimSpace(string(root))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -133,13 +139,26 @@ func buildRebound(dir string, log io.Writer) (string, error) {
 	return bin, nil
 }
 
-// A gatewayProc is one `rebound gateway` process.
+// A gatewayProc is one `rebound gateway` process (or, in tests, the gateway package serving
+// in this process: then cmd is nil and stopFn stops it).
 type gatewayProc struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer
-	done chan struct{}
+	cmd    *exec.Cmd
+	url    string
+	logs   *bytes.Buffer
+	done   chan struct{}
+	stopFn func()
 }
+
+// A starter starts a gateway with a configuration.
+type starter func(cfg gatewayConfig) (*gatewayProc, error)
+
+// binaryStarter starts bin gateway processes, their configuration files in dir.
+func binaryStarter(bin, dir string) starter {
+	return func(cfg gatewayConfig) (*gatewayProc, error) { return startGateway(bin, dir, cfg) }
+}
+
+// gatewayEnv is the environment the gateway reads its keys from.
+var gatewayEnv = map[string]string{"GW_CLIENT_KEY": clientKey, "KEY_A": upstreamKeyA, "KEY_B": upstreamKeyB, "KEY_C": upstreamKeyC}
 
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -151,7 +170,7 @@ func freeAddr() (string, error) {
 }
 
 // startGateway writes cfg to dir and starts bin gateway with it, and waits for /healthz.
-func startGateway(bin, dir string, cfg gatewayConfig, env ...string) (*gatewayProc, error) {
+func startGateway(bin, dir string, cfg gatewayConfig) (*gatewayProc, error) {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, err
@@ -168,8 +187,10 @@ func startGateway(bin, dir string, cfg gatewayConfig, env ...string) (*gatewayPr
 	}
 	p := &gatewayProc{url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "gateway", "--config", f.Name(), "--listen", addr)
-	p.cmd.Env = append(os.Environ(), "GW_CLIENT_KEY="+clientKey, "KEY_A="+upstreamKeyA, "KEY_B="+upstreamKeyB, "KEY_C="+upstreamKeyC)
-	p.cmd.Env = append(p.cmd.Env, env...)
+	p.cmd.Env = os.Environ()
+	for k, v := range gatewayEnv {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
@@ -197,9 +218,20 @@ func startGateway(bin, dir string, cfg gatewayConfig, env ...string) (*gatewayPr
 	}
 }
 
-func (p *gatewayProc) pid() int { return p.cmd.Process.Pid }
+func (p *gatewayProc) pid() int {
+	if p.cmd == nil {
+		return os.Getpid()
+	}
+	return p.cmd.Process.Pid
+}
 
 func (p *gatewayProc) stop() {
+	if p.cmd == nil {
+		if p.stopFn != nil {
+			p.stopFn()
+		}
+		return
+	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -211,6 +243,9 @@ func (p *gatewayProc) stop() {
 
 // alive says whether the process still runs (it did not crash).
 func (p *gatewayProc) alive() bool {
+	if p.cmd == nil {
+		return true
+	}
 	select {
 	case <-p.done:
 		return false
@@ -246,5 +281,3 @@ func loadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
-
-var _ = context.Background

@@ -74,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer closeAll()
-		o := ScorecardOptions{Bin: *bin, Dir: dir, Drivers: drivers, Quick: *quick}
+		o := ScorecardOptions{Start: binaryStarter(*bin, dir), Drivers: drivers, Quick: *quick}
 		if *verbose {
 			o.Log = stderr
 		}
@@ -91,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		sc.Print(stdout)
 	case "overhead":
-		o := OverheadOptions{Bin: *bin, Dir: dir, Rate: *rate, Duration: *duration, Peak: *peak, Memory: *memory, Log: stderr}
+		o := OverheadOptions{Start: binaryStarter(*bin, dir), Rate: *rate, Duration: *duration, Peak: *peak, Memory: *memory, Log: stderr}
 		res, err := RunOverhead(o)
 		if err != nil {
 			return err
@@ -101,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if *redisURL == "" {
 			return fmt.Errorf("replicas: give -redis or TEST_REDIS_URL")
 		}
-		res, err := RunReplicas(ReplicasOptions{Bin: *bin, Dir: dir, Redis: *redisURL, Log: stderr})
+		res, err := RunReplicas(ReplicasOptions{Start: binaryStarter(*bin, dir), Redis: *redisURL, Log: stderr})
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,7 @@ import (
 
 // OverheadOptions say what the overhead mode measures.
 type OverheadOptions struct {
-	Bin, Dir string
+	Start    starter       // starts a gateway
 	Rate     int           // requests per second through the gateway (as many again direct)
 	Duration time.Duration // of each measured run (a warm-up of a tenth, at least 1 s, first)
 	Peak     bool          // ramp the rate through the gateway to find the peak
@@ -173,7 +173,7 @@ func RunOverhead(o OverheadOptions) (*OverheadResult, error) {
 			"models": []string{"claude-healthy"}}},
 		Routes: map[string][]string{"claude-healthy": {"anthropic-a/claude-healthy"}},
 	}
-	gw, err := startGateway(o.Bin, o.Dir, cfg)
+	gw, err := o.Start(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -15,12 +15,12 @@ import (
 
 // ReplicasOptions say what the replicas mode runs.
 type ReplicasOptions struct {
-	Bin, Dir string
-	Redis    string
-	Trials   int           // outages, one model each (default 10)
-	Load     time.Duration // of the shared-limit run (default 10 s)
-	Agents   int           // per replica in the shared-limit run (default 16)
-	Log      io.Writer
+	Start  starter // starts a gateway
+	Redis  string
+	Trials int           // outages, one model each (default 10)
+	Load   time.Duration // of the shared-limit run (default 10 s)
+	Agents int           // per replica in the shared-limit run (default 16)
+	Log    io.Writer
 }
 
 // Propagation is one outage trial.
@@ -110,12 +110,12 @@ func RunReplicas(o ReplicasOptions) (*ReplicasResult, error) {
 			Routes: routes,
 		}
 	}
-	g1, err := startGateway(o.Bin, o.Dir, cfg(p1))
+	g1, err := o.Start(cfg(p1))
 	if err != nil {
 		return nil, err
 	}
 	defer g1.stop()
-	g2, err := startGateway(o.Bin, o.Dir, cfg(p2))
+	g2, err := o.Start(cfg(p2))
 	if err != nil {
 		return nil, err
 	}

@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rebound-go/rebound/fakellm"
@@ -40,8 +38,7 @@ type Scorecard struct {
 
 // ScorecardOptions say what to run.
 type ScorecardOptions struct {
-	Bin     string   // the rebound binary
-	Dir     string   // for config files
+	Start   starter  // starts a gateway
 	Drivers []Driver // in column order
 	Quick   bool     // the reduced variant of long scenarios
 	Only    func(Scenario) bool
@@ -109,7 +106,7 @@ func runOne(o ScorecardOptions, s Scenario, d Driver, a, b, c *fake) (verdict, *
 		}
 		f.f.h.Reset()
 	}
-	gw, err := startGateway(o.Bin, o.Dir, scorecardConfig(a, b, c))
+	gw, err := o.Start(scorecardConfig(a, b, c))
 	if err != nil {
 		return verdict{}, nil, err
 	}
@@ -135,8 +132,6 @@ func tailOf(s string) string {
 
 // Print writes the scorecard as a Markdown table.
 func (sc *Scorecard) Print(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
-	_ = tw
 	fmt.Fprintf(w, "| scenario |")
 	for _, d := range sc.Drivers {
 		fmt.Fprintf(w, " %s |", sdkName(d))
@@ -193,5 +188,3 @@ func sdkName(d string) string {
 	}
 	return d
 }
-
-var _ = os.Stdout
