@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rebound-go/rebound"
@@ -90,13 +91,19 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 			g.self(), s.runID, s.storeFlag)
 	case esc != nil:
 		fmt.Fprintf(w, "\nStep %s needs a person (%s), escalation %s.\n", esc.Step, esc.Reason, esc.EscalationID)
-		if esc.Reason == rebound.ReasonIrreversibleAction {
+		action := suggestedAction(esc.Reason)
+		switch {
+		case esc.Reason == rebound.ReasonIrreversibleAction:
 			fmt.Fprintf(w, "Publishing writes the report to %s; approve it, then resume:\n", relPath(filepath.Join(s.in.ReportDir, s.runID+".md")))
-		} else {
+		case errors.Is(esc.Err, syscall.ECONNREFUSED):
+			fmt.Fprintf(w, "Nothing answers at %s (connection refused): start the server or correct --base-url, then retry the step and resume:\n", orDash(s.in.BaseURL))
+		case action == rebound.ActionRetry:
+			fmt.Fprintln(w, "Once the cause is dealt with, retry the step (or respond with its result), then resume:")
+		default:
 			fmt.Fprintln(w, "Decide, then resume:")
 		}
 		fmt.Fprintf(w, "  %s escalations show %s%s\n", g.self(), esc.EscalationID, s.storeFlag)
-		fmt.Fprintf(w, "  %s escalations resolve %s --action approve --by %s%s\n", g.self(), esc.EscalationID, shellQuote(g.reviewer()), s.storeFlag)
+		fmt.Fprintf(w, "  %s escalations resolve %s --action %s --by %s%s\n", g.self(), esc.EscalationID, action, shellQuote(g.reviewer()), s.storeFlag)
 		fmt.Fprintf(w, "  %s runs resume %s%s\n", g.self(), s.runID, s.storeFlag)
 	case s.interrupted:
 		fmt.Fprintf(w, "\nNothing finished is lost. Resume it:\n  %s runs resume %s%s\n", g.self(), s.runID, s.storeFlag)
@@ -105,6 +112,17 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 		fmt.Fprintf(w, "Look at it with '%s runs show %s%s'; rerun with '%s demo --run-id %s%s' to resume.\n",
 			g.self(), s.runID, s.storeFlag, g.self(), s.runID, s.storeFlag)
 	}
+}
+
+// suggestedAction is the decision the summary's resolve command proposes: approve for a step
+// waiting for approval or in doubt (after checking), retry for a step that failed (retries
+// spent, breakers open), whose cause a person deals with before it runs again.
+func suggestedAction(r rebound.EscalationReason) rebound.Action {
+	switch r {
+	case rebound.ReasonIrreversibleAction, rebound.ReasonAmbiguousState:
+		return rebound.ActionApprove
+	}
+	return rebound.ActionRetry
 }
 
 // reviewer is a plausible --by for the printed commands: the user's login name.

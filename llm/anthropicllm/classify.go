@@ -10,6 +10,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/llm"
 )
 
 // Translate turns an error of the Anthropic SDK into a classified error (a *rebound.Error, whose
@@ -30,6 +31,9 @@ func Translate(err error, now time.Time) error {
 	var apiErr *anthropic.Error
 	if errors.As(err, &apiErr) {
 		return translateAPI(apiErr, now)
+	}
+	if e := llm.NotTheAPI(Provider, err); e != nil {
+		return e // an HTML page where the API answers JSON: the base URL is probably wrong
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
@@ -66,6 +70,11 @@ func translateAPI(apiErr *anthropic.Error, now time.Time) *rebound.Error {
 		e.RequestID = apiErr.RequestID
 	}
 	e.Err = apiErr
+	if apiErr.Response != nil {
+		if hint := llm.HTMLHint(status, apiErr.Response.Header); hint != "" {
+			e.Message = hint // instead of the page's HTML
+		}
+	}
 	if c, ok := classOf(e.Type, e.Code, e.Message); ok {
 		e.Class = c
 	} else if status == http.StatusOK {

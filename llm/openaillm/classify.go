@@ -11,6 +11,7 @@ import (
 	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/llm"
 )
 
 // Translate turns an error of the OpenAI SDK into a classified error (a *rebound.Error, whose
@@ -36,6 +37,11 @@ func Translate(err error, now time.Time) error {
 			e = &rebound.Error{Status: apiErr.StatusCode, Class: rebound.StatusClass(apiErr.StatusCode)}
 		}
 		e.Provider, e.Type, e.Code, e.Message, e.Err = Provider, apiErr.Type, apiErr.Code, apiErr.Message, apiErr
+		if apiErr.Response != nil {
+			if hint := llm.HTMLHint(apiErr.StatusCode, apiErr.Response.Header); hint != "" {
+				e.Message = hint
+			}
+		}
 		if c, ok := classOf(e.Type, e.Code, e.Message); ok {
 			e.Class = c
 		}
@@ -43,6 +49,9 @@ func Translate(err error, now time.Time) error {
 			e.RetryAfter = 0 // money or size, not time: no delay makes a retry succeed
 		}
 		return e
+	}
+	if e := llm.NotTheAPI(Provider, err); e != nil {
+		return e // an HTML page where the API answers JSON: the base URL is probably wrong
 	}
 	var se *ssestream.StreamError
 	if errors.As(err, &se) {
