@@ -13,6 +13,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("REBOUND_TEST_AS_MAIN") == "1" {
+		// This test binary is the rebound command, for tests that signal a real process.
+		os.Args = append([]string{"rebound"}, os.Args[1:]...)
+		main()
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -68,10 +68,16 @@ func plainLine(e rebound.Event) string {
 			// Nothing was sent: not a failed attempt, and its class (transient) says nothing.
 			return fmt.Sprintf("%s: %s not called: its breaker is open%s", step, orUnknown(e.Model), errText)
 		}
+		if e.Class == rebound.ClassCanceled {
+			return fmt.Sprintf("%s: attempt %d on %s canceled%s", step, e.Attempt, orUnknown(e.Model), errText)
+		}
 		return fmt.Sprintf("%s: attempt %d on %s failed (%s)%s", step, e.Attempt, orUnknown(e.Model), e.Class, errText)
 	case rebound.RetryScheduled:
 		return fmt.Sprintf("%s: retry in %s (%s)", step, e.Delay.Round(time.Millisecond), e.Class)
 	case rebound.GaveUp:
+		if e.Reason == string(rebound.ContextEnded) {
+			return fmt.Sprintf("%s: stopped on %s (%s)", step, orUnknown(e.Model), e.Reason)
+		}
 		return fmt.Sprintf("%s: gave up on %s (%s)%s", step, orUnknown(e.Model), e.Reason, errText)
 	case rebound.BreakerChanged:
 		return fmt.Sprintf("breaker %s: %s → %s", e.Model, e.From, e.To)
@@ -90,6 +96,9 @@ func plainLine(e rebound.Event) string {
 	case rebound.RunCompleted:
 		return fmt.Sprintf("run %s completed", e.RunID)
 	case rebound.RunFailed:
+		if e.Status == "canceled" {
+			return fmt.Sprintf("run %s canceled (interrupted): nothing finished is lost; 'runs resume %s' goes on", e.RunID, e.RunID)
+		}
 		return fmt.Sprintf("run %s failed%s", e.RunID, errText)
 	}
 	return ""

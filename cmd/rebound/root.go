@@ -76,6 +76,12 @@ func execute(ctx context.Context, args []string, e env) int {
 	if err != nil && !g.ran {
 		err = asUsage(err)
 	}
+	var u *usageError
+	if err != nil && ctx.Err() != nil && !errors.As(err, &u) {
+		// The command failed because a signal ended its context (main's NotifyContext): that
+		// is an interruption, not a failure; a run it ran is canceled and resumable.
+		err = &interruptedError{err}
+	}
 	var silent *silentError
 	if err != nil && !errors.As(err, &silent) {
 		fmt.Fprintf(e.stderr, "rebound: %v\n", err)

@@ -47,7 +47,7 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 	case errors.As(s.err, &esc):
 		fmt.Fprintf(w, "%s run %s is waiting for a person: %d of %d steps done", pal.warn.Render("⚑"), pal.bold.Render(s.runID), done+skipped, total)
 	case s.interrupted:
-		fmt.Fprintf(w, "%s run %s stopped (interrupted) after %d of %d steps", pal.warn.Render("■"), pal.bold.Render(s.runID), done+skipped, total)
+		fmt.Fprintf(w, "%s run %s canceled (interrupted) after %d of %d steps", pal.warn.Render("■"), pal.bold.Render(s.runID), done+skipped, total)
 	default:
 		fmt.Fprintf(w, "%s run %s failed after %d of %d steps", pal.bad.Render("✗"), pal.bold.Render(s.runID), done+skipped, total)
 	}
