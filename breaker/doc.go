@@ -27,6 +27,18 @@
 // first success after the recovery is a served answer. Where even that is too much (a
 // dependency billed per call, a fleet of thousands), raise OpenFor or set MaxOpen.
 //
+// # Across a fleet
+//
+// A Breaker sees one process's calls. With package fleet/redis, a process's breaker for a
+// model becomes fleet-wide: pass the Guards of its Set as llm.Config.BreakerFor (or
+// httpx.Config's, pipeline.Config's). Once the breakers of a quorum of processes (2 by default)
+// have opened on their own failures, every other process's breaker for the dependency is forced
+// open at its next look at the fleet (every 200 ms, and on every recorded outcome), so it does
+// not pay failures of its own; half-open, one probe goes out fleet-wide; one process's recovery
+// closes the others'. One process alone, whatever its failures, opens only its own breaker.
+// With Redis unreachable each breaker is this package's local breaker, probes included (never
+// unlimited, never stuck open). docs/fleet.md has the rules and bench/README.md the timings.
+//
 // What counts is decided by class (rebound.Classify), never by error strings: transient,
 // overloaded and timeout are failures; canceled is neutral (it says nothing about the dependency,
 // and a neutral probe never closes a half-open breaker); every other class, rate_limited

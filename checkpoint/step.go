@@ -268,6 +268,12 @@ func (run *Run) decided(ctx context.Context, base StepRecord, rec *StepRecord, o
 		return nil, true, false, run.stop(fmt.Errorf("run %q step %q waits on escalation %s, but the runner has no Escalator", run.id, name, rec.EscalationID))
 	}
 	d, decided, err := esc.Decision(ctx, rec.EscalationID)
+	var h held
+	if errors.As(err, &h) {
+		// A supervisor's decision on hold: not yet to act on. The run keeps waiting.
+		return nil, true, false, run.stop(&EscalatedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID,
+			Reason: rebound.EscalationReason(rec.Reason), Err: &HeldError{EscalationID: rec.EscalationID, Until: h.HeldUntil(), Err: err}})
+	}
 	if err != nil {
 		return nil, true, false, run.stop(fmt.Errorf("run %q step %q: read decision on escalation %s: %w", run.id, name, rec.EscalationID, err))
 	}

@@ -108,15 +108,26 @@ func TestWebhookRetries(t *testing.T) {
 }
 
 func TestWebhookStopsWithContext(t *testing.T) {
+	// The first attempt fails; Notify then waits an hour for the next one. Canceling the
+	// context once the first attempt has been answered must end that wait at once.
+	answered := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
+		select {
+		case answered <- struct{}{}:
+		default:
+		}
 	}))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	wh := escalate.NewWebhook(srv.URL, escalate.WebhookConfig{Attempts: 5, Backoff: time.Hour, MaxBackoff: time.Hour})
 	done := make(chan error)
 	go func() { done <- wh.Notify(ctx, escalate.Item{ID: "esc_1"}) }()
-	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-answered:
+	case err := <-done:
+		t.Fatalf("Notify returned %v before its first attempt was answered", err)
+	}
 	cancel()
 	select {
 	case err := <-done:

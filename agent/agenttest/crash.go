@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -24,6 +22,7 @@ import (
 	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
 	"github.com/rebound-go/rebound/llm"
 
+	"github.com/rebound-go/rebound/internal/crashtest"
 	"github.com/rebound-go/rebound/internal/sigkill"
 )
 
@@ -46,13 +45,6 @@ func CrashMain(open checkpointtest.OpenDSN) {
 		return
 	}
 	os.Exit(crashChild(open))
-}
-
-type childResult struct {
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
-	Step   string `json:"step,omitempty"`
-	Error  string `json:"error,omitempty"`
 }
 
 // callStep is the step name of the crash conversation's call i.
@@ -93,26 +85,19 @@ type callIn struct {
 
 func crashChild(open checkpointtest.OpenDSN) int {
 	ctx := context.Background()
-	out := json.NewEncoder(os.Stdout)
 	s, closeStore, err := open(ctx, os.Getenv(envDSN))
 	if err != nil {
-		out.Encode(childResult{Status: "open_failed", Error: err.Error()})
-		return 3
+		return crashtest.OpenFailed(err)
 	}
 	defer closeStore()
-	var boundary checkpointtest.Boundary
-	killAt := -1
-	if spec := os.Getenv(envKill); spec != "" {
-		b, k, _ := strings.Cut(spec, ":")
-		boundary = checkpointtest.Boundary(b)
-		killAt, _ = strconv.Atoi(k)
-	}
+	b, killAt := crashtest.ParseKill(os.Getenv(envKill))
+	boundary := checkpointtest.Boundary(b)
 	target := callStep(killAt)
-	ks := &killStore{Store: s, before: func(w checkpoint.Write) {
+	ks := &crashtest.KillStore{Store: s, Before: func(w checkpoint.Write) {
 		if boundary == checkpointtest.BeforeIntent && stepIs(w, target, checkpoint.StepStarted) {
 			sigkill.Self()
 		}
-	}, after: func(w checkpoint.Write) {
+	}, After: func(w checkpoint.Write) {
 		if (boundary == checkpointtest.AfterIntent && stepIs(w, target, checkpoint.StepStarted)) ||
 			(boundary == checkpointtest.AfterResult && stepIs(w, target, checkpoint.StepCompleted)) {
 			sigkill.Self()
@@ -133,26 +118,14 @@ func crashChild(open checkpointtest.OpenDSN) int {
 		{Name: "pay", Effect: agent.Irreversible, Handler: agent.Handle(effect)},
 	}})
 	if err != nil {
-		out.Encode(childResult{Status: "failed", Error: err.Error()})
-		return 1
+		return crashtest.Report(err)
 	}
-	r := checkpoint.NewRunner(ks, checkpoint.Config{Escalations: &fileEscalator{path: log.path + ".escalations"}})
+	r := checkpoint.NewRunner(ks, checkpoint.Config{Escalations: &crashtest.FileEscalator{Path: log.path + ".escalations"}})
 	err = r.Run(ctx, os.Getenv(envRunID), func(ctx context.Context, run *checkpoint.Run) error {
 		_, err := a.Run(ctx, run, rebound.User("go"))
 		return err
 	})
-	var ee *checkpoint.EscalatedError
-	switch {
-	case err == nil:
-		out.Encode(childResult{Status: "completed"})
-		return 0
-	case errors.As(err, &ee):
-		out.Encode(childResult{Status: "escalated", Reason: string(ee.Reason), Step: ee.Step})
-		return 0
-	default:
-		out.Encode(childResult{Status: "failed", Error: err.Error()})
-		return 1
-	}
+	return crashtest.Report(err)
 }
 
 func stepIs(w checkpoint.Write, name string, st checkpoint.StepStatus) bool {
@@ -162,39 +135,6 @@ func stepIs(w checkpoint.Write, name string, st checkpoint.StepStatus) bool {
 		}
 	}
 	return false
-}
-
-// killStore calls before and after around every write.
-type killStore struct {
-	checkpoint.Store
-	before, after func(w checkpoint.Write)
-}
-
-func (k *killStore) WriteRun(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
-	k.before(w)
-	if err := k.Store.WriteRun(ctx, l, w); err != nil {
-		return err
-	}
-	k.after(w)
-	return nil
-}
-
-// fileEscalator keeps escalations in a file, so that they outlive the process; none is decided.
-type fileEscalator struct{ path string }
-
-func (e *fileEscalator) Escalate(ctx context.Context, esc rebound.Escalation) (string, error) {
-	f, err := os.OpenFile(e.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	id := fmt.Sprintf("esc-%d-%d", os.Getpid(), rand.Uint32())
-	_, err = fmt.Fprintf(f, "%s %s %s\n", id, esc.Step, esc.Reason)
-	return id, err
-}
-
-func (e *fileEscalator) Decision(ctx context.Context, id string) (rebound.Decision, bool, error) {
-	return rebound.Decision{}, false, nil
 }
 
 // logFile is the side-effect log: one line per model request and per tool effect, synced.
@@ -256,60 +196,34 @@ func Crash(t *testing.T, dsn string, open checkpointtest.OpenDSN, perBoundary, p
 	defer closeStore()
 	dir := t.TempDir()
 	counts := map[checkpointtest.Boundary]*Counts{}
-	var mu sync.Mutex
-	sem := make(chan struct{}, max(parallel, 1))
-	var wg sync.WaitGroup
-	trial := 0
 	for _, b := range Boundaries {
 		counts[b] = &Counts{}
-		for range perBoundary {
-			trial++
-			k := rand.IntN(crashCalls)
-			id := fmt.Sprintf("agentcrash-%d-%d-%s-%d", os.Getpid(), trial, b, k)
-			log := filepath.Join(dir, id+".log")
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				c := trialRun(t, ctx, s, dsn, id, log, b, k)
-				mu.Lock()
-				defer mu.Unlock()
-				cc := counts[b]
-				cc.Trials++
-				cc.Killed += c.Killed
-				cc.Completed += c.Completed
-				cc.IrreversibleTwice += c.IrreversibleTwice
-				cc.InDoubtEscalated += c.InDoubtEscalated
-				cc.IdempotentReruns += c.IdempotentReruns
-				cc.ExactlyOnce += c.ExactlyOnce
-				cc.TurnsAskedAgain += c.TurnsAskedAgain
-			})
-		}
 	}
-	wg.Wait()
+	crashtest.Fan(Boundaries, perBoundary, parallel, crashCalls, func(b checkpointtest.Boundary, k, trial int) Counts {
+		id := fmt.Sprintf("agentcrash-%d-%d-%s-%d", os.Getpid(), trial, b, k)
+		return trialRun(t, ctx, s, dsn, id, filepath.Join(dir, id+".log"), b, k)
+	}, func(b checkpointtest.Boundary, c Counts) {
+		cc := counts[b]
+		cc.Trials++
+		cc.Killed += c.Killed
+		cc.Completed += c.Completed
+		cc.IrreversibleTwice += c.IrreversibleTwice
+		cc.InDoubtEscalated += c.InDoubtEscalated
+		cc.IdempotentReruns += c.IdempotentReruns
+		cc.ExactlyOnce += c.ExactlyOnce
+		cc.TurnsAskedAgain += c.TurnsAskedAgain
+	})
 	return counts
-}
-
-func child(ctx context.Context, dsn, id, log, kill string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envChild+"=1", envDSN+"="+dsn, envRunID+"="+id, envLog+"="+log, envKill+"="+kill)
-	return cmd.Output()
 }
 
 func trialRun(t *testing.T, ctx context.Context, s checkpoint.Store, dsn, id, log string, b checkpointtest.Boundary, k int) Counts {
 	var c Counts
-	out, err := child(ctx, dsn, id, log, fmt.Sprintf("%s:%d", b, k))
-	if !sigkill.Killed(err) {
-		t.Errorf("%s: the child was not killed at %s of call %d: %v %s", id, b, k, err, out)
+	env := []string{envChild + "=1", envDSN + "=" + dsn, envRunID + "=" + id, envLog + "=" + log}
+	res, ok := crashtest.KillThenResume(t, ctx, id, fmt.Sprintf("%s of call %d", b, k), env, fmt.Sprintf("%s=%s:%d", envKill, b, k))
+	if !ok {
 		return c
 	}
 	c.Killed = 1
-	out, err = child(ctx, dsn, id, log, "")
-	var res childResult
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &res); jerr != nil || err != nil {
-		t.Errorf("%s: resume: %v %s", id, err, out)
-		return c
-	}
 	v, err := checkpoint.Get(ctx, s, id)
 	if err != nil {
 		t.Errorf("%s: read the run after the crash: %v", id, err)

@@ -25,30 +25,45 @@ import (
 // Open returns a fresh, empty store for one test; the test's cleanup closes it.
 type Open func(t *testing.T) checkpoint.Store
 
-// Run runs the conformance suite against the stores open returns.
+// Run runs the conformance suite against the stores open returns. Each case has a fresh store
+// of its own, so the cases run in parallel (as many at once as go test's -parallel allows).
 func Run(t *testing.T, open Open) {
-	t.Run("ResumeReturnsRecordedResults", func(t *testing.T) { testResume(t, open(t)) })
-	t.Run("MessageJournal", func(t *testing.T) { testMessages(t, open(t)) })
-	t.Run("History1000Steps", func(t *testing.T) { testLongHistory(t, open(t)) })
-	t.Run("ConcurrentWritersOneRun", func(t *testing.T) { testConcurrentOneRun(t, open(t)) })
-	t.Run("ConcurrentRuns", func(t *testing.T) { testConcurrentRuns(t, open(t)) })
-	t.Run("StaleEpochRejected", func(t *testing.T) { testStaleEpoch(t, open(t)) })
-	t.Run("StaleWorkerStopped", func(t *testing.T) { testStaleWorker(t, open(t)) })
-	t.Run("LeaseHeld", func(t *testing.T) { testLeaseHeld(t, open(t)) })
-	t.Run("LeaseTakeOverAfterExpiry", func(t *testing.T) { testTakeOver(t, open(t)) })
-	t.Run("DeadOwnerTakenOverAtOnce", func(t *testing.T) { testDeadOwner(t, open(t)) })
-	t.Run("DamagedRecords", func(t *testing.T) { testDamaged(t, open) })
-	t.Run("InDoubtIdempotentRerunsWithSameKey", func(t *testing.T) { testInDoubtIdempotent(t, open(t)) })
-	t.Run("InDoubtIrreversibleEscalates", func(t *testing.T) { testInDoubtIrreversible(t, open(t)) })
-	t.Run("IrreversibleRefusedAfterLeaseLost", func(t *testing.T) { testIrreversibleAfterLeaseLost(t, open(t)) })
-	t.Run("EscalationFencedAfterTakeOver", func(t *testing.T) { testEscalationFenced(t, open(t)) })
-	t.Run("FailedIrreversibleInDoubtEscalates", func(t *testing.T) { testFailedIrreversible(t, open(t)) })
-	t.Run("Decisions", func(t *testing.T) { testDecisions(t, open) })
-	t.Run("GiveUpEscalates", func(t *testing.T) { testGiveUp(t, open(t)) })
-	t.Run("WorkflowChanged", func(t *testing.T) { testWorkflowChanged(t, open(t)) })
-	t.Run("ListGetPrune", func(t *testing.T) { testListPrune(t, open(t)) })
-	t.Run("WorkflowMetadata", func(t *testing.T) { testMetadata(t, open(t)) })
-	t.Run("AttemptsJournaled", func(t *testing.T) { testAttempts(t, open(t)) })
+	fresh := func(f func(*testing.T, checkpoint.Store)) func(*testing.T, Open) {
+		return func(t *testing.T, open Open) { f(t, open(t)) }
+	}
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Open)
+	}{
+		{"ResumeReturnsRecordedResults", fresh(testResume)},
+		{"MessageJournal", fresh(testMessages)},
+		{"History1000Steps", fresh(testLongHistory)},
+		{"ConcurrentWritersOneRun", fresh(testConcurrentOneRun)},
+		{"ConcurrentRuns", fresh(testConcurrentRuns)},
+		{"StaleEpochRejected", fresh(testStaleEpoch)},
+		{"StaleWorkerStopped", fresh(testStaleWorker)},
+		{"LeaseHeld", fresh(testLeaseHeld)},
+		{"LeaseTakeOverAfterExpiry", fresh(testTakeOver)},
+		{"DeadOwnerTakenOverAtOnce", fresh(testDeadOwner)},
+		{"DamagedRecords", testDamaged},
+		{"InDoubtIdempotentRerunsWithSameKey", fresh(testInDoubtIdempotent)},
+		{"InDoubtIrreversibleEscalates", fresh(testInDoubtIrreversible)},
+		{"IrreversibleRefusedAfterLeaseLost", fresh(testIrreversibleAfterLeaseLost)},
+		{"EscalationFencedAfterTakeOver", fresh(testEscalationFenced)},
+		{"FailedIrreversibleInDoubtEscalates", fresh(testFailedIrreversible)},
+		{"Decisions", testDecisions},
+		{"GiveUpEscalates", fresh(testGiveUp)},
+		{"WorkflowChanged", fresh(testWorkflowChanged)},
+		{"ListGetPrune", fresh(testListPrune)},
+		{"WorkflowMetadata", fresh(testMetadata)},
+		{"AttemptsJournaled", fresh(testAttempts)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open)
+		})
+	}
 }
 
 // Escalator is an in-memory checkpoint.Escalator for tests: escalations are kept in order and

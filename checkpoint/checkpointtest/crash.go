@@ -3,21 +3,18 @@ package checkpointtest
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 
+	"github.com/rebound-go/rebound/internal/crashtest"
 	"github.com/rebound-go/rebound/internal/sigkill"
 )
 
@@ -57,42 +54,27 @@ func CrashMain(open OpenDSN) {
 	os.Exit(crashChild(open))
 }
 
-// childResult is what a child prints on its last line.
-type childResult struct {
-	Status string `json:"status"` // completed, escalated, failed, open_failed
-	Reason string `json:"reason,omitempty"`
-	Step   string `json:"step,omitempty"`
-	Error  string `json:"error,omitempty"`
-}
-
 func crashChild(open OpenDSN) int {
 	ctx := context.Background()
-	out := json.NewEncoder(os.Stdout)
 	s, closeStore, err := open(ctx, os.Getenv(envDSN))
 	if err != nil {
-		out.Encode(childResult{Status: "open_failed", Error: err.Error()})
-		return 3
+		return crashtest.OpenFailed(err)
 	}
 	defer closeStore()
-	var boundary Boundary
-	killAt := -1
-	if spec := os.Getenv(envKill); spec != "" {
-		b, k, _ := strings.Cut(spec, ":")
-		boundary = Boundary(b)
-		killAt, _ = strconv.Atoi(k)
-	}
-	ks := &killStore{Store: s, before: func(w checkpoint.Write) {
+	b, killAt := crashtest.ParseKill(os.Getenv(envKill))
+	boundary := Boundary(b)
+	ks := &crashtest.KillStore{Store: s, Before: func(w checkpoint.Write) {
 		if boundary == BeforeIntent && stepIs(w, killAt, checkpoint.StepStarted) {
 			sigkill.Self()
 		}
-	}, after: func(w checkpoint.Write) {
+	}, After: func(w checkpoint.Write) {
 		if (boundary == AfterIntent && stepIs(w, killAt, checkpoint.StepStarted)) ||
 			(boundary == AfterResult && stepIs(w, killAt, checkpoint.StepCompleted)) {
 			sigkill.Self()
 		}
 	}}
 	effects := os.Getenv(envEffects)
-	esc := &fileEscalator{path: effects + ".escalations"}
+	esc := &crashtest.FileEscalator{Path: effects + ".escalations"}
 	r := checkpoint.NewRunner(ks, checkpoint.Config{Escalations: esc})
 	err = r.Run(ctx, os.Getenv(envRunID), func(ctx context.Context, run *checkpoint.Run) error {
 		for i := range crashSteps {
@@ -120,51 +102,7 @@ func crashChild(open OpenDSN) int {
 		}
 		return nil
 	})
-	var ee *checkpoint.EscalatedError
-	switch {
-	case err == nil:
-		out.Encode(childResult{Status: "completed"})
-		return 0
-	case errors.As(err, &ee):
-		out.Encode(childResult{Status: "escalated", Reason: string(ee.Reason), Step: ee.Step})
-		return 0
-	default:
-		out.Encode(childResult{Status: "failed", Error: err.Error()})
-		return 1
-	}
-}
-
-// killStore calls before and after around every write.
-type killStore struct {
-	checkpoint.Store
-	before, after func(w checkpoint.Write)
-}
-
-func (k *killStore) WriteRun(ctx context.Context, l checkpoint.Lease, w checkpoint.Write) error {
-	k.before(w)
-	if err := k.Store.WriteRun(ctx, l, w); err != nil {
-		return err
-	}
-	k.after(w)
-	return nil
-}
-
-// fileEscalator keeps escalations in a file, so that they outlive the process; none is decided.
-type fileEscalator struct{ path string }
-
-func (e *fileEscalator) Escalate(ctx context.Context, esc rebound.Escalation) (string, error) {
-	f, err := os.OpenFile(e.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	id := fmt.Sprintf("esc-%d-%d", os.Getpid(), rand.Uint32())
-	_, err = fmt.Fprintf(f, "%s %s %s\n", id, esc.Step, esc.Reason)
-	return id, err
-}
-
-func (e *fileEscalator) Decision(ctx context.Context, id string) (rebound.Decision, bool, error) {
-	return rebound.Decision{}, false, nil
+	return crashtest.Report(err)
 }
 
 // CrashCounts are the outcomes of a crash test, per boundary.
@@ -197,60 +135,33 @@ func Crash(t *testing.T, dsn string, open OpenDSN, perBoundary, parallel int) ma
 	defer closeStore()
 	dir := t.TempDir()
 	counts := map[Boundary]*CrashCounts{}
-	var mu sync.Mutex
-	sem := make(chan struct{}, max(parallel, 1))
-	var wg sync.WaitGroup
-	trial := 0
 	for _, b := range Boundaries {
 		counts[b] = &CrashCounts{}
-		for range perBoundary {
-			trial++
-			k := rand.IntN(crashSteps)
-			id := fmt.Sprintf("crash-%d-%d-%s-%d", os.Getpid(), trial, b, k)
-			effects := filepath.Join(dir, id+".log")
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				c := crashTrial(t, ctx, s, dsn, id, effects, b, k)
-				mu.Lock()
-				defer mu.Unlock()
-				cc := counts[b]
-				cc.Trials++
-				cc.Killed += c.Killed
-				cc.Completed += c.Completed
-				cc.Escalated += c.Escalated
-				cc.ExactlyOnce += c.ExactlyOnce
-				cc.IdempotentReruns += c.IdempotentReruns
-				cc.IrreversibleEscalated += c.IrreversibleEscalated
-			})
-		}
 	}
-	wg.Wait()
+	crashtest.Fan(Boundaries, perBoundary, parallel, crashSteps, func(b Boundary, k, trial int) CrashCounts {
+		id := fmt.Sprintf("crash-%d-%d-%s-%d", os.Getpid(), trial, b, k)
+		return crashTrial(t, ctx, s, dsn, id, filepath.Join(dir, id+".log"), b, k)
+	}, func(b Boundary, c CrashCounts) {
+		cc := counts[b]
+		cc.Trials++
+		cc.Killed += c.Killed
+		cc.Completed += c.Completed
+		cc.Escalated += c.Escalated
+		cc.ExactlyOnce += c.ExactlyOnce
+		cc.IdempotentReruns += c.IdempotentReruns
+		cc.IrreversibleEscalated += c.IrreversibleEscalated
+	})
 	return counts
-}
-
-func child(ctx context.Context, dsn, id, effects, kill string) (*exec.Cmd, []byte, error) {
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envCrash+"=1", envDSN+"="+dsn, envRunID+"="+id, envEffects+"="+effects, envKill+"="+kill)
-	out, err := cmd.Output()
-	return cmd, out, err
 }
 
 func crashTrial(t *testing.T, ctx context.Context, s checkpoint.Store, dsn, id, effects string, b Boundary, k int) CrashCounts {
 	var c CrashCounts
-	_, out, err := child(ctx, dsn, id, effects, fmt.Sprintf("%s:%d", b, k))
-	if !sigkill.Killed(err) {
-		t.Errorf("%s: the child was not killed at %s of step %d: %v %s", id, b, k, err, out)
+	env := []string{envCrash + "=1", envDSN + "=" + dsn, envRunID + "=" + id, envEffects + "=" + effects}
+	res, ok := crashtest.KillThenResume(t, ctx, id, fmt.Sprintf("%s of step %d", b, k), env, fmt.Sprintf("%s=%s:%d", envKill, b, k))
+	if !ok {
 		return c
 	}
 	c.Killed = 1
-	_, out, err = child(ctx, dsn, id, effects, "")
-	var res childResult
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &res); jerr != nil || err != nil {
-		t.Errorf("%s: resume: %v %s", id, err, out)
-		return c
-	}
 	v, err := checkpoint.Get(ctx, s, id)
 	if err != nil {
 		t.Errorf("%s: read the run after the crash: %v", id, err)

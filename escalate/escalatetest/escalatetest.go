@@ -33,7 +33,8 @@ type Harness struct {
 // Open returns a fresh, empty store for one test or benchmark; it registers its own cleanup.
 type Open func(tb testing.TB) Harness
 
-// Run runs the whole suite against stores from open.
+// Run runs the whole suite against stores from open. Each case opens its own fresh store, so
+// the cases run in parallel (as many at once as go test's -parallel allows).
 func Run(t *testing.T, open Open) {
 	tests := []struct {
 		name string
@@ -57,9 +58,17 @@ func Run(t *testing.T, open Open) {
 		{"AuditComplete", testAuditComplete},
 		{"Redaction", testRedaction},
 		{"Stats", testStats},
+		{"DecisionRoundTrip", testDecisionRoundTrip},
+		{"FilterByActor", testFilterByActor},
+		{"DecisionsKept", testDecisionsKept},
+		{"HoldAndOverride", testHoldAndOverride},
+		{"OverrideRacesTake", testOverrideRacesTake},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open)
+		})
 	}
 }
 

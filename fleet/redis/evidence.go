@@ -40,10 +40,11 @@ type EvidenceConfig struct {
 	// MinCalls is the number of calls the window must hold before the fleet can be failing.
 	// Zero: 10, so that two processes that each paid a breaker's 5 failures are enough.
 	MinCalls int
-	// MinProcesses is the number of distinct processes (Evidence values) that must have
-	// recorded failures in the window before the fleet can be failing: a quorum, so that one
-	// process with a bad network path cannot open every other process's breaker. Zero: 2;
-	// 1: a fresh process trusts one other process's failures.
+	// MinProcesses is the quorum: the number of distinct processes (Evidence values) whose own
+	// breakers must have opened in the window for the fleet to be failing whatever the other
+	// processes' successes (Counts.Opened), and the number that must have recorded failures for
+	// the failure share to count. So one process with a bad network path cannot open every other
+	// process's breaker. Zero: 2; 1: a fresh process trusts one other process's failures.
 	MinProcesses int
 	// Failures lists the classes that count as failures. Nil: transient, overloaded, timeout
 	// (the breaker's default; rate limiting is the limiter's business).
@@ -97,6 +98,10 @@ type Counts struct {
 	// Recovered is the second (on Redis's clock) in which a process last told the fleet its
 	// breaker recovered, within the window; 0 if none.
 	Recovered int64
+	// Opened counts the distinct processes whose own breaker was open after a failure they
+	// recorded (not one a Guard forced) in the window, after the last recovery: each such
+	// process's vote that the dependency is down.
+	Opened int64
 }
 
 // Outcome is how a call's result counts as evidence.
@@ -186,10 +191,15 @@ func (e *Evidence) Outcome(ctx context.Context, err error) Outcome {
 	return Success
 }
 
-// Failing reports whether counts say the dependency is failing: at least MinCalls calls, a
-// share of failures at or above FailureRate, and (when MinProcesses is above 1) failures from at
-// least MinProcesses processes.
+// Failing reports whether counts say the dependency is failing: either at least MinProcesses
+// processes' own breakers opened in the window (Counts.Opened: a quorum of breakers, which the
+// successes of other processes do not dilute), or at least MinCalls calls, a share of failures at
+// or above FailureRate, and (when MinProcesses is above 1) failures from at least MinProcesses
+// processes.
 func (e *Evidence) Failing(c Counts) bool {
+	if c.Opened >= max(e.minProcs, 1) {
+		return true
+	}
 	return c.Calls >= e.minCalls && c.Calls > 0 && float64(c.Failures) >= e.rate*float64(c.Calls) &&
 		(e.minProcs <= 1 || c.Processes >= e.minProcs)
 }
@@ -199,8 +209,9 @@ func (e *Evidence) Failing(c Counts) bool {
 // is the second in which a process's breaker last closed after its probes succeeded: the
 // window counts only the seconds after it, as a breaker forgets its counts when it closes;
 // with a quorum (MinProcesses > 1), <prefix>:<dependency>:p:<unix second> is the set of the
-// processes that recorded failures in that second. ARGV[1] is the window, ARGV[2] 1 to count
-// the processes.
+// processes that recorded failures in that second; <prefix>:<dependency>:open is a sorted set of
+// the processes whose own breaker was open after a failure, scored by the second of their latest
+// such failure. ARGV[1] is the window, ARGV[2] 1 to count the processes.
 
 const evidenceCountsLua = `
 local function counts(k, now, window, procs)
@@ -218,7 +229,8 @@ local function counts(k, now, window, procs)
       end
     end
   end
-  return {calls, failures, n, since}
+  local opened = redis.call('ZCOUNT', k .. ':open', '(' .. math.max(since, now - window), '+inf')
+  return {calls, failures, n, since, opened}
 end
 `
 
@@ -234,6 +246,12 @@ if ARGV[3] == '1' then
     local pk = KEYS[1] .. ':p:' .. now
     redis.call('SADD', pk, ARGV[4])
     redis.call('EXPIRE', pk, window + 1)
+  end
+  if ARGV[5] == '1' then
+    local ok = KEYS[1] .. ':open'
+    redis.call('ZADD', ok, now, ARGV[4])
+    redis.call('ZREMRANGEBYSCORE', ok, '-inf', now - window)
+    redis.call('EXPIRE', ok, window + 1)
   end
 end
 return counts(KEYS[1], now, window, ARGV[2] == '1')
@@ -253,11 +271,20 @@ return counts(KEYS[1], now, window, ARGV[2] == '1')
 // Record counts one call to the dependency key in the fleet's current second, a failure or a
 // success, and returns the fleet's counts over the window afterwards.
 func (e *Evidence) Record(ctx context.Context, key string, failure bool) (Counts, error) {
-	f := 0
+	return e.record(ctx, key, failure, false)
+}
+
+// record is Record; opened adds this process's vote that the dependency is down (its own
+// breaker is open after the failure), counted in Counts.Opened.
+func (e *Evidence) record(ctx context.Context, key string, failure, opened bool) (Counts, error) {
+	f, o := 0, 0
 	if failure {
 		f = 1
 	}
-	return e.run(ctx, recordScript, key, "record outcome", f, e.process)
+	if failure && opened {
+		o = 1
+	}
+	return e.run(ctx, recordScript, key, "record outcome", f, e.process, o)
 }
 
 // Counts returns the fleet's counts for the dependency key over the window.
@@ -281,13 +308,13 @@ func (e *Evidence) run(ctx context.Context, s *redis.Script, key, what string, a
 		procs = 1
 	}
 	res, err := s.Run(ctx, e.client, []string{e.prefix + ":" + key}, append([]any{e.window, procs}, args...)...).Int64Slice()
-	if err == nil && len(res) != 4 {
+	if err == nil && len(res) != 5 {
 		err = fmt.Errorf("unexpected reply %v", res)
 	}
 	if err != nil {
 		return Counts{}, fmt.Errorf("%s of %q in breaker evidence %s: %w", what, key, e.prefix, err)
 	}
-	return Counts{Calls: res[0], Failures: res[1], Processes: res[2], Recovered: res[3]}, nil
+	return Counts{Calls: res[0], Failures: res[1], Processes: res[2], Recovered: res[3], Opened: res[4]}, nil
 }
 
 // probeScript takes the probe slot KEYS[1] for process ARGV[1] for ARGV[2] ms, or keeps it if

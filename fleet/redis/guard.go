@@ -130,10 +130,11 @@ func (p GuardPermit) Done(ctx context.Context, err error) error {
 	var rerr error
 	switch {
 	case o == Failure:
-		if !g.forced.Load() && g.b.State() != breaker.Closed {
+		opened := !g.forced.Load() && g.b.State() != breaker.Closed // its own failures opened it
+		if opened {
 			g.markSuspect()
 		}
-		c, rerr = g.ev.Record(context.WithoutCancel(ctx), g.key, true)
+		c, rerr = g.ev.record(context.WithoutCancel(ctx), g.key, true, opened)
 	case g.suspect.Load() && !g.forced.Load() && g.b.State() == breaker.Closed && g.suspect.CompareAndSwap(true, false):
 		c, rerr = g.ev.Recovered(context.WithoutCancel(ctx), g.key) // the breaker's probes closed it
 	default:
@@ -201,6 +202,7 @@ func (g *Guard) store(c Counts, err error) {
 	}
 	g.view.Store(&view{counts: c, at: now.UnixNano()})
 	g.seenRecovery.CompareAndSwap(-1, c.Recovered)
+	g.apply() // act on fresh counts at once, not at the next call
 }
 
 // apply forces the breaker open while the fleet is failing, and resets the breaker it forced
