@@ -61,8 +61,7 @@ invalid tool input that the model corrects, and the refund of 79.99 waiting for 
 
 Then the refund and the email happen, once each. With --base-url the model at that URL decides
 which tools to call. Killed at any moment (kill -9) and run again with the same --run-id, it
-resumes and never executes an irreversible call twice. Exit codes: 0 completed, 1 failed, 2
-usage, 3 waiting for a person.`,
+resumes and never executes an irreversible call twice.`,
 		Example: `  rebound demo agent
   rebound demo agent --run-id ticket-1042 --json | jq -c 'select(.event | startswith("tool_"))'
   rebound demo agent --provider anthropic --base-url http://127.0.0.1:8089`,

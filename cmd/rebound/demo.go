@@ -58,6 +58,24 @@ func (p *providerFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&p.timeout, "attempt-timeout", 0, "how long one model call may take before it is cut and retried (default: 2s on fake, 1m30s otherwise)")
 }
 
+// recordedDefaults makes the provider flags of `runs resume` say what they default to there:
+// what was recorded with the run, not the defaults of a new run (--provider fake).
+func (p *providerFlags) recordedDefaults(fs *pflag.FlagSet) {
+	p.provider = ""
+	for n, usage := range map[string]string{
+		"provider":        "fake, anthropic (ANTHROPIC_API_KEY) or openai (OPENAI_API_KEY) (default: the provider recorded with the run)",
+		"base-url":        "the provider's base URL, for any compatible server (default: the one recorded with the run)",
+		"model":           "the primary model (default: the one recorded with the run)",
+		"fallback-model":  "the model that answers when the primary cannot (default: the one recorded with the run)",
+		"faults":          "a fault script file for the built-in fake (default: the script recorded with the run)",
+		"attempt-timeout": "how long one model call may take before it is cut and retried (default: the one recorded with the run)",
+	} {
+		if f := fs.Lookup(n); f != nil {
+			f.Usage, f.DefValue = usage, f.Value.String()
+		}
+	}
+}
+
 // changed records which flags were given on the command line.
 func (p *providerFlags) changed(fs *pflag.FlagSet) {
 	p.set = map[string]bool{}
@@ -210,7 +228,7 @@ to ./reports/ and is irreversible, so it waits for a person's approval:
   rebound runs resume RUN_ID
 
 Run it again with the same --run-id (after Ctrl-C, a crash or kill -9) and it resumes: finished
-steps are not repeated. Exit codes: 0 completed, 1 failed, 2 usage, 3 escalated.`,
+steps are not repeated.`,
 		Example: `  rebound demo
   rebound demo --run-id my-run --topic "Tide pools"
   rebound demo --json | jq -c 'select(.event == "retry_scheduled")'
@@ -325,6 +343,7 @@ with 'rebound escalations resolve'.`,
 		RunE: g.runE(c.run),
 	}
 	c.prov.register(cmd.Flags())
+	c.prov.recordedDefaults(cmd.Flags())
 	cmd.PreRun = func(cmd *cobra.Command, _ []string) { c.prov.changed(cmd.Flags()) }
 	return cmd
 }

@@ -43,8 +43,20 @@ A script has one rule a line, first match wins, e.g.:
   not-json p=0.1                           # prose where JSON was asked, 10% of the time`,
 		Example: `  rebound fakellm --addr 127.0.0.1:8081 --script faults.txt
   rebound fakellm --demo-script
-  rebound demo --provider anthropic --base-url http://127.0.0.1:8081 --model claude-x`,
+  rebound demo --provider anthropic --base-url http://127.0.0.1:8081 --model claude-x --attempt-timeout 5s
+
+(Against a base URL the demo's attempt timeout is a real provider's, 1m30s: give a short
+--attempt-timeout for a script's hang and slow faults to be cut and retried.)`,
 		Args: exactArgs(),
+		// The global flags mean nothing here: the fake keeps no runs and prints no events.
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			for _, n := range []string{"store", "json"} {
+				if f := cmd.Flags().Lookup(n); f != nil && f.Changed {
+					return usagef("--%s means nothing to fakellm: it keeps no runs and writes no JSON events (its request log is GET /_fakellm/requests)", n)
+				}
+			}
+			return nil
+		},
 		RunE: g.runE(c.run),
 	}
 	cmd.Flags().StringVar(&c.addr, "addr", "127.0.0.1:8081", "address to listen on, HOST:PORT")

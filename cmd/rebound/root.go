@@ -128,10 +128,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		Short: "Run agent workflows that recover, and resolve what could not",
 		Long: `rebound runs agent workflows that survive rate limits, overloaded models, malformed answers,
 hung calls and crashes, shows what recovered and how, and parks what could not be recovered in an
-escalation queue for a person to resolve.
-
-Exit codes: 0 completed, 1 failed, 2 usage or configuration error (also: the run is held by
-another live worker), 3 escalated (waiting for a person).`,
+escalation queue for a person to resolve.`,
 		Example: `  rebound demo
   rebound escalations list
   rebound escalations resolve ESC_ID --action approve --by alice
@@ -146,6 +143,7 @@ another live worker), 3 escalated (waiting for a person).`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newDemoCmd(g), newRunsCmd(g), newEscalationsCmd(g), newFakeLLMCmd(g), newServeCmd(g), newSuperviseCmd(g), newGatewayCmd(g))
+	addExitCodes(root)
 	return root
 }
 
