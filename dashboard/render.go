@@ -199,6 +199,7 @@ var templateFuncs = template.FuncMap{
 	"dur":     shortDuration,
 	"ts":      timestamp,
 	"short":   shortID,
+	"clip":    clip,
 	"lower":   strings.ToLower,
 	"query":   queryString,
 	"add":     func(a, b int) int { return a + b },
@@ -255,11 +256,22 @@ func timestamp(t time.Time) string {
 }
 
 // shortID keeps long generated IDs readable in tables; the full ID is in the link and title.
+// It keeps the end: an escalation ID begins with its creation time, so items filed together
+// share a prefix (esc_1a2336ca…) and differ in the random part at the end.
 func shortID(id string) string {
 	if len(id) <= 14 {
 		return id
 	}
-	return id[:12] + "…"
+	return "…" + id[len(id)-12:]
+}
+
+// clip renders s on one line of at most n characters, with "…" where it was cut.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 // queryString builds "?k=v&k2=v2" from pairs, skipping empty values.

@@ -81,8 +81,8 @@ func TestRefusedCommandsExit2AndChangeNothing(t *testing.T) {
 		{args: []string{"fakellm", "--log-size", "-1"}, want: "--log-size -1"},
 	} {
 		args := append(append([]string{}, c.args...), store)
-		if slices.Contains(c.args, "--store") || (len(c.args) > 1 && c.args[0] == "runs" && c.env != nil) {
-			args = c.args // these name their own store
+		if slices.Contains(c.args, "--store") || (len(c.args) > 1 && c.args[0] == "runs" && c.env != nil) || c.args[0] == "fakellm" {
+			args = c.args // these name their own store, or have none (fakellm refuses --store)
 		}
 		r := cli(t, c.env, args...)
 		if r.code != exitUsage {
