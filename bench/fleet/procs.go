@@ -94,7 +94,11 @@ type childResult struct {
 
 const childEnv = "REBOUND_FLEET_CHILD"
 
-var debug = os.Getenv("FLEET_DEBUG") != ""
+// quiet drops go-redis's own log lines (a dial failure per attempt once Redis is killed): the
+// Redis errors a run meets are counted through OnError instead.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // RunProcs runs each strategy of c with c.Processes child processes and returns their results.
 func RunProcs(c ProcConfig) ([]ProcResult, error) {
@@ -276,15 +280,6 @@ func runProcs(c ProcConfig, strategy string) (ProcResult, error) {
 	r.Requests, r.TooMany = cnt.Requests, cnt.ByStatus["429"]
 
 	recs := srv.Requests()
-	if os.Getenv("FLEET_DEBUG") != "" {
-		per := map[int]int{}
-		for _, rec := range recs {
-			if rec.Status == 429 {
-				per[int(rec.Time.Sub(start)/(500*time.Millisecond))]++
-			}
-		}
-		fmt.Fprintln(os.Stderr, strategy, "429s per half second:", per)
-	}
 	switch c.Scenario {
 	case "outage":
 		from, to := start.Add(c.Lead), start.Add(c.Lead+c.Outage)
@@ -412,6 +407,7 @@ func childMain(js string) {
 }
 
 func runChild(cc childConfig) childResult {
+	redis.SetLogger(quiet{})
 	res := childResult{Errors: map[string]int64{}}
 	ep := endpoint{cc.URL, cc.URL + "/v1/"}
 	var mu sync.Mutex
@@ -504,9 +500,6 @@ func runChild(cc childConfig) childResult {
 				inLone := cc.LoneTo > 0 && t0.UnixNano() >= cc.LoneFrom && t0.UnixNano() < cc.LoneTo
 				degraded, err := do(ctx)
 				d := time.Since(t0)
-				if debug && d > 4*time.Second {
-					fmt.Fprintf(os.Stderr, "p%d: call from %.1fs took %.1fs: %v\n", cc.Index, t0.Sub(time.Unix(0, cc.Start)).Seconds(), d.Seconds(), err)
-				}
 				mu.Lock()
 				switch {
 				case err == nil:
