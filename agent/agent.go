@@ -57,6 +57,11 @@ func New(c Config) (*Agent, error) {
 	if c.Model == nil {
 		return nil, errors.New("agent: Config.Model is nil")
 	}
+	return build(c)
+}
+
+// build returns the Agent of c, without checking its Model (a Toolset has none).
+func build(c Config) (*Agent, error) {
 	lim, err := c.Limits.withDefaults()
 	if err != nil {
 		return nil, err

@@ -163,7 +163,7 @@ func approvalText(p pending, id, said, problem string) string {
 // execute is the body of a call's step: it answers a call that cannot run, applies a
 // reviewer's decision, or runs the tool.
 func (a *Agent) execute(ctx context.Context, id, said string, p, orig pending, dec decision) (Outcome, error) {
-	o := Outcome{CallID: id, Tool: p.name, Input: p.input, Key: checkpoint.IdempotencyKey(ctx), Decision: dec.Action, By: dec.By}
+	o := Outcome{CallID: id, Tool: p.name, Input: p.input, Key: callKey(ctx, p.name, id), Decision: dec.Action, By: dec.By}
 	if p.t != nil {
 		o.Effect = p.t.Effect.String()
 	}

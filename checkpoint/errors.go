@@ -26,7 +26,40 @@ var (
 	ErrRejected = errors.New("checkpoint: rejected by reviewer")
 	// ErrLeaseLost: the lease could not be renewed before it expired; the run was stopped.
 	ErrLeaseLost = errors.New("checkpoint: lease lost")
+	// ErrHeld: the escalation is decided, but the decision is on hold (a supervisor's, which a
+	// person may still override): the run waits until the hold is over (see *HeldError).
+	ErrHeld = errors.New("checkpoint: decision on hold")
 )
+
+// held is what an Escalator's Decision returns for a decision that is made but may not be
+// acted on yet (package escalate's *HeldError).
+type held interface {
+	error
+	HeldUntil() time.Time
+}
+
+// HeldError says that a run's escalation is decided but the decision is on hold until Until:
+// the run stays escalated and may be resumed from then (the resume Worker waits for it). It
+// comes wrapped in an *EscalatedError (matching ErrEscalated) and matches ErrHeld.
+type HeldError struct {
+	EscalationID string
+	Until        time.Time
+	// Err is the Escalator's report (who decided what).
+	Err error
+}
+
+func (e *HeldError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("not resumed: %v", e.Err)
+	}
+	return fmt.Sprintf("not resumed: the decision on escalation %s is on hold until %s", e.EscalationID, e.Until.UTC().Format(time.RFC3339Nano))
+}
+
+// Is reports whether target is ErrHeld.
+func (e *HeldError) Is(target error) bool { return target == ErrHeld }
+
+// Unwrap returns the Escalator's report.
+func (e *HeldError) Unwrap() error { return e.Err }
 
 // EscalatedError says a run waits in the escalation queue.
 type EscalatedError struct {

@@ -55,7 +55,6 @@ type stepState struct {
 	index    int
 	messages []rebound.Message
 	attempts []AttemptRecord
-	retries  int
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rebound-go/rebound"
+	"github.com/rebound-go/rebound/breaker"
 )
 
 // Codec encodes step results for the journal. JSON is the default.
@@ -268,6 +269,12 @@ func (run *Run) decided(ctx context.Context, base StepRecord, rec *StepRecord, o
 		return nil, true, false, run.stop(fmt.Errorf("run %q step %q waits on escalation %s, but the runner has no Escalator", run.id, name, rec.EscalationID))
 	}
 	d, decided, err := esc.Decision(ctx, rec.EscalationID)
+	var h held
+	if errors.As(err, &h) {
+		// A supervisor's decision on hold: not yet to act on. The run keeps waiting.
+		return nil, true, false, run.stop(&EscalatedError{RunID: run.id, Step: name, EscalationID: rec.EscalationID,
+			Reason: rebound.EscalationReason(rec.Reason), Err: &HeldError{EscalationID: rec.EscalationID, Until: h.HeldUntil(), Err: err}})
+	}
 	if err != nil {
 		return nil, true, false, run.stop(fmt.Errorf("run %q step %q: read decision on escalation %s: %w", run.id, name, rec.EscalationID, err))
 	}
@@ -401,7 +408,7 @@ func attemptsOf(err error, st *stepState) int {
 		return g.Attempts
 	}
 	if st != nil {
-		return st.retries + 1
+		return CountAttempts(st.attempts, false)
 	}
 	return 1
 }
@@ -414,7 +421,8 @@ func (run *Run) record(ctx context.Context, rec StepRecord, st *stepState) error
 	var added []rebound.Message
 	if st != nil {
 		w.Attempts = st.attempts
-		run.attemptCount += st.retries
+		// execute counted this execution's first attempt when it started.
+		run.attemptCount += CountAttempts(st.attempts, rec.Status == StepCompleted) - 1
 		if rec.Status == StepCompleted {
 			added = st.messages
 			for i, m := range added {
@@ -457,15 +465,21 @@ func (run *Run) stepHook(st *stepState) rebound.Hook {
 			if e.Class != rebound.ClassUnknown || e.Err != nil {
 				a.Class = e.Class.String()
 			}
+			if open := (*breaker.OpenError)(nil); errors.As(e.Err, &open) {
+				// Refused by an open breaker: no call was made, and the class a refusal
+				// classifies as (transient) says nothing of the model, nor of the give-up and
+				// fallback that follow it.
+				a.Class = ""
+				if e.Kind == rebound.AttemptFailed {
+					a.Kind, a.Reason = KindRefused, string(rebound.BreakerOpen)
+				}
+			}
 			if e.Err != nil {
 				a.Error = run.r.errText(e.Err)
 			}
 			run.mu.Lock()
 			if run.cur == st {
 				st.attempts = append(st.attempts, a)
-				if e.Kind == rebound.RetryScheduled {
-					st.retries++
-				}
 			}
 			run.mu.Unlock()
 		}

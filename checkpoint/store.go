@@ -173,12 +173,13 @@ type MessageRecord struct {
 	Checksum uint32
 }
 
-// AttemptRecord is one event of a step's attempts: a failed attempt, a scheduled retry, a
-// fallback, a breaker change or a give-up, in the order they happened.
+// AttemptRecord is one event of a step's attempts: a failed attempt, a call an open breaker
+// refused, a scheduled retry, a fallback, a breaker change or a give-up, in the order they
+// happened.
 type AttemptRecord struct {
 	Step    int
 	Time    time.Time
-	Kind    string // a rebound.EventKind
+	Kind    string // a rebound.EventKind, or KindRefused
 	Attempt int
 	Class   string
 	Delay   time.Duration
@@ -201,8 +202,12 @@ type RunInfo struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	// LastStep is the name of the last step that started.
-	LastStep     string
-	StepCount    int
+	LastStep  string
+	StepCount int
+	// AttemptCount is how many attempts the run's steps made: for each execution of a step,
+	// the calls that failed and the one that succeeded, and at least one (CountAttempts says
+	// which events are attempts). The CLI's summary, `runs list`, `runs show` and the dashboard
+	// all print this number.
 	AttemptCount int
 	EscalationID string
 	Error        string

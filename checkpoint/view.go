@@ -134,3 +134,27 @@ func Get(ctx context.Context, r RunReader, runID string) (*RunView, error) {
 	}
 	return v, first
 }
+
+// KindRefused is the Kind of the AttemptRecord of a call that an open circuit breaker refused:
+// nothing was sent, so it is not a failed attempt (the rebound.AttemptFailed event it was, whose
+// error matches rebound.ErrCircuitOpen, is journaled under this kind with Reason "breaker_open").
+const KindRefused = "refused"
+
+// CountAttempts returns how many attempts one execution of a step made, from the attempt
+// events it journaled and whether it completed: each failed attempt (rebound.AttemptFailed,
+// except a cancellation, which stops the run rather than failing a call, and a breaker's
+// refusal, journaled as KindRefused) plus the one that succeeded; an execution counts one
+// attempt at least (a step that failed without an attempt event, or was cut short, still ran).
+// It is the one definition of an attempt: RunInfo.AttemptCount is its sum over the run.
+func CountAttempts(events []AttemptRecord, completed bool) int {
+	n := 0
+	for _, a := range events {
+		if a.Kind == string(rebound.AttemptFailed) && a.Class != rebound.ClassCanceled.String() {
+			n++
+		}
+	}
+	if completed {
+		n++
+	}
+	return max(n, 1)
+}

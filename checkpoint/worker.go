@@ -20,7 +20,9 @@ import (
 type DecidedLister interface {
 	// ListDecidedRuns returns the runs in status escalated whose current escalation
 	// (RunInfo.EscalationID) is resolved or dismissed, least recently updated first, paged by
-	// f.Limit (default DefaultListLimit) and f.Offset; f.Status is ignored.
+	// f.Limit (default DefaultListLimit) and f.Offset; f.Status is ignored. A decision on hold
+	// (a supervisor's, until its decided time plus its hold, unless the run has taken it) is
+	// not listed until the hold is over.
 	ListDecidedRuns(ctx context.Context, f RunFilter) ([]RunInfo, error)
 }
 
@@ -181,6 +183,10 @@ func (w *Worker) decided(ctx context.Context, f RunFilter) (runs []RunInfo, more
 			continue
 		}
 		_, decided, err := w.runner.cfg.Escalations.Decision(ctx, run.EscalationID)
+		var h held
+		if errors.As(err, &h) {
+			continue // a decision on hold: not due until the hold is over
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, false, ctx.Err()
@@ -234,6 +240,8 @@ func (w *Worker) resume(ctx context.Context, run RunInfo) {
 	switch {
 	case err == nil:
 		w.log.InfoContext(ctx, "resume worker: run completed", "run", run.ID, "workflow", run.Workflow)
+	case errors.Is(err, ErrHeld):
+		w.log.DebugContext(ctx, "resume worker: the run's decision is on hold", "run", run.ID, "err", err)
 	case errors.Is(err, ErrEscalated):
 		w.log.InfoContext(ctx, "resume worker: run escalated again", "run", run.ID, "err", err)
 	case errors.Is(err, ErrRejected):

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rebound-go/rebound"
 )
 
 // The sentinel errors, matched with errors.Is. Each typed error below matches one of them; a
@@ -108,3 +110,73 @@ func (e *DuplicateError) Error() string {
 
 // Is reports whether target is ErrConflict.
 func (e *DuplicateError) Is(target error) bool { return target == ErrConflict }
+
+// ErrHeld: a supervisor's decision is made but on hold; the run may not act on it yet (see
+// *HeldError). It is not a conflict of the request: the run waits and tries again.
+var ErrHeld = errors.New("escalate: decision on hold")
+
+// HeldError says that the decision on an item is a supervisor's still within its hold: the run
+// may act on it from Until, and a person may override it (Queue.Override) until then.
+// Queue.Decision returns it. It matches ErrHeld; package checkpoint recognises it by its
+// HeldUntil method and keeps the run waiting.
+type HeldError struct {
+	ID string
+	// By is the supervisor ("model policy:version"), Action what it decided.
+	By     string
+	Action rebound.Action
+	Until  time.Time
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("escalation %q: the supervisor's decision (%s, by %s) is on hold until %s; a person may override it until then",
+		e.ID, e.Action, e.By, e.Until.UTC().Format(time.RFC3339Nano))
+}
+
+// Is reports whether target is ErrHeld.
+func (e *HeldError) Is(target error) bool { return target == ErrHeld }
+
+// HeldUntil is when the hold ends.
+func (e *HeldError) HeldUntil() time.Time { return e.Until }
+
+// OverrideRefusal says why an override was refused.
+type OverrideRefusal string
+
+// The refusals.
+const (
+	// RefusedByPerson: a person decided (or dismissed) the item; a person's decision is not
+	// overridden (Reopen it instead).
+	RefusedByPerson OverrideRefusal = "decided_by_person"
+	// RefusedHoldOver: the supervisor's decision had no hold, or its hold is over: the run may
+	// act on it, or has.
+	RefusedHoldOver OverrideRefusal = "hold_over"
+	// RefusedActed: the run has taken the decision to act on it (the item's ActedAt).
+	RefusedActed OverrideRefusal = "already_acted"
+)
+
+// OverrideError says why Queue.Override refused to replace a decision. It matches ErrConflict.
+type OverrideError struct {
+	ID  string
+	Why OverrideRefusal
+	// By is who made the decision that stands; At is when its hold ended (RefusedHoldOver) or
+	// when the run took it (RefusedActed).
+	By string
+	At time.Time
+}
+
+func (e *OverrideError) Error() string {
+	switch e.Why {
+	case RefusedByPerson:
+		return fmt.Sprintf("cannot override escalation %q: it was decided by a person (%s), not a supervisor; reopen it to decide again", e.ID, e.By)
+	case RefusedHoldOver:
+		if e.At.IsZero() {
+			return fmt.Sprintf("cannot override escalation %q: the supervisor's decision (by %s) had no hold: the run may act on it at once", e.ID, e.By)
+		}
+		return fmt.Sprintf("cannot override escalation %q: the hold of the supervisor's decision (by %s) ended at %s", e.ID, e.By, e.At.UTC().Format(time.RFC3339))
+	case RefusedActed:
+		return fmt.Sprintf("cannot override escalation %q: the run already acted on the supervisor's decision (by %s) at %s", e.ID, e.By, e.At.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("cannot override escalation %q: %s", e.ID, e.Why)
+}
+
+// Is reports whether target is ErrConflict.
+func (e *OverrideError) Is(target error) bool { return target == ErrConflict }

@@ -51,11 +51,44 @@ type Item struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	DecidedAt time.Time
+	// ActedAt is when the run took a held decision (a supervisor's, with a Hold) to act on it:
+	// the first time it read the decision once the hold was over. From then on nobody can
+	// override the decision. Zero for a decision without a hold, and before.
+	ActedAt time.Time
 	// Damaged, when not empty, says that the stored item could not be read whole: the damaged
 	// field and what is wrong with it ("messages: unexpected end of JSON input"). The fields
 	// that could not be read are empty. Only List returns such items (Get fails with the
 	// *DamagedError).
 	Damaged string
+}
+
+// HoldUntil is when the hold of the item's decision ends: DecidedAt plus the Hold of a
+// supervisor's decision. Zero when the decision has no hold (a person's decision never has).
+func (it Item) HoldUntil() time.Time {
+	d := it.Decision
+	if d == nil || d.Actor != rebound.ActorSupervisor || d.Hold <= 0 || it.DecidedAt.IsZero() {
+		return time.Time{}
+	}
+	return it.DecidedAt.Add(d.Hold)
+}
+
+// Held reports whether, at now, the item's decision is a supervisor's still within its hold and
+// not yet acted on: the run must not act on it, and a person may override it (Queue.Override).
+func (it Item) Held(now time.Time) bool {
+	u := it.HoldUntil()
+	return !u.IsZero() && now.Before(u) && it.ActedAt.IsZero() && it.Status == StatusResolved
+}
+
+// DecidedByActor is the kind of decider of the item's decision (a decision that does not name
+// one was a person's), or "" when the item has no decision.
+func (it Item) DecidedByActor() rebound.Actor {
+	if it.Decision == nil {
+		return ""
+	}
+	if it.Decision.Actor == "" {
+		return rebound.ActorPerson
+	}
+	return it.Decision.Actor
 }
 
 // Age is how long the item has existed at now.
@@ -91,14 +124,31 @@ type itemJSON struct {
 	CreatedAt    time.Time                `json:"created_at"`
 	UpdatedAt    time.Time                `json:"updated_at"`
 	DecidedAt    *time.Time               `json:"decided_at,omitempty"`
+	ActedAt      *time.Time               `json:"acted_at,omitempty"`
 	Damaged      string                   `json:"damaged,omitempty"`
 }
 
 type decisionJSON struct {
-	Action rebound.Action `json:"action"`
-	Answer string         `json:"answer,omitempty"`
-	Note   string         `json:"note,omitempty"`
-	By     string         `json:"by"`
+	Action     rebound.Action `json:"action"`
+	Answer     string         `json:"answer,omitempty"`
+	Note       string         `json:"note,omitempty"`
+	By         string         `json:"by"`
+	Actor      rebound.Actor  `json:"actor,omitempty"`
+	Rationale  string         `json:"rationale,omitempty"`
+	Confidence float64        `json:"confidence,omitempty"`
+	// HoldNS is the hold in nanoseconds; HoldUntil (written, not read) when it ends.
+	HoldNS    int64      `json:"hold_ns,omitempty"`
+	HoldUntil *time.Time `json:"hold_until,omitempty"`
+}
+
+func decisionToJSON(d rebound.Decision) *decisionJSON {
+	return &decisionJSON{Action: d.Action, Answer: d.Answer, Note: d.Note, By: d.By, Actor: d.Actor,
+		Rationale: d.Rationale, Confidence: d.Confidence, HoldNS: int64(d.Hold)}
+}
+
+func (j *decisionJSON) decision() *rebound.Decision {
+	return &rebound.Decision{Action: j.Action, Answer: j.Answer, Note: j.Note, By: j.By, Actor: j.Actor,
+		Rationale: j.Rationale, Confidence: j.Confidence, Hold: time.Duration(j.HoldNS)}
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -110,18 +160,19 @@ func timePtr(t time.Time) *time.Time {
 
 // MarshalJSON writes the item with snake_case names: id, run_id, step, reason, status, class,
 // error, attempts, state, messages, context, claimed_by, claimed_until, decision (action,
-// answer, note, by), created_at, updated_at, decided_at, damaged.
+// answer, note, by, actor, rationale, confidence, hold_ns and, for a decision with a hold,
+// hold_until), created_at, updated_at, decided_at, acted_at, damaged.
 func (it Item) MarshalJSON() ([]byte, error) {
 	j := itemJSON{
 		ID: it.ID, RunID: it.RunID, Step: it.Step, Reason: it.Reason, Status: it.Status,
 		Class: it.Class, Error: it.Error, Attempts: it.Attempts, State: it.State,
 		Messages: it.Messages, Context: it.Context, ClaimedBy: it.ClaimedBy,
 		ClaimedUntil: timePtr(it.ClaimedUntil), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
-		DecidedAt: timePtr(it.DecidedAt), Damaged: it.Damaged,
+		DecidedAt: timePtr(it.DecidedAt), ActedAt: timePtr(it.ActedAt), Damaged: it.Damaged,
 	}
 	if it.Decision != nil {
-		d := *it.Decision
-		j.Decision = &decisionJSON{Action: d.Action, Answer: d.Answer, Note: d.Note, By: d.By}
+		j.Decision = decisionToJSON(*it.Decision)
+		j.Decision.HoldUntil = timePtr(it.HoldUntil())
 	}
 	return json.Marshal(j)
 }
@@ -144,9 +195,11 @@ func (it *Item) UnmarshalJSON(b []byte) error {
 	if j.DecidedAt != nil {
 		it.DecidedAt = *j.DecidedAt
 	}
+	if j.ActedAt != nil {
+		it.ActedAt = *j.ActedAt
+	}
 	if j.Decision != nil {
-		it.Decision = &rebound.Decision{Action: j.Decision.Action, Answer: j.Decision.Answer,
-			Note: j.Decision.Note, By: j.Decision.By}
+		it.Decision = j.Decision.decision()
 	}
 	return nil
 }
@@ -173,9 +226,15 @@ const (
 	// run acted on it. The entry's action is the person's; the superseded decision stays in
 	// the trail.
 	AuditOverridden AuditEvent = "overridden"
+	// AuditTaken: the run took a held decision to act on it, once its hold was over; from then
+	// on nobody can override it.
+	AuditTaken AuditEvent = "taken"
 )
 
-// AuditEntry is one change of an item: who did what, when, with which note.
+// AuditEntry is one change of an item: who did what, when, with which note. The trail is
+// append-only: a decision's entry (resolved, dismissed, overridden) keeps the whole decision
+// (action, answer, note, decider and the kind of decider, rationale, confidence, hold), so a
+// decision replaced later (reopened, overridden) stays readable next to what replaced it.
 type AuditEntry struct {
 	ItemID string     `json:"item_id"`
 	At     time.Time  `json:"at"`
@@ -188,6 +247,26 @@ type AuditEntry struct {
 	Action rebound.Action `json:"action,omitempty"`
 	// Note is the reviewer's note (redacted), or for notify_failed the notifier's error.
 	Note string `json:"note,omitempty"`
+	// Actor, Answer, Rationale, Confidence and Hold are the rest of the decision, for resolved,
+	// dismissed and overridden (redacted like the note). A supervisor's routed and
+	// supervisor_unavailable entries may set Actor, Rationale and Confidence too.
+	Actor      rebound.Actor `json:"actor,omitempty"`
+	Answer     string        `json:"answer,omitempty"`
+	Rationale  string        `json:"rationale,omitempty"`
+	Confidence float64       `json:"confidence,omitempty"`
+	Hold       time.Duration `json:"hold_ns,omitempty"`
+}
+
+// Decision returns the decision the entry records (for resolved, dismissed and overridden).
+func (a AuditEntry) Decision() rebound.Decision {
+	return rebound.Decision{Action: a.Action, Answer: a.Answer, Note: a.Note, By: a.By, Actor: a.Actor,
+		Rationale: a.Rationale, Confidence: a.Confidence, Hold: a.Hold}
+}
+
+// decisionEntry is the audit entry of decision d.
+func decisionEntry(ev AuditEvent, d rebound.Decision) AuditEntry {
+	return AuditEntry{By: d.By, Event: ev, Action: d.Action, Note: d.Note, Actor: d.Actor, Answer: d.Answer,
+		Rationale: d.Rationale, Confidence: d.Confidence, Hold: d.Hold}
 }
 
 // Filter selects items for List. Zero fields select everything.
@@ -198,6 +277,12 @@ type Filter struct {
 	Reason []rebound.EscalationReason
 	// RunID keeps the items of one run.
 	RunID string
+	// Actor keeps decided items whose decision was taken by one of these kinds of decider (a
+	// decision that names none was a person's).
+	Actor []rebound.Actor
+	// DecidedBy keeps decided items whose decider is exactly this name (a person's, or a
+	// supervisor's "model policy:version").
+	DecidedBy string
 	// OlderThan keeps items created at least this long ago; NewerThan items created less than
 	// this long ago.
 	OlderThan, NewerThan time.Duration

@@ -104,7 +104,7 @@ func (m *MemoryStore) UpdateEscalation(_ context.Context, id string, update func
 		}
 	}
 	cur.Status, cur.ClaimedBy, cur.ClaimedUntil = it.Status, it.ClaimedBy, it.ClaimedUntil
-	cur.Decision, cur.UpdatedAt, cur.DecidedAt = it.Decision, it.UpdatedAt, it.DecidedAt
+	cur.Decision, cur.UpdatedAt, cur.DecidedAt, cur.ActedAt = it.Decision, it.UpdatedAt, it.DecidedAt, it.ActedAt
 	m.audit[id] = append(m.audit[id], a)
 	return clone(*cur), nil
 }
@@ -119,6 +119,12 @@ func (f Filter) matches(it Item, now time.Time) bool {
 		return false
 	}
 	if f.RunID != "" && it.RunID != f.RunID {
+		return false
+	}
+	if len(f.Actor) > 0 && (it.Decision == nil || !slices.Contains(f.Actor, it.DecidedByActor())) {
+		return false
+	}
+	if f.DecidedBy != "" && (it.Decision == nil || it.Decision.By != f.DecidedBy) {
 		return false
 	}
 	if f.OlderThan > 0 && it.CreatedAt.After(now.Add(-f.OlderThan)) {

@@ -214,15 +214,15 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
-// Decision implements checkpoint.Escalator: it reports the decision on the item, if any. A
-// dismissed item reads as a reject whose note is the dismissal's, so the run fails.
+// Decision implements checkpoint.Escalator: it reports the decision on the item, if any, for
+// the run to act on. A dismissed item reads as a reject whose note is the dismissal's, so the
+// run fails. A supervisor's decision still within its hold is reported as a *HeldError
+// (matching ErrHeld; the run keeps waiting); once the hold is over, the first call takes the
+// decision (Item.ActedAt, audit event taken), after which it can no longer be overridden.
 func (q *Queue) Decision(ctx context.Context, id string) (rebound.Decision, bool, error) {
 	it, err := q.Get(ctx, id)
 	if err != nil {
 		return rebound.Decision{}, false, err
 	}
-	if (it.Status != StatusResolved && it.Status != StatusDismissed) || it.Decision == nil {
-		return rebound.Decision{}, false, nil
-	}
-	return *it.Decision, true, nil
+	return q.decisionToAct(ctx, it)
 }

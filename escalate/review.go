@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -158,7 +159,31 @@ func ValidateDecision(d rebound.Decision) error {
 	default:
 		return &InvalidError{Field: "action", Reason: fmt.Sprintf("unknown action %q; want approve, reject, respond, edit or retry", d.Action)}
 	}
+	switch d.Actor {
+	case "", rebound.ActorPerson, rebound.ActorSupervisor:
+	default:
+		return &InvalidError{Field: "actor", Reason: fmt.Sprintf("unknown actor %q; want person or supervisor", d.Actor)}
+	}
+	switch {
+	case math.IsNaN(d.Confidence) || d.Confidence < 0 || d.Confidence > 1:
+		return &InvalidError{Field: "confidence", Reason: fmt.Sprintf("%v is not between 0 and 1", d.Confidence)}
+	case d.Hold < 0:
+		return &InvalidError{Field: "hold", Reason: "negative"}
+	case d.Hold > 0 && d.Actor != rebound.ActorSupervisor:
+		return &InvalidError{Field: "hold", Reason: "only a supervisor's decision is held; a person's acts at once"}
+	}
 	return checkBy(d.By)
+}
+
+// cleanDecision is d as the queue stores it: the actor named (a person when none is), the
+// decider's name cleaned, the answer, note and rationale redacted.
+func (q *Queue) cleanDecision(d rebound.Decision) rebound.Decision {
+	if d.Actor == "" {
+		d.Actor = rebound.ActorPerson
+	}
+	d.Answer, d.Note, d.Rationale = q.redact.Text(d.Answer), q.redact.Text(d.Note), q.redact.Text(d.Rationale)
+	d.By = cleanText(d.By)
+	return d
 }
 
 // ParseAction returns the action named s ("approve", "reject", "respond", "edit", "retry"), or
@@ -175,13 +200,18 @@ func ParseAction(s string) (rebound.Action, error) {
 // Resolve records d on the item; its run becomes resumable and, on resume, the escalated step
 // receives d. d is checked first (ValidateDecision). The item must be open, or claimed by d.By:
 // one claimed by someone else is refused with a *ClaimedError, a decided one with a
-// *StatusError. The answer and note are redacted like everything else.
+// *StatusError. The answer, note and rationale are redacted like everything else; a decision
+// that names no actor is recorded as a person's. The audit trail keeps the whole decision.
+//
+// A supervisor's decision with a Hold is held: the run does not act on it before DecidedAt +
+// Hold (Decision reports a *HeldError until then), and a person may replace it meanwhile
+// (Override).
 func (q *Queue) Resolve(ctx context.Context, id string, d rebound.Decision) (Item, error) {
 	if err := ValidateDecision(d); err != nil {
 		return Item{}, fmt.Errorf("resolve escalation %q: %w", id, err)
 	}
 	raw := d.Answer
-	d.Answer, d.Note, d.By = q.redact.Text(d.Answer), q.redact.Text(d.Note), cleanText(d.By)
+	d = q.cleanDecision(d)
 	return q.decideChecked(ctx, "resolve", id, StatusResolved, d, func(it *Item) error {
 		if d.Action != rebound.ActionRespond {
 			return nil
@@ -200,7 +230,8 @@ func (q *Queue) Dismiss(ctx context.Context, id, by, note string) (Item, error) 
 	if strings.TrimSpace(note) == "" {
 		note = "dismissed by " + by
 	}
-	return q.decide(ctx, "dismiss", id, StatusDismissed, rebound.Decision{Action: rebound.ActionReject, Note: note, By: by})
+	return q.decide(ctx, "dismiss", id, StatusDismissed, rebound.Decision{Action: rebound.ActionReject, Note: note, By: by,
+		Actor: rebound.ActorPerson})
 }
 
 func (q *Queue) decide(ctx context.Context, op, id string, to Status, d rebound.Decision) (Item, error) {
@@ -223,13 +254,13 @@ func (q *Queue) decideChecked(ctx context.Context, op, id string, to Status, d r
 			}
 		}
 		dd := d
-		it.Status, it.Decision, it.DecidedAt = to, &dd, t
+		it.Status, it.Decision, it.DecidedAt, it.ActedAt = to, &dd, t, time.Time{}
 		it.ClaimedBy, it.ClaimedUntil = "", time.Time{}
 		ev := AuditResolved
 		if to == StatusDismissed {
 			ev = AuditDismissed
 		}
-		return AuditEntry{By: d.By, Event: ev, Action: d.Action, Note: d.Note}, nil
+		return decisionEntry(ev, d), nil
 	})
 }
 
@@ -248,7 +279,7 @@ func (q *Queue) Reopen(ctx context.Context, id, by, note string) (Item, error) {
 		if it.Status != StatusResolved && it.Status != StatusDismissed {
 			return AuditEntry{}, &StatusError{ID: id, Op: "reopen", Status: it.Status}
 		}
-		it.Status, it.Decision, it.DecidedAt = StatusOpen, nil, time.Time{}
+		it.Status, it.Decision, it.DecidedAt, it.ActedAt = StatusOpen, nil, time.Time{}, time.Time{}
 		return AuditEntry{By: by, Event: AuditReopened, Note: note}, nil
 	})
 }

@@ -13,7 +13,8 @@ import (
 // checkpoint.Store.
 type Store interface {
 	// InsertEscalation stores a new item (already redacted, its ID chosen) with its first audit
-	// entry, in one transaction. If the run already has a waiting item (open or claimed) for
+	// ClaimedBy, ClaimedUntil, Decision with all its fields, UpdatedAt, DecidedAt, ActedAt)
+	// and appends the returned audit entry (all its fields), in one transaction. If the run already has a waiting item (open or claimed) for
 	// the same step, nothing is stored and that item is returned with created false: a run that
 	// escalates the same step twice (say, after a crash) gets one item. Items with an empty
 	// RunID are never merged.
@@ -23,13 +24,14 @@ type Store interface {
 	// UpdateEscalation changes one item atomically: it reads the item under a lock that keeps
 	// every other update of the item out (a row lock, an immediate transaction, a mutex), calls
 	// update with it, and if update returns no error writes the changed item (Status,
-	// ClaimedBy, ClaimedUntil, Decision, UpdatedAt, DecidedAt) and appends the returned audit
-	// entry, in one transaction. An error from update is returned as it is and nothing changes.
-	// A missing item is a *NotFoundError. A change that would give a run step a second waiting
+	// ClaimedBy, ClaimedUntil, Decision with all its fields, UpdatedAt, DecidedAt, ActedAt)
+	// and appends the returned audit entry (all its fields), in one transaction. An error from
+	// update is returned as it is and nothing changes. A missing item is a *NotFoundError. A change that would give a run step a second waiting
 	// item (reopening an item whose step was escalated again since) is refused with a
 	// *DuplicateError. update must not call the store; it may be called more than once.
 	UpdateEscalation(ctx context.Context, id string, update func(it *Item) (AuditEntry, error)) (Item, error)
-	// ListEscalations returns the items f selects, as stored (claims not settled), ordered by
+	// ListEscalations returns the items f selects (every Filter field, Actor and DecidedBy
+	// included), as stored (claims not settled), ordered by
 	// status as seen at now (open, including expired claims, then claimed, resolved,
 	// dismissed), then oldest first (CreatedAt, then ID).
 	ListEscalations(ctx context.Context, f Filter, now time.Time) ([]Item, error)

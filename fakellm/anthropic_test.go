@@ -390,6 +390,17 @@ func TestAnthropicStreamFaults(t *testing.T) {
 			t.Fatalf("err %v after %d events", stream.Err(), n)
 		}
 	})
+	t.Run("stall-for", func(t *testing.T) {
+		srv := fakellm.NewServer(t, "stall after=3 for=150ms")
+		start := time.Now()
+		acc, types, err := anthropicStream(t, srv, "hello")
+		if err != nil || acc.StopReason != anthropic.StopReasonEndTurn || len(types) < 6 {
+			t.Fatalf("err %v stop %q after %v", err, acc.StopReason, types)
+		}
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Fatalf("the stream took %v, want the 150ms stall", d)
+		}
+	})
 	t.Run("max-tokens", func(t *testing.T) {
 		srv := fakellm.NewServer(t, "max-tokens")
 		acc, _, err := anthropicStream(t, srv, "one two three four five six")

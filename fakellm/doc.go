@@ -68,7 +68,8 @@
 //	                             (type= default overloaded_error) or an OpenAI data: {"error":...}
 //	                             (type= default server_error), then the stream ends; streams only
 //	stall                        a stream that stops after after=N events and waits for the
-//	                             client to give up; streams only
+//	                             client to give up, or for=DUR and then goes on (a slow first
+//	                             token); streams only
 //	max-tokens                   stop_reason max_tokens / finish_reason length, reply cut in half
 //	refusal                      stop_reason refusal with stop_details / message.refusal
 //	content-filter               OpenAI finish_reason content_filter (Anthropic: refusal)

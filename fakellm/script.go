@@ -86,17 +86,18 @@ type Rule struct {
 	Type         string // error type override
 	Code         string // error code override
 	Message      string
-	RetryAfter   string   // retry-after header value
-	RetryAfterMS string   // retry-after-ms header value
-	ShouldRetry  string   // x-should-retry header value
-	After        int      // stream events (or chunks) sent before a stream fault; -1 = default
-	Tools        []string // tool-use: the tools to call, in order; nil = the request's first tool
-	Input        string   // tool-use: every call's input (a JSON object); "" = built from the schema
-	Chunk        int      // tool-use: bytes per streamed input delta; 0 = two halves
-	InputFault   string   // tool-use: "cut", "truncate" or "not-json" (the first call's input)
-	Thinking     bool     // ok, tool-use: Anthropic answers start with thinking blocks
-	IDPrefix     string   // tool-use: call ids start with this (another provider's shape)
-	Delay        Dist     // latency / slow
+	RetryAfter   string        // retry-after header value
+	RetryAfterMS string        // retry-after-ms header value
+	ShouldRetry  string        // x-should-retry header value
+	After        int           // stream events (or chunks) sent before a stream fault; -1 = default
+	Tools        []string      // tool-use: the tools to call, in order; nil = the request's first tool
+	Input        string        // tool-use: every call's input (a JSON object); "" = built from the schema
+	Chunk        int           // tool-use: bytes per streamed input delta; 0 = two halves
+	InputFault   string        // tool-use: "cut", "truncate" or "not-json" (the first call's input)
+	Thinking     bool          // ok, tool-use: Anthropic answers start with thinking blocks
+	IDPrefix     string        // tool-use: call ids start with this (another provider's shape)
+	Delay        Dist          // latency / slow
+	For          time.Duration // stall: resume the stream after this long; 0 = wait for the client to give up
 
 	// selectors
 	Provider  string // "anthropic" or "openai"; "" = both

@@ -42,6 +42,16 @@ var ruleKeys = map[string]ruleKey{
 
 	// Where a stream fault strikes.
 	"after": {kinds: streamKinds, arg: "N", set: setAfter},
+	// How long a stall lasts before the stream goes on (a slow first token); default: until the
+	// client gives up.
+	"for": {kinds: []Kind{KindStall}, set: func(r *Rule, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > time.Hour {
+			return fmt.Errorf("for=%q is not a duration from 1ns to 1h", v)
+		}
+		r.For = d
+		return nil
+	}},
 
 	// A modifier's delay given as a distribution.
 	"exp":    {kinds: delayKinds, set: setExp},

@@ -73,7 +73,11 @@ func (c *call) stream(o outcome, fault *Rule) {
 				return
 			case KindStall:
 				flush()
-				c.hang()
+				if fault.For > 0 {
+					c.wait(fault.For) // then the rest of the stream, as a slow first token
+				} else {
+					c.hang()
+				}
 			case KindStreamError:
 				var se sseEvent
 				if c.openai {

@@ -64,6 +64,10 @@ func plainLine(e rebound.Event) string {
 	case rebound.StepSkipped:
 		return step + ": done earlier, skipped"
 	case rebound.AttemptFailed:
+		if refusedByBreaker(e.Err) {
+			// Nothing was sent: not a failed attempt, and its class (transient) says nothing.
+			return fmt.Sprintf("%s: %s not called: its breaker is open%s", step, orUnknown(e.Model), errText)
+		}
 		return fmt.Sprintf("%s: attempt %d on %s failed (%s)%s", step, e.Attempt, orUnknown(e.Model), e.Class, errText)
 	case rebound.RetryScheduled:
 		return fmt.Sprintf("%s: retry in %s (%s)", step, e.Delay.Round(time.Millisecond), e.Class)

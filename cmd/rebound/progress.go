@@ -233,8 +233,8 @@ func recoveryOf(c rebound.Class, n int, s *stepProgress) string {
 	return fmt.Sprintf("%s %s%s", c, times(n), on)
 }
 
-// counts returns how many steps are done, skipped, and the attempts made in this process.
-func (p *progress) counts() (done, skipped, attempts int) {
+// counts returns how many steps are done and skipped.
+func (p *progress) counts() (done, skipped int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, s := range p.steps {
@@ -244,9 +244,8 @@ func (p *progress) counts() (done, skipped, attempts int) {
 		case phaseSkipped:
 			skipped++
 		}
-		attempts += s.attempts
 	}
-	return done, skipped, attempts
+	return done, skipped
 }
 
 func sortedClasses(m map[rebound.Class]int) []rebound.Class {

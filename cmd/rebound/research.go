@@ -55,9 +55,15 @@ func (g *globals) runResearch(ctx context.Context, s *stores, id string, in demo
 	if g.json {
 		human = g.stderr
 	}
+	// The run's attempts as the store counts them (checkpoint.CountAttempts), so that the
+	// summary, `runs list`, `runs show` and the dashboard print one number for one run.
+	attempts := -1
+	if rec, rerr := s.runs.GetRun(context.WithoutCancel(ctx), id); rerr == nil {
+		attempts = rec.AttemptCount
+	}
 	g.printSummary(human, summaryOf{
 		p: disp.progress, runID: id, in: in, store: s.dsn, storeFlag: g.storeArg(), err: err,
-		interrupted: err != nil && ctx.Err() != nil, elapsed: elapsed, report: report,
+		interrupted: err != nil && ctx.Err() != nil, elapsed: elapsed, report: report, attempts: attempts,
 	})
 	if err != nil {
 		return &silentError{err}

@@ -168,8 +168,11 @@ func showRun(w io.Writer, v *checkpoint.RunView, self string, redact func(string
 		var notes []string
 		for _, a := range st.Attempts {
 			switch a.Kind {
+			case checkpoint.KindRefused:
+				notes = append(notes, fmt.Sprintf("%s not called: breaker open", orUnknown(a.Model)))
 			case "attempt_failed":
-				// The record keeps the error as text only: a breaker's refusal reads "circuit … open".
+				// A record written before refusals were journaled as such keeps the refusal as an
+				// attempt_failed whose error reads "circuit … open".
 				if strings.HasPrefix(a.Error, "circuit ") {
 					notes = append(notes, fmt.Sprintf("%s not called: breaker open", orUnknown(a.Model)))
 				} else {

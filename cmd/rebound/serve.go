@@ -28,6 +28,8 @@ type serveCmd struct {
 	token string
 	// dash is the dashboard's part of serve (serve_dashboard.go): its flags, handler and worker.
 	dash dashboardServe
+	// sup is --supervise (supervise.go): the supervisor in this process.
+	sup superviseServe
 	// ready, if set, receives the address serve listens on (tests listen on port 0).
 	ready func(addr string)
 }
@@ -60,6 +62,7 @@ ANTHROPIC_API_KEY or OPENAI_API_KEY only to the providers' own APIs and to the b
 	cmd.Flags().StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
 	cmd.Flags().StringVar(&c.token, "token", "", "token every request needs (env REBOUND_TOKEN); required off loopback")
 	c.dash.register(cmd.Flags())
+	c.sup.register(cmd.Flags())
 	return cmd
 }
 
@@ -93,6 +96,9 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if err := c.dash.check(); err != nil {
 		return err
 	}
+	if err := c.sup.check(c.g); err != nil {
+		return err
+	}
 	s, err := c.g.openStores(ctx)
 	if err != nil {
 		return err
@@ -122,10 +128,16 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		return err
 	}
 	defer stopWorker()
+	stopSupervisor, err := c.sup.start(ctx, c.g, s.queue, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopSupervisor()
 	if c.ready != nil {
 		c.ready(ln.Addr().String())
 	}
-	return serveUntil(ctx, "serve", ln, h, stopWorker)
+	return serveUntil(ctx, "serve", ln, h, func() { stopSupervisor(); stopWorker() })
 }
 
 // serveUntil serves h on ln until ctx ends; then it runs drain, if set (to release what would

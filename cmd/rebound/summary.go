@@ -25,6 +25,8 @@ type summaryOf struct {
 	interrupted bool
 	elapsed     time.Duration
 	report      string
+	// attempts is the run's RunInfo.AttemptCount, -1 when the store could not be read.
+	attempts int
 }
 
 // printSummary writes what happened: steps, attempts, what recovered how, where the report is,
@@ -34,7 +36,7 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 	if g.terminal && !g.json && g.getenv("NO_COLOR") == "" {
 		pal = colorPalette()
 	}
-	done, skipped, attempts := s.p.counts()
+	done, skipped := s.p.counts()
 	total := len(demoSteps)
 	var esc *checkpoint.EscalatedError
 	fmt.Fprintln(w)
@@ -51,7 +53,10 @@ func (g *globals) printSummary(w io.Writer, s summaryOf) {
 	if skipped > 0 {
 		fmt.Fprintf(w, " (%d done earlier, skipped)", skipped)
 	}
-	fmt.Fprintf(w, ", %s, %.1fs.\n", plural(attempts, "attempt"), s.elapsed.Seconds())
+	if s.attempts >= 0 {
+		fmt.Fprintf(w, ", %s", plural(s.attempts, "attempt"))
+	}
+	fmt.Fprintf(w, ", %.1fs.\n", s.elapsed.Seconds())
 	if s.store.kind == "memory" && s.err != nil {
 		fmt.Fprintln(w, "(The memory: store ended with this command: run with the default store to resolve and resume.)")
 	}

@@ -38,6 +38,7 @@ func testResolveClaimedByOther(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.Actor = rebound.ActorPerson // a decision that names no actor is a person's
 	if res.Status != escalate.StatusResolved || res.Decision == nil || *res.Decision != d ||
 		res.ClaimedBy != "" || res.DecidedAt.IsZero() {
 		t.Errorf("resolved item: %s %+v claimed %q decided %v", res.Status, res.Decision, res.ClaimedBy, res.DecidedAt)
@@ -180,13 +181,13 @@ func testAuditComplete(t *testing.T, open Open) {
 			_, err := q.Resolve(ctx, it.ID, rebound.Decision{Action: rebound.ActionReject, Note: "wrong data", By: "bo"})
 			return err
 		}, escalate.AuditEntry{By: "bo", Event: escalate.AuditResolved, From: escalate.StatusClaimed,
-			To: escalate.StatusResolved, Action: rebound.ActionReject, Note: "wrong data"}},
+			To: escalate.StatusResolved, Action: rebound.ActionReject, Note: "wrong data", Actor: rebound.ActorPerson}},
 		{func() error { _, err := q.Reopen(ctx, it.ID, "cy", "reject was a mistake"); return err },
 			escalate.AuditEntry{By: "cy", Event: escalate.AuditReopened, From: escalate.StatusResolved,
 				To: escalate.StatusOpen, Note: "reject was a mistake"}},
 		{func() error { _, err := q.Dismiss(ctx, it.ID, "cy", "obsolete"); return err },
 			escalate.AuditEntry{By: "cy", Event: escalate.AuditDismissed, From: escalate.StatusOpen,
-				To: escalate.StatusDismissed, Action: rebound.ActionReject, Note: "obsolete"}},
+				To: escalate.StatusDismissed, Action: rebound.ActionReject, Note: "obsolete", Actor: rebound.ActorPerson}},
 	}
 	for i, s := range steps {
 		if err := s.do(); err != nil {

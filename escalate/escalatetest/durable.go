@@ -22,13 +22,15 @@ type DurableStore interface {
 // run resumes with the answer as the step's result; a step that needs approval waits for it.
 //
 // The store lists the escalated runs whose escalation is decided in one query
-// (checkpoint.DecidedLister, "DecidedRuns").
+// (checkpoint.DecidedLister, "DecidedRuns"), leaving out a supervisor's decision on hold until
+// the hold is over ("HeldRuns").
 //
 // Filing is fenced by the run's lease: an escalation carrying a lease the run is no longer held
 // under is refused with the *checkpoint.StaleEpochError and nothing is filed.
 func RunDurable(t *testing.T, store DurableStore) {
 	defer t.Run("FilingFenced", func(t *testing.T) { testFencedFiling(t, store) })
 	defer t.Run("DecidedRuns", func(t *testing.T) { testDecidedRuns(t, store) })
+	defer t.Run("HeldRuns", func(t *testing.T) { testHeldRuns(t, store) })
 	ctx := t.Context()
 	queue := escalate.NewQueue(store, escalate.Config{})
 	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue})

@@ -58,6 +58,11 @@ func Run(t *testing.T, open Open) {
 		{"AuditComplete", testAuditComplete},
 		{"Redaction", testRedaction},
 		{"Stats", testStats},
+		{"DecisionRoundTrip", testDecisionRoundTrip},
+		{"FilterByActor", testFilterByActor},
+		{"DecisionsKept", testDecisionsKept},
+		{"HoldAndOverride", testHoldAndOverride},
+		{"OverrideRacesTake", testOverrideRacesTake},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

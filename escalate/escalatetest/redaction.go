@@ -91,6 +91,15 @@ func testRedaction(t *testing.T, open Open) {
 	if _, err := q.Reopen(ctx, id, "ana", "key was "+s.Anthropic); err != nil {
 		t.Fatal(err)
 	}
+	// A supervisor's rationale quotes what it read; it is redacted like a note.
+	if _, err := q.Resolve(ctx, id, rebound.Decision{Action: rebound.ActionRetry, By: "model-x policy:v1",
+		Actor: rebound.ActorSupervisor, Rationale: "the tool output held the key " + s.OpenAI, Confidence: 0.9,
+		Hold: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Reopen(ctx, id, "ana", ""); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := q.Dismiss(ctx, id, "ana", "password="+s.Password); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,8 @@ var _ escalate.NextStore = (*Store)(nil)
 
 const escColumns = `id, run_id, step, reason, class, error, attempts, state, messages, context, status,
 	claimed_by, claimed_until, decision_action, decision_answer, decision_note, decision_by,
-	created_at, updated_at, decided_at`
+	created_at, updated_at, decided_at, decision_actor, decision_rationale, decision_confidence,
+	decision_hold_ns, acted_at`
 
 func scanEscalation(row pgx.Row) (escalate.Item, error) {
 	var (
@@ -29,17 +30,23 @@ func scanEscalation(row pgx.Row) (escalate.Item, error) {
 		reason, class, status, action string
 		state, msgs                   *string
 		claimedUntil, decidedAt       *time.Time
+		actedAt                       *time.Time
+		actor                         string
+		holdNS                        int64
 		d                             rebound.Decision
 	)
 	if err := row.Scan(&it.ID, &it.RunID, &it.Step, &reason, &class, &it.Error, &it.Attempts, &state, &msgs,
 		&it.Context, &status, &it.ClaimedBy, &claimedUntil, &action, &d.Answer, &d.Note, &d.By,
-		&it.CreatedAt, &it.UpdatedAt, &decidedAt); err != nil {
+		&it.CreatedAt, &it.UpdatedAt, &decidedAt, &actor, &d.Rationale, &d.Confidence, &holdNS, &actedAt); err != nil {
 		return escalate.Item{}, err
 	}
 	it.Reason, it.Status = rebound.EscalationReason(reason), escalate.Status(status)
 	if action != "" {
-		d.Action = rebound.Action(action)
+		d.Action, d.Actor, d.Hold = rebound.Action(action), rebound.Actor(actor), time.Duration(holdNS)
 		it.Decision = &d
+	}
+	if actedAt != nil {
+		it.ActedAt = actedAt.UTC()
 	}
 	if claimedUntil != nil {
 		it.ClaimedUntil = claimedUntil.UTC()
@@ -84,17 +91,20 @@ func escTime(t time.Time) *time.Time {
 	return &t
 }
 
-func escDecision(d *rebound.Decision) (action, answer, note, by string) {
+// escDecision is the decision's columns: action, answer, note, by, actor, rationale,
+// confidence, hold_ns.
+func escDecision(d *rebound.Decision) []any {
 	if d == nil {
-		return "", "", "", ""
+		return []any{"", "", "", "", "", "", 0.0, int64(0)}
 	}
-	return string(d.Action), d.Answer, d.Note, d.By
+	return []any{string(d.Action), d.Answer, d.Note, d.By, string(d.Actor), d.Rationale, d.Confidence, int64(d.Hold)}
 }
 
 func escInsertAudit(ctx context.Context, tx pgx.Tx, a escalate.AuditEntry) error {
-	_, err := tx.Exec(ctx, `INSERT INTO escalation_audit (item_id, at, by_name, event, from_status, to_status, action, note)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, a.ItemID, a.At, a.By, string(a.Event), string(a.From),
-		string(a.To), string(a.Action), a.Note)
+	_, err := tx.Exec(ctx, `INSERT INTO escalation_audit (item_id, at, by_name, event, from_status, to_status, action, note,
+		actor, answer, rationale, confidence, hold_ns)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, a.ItemID, a.At, a.By, string(a.Event), string(a.From),
+		string(a.To), string(a.Action), a.Note, string(a.Actor), a.Answer, a.Rationale, a.Confidence, int64(a.Hold))
 	if err != nil {
 		return fmt.Errorf("append audit of escalation %q: %w", a.ItemID, err)
 	}
@@ -140,13 +150,15 @@ func (s *Store) insertEscalation(ctx context.Context, it escalate.Item, a escala
 				return &checkpoint.StaleEpochError{RunID: lease.RunID, Epoch: lease.Epoch, Current: epoch, Owner: owner}
 			}
 		}
-		action, answer, note, by := escDecision(it.Decision)
+		dc := escDecision(it.Decision)
 		tag, err := tx.Exec(ctx, `INSERT INTO escalations (`+escColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+				$21, $22, $23, $24, $25)
 			ON CONFLICT DO NOTHING`,
 			it.ID, it.RunID, it.Step, string(it.Reason), it.Class.String(), it.Error, it.Attempts,
 			escText(it.State), escText(msgs), it.Context, string(it.Status), it.ClaimedBy,
-			escTime(it.ClaimedUntil), action, answer, note, by, it.CreatedAt, it.UpdatedAt, escTime(it.DecidedAt))
+			escTime(it.ClaimedUntil), dc[0], dc[1], dc[2], dc[3], it.CreatedAt, it.UpdatedAt, escTime(it.DecidedAt),
+			dc[4], dc[5], dc[6], dc[7], escTime(it.ActedAt))
 		if err != nil {
 			return err
 		}
@@ -233,11 +245,13 @@ func (s *Store) updateEscalation(ctx context.Context, id string, pick func(pgx.T
 			refused = err
 			return err
 		}
-		action, answer, note, by := escDecision(it.Decision)
+		dc := escDecision(it.Decision)
 		if _, err := tx.Exec(ctx, `UPDATE escalations SET status = $1, claimed_by = $2, claimed_until = $3,
-			decision_action = $4, decision_answer = $5, decision_note = $6, decision_by = $7, updated_at = $8,
-			decided_at = $9 WHERE id = $10`, string(it.Status), it.ClaimedBy, escTime(it.ClaimedUntil), action,
-			answer, note, by, it.UpdatedAt, escTime(it.DecidedAt), it.ID); err != nil {
+			decision_action = $4, decision_answer = $5, decision_note = $6, decision_by = $7, decision_actor = $8,
+			decision_rationale = $9, decision_confidence = $10, decision_hold_ns = $11, updated_at = $12,
+			decided_at = $13, acted_at = $14 WHERE id = $15`, string(it.Status), it.ClaimedBy, escTime(it.ClaimedUntil),
+			dc[0], dc[1], dc[2], dc[3], dc[4], dc[5], dc[6], dc[7], it.UpdatedAt, escTime(it.DecidedAt),
+			escTime(it.ActedAt), it.ID); err != nil {
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "escalations_waiting_step" {
 				refused = &escalate.DuplicateError{ID: it.ID, RunID: it.RunID, Step: it.Step}
@@ -301,6 +315,17 @@ func (q *escQuery) where(f escalate.Filter) string {
 	if f.RunID != "" {
 		where = append(where, "run_id = "+q.arg(f.RunID))
 	}
+	if len(f.Actor) > 0 {
+		as := make([]string, len(f.Actor))
+		for i, a := range f.Actor {
+			as[i] = string(a)
+		}
+		// A decision that names no actor was a person's.
+		where = append(where, "decision_action <> '' AND (CASE WHEN decision_actor = '' THEN 'person' ELSE decision_actor END) = ANY("+q.arg(as)+")")
+	}
+	if f.DecidedBy != "" {
+		where = append(where, "decision_action <> '' AND decision_by = "+q.arg(f.DecidedBy))
+	}
 	now := q.args[0].(time.Time)
 	if f.OlderThan > 0 {
 		where = append(where, "created_at <= "+q.arg(now.Add(-f.OlderThan)))
@@ -347,8 +372,8 @@ func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time
 
 // EscalationAudit implements escalate.Store.
 func (s *Store) EscalationAudit(ctx context.Context, id string) ([]escalate.AuditEntry, error) {
-	rows, err := s.pool.Query(ctx, `SELECT at, by_name, event, from_status, to_status, action, note
-		FROM escalation_audit WHERE item_id = $1 ORDER BY seq`, id)
+	rows, err := s.pool.Query(ctx, `SELECT at, by_name, event, from_status, to_status, action, note,
+		actor, answer, rationale, confidence, hold_ns FROM escalation_audit WHERE item_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
 	}
@@ -356,13 +381,16 @@ func (s *Store) EscalationAudit(ctx context.Context, id string) ([]escalate.Audi
 	var out []escalate.AuditEntry
 	for rows.Next() {
 		var (
-			a                       escalate.AuditEntry
-			event, from, to, action string
+			a                              escalate.AuditEntry
+			event, from, to, action, actor string
+			holdNS                         int64
 		)
-		if err := rows.Scan(&a.At, &a.By, &event, &from, &to, &action, &a.Note); err != nil {
+		if err := rows.Scan(&a.At, &a.By, &event, &from, &to, &action, &a.Note, &actor, &a.Answer, &a.Rationale,
+			&a.Confidence, &holdNS); err != nil {
 			return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
 		}
 		a.ItemID, a.At, a.Event = id, a.At.UTC(), escalate.AuditEvent(event)
+		a.Actor, a.Hold = rebound.Actor(actor), time.Duration(holdNS)
 		a.From, a.To, a.Action = escalate.Status(from), escalate.Status(to), rebound.Action(action)
 		out = append(out, a)
 	}

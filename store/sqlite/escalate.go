@@ -18,7 +18,8 @@ var _ escalate.Store = (*Store)(nil)
 
 const escColumns = `id, run_id, step, reason, class, error, attempts, state, messages, context, status,
 	claimed_by, claimed_until, decision_action, decision_answer, decision_note, decision_by,
-	created_at, updated_at, decided_at`
+	created_at, updated_at, decided_at, decision_actor, decision_rationale, decision_confidence,
+	decision_hold_ns, acted_at`
 
 type escScanner interface{ Scan(dest ...any) error }
 
@@ -28,20 +29,22 @@ func scanEscalation(row escScanner) (escalate.Item, error) {
 		reason, class, status, action      string
 		state, msgs                        []byte
 		claimedUntil, created, updated, at int64
+		actor                              string
+		holdNS, acted                      int64
 		d                                  rebound.Decision
 	)
 	if err := row.Scan(&it.ID, &it.RunID, &it.Step, &reason, &class, &it.Error, &it.Attempts, &state, &msgs,
 		&it.Context, &status, &it.ClaimedBy, &claimedUntil, &action, &d.Answer, &d.Note, &d.By,
-		&created, &updated, &at); err != nil {
+		&created, &updated, &at, &actor, &d.Rationale, &d.Confidence, &holdNS, &acted); err != nil {
 		return escalate.Item{}, err
 	}
 	it.Reason, it.Status = rebound.EscalationReason(reason), escalate.Status(status)
 	if action != "" {
-		d.Action = rebound.Action(action)
+		d.Action, d.Actor, d.Hold = rebound.Action(action), rebound.Actor(actor), time.Duration(holdNS)
 		it.Decision = &d
 	}
 	it.ClaimedUntil, it.CreatedAt = fromNanos(claimedUntil), fromNanos(created)
-	it.UpdatedAt, it.DecidedAt = fromNanos(updated), fromNanos(at)
+	it.UpdatedAt, it.DecidedAt, it.ActedAt = fromNanos(updated), fromNanos(at), fromNanos(acted)
 	// What follows can be damaged; the item read so far comes back with the *DamagedError.
 	c, err := rebound.ParseClass(class)
 	if err != nil {
@@ -70,17 +73,20 @@ func escNullJSON(b []byte) any {
 	return b
 }
 
-func escDecisionColumns(d *rebound.Decision) (action, answer, note, by string) {
+// escDecisionColumns is the decision's columns, in the order of escColumns: action, answer,
+// note, by, actor, rationale, confidence, hold_ns.
+func escDecisionColumns(d *rebound.Decision) []any {
 	if d == nil {
-		return "", "", "", ""
+		return []any{"", "", "", "", "", "", 0.0, int64(0)}
 	}
-	return string(d.Action), d.Answer, d.Note, d.By
+	return []any{string(d.Action), d.Answer, d.Note, d.By, string(d.Actor), d.Rationale, d.Confidence, int64(d.Hold)}
 }
 
 func escInsertAudit(ctx context.Context, tx *sql.Tx, a escalate.AuditEntry) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO escalation_audit (item_id, at, by_name, event, from_status, to_status, action, note)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ItemID, nanos(a.At), a.By, string(a.Event), string(a.From),
-		string(a.To), string(a.Action), a.Note)
+	_, err := tx.ExecContext(ctx, `INSERT INTO escalation_audit (item_id, at, by_name, event, from_status, to_status, action, note,
+		actor, answer, rationale, confidence, hold_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ItemID, nanos(a.At), a.By, string(a.Event), string(a.From),
+		string(a.To), string(a.Action), a.Note, string(a.Actor), a.Answer, a.Rationale, a.Confidence, int64(a.Hold))
 	if err != nil {
 		return fmt.Errorf("append audit of escalation %q: %w", a.ItemID, err)
 	}
@@ -117,13 +123,13 @@ func (s *Store) insertEscalation(ctx context.Context, it escalate.Item, a escala
 				return err
 			}
 		}
-		action, answer, note, by := escDecisionColumns(it.Decision)
+		dc := escDecisionColumns(it.Decision)
 		res, err := tx.ExecContext(ctx, `INSERT INTO escalations (`+escColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			it.ID, it.RunID, it.Step, string(it.Reason), it.Class.String(), it.Error, it.Attempts,
 			escNullJSON(it.State), escNullJSON(msgs), it.Context, string(it.Status), it.ClaimedBy,
-			nanos(it.ClaimedUntil), action, answer, note, by, nanos(it.CreatedAt), nanos(it.UpdatedAt),
-			nanos(it.DecidedAt))
+			nanos(it.ClaimedUntil), dc[0], dc[1], dc[2], dc[3], nanos(it.CreatedAt), nanos(it.UpdatedAt),
+			nanos(it.DecidedAt), dc[4], dc[5], dc[6], dc[7], nanos(it.ActedAt))
 		if err != nil {
 			return err
 		}
@@ -189,11 +195,12 @@ func (s *Store) UpdateEscalation(ctx context.Context, id string, update func(*es
 			refused = err
 			return err
 		}
-		action, answer, note, by := escDecisionColumns(it.Decision)
+		dc := escDecisionColumns(it.Decision)
 		if _, err := tx.ExecContext(ctx, `UPDATE escalations SET status = ?, claimed_by = ?, claimed_until = ?,
-			decision_action = ?, decision_answer = ?, decision_note = ?, decision_by = ?, updated_at = ?, decided_at = ?
-			WHERE id = ?`, string(it.Status), it.ClaimedBy, nanos(it.ClaimedUntil), action, answer, note, by,
-			nanos(it.UpdatedAt), nanos(it.DecidedAt), id); err != nil {
+			decision_action = ?, decision_answer = ?, decision_note = ?, decision_by = ?, decision_actor = ?,
+			decision_rationale = ?, decision_confidence = ?, decision_hold_ns = ?, updated_at = ?, decided_at = ?,
+			acted_at = ? WHERE id = ?`, string(it.Status), it.ClaimedBy, nanos(it.ClaimedUntil), dc[0], dc[1], dc[2],
+			dc[3], dc[4], dc[5], dc[6], dc[7], nanos(it.UpdatedAt), nanos(it.DecidedAt), nanos(it.ActedAt), id); err != nil {
 			return err
 		}
 		return escInsertAudit(ctx, tx, a)
@@ -238,6 +245,18 @@ func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time
 	if f.RunID != "" {
 		where = append(where, "run_id = ?")
 		args = append(args, f.RunID)
+	}
+	if len(f.Actor) > 0 {
+		// A decision that names no actor was a person's.
+		where = append(where, "decision_action <> '' AND (CASE WHEN decision_actor = '' THEN 'person' ELSE decision_actor END) IN ("+
+			strings.TrimSuffix(strings.Repeat("?, ", len(f.Actor)), ", ")+")")
+		for _, a := range f.Actor {
+			args = append(args, string(a))
+		}
+	}
+	if f.DecidedBy != "" {
+		where = append(where, "decision_action <> '' AND decision_by = ?")
+		args = append(args, f.DecidedBy)
 	}
 	if f.OlderThan > 0 {
 		where = append(where, "created_at <= ?")
@@ -284,8 +303,8 @@ func (s *Store) ListEscalations(ctx context.Context, f escalate.Filter, now time
 
 // EscalationAudit implements escalate.Store.
 func (s *Store) EscalationAudit(ctx context.Context, id string) ([]escalate.AuditEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT at, by_name, event, from_status, to_status, action, note
-		FROM escalation_audit WHERE item_id = ? ORDER BY seq`, id)
+	rows, err := s.db.QueryContext(ctx, `SELECT at, by_name, event, from_status, to_status, action, note,
+		actor, answer, rationale, confidence, hold_ns FROM escalation_audit WHERE item_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
 	}
@@ -293,14 +312,16 @@ func (s *Store) EscalationAudit(ctx context.Context, id string) ([]escalate.Audi
 	var out []escalate.AuditEntry
 	for rows.Next() {
 		var (
-			a                       escalate.AuditEntry
-			at                      int64
-			event, from, to, action string
+			a                              escalate.AuditEntry
+			at, holdNS                     int64
+			event, from, to, action, actor string
 		)
-		if err := rows.Scan(&at, &a.By, &event, &from, &to, &action, &a.Note); err != nil {
+		if err := rows.Scan(&at, &a.By, &event, &from, &to, &action, &a.Note, &actor, &a.Answer, &a.Rationale,
+			&a.Confidence, &holdNS); err != nil {
 			return nil, fmt.Errorf("audit of escalation %q: %w", id, err)
 		}
 		a.ItemID, a.At, a.Event = id, fromNanos(at), escalate.AuditEvent(event)
+		a.Actor, a.Hold = rebound.Actor(actor), time.Duration(holdNS)
 		a.From, a.To, a.Action = escalate.Status(from), escalate.Status(to), rebound.Action(action)
 		out = append(out, a)
 	}
