@@ -35,6 +35,7 @@ func (s *Server) apiEscalations(w http.ResponseWriter, r *http.Request) {
 	}
 	f := escalate.Filter{Status: statuses, Reason: parseReasonFilter(q.Get("reason")),
 		RunID: q.Get("run_id"), Limit: listLimit}
+	f.Actor, f.DecidedBy = parseActorFilter(q.Get("actor"))
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 10000 {
@@ -128,6 +129,8 @@ type actionRequest struct {
 	Answer string `json:"answer"`
 	Note   string `json:"note"`
 	By     string `json:"by"`
+	// Rationale is why, for override (kept in the audit trail).
+	Rationale string `json:"rationale"`
 	// ClaimFor is the claim's length for claim, in Go duration syntax ("30m"), at most 24 h;
 	// default the dashboard's ClaimFor.
 	ClaimFor string `json:"claim_for"`
@@ -182,6 +185,19 @@ func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request) {
 		}
 		return s.cfg.Escalations.Resolve(r.Context(), id, rebound.Decision{
 			Action: action, Answer: req.Answer, Note: req.Note, By: req.By,
+		})
+	})
+}
+
+func (s *Server) apiOverride(w http.ResponseWriter, r *http.Request) {
+	s.apiAct(w, r, func(id string, req actionRequest) (escalate.Item, error) {
+		action, err := escalate.ParseAction(req.Action)
+		if err != nil {
+			return escalate.Item{}, err
+		}
+		return s.cfg.Escalations.Override(r.Context(), id, rebound.Decision{
+			Action: action, Answer: req.Answer, Note: req.Note, By: req.By, Rationale: req.Rationale,
+			Actor: rebound.ActorPerson,
 		})
 	})
 }

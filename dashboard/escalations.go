@@ -45,6 +45,29 @@ func parseStatusFilter(v string) ([]escalate.Status, error) {
 	return out, nil
 }
 
+// actorFilters are the values of the actor filter the page offers; any other value names one
+// decider.
+var actorFilters = []string{"", string(rebound.ActorPerson), string(rebound.ActorSupervisor)}
+
+// parseActorFilter reads ?actor=: person or supervisor (comma-separated), or a decider's exact
+// name.
+func parseActorFilter(v string) ([]rebound.Actor, string) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, ""
+	}
+	var kinds []rebound.Actor
+	for _, a := range strings.Split(v, ",") {
+		switch k := rebound.Actor(strings.ToLower(strings.TrimSpace(a))); k {
+		case rebound.ActorPerson, rebound.ActorSupervisor:
+			kinds = append(kinds, k)
+		default:
+			return nil, v
+		}
+	}
+	return kinds, ""
+}
+
 func parseReasonFilter(v string) []rebound.EscalationReason {
 	var out []rebound.EscalationReason
 	for _, r := range strings.Split(v, ",") {
@@ -69,6 +92,8 @@ type escalationsPage struct {
 	Items     []escalate.Item
 	Status    string
 	Reason    string
+	Actor     string
+	Actors    []string
 	Statuses  []string
 	Reasons   []string
 	Truncated bool
@@ -81,8 +106,10 @@ func (s *Server) pageEscalations(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
+	actors, decidedBy := parseActorFilter(q.Get("actor"))
 	items, err := s.cfg.Escalations.List(r.Context(), escalate.Filter{
-		Status: statuses, Reason: parseReasonFilter(q.Get("reason")), Limit: listLimit + 1,
+		Status: statuses, Reason: parseReasonFilter(q.Get("reason")), Actor: actors, DecidedBy: decidedBy,
+		Limit: listLimit + 1,
 	})
 	if err != nil {
 		s.serverError(w, r, err)
@@ -95,7 +122,7 @@ func (s *Server) pageEscalations(w http.ResponseWriter, r *http.Request) {
 	}
 	p := escalationsPage{
 		Now: s.now(), Stats: stats, Items: items, Status: q.Get("status"), Reason: q.Get("reason"),
-		Statuses: statusFilters,
+		Actor: q.Get("actor"), Actors: actorFilters, Statuses: statusFilters,
 	}
 	if len(p.Items) > listLimit {
 		p.Items, p.Truncated = p.Items[:listLimit], true
@@ -141,6 +168,10 @@ type escalationPage struct {
 	Error   string
 	Form    decisionForm
 	Refresh bool
+	// Held: the decision is a supervisor's within its hold, which a person may override.
+	Held bool
+	// Reviews are the supervisor's routed and supervisor_unavailable entries, oldest first.
+	Reviews []escalate.AuditEntry
 }
 
 func (p escalationPage) refreshSeconds() int {
@@ -209,6 +240,12 @@ func (s *Server) loadEscalation(r *http.Request, id string) (escalationPage, err
 		return escalationPage{}, err
 	}
 	p := escalationPage{Now: s.now(), Item: it, Audit: audit, Reviewer: reviewerName(r)}
+	p.Held = it.Held(p.Now)
+	for _, a := range audit {
+		if a.Event == escalate.AuditRouted || a.Event == escalate.AuditSupervisorUnavailable {
+			p.Reviews = append(p.Reviews, a)
+		}
+	}
 	if len(it.State) > 0 {
 		var buf bytes.Buffer
 		if json.Indent(&buf, it.State, "", "  ") == nil {
@@ -242,7 +279,7 @@ func (s *Server) loadEscalation(r *http.Request, id string) (escalationPage, err
 		}
 	}
 	decided := it.Status == escalate.StatusResolved || it.Status == escalate.StatusDismissed
-	p.Refresh = decided && p.Run != nil && (p.Run.Status == checkpoint.StatusEscalated ||
+	p.Refresh = decided && !p.Held && p.Run != nil && (p.Run.Status == checkpoint.StatusEscalated ||
 		p.Run.Status == checkpoint.StatusRunning) && p.Run.EscalationID == it.ID
 	// No decision is preselected: the reviewer picks one.
 	p.Form = decisionForm{By: p.Reviewer}
@@ -308,6 +345,19 @@ func (s *Server) formResolve(w http.ResponseWriter, r *http.Request) {
 		}
 		_, err = s.cfg.Escalations.Resolve(r.Context(), id, rebound.Decision{
 			Action: action, Answer: f.Answer, Note: f.Note, By: f.By,
+		})
+		return err
+	})
+}
+
+func (s *Server) formOverride(w http.ResponseWriter, r *http.Request) {
+	s.formAction(w, r, "overridden", func(id string, f decisionForm) error {
+		action, err := escalate.ParseAction(f.Action)
+		if err != nil {
+			return err
+		}
+		_, err = s.cfg.Escalations.Override(r.Context(), id, rebound.Decision{
+			Action: action, Answer: f.Answer, Note: f.Note, By: f.By, Actor: rebound.ActorPerson,
 		})
 		return err
 	})

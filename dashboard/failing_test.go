@@ -59,6 +59,9 @@ func (queueFunc) Dismiss(context.Context, string, string, string) (escalate.Item
 func (queueFunc) Reopen(context.Context, string, string, string) (escalate.Item, error) {
 	return escalate.Item{}, errStore
 }
+func (queueFunc) Override(context.Context, string, rebound.Decision) (escalate.Item, error) {
+	return escalate.Item{}, errStore
+}
 
 // runsFunc is a dashboard.RunSource that fails.
 type runsFunc struct{}

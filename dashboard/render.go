@@ -39,10 +39,11 @@ func authFrom(ctx context.Context) authKind {
 // flashes are the messages a page shows after a form redirected to it (?done=code). Only
 // these fixed texts are ever shown, so a crafted link cannot put words on the page.
 var flashes = map[string]string{
-	"claimed":   "Claimed. Other reviewers see it as yours until the claim expires.",
-	"resolved":  "Resolved. The run resumes with this decision (under rebound serve --worker, or with rebound runs resume).",
-	"dismissed": "Dismissed. The run reads a dismissal as a reject.",
-	"reopened":  "Reopened. The item is back in the queue.",
+	"claimed":    "Claimed. Other reviewers see it as yours until the claim expires.",
+	"resolved":   "Resolved. The run resumes with this decision (under rebound serve --worker, or with rebound runs resume).",
+	"dismissed":  "Dismissed. The run reads a dismissal as a reject.",
+	"reopened":   "Reopened. The item is back in the queue.",
+	"overridden": "Overridden. Your decision replaces the supervisor's and acts at once; the supervisor's stays in the audit trail.",
 }
 
 // page is what every template receives: the layout's data and the page's own.
@@ -201,6 +202,8 @@ var templateFuncs = template.FuncMap{
 	"lower":   strings.ToLower,
 	"query":   queryString,
 	"add":     func(a, b int) int { return a + b },
+	"pct":     func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"until":   func(now, t time.Time) string { return shortDuration(t.Sub(now)) },
 }
 
 // ago renders how long ago t was, coarsely: "42s", "5m", "3h 10m", "2d 4h".

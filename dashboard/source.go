@@ -23,6 +23,8 @@ type Queue interface {
 	Resolve(ctx context.Context, id string, d rebound.Decision) (escalate.Item, error)
 	Dismiss(ctx context.Context, id, by, note string) (escalate.Item, error)
 	Reopen(ctx context.Context, id, by, note string) (escalate.Item, error)
+	// Override replaces a supervisor's decision with a person's during its hold.
+	Override(ctx context.Context, id string, d rebound.Decision) (escalate.Item, error)
 }
 
 var _ Queue = (*escalate.Queue)(nil)

@@ -27,9 +27,10 @@ irreversible action that needs approval, an ambiguous state after a crash, low c
 A person resolves an item; its run then continues with 'rebound runs resume RUN_ID'.`,
 		Example: `  rebound escalations list
   rebound escalations show ESC_ID
-  rebound escalations resolve ESC_ID --action approve --by alice`,
+  rebound escalations resolve ESC_ID --action approve --by alice
+  rebound escalations override ESC_ID --action reject --note "not this customer" --by alice`,
 	}
-	c.AddCommand(newEscListCmd(g), newEscShowCmd(g), newEscClaimCmd(g), newEscResolveCmd(g))
+	c.AddCommand(newEscListCmd(g), newEscShowCmd(g), newEscClaimCmd(g), newEscResolveCmd(g), newEscOverrideCmd(g))
 	return c
 }
 
@@ -39,6 +40,7 @@ type escListCmd struct {
 	status []string
 	reason []string
 	runID  string
+	actor  string
 	limit  int
 }
 
@@ -49,6 +51,8 @@ func newEscListCmd(g *globals) *cobra.Command {
 		Short: "List escalations, waiting ones first",
 		Example: `  rebound escalations list
   rebound escalations list --status open --reason irreversible_action
+  rebound escalations list --actor supervisor
+  rebound escalations list --actor alice
   rebound escalations list --json | jq -r '.[].id'`,
 		Args: exactArgs(),
 		RunE: g.runE(c.run),
@@ -56,6 +60,7 @@ func newEscListCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringSliceVar(&c.status, "status", nil, "keep items with this status: open, claimed, resolved, dismissed (repeatable)")
 	cmd.Flags().StringSliceVar(&c.reason, "reason", nil, "keep items with this reason, e.g. irreversible_action, max_retries_exceeded (repeatable)")
 	cmd.Flags().StringVar(&c.runID, "run", "", "keep the items of one run")
+	cmd.Flags().StringVar(&c.actor, "actor", "", "keep decided items by who decided: person, supervisor, or a decider's exact name (a person's, or a supervisor's \"model policy:version\")")
 	cmd.Flags().IntVar(&c.limit, "limit", 100, "show at most this many items (0: all)")
 	return cmd
 }
@@ -90,6 +95,12 @@ func (c *escListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if c.limit < 0 {
 		return usagef("--limit %d: want 0 (all) or more", c.limit)
 	}
+	if c.actor != "" {
+		f.Actor, f.DecidedBy = parseActor(c.actor)
+		if f.Actor == nil && f.DecidedBy == "" {
+			return usagef("--actor is empty: want person, supervisor or a decider's name")
+		}
+	}
 	s, err := c.g.openStoresToRead(ctx)
 	if err != nil {
 		return err
@@ -110,7 +121,7 @@ func (c *escListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRUN\tSTEP\tREASON\tSTATUS\tAGE\tERROR")
+	fmt.Fprintln(tw, "ID\tRUN\tSTEP\tREASON\tSTATUS\tDECIDED BY\tAGE\tERROR")
 	now := time.Now()
 	for _, it := range items {
 		status := string(it.Status)
@@ -125,10 +136,33 @@ func (c *escListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 			// Shown, not hidden: one damaged row must not hide the queue.
 			status, errText = "DAMAGED "+status, it.Damaged
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.RunID, it.Step, it.Reason, status,
-			humanAge(now.Sub(it.CreatedAt)), oneLine(errText, 60))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID, it.RunID, it.Step, it.Reason, status,
+			decidedBy(it, now), humanAge(now.Sub(it.CreatedAt)), oneLine(errText, 60))
 	}
 	return tw.Flush()
+}
+
+// parseActor reads --actor: the kinds person and supervisor, or else a decider's exact name.
+func parseActor(v string) ([]rebound.Actor, string) {
+	v = strings.TrimSpace(v)
+	switch a := rebound.Actor(strings.ToLower(v)); a {
+	case rebound.ActorPerson, rebound.ActorSupervisor:
+		return []rebound.Actor{a}, ""
+	}
+	return nil, v
+}
+
+// decidedBy says who decided the item, in a few words: "supervisor model policy:v3 (held
+// 4m12s)", "person alice", "-" while undecided.
+func decidedBy(it escalate.Item, now time.Time) string {
+	if it.Decision == nil {
+		return "-"
+	}
+	s := string(it.DecidedByActor()) + " " + oneLine(it.Decision.By, 40)
+	if it.Held(now) {
+		s += " (held " + it.HoldUntil().Sub(now).Round(time.Second).String() + ")"
+	}
+	return s
 }
 
 // escShowCmd is `rebound escalations show`.
@@ -224,13 +258,32 @@ func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, run *c
 	if it.ClaimedBy != "" {
 		fmt.Fprintf(tw, "  claimed by\t%s until %s\n", it.ClaimedBy, it.ClaimedUntil.Local().Format(time.DateTime))
 	}
+	now := time.Now()
 	if d := it.Decision; d != nil {
-		fmt.Fprintf(tw, "  decision\t%s by %s\n", d.Action, d.By)
+		fmt.Fprintf(tw, "  decision\t%s by %s (%s), %s\n", d.Action, d.By, it.DecidedByActor(),
+			it.DecidedAt.Local().Format(time.DateTime))
 		if d.Answer != "" {
 			fmt.Fprintf(tw, "  answer\t%s\n", oneLine(d.Answer, 200))
 		}
 		if d.Note != "" {
 			fmt.Fprintf(tw, "  note\t%s\n", oneLine(d.Note, 200))
+		}
+		if d.Rationale != "" {
+			fmt.Fprintf(tw, "  rationale\t%s\n", oneLine(d.Rationale, 400))
+		}
+		if it.DecidedByActor() == rebound.ActorSupervisor {
+			fmt.Fprintf(tw, "  confidence\t%.2f\n", d.Confidence)
+		}
+		switch u := it.HoldUntil(); {
+		case u.IsZero():
+		case it.Held(now):
+			fmt.Fprintf(tw, "  hold\t%s left (until %s): the run waits; a person may override it until then\n",
+				u.Sub(now).Round(time.Second), u.Local().Format(time.DateTime))
+		case !it.ActedAt.IsZero():
+			fmt.Fprintf(tw, "  hold\tover at %s; the run took the decision at %s\n", u.Local().Format(time.DateTime),
+				it.ActedAt.Local().Format(time.DateTime))
+		default:
+			fmt.Fprintf(tw, "  hold\tover at %s\n", u.Local().Format(time.DateTime))
 		}
 	}
 	_ = tw.Flush()
@@ -265,13 +318,29 @@ func showItem(w io.Writer, it escalate.Item, audit []escalate.AuditEntry, run *c
 			if a.Action != "" {
 				line += " (" + string(a.Action) + ")"
 			}
+			if a.Actor == rebound.ActorSupervisor {
+				line += fmt.Sprintf(" [supervisor, confidence %.2f", a.Confidence)
+				if a.Hold > 0 {
+					line += ", hold " + a.Hold.String()
+				}
+				line += "]"
+			}
 			if a.Note != "" {
 				line += ": " + oneLine(a.Note, 80)
+			}
+			if a.Rationale != "" && a.Rationale != a.Note {
+				line += " — " + oneLine(a.Rationale, 120)
+			}
+			if a.Answer != "" {
+				line += " answer: " + oneLine(a.Answer, 80)
 			}
 			fmt.Fprintln(w, line)
 		}
 	}
 	switch {
+	case it.Held(now):
+		fmt.Fprintf(w, "\nThe supervisor decided %s; the run waits for the hold to end. Override it before then:\n  %s escalations override %s --action approve|reject|respond|edit|retry --by NAME\n",
+			it.Decision.Action, self, it.ID)
 	case it.Status == escalate.StatusOpen || it.Status == escalate.StatusClaimed:
 		fmt.Fprintln(w, "\nWhat each decision does (none is made for you):")
 		for _, d := range decisionGuide(it) {
