@@ -139,7 +139,7 @@ another live worker), 3 escalated (waiting for a person).`,
 		"machine-readable output on stdout (runs: one JSON event per line); human output goes to stderr")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newDemoCmd(g), newRunsCmd(g), newEscalationsCmd(g), newFakeLLMCmd(g), newServeCmd(g), newSuperviseCmd(g))
+	root.AddCommand(newDemoCmd(g), newRunsCmd(g), newEscalationsCmd(g), newFakeLLMCmd(g), newServeCmd(g), newSuperviseCmd(g), newGatewayCmd(g))
 	return root
 }
 

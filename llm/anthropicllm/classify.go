@@ -159,3 +159,10 @@ func StopError(msg *anthropic.Message, header http.Header) *rebound.Error {
 	}
 	return nil
 }
+
+// ClassOf returns the class that an Anthropic error object's type (error.type), code
+// (error.details.error_code) and message mean, by the table Translate follows, and false when
+// neither the code nor the type is known (the HTTP status decides then). The gateway (package
+// gateway) classifies the error bodies it forwards with it, without decoding them through the
+// SDK.
+func ClassOf(typ, code, message string) (rebound.Class, bool) { return classOf(typ, code, message) }

@@ -159,3 +159,19 @@ func StopError(finish, refusal string, header http.Header) *rebound.Error {
 	}
 	return nil
 }
+
+// ClassOf returns the class that an OpenAI error object's type, code and message mean, by the
+// table Translate follows, and false when neither the code nor the type is known (the HTTP
+// status decides then). inStream is true for an error frame inside a 200 stream, whose generic
+// types (server_error, invalid_request_error) say what a status would have. The gateway
+// (package gateway) classifies the error bodies it forwards with it.
+func ClassOf(typ, code, message string, inStream bool) (rebound.Class, bool) {
+	if c, ok := classOf(typ, code, message); ok {
+		return c, true
+	}
+	if inStream {
+		c, ok := streamTypeClass[typ]
+		return c, ok
+	}
+	return rebound.ClassUnknown, false
+}
