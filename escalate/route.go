@@ -64,8 +64,7 @@ func (q *Queue) ResolveClaimed(ctx context.Context, id, claimant string, d rebou
 		return Item{}, fmt.Errorf("resolve escalation %q: %w", id, err)
 	}
 	raw := d.Answer
-	d.Answer, d.Note, d.By = q.redact.Text(d.Answer), q.redact.Text(d.Note), cleanText(d.By)
-	d.Rationale = q.redact.Text(d.Rationale)
+	d = q.cleanDecision(d)
 	claimant = cleanText(claimant)
 	return q.change(ctx, "resolve", id, func(it *Item, t time.Time) (AuditEntry, error) {
 		switch {
@@ -80,12 +79,12 @@ func (q *Queue) ResolveClaimed(ctx context.Context, id, claimant string, d rebou
 			}
 		}
 		dd := d
-		it.Status, it.Decision, it.DecidedAt = StatusResolved, &dd, t
+		it.Status, it.Decision, it.DecidedAt, it.ActedAt = StatusResolved, &dd, t, time.Time{}
 		it.ClaimedBy, it.ClaimedUntil = "", time.Time{}
-		note := d.Note
-		if note == "" {
-			note = d.Rationale
+		a := decisionEntry(AuditResolved, d) // the whole decision, kept in the trail
+		if a.Note == "" {
+			a.Note = d.Rationale
 		}
-		return AuditEntry{By: d.By, Event: AuditResolved, Action: d.Action, Note: note}, nil
+		return a, nil
 	})
 }

@@ -23,7 +23,8 @@ type DurableStore interface {
 //
 // The store lists the escalated runs whose escalation is decided in one query
 // (checkpoint.DecidedLister, "DecidedRuns"), leaving out a supervisor's decision on hold until
-// the hold is over ("HeldRuns").
+// the hold is over ("HeldRuns"); at the end of a hold, of a person's override and the resume
+// workers exactly one wins ("WorkerRacesOverride").
 //
 // Filing is fenced by the run's lease: an escalation carrying a lease the run is no longer held
 // under is refused with the *checkpoint.StaleEpochError and nothing is filed.
@@ -31,6 +32,7 @@ func RunDurable(t *testing.T, store DurableStore) {
 	defer t.Run("FilingFenced", func(t *testing.T) { testFencedFiling(t, store) })
 	defer t.Run("DecidedRuns", func(t *testing.T) { testDecidedRuns(t, store) })
 	defer t.Run("HeldRuns", func(t *testing.T) { testHeldRuns(t, store) })
+	defer t.Run("WorkerRacesOverride", func(t *testing.T) { WorkerRacesOverride(t, store, store, 10) })
 	ctx := t.Context()
 	queue := escalate.NewQueue(store, escalate.Config{})
 	runner := checkpoint.NewRunner(store, checkpoint.Config{Escalations: queue})
