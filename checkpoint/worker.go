@@ -46,6 +46,12 @@ type WorkerConfig struct {
 	OnResume func(run RunInfo, err error)
 	// Logger receives a line per resume and per problem. Default slog.Default().
 	Logger *slog.Logger
+	// Recover also resumes runs that a worker left running when it died (its lease has run
+	// out, or its owner is a process of this host that no longer exists), so that a resume cut
+	// short by a crash is finished rather than left running for good. Only runs of the
+	// registered Workflows are taken; a run whose owner is alive keeps its lease. Default
+	// false.
+	Recover bool
 }
 
 // Worker resumes runs whose escalations were decided: a decision in the dashboard, the API or
@@ -156,10 +162,43 @@ func (w *Worker) due(ctx context.Context) ([]RunInfo, error) {
 			}
 		}
 		if !more {
-			w.forgetExcept(seen)
-			return out, nil
+			break
 		}
 	}
+	if w.cfg.Recover {
+		abandoned, err := w.abandoned(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		for _, run := range abandoned {
+			if !seen[run.ID] {
+				seen[run.ID] = true
+				if !w.waiting(run, now) {
+					out = append(out, run)
+				}
+			}
+		}
+	}
+	w.forgetExcept(seen)
+	return out, nil
+}
+
+// abandoned lists the runs of the registered workflows that a dead worker left running.
+func (w *Worker) abandoned(ctx context.Context, now time.Time) ([]RunInfo, error) {
+	runs, err := w.runner.store.ListRuns(ctx, RunFilter{Status: []Status{StatusRunning}, Limit: 500})
+	if err != nil {
+		return nil, fmt.Errorf("list running runs: %w", err)
+	}
+	var out []RunInfo
+	for _, run := range runs {
+		if wf, ok := w.cfg.Workflows[run.Workflow]; !ok || wf == nil {
+			continue
+		}
+		if run.LeaseExpires.Before(now) || w.runner.ownerDead(run.Owner) {
+			out = append(out, run)
+		}
+	}
+	return out, nil
 }
 
 // decided is one page of the escalated runs whose escalation has a decision, and whether there

@@ -94,6 +94,7 @@ func (d *dashboardServe) start(ctx context.Context, g *globals, deps serveDeps) 
 		Workflows: g.resumeWorkflows(append(baseURLTrust{}, d.trust...)),
 		Interval:  d.interval,
 		Logger:    deps.logger,
+		Recover:   true, // a resume cut short by a crash is finished, not left running
 	})
 	if err != nil {
 		return nil, usagef("--worker: %w", err)
