@@ -44,7 +44,7 @@ func installNode(dir string, log io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(log, "npm ci in %s\n", dir)
-	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd := exec.Command("npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error")
 	cmd.Dir = dir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -37,6 +37,10 @@ type OverheadRun struct {
 	Rate            int
 	Direct, Gateway Latency
 	Load            string
+	// SelfP50, SelfP99: the gateway's own account of its share
+	// (rebound_gateway_added_latency_seconds over the run), when it exports one.
+	SelfP50, SelfP99 time.Duration
+	Self             bool
 }
 
 // PeakStep is one step of the ramp.
@@ -65,6 +69,9 @@ type OverheadResult struct {
 	MemErrs int64
 	Took    time.Duration
 }
+
+// addedMetric is the gateway's histogram of its own share of each request's time.
+const addedMetric = "rebound_gateway_added_latency_seconds"
 
 func anthropicBody(stream bool) []byte {
 	return fmt.Appendf(nil, `{"model":"claude-healthy","max_tokens":64,"stream":%v,"messages":[{"role":"user","content":%q}]}`, stream, prompt)
@@ -162,6 +169,9 @@ func latencyOf(ss []sample) Latency {
 // RunOverhead measures the gateway's added latency, its peak rate, or its memory.
 func RunOverhead(o OverheadOptions) (*OverheadResult, error) {
 	start := time.Now()
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
 	f, err := startFake("upstream", fakellm.Options{LogSize: 100})
 	if err != nil {
 		return nil, err
@@ -191,8 +201,13 @@ func RunOverhead(o OverheadOptions) (*OverheadResult, error) {
 		fmt.Fprintf(o.Log, "overhead: stream=%v, %d/s each path, %v (+%v warm-up)\n", stream, o.Rate, o.Duration, warm)
 		openLoop([]*target{direct, through}, body, o.Rate, warm)
 		load := loadAvg()
+		before := scrapeHistogram(gw.url, addedMetric)
 		ss := openLoop([]*target{direct, through}, body, o.Rate, o.Duration)
-		res.Runs = append(res.Runs, OverheadRun{Stream: stream, Rate: o.Rate, Direct: latencyOf(ss[0]), Gateway: latencyOf(ss[1]), Load: load})
+		run := OverheadRun{Stream: stream, Rate: o.Rate, Direct: latencyOf(ss[0]), Gateway: latencyOf(ss[1]), Load: load}
+		after := scrapeHistogram(gw.url, addedMetric)
+		run.SelfP50, run.Self = quantile(before, after, 0.5)
+		run.SelfP99, _ = quantile(before, after, 0.99)
+		res.Runs = append(res.Runs, run)
 	}
 	if o.Peak {
 		body := anthropicBody(false)
@@ -282,16 +297,20 @@ func fmtMS(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d.Micros
 // Print writes the overhead tables.
 func (r *OverheadResult) Print(w io.Writer) {
 	if len(r.Runs) > 0 {
-		fmt.Fprintln(w, "| body | rate (each path) | direct p50 | direct p99 | gateway p50 | gateway p99 | added p50 | added p99 | errors | load average |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(w, "| body | rate (each path) | direct p50 | direct p99 | gateway p50 | gateway p99 | added p50 | added p99 | gateway's own p50 / p99 | errors | load average |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, x := range r.Runs {
 			body := "non-streamed"
 			if x.Stream {
 				body = "streamed"
 			}
-			fmt.Fprintf(w, "| %s | %d/s | %s ms | %s ms | %s ms | %s ms | **%s ms** | **%s ms** | %d / %d | %s |\n", body, x.Rate,
+			self := "—"
+			if x.Self {
+				self = fmtMS(x.SelfP50) + " / " + fmtMS(x.SelfP99) + " ms"
+			}
+			fmt.Fprintf(w, "| %s | %d/s | %s ms | %s ms | %s ms | %s ms | **%s ms** | **%s ms** | %s | %d / %d | %s |\n", body, x.Rate,
 				fmtMS(x.Direct.P50), fmtMS(x.Direct.P99), fmtMS(x.Gateway.P50), fmtMS(x.Gateway.P99),
-				fmtMS(x.Gateway.P50-x.Direct.P50), fmtMS(x.Gateway.P99-x.Direct.P99), x.Direct.Errors+x.Gateway.Errors, x.Direct.N+x.Gateway.N, x.Load)
+				fmtMS(x.Gateway.P50-x.Direct.P50), fmtMS(x.Gateway.P99-x.Direct.P99), self, x.Direct.Errors+x.Gateway.Errors, x.Direct.N+x.Gateway.N, x.Load)
 		}
 		fmt.Fprintf(w, "\n(generator's send lag p99: %s ms)\n\n", fmtMS(r.Runs[0].Gateway.SchedulerLagP99))
 	}
