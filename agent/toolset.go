@@ -69,8 +69,19 @@ func (s *Toolset) Tool(name string) (Tool, bool) {
 // The call's idempotency key (Call.Key) is the enclosing checkpoint step's if ctx is one;
 // otherwise it is derived from the tool and the call id, the same for every attempt of the call.
 func (s *Toolset) Call(ctx context.Context, id, name string, input json.RawMessage) (Outcome, error) {
+	return s.call(ctx, id, name, input, false)
+}
+
+// CallApproved is Call for a call a person has approved (after Call's escalation, through the
+// framework's own way of asking): it runs without asking for the tool's Approval again, with the
+// same idempotency key as the call Call refused.
+func (s *Toolset) CallApproved(ctx context.Context, id, name string, input json.RawMessage) (Outcome, error) {
+	return s.call(ctx, id, name, input, true)
+}
+
+func (s *Toolset) call(ctx context.Context, id, name string, input json.RawMessage, approved bool) (Outcome, error) {
 	p := s.a.prepare(name, jsonInput(input))
-	if p.problem == "" && p.t.Approval.needed(p.input) {
+	if !approved && p.problem == "" && p.t.Approval.needed(p.input) {
 		o := Outcome{CallID: id, Tool: name, Effect: p.t.Effect.String(), Input: p.input, Key: callKey(ctx, name, id)}
 		return o, checkpoint.Escalate(rebound.ReasonIrreversibleAction, approvalText(p, id, "", ""), nil)
 	}

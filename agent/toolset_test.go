@@ -90,6 +90,15 @@ func TestToolsetCall(t *testing.T) {
 	if !errors.As(err, &esc) || esc.Reason != rebound.ReasonIrreversibleAction || o.Executed {
 		t.Errorf("approval: %+v, %v", o, err)
 	}
+	paid := 0
+	pay.Handler = agent.Handle(func(context.Context, agent.Call, cityIn) (string, error) { paid++; return "paid", nil })
+	if ts, err = agent.NewToolset(agent.ToolsetConfig{Tools: []agent.Tool{pay}}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err = ts.CallApproved(ctx, "c6", "pay", in); err != nil || o.Content != "paid" || paid != 1 {
+		t.Errorf("approved: %+v, %v", o, err)
+	}
+	ts, _ = agent.NewToolset(agent.ToolsetConfig{Tools: []agent.Tool{lookup, send, pay}})
 	if tl, ok := ts.Tool("send"); !ok || tl.Effect != agent.Irreversible || tl.Timeout != agent.DefaultToolTimeout {
 		t.Errorf("Tool(send) = %+v, %v", tl, ok)
 	}
