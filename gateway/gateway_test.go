@@ -36,7 +36,7 @@ type rig struct {
 
 // newRig starts a fakellm running script (accepting only upstreamKey) and a gateway in front
 // of it configured by cfg (YAML), where FAKE stands for the fake's URL.
-func newRig(t *testing.T, script, cfg string) *rig {
+func newRig(t testing.TB, script, cfg string) *rig {
 	t.Helper()
 	h, err := fakellm.New(script, fakellm.Options{Key: upstreamKey})
 	if err != nil {
