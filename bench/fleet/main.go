@@ -78,7 +78,14 @@ type Result struct {
 // Goodput is the answers per second as a share of the limit.
 func (r Result) Goodput() float64 { return float64(r.Answers) / r.Elapsed.Seconds() / r.Limit }
 
-var strategies = map[string]func(srv *fakellm.Server, provider string) call{
+// endpoint is where the fake server listens: its base URLs for each SDK.
+type endpoint struct{ anthropic, openai string }
+
+func endpointOf(srv *fakellm.Server) endpoint {
+	return endpoint{srv.AnthropicBaseURL, srv.OpenAIBaseURL}
+}
+
+var strategies = map[string]func(srv endpoint, provider string) call{
 	"rebound":       reboundStrategy,
 	"sdk-default":   sdkDefault,
 	"naive-article": naiveArticle,
@@ -117,19 +124,19 @@ func openaiParams() openai.ChatCompletionNewParams {
 // for every strategy, so that connection churn is not what is measured.
 var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
 
-func anthropicClient(srv *fakellm.Server, opts ...aoption.RequestOption) anthropic.Client {
+func anthropicClient(srv endpoint, opts ...aoption.RequestOption) anthropic.Client {
 	return anthropic.NewClient(append([]aoption.RequestOption{
-		aoption.WithAPIKey("sk-ant-fleet"), aoption.WithBaseURL(srv.AnthropicBaseURL), aoption.WithHTTPClient(httpClient),
+		aoption.WithAPIKey("sk-ant-fleet"), aoption.WithBaseURL(srv.anthropic), aoption.WithHTTPClient(httpClient),
 	}, opts...)...)
 }
 
-func openaiClient(srv *fakellm.Server, opts ...ooption.RequestOption) openai.Client {
+func openaiClient(srv endpoint, opts ...ooption.RequestOption) openai.Client {
 	return openai.NewClient(append([]ooption.RequestOption{
-		ooption.WithAPIKey("sk-fleet"), ooption.WithBaseURL(srv.OpenAIBaseURL), ooption.WithHTTPClient(httpClient),
+		ooption.WithAPIKey("sk-fleet"), ooption.WithBaseURL(srv.openai), ooption.WithHTTPClient(httpClient),
 	}, opts...)...)
 }
 
-func reboundStrategy(srv *fakellm.Server, provider string) call {
+func reboundStrategy(srv endpoint, provider string) call {
 	var inner llm.Model = anthropicllm.New(anthropicClient(srv), anthropicModel)
 	if provider == "openai" {
 		inner = openaillm.New(openaiClient(srv), openaiModel)
@@ -144,7 +151,7 @@ func reboundStrategy(srv *fakellm.Server, provider string) call {
 	}
 }
 
-func sdkDefault(srv *fakellm.Server, provider string) call {
+func sdkDefault(srv endpoint, provider string) call {
 	if provider == "openai" {
 		c := openaiClient(srv)
 		return func(ctx context.Context) error {
@@ -160,7 +167,7 @@ func sdkDefault(srv *fakellm.Server, provider string) call {
 }
 
 // naiveArticle is the loop of the article the project started from.
-func naiveArticle(srv *fakellm.Server, provider string) call {
+func naiveArticle(srv endpoint, provider string) call {
 	send := func(ctx context.Context) (int, error) {
 		c := anthropicClient(srv, aoption.WithMaxRetries(0))
 		_, err := c.Messages.New(ctx, anthropicParams())
@@ -222,7 +229,7 @@ func Run(c Config) ([]Result, error) {
 	return out, nil
 }
 
-func runOne(c Config, name string, mk func(*fakellm.Server, string) call) (Result, error) {
+func runOne(c Config, name string, mk func(endpoint, string) call) (Result, error) {
 	script := fmt.Sprintf("limit rps=%g burst=%g\nlatency %s\n", c.RPS, c.burst(), c.Latency)
 	h, err := fakellm.New(script, fakellm.Options{LogSize: -1})
 	if err != nil {
@@ -230,7 +237,7 @@ func runOne(c Config, name string, mk func(*fakellm.Server, string) call) (Resul
 	}
 	srv := fakellm.Serve(h)
 	defer srv.Close()
-	do := mk(srv, c.Provider)
+	do := mk(endpointOf(srv), c.Provider)
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.Duration)
 	defer cancel()
@@ -331,7 +338,12 @@ func Print(w io.Writer, c Config, rs []Result) {
 }
 
 func main() {
+	if js := os.Getenv(childEnv); js != "" {
+		childMain(js)
+		return
+	}
 	var c Config
+	var pc ProcConfig
 	var strats string
 	flag.StringVar(&c.Provider, "provider", "anthropic", "API surface of the fake: anthropic or openai")
 	flag.IntVar(&c.Agents, "agents", 64, "concurrent agents sharing one key")
@@ -340,7 +352,41 @@ func main() {
 	flag.DurationVar(&c.Latency, "latency", 200*time.Millisecond, "time the fake takes to answer")
 	flag.DurationVar(&c.Duration, "duration", 30*time.Second, "run time of each strategy")
 	flag.StringVar(&strats, "strategies", "rebound,sdk-default,naive-article", "comma-separated strategies to run")
+	flag.IntVar(&pc.Processes, "processes", 0, "multi-process mode: this many processes of -agents agents each (see -scenario)")
+	flag.StringVar(&pc.Scenario, "scenario", "rate", "multi-process scenario: rate, redis-kill, outage, breaker")
+	flag.StringVar(&pc.Redis, "redis", os.Getenv("TEST_REDIS_URL"), "Redis URL for rebound-fleet (default $TEST_REDIS_URL)")
+	flag.DurationVar(&pc.Lead, "lead", 5*time.Second, "outage, breaker: run time before the outage (breaker: before process 0's lone failure)")
+	flag.DurationVar(&pc.Outage, "outage", 10*time.Second, "outage: its length")
+	flag.DurationVar(&pc.Tail, "tail", 5*time.Second, "outage: run time after it")
 	flag.Parse()
+	if pc.Processes > 0 {
+		pc.Agents, pc.RPS, pc.Burst, pc.Latency, pc.Duration = c.Agents, c.RPS, c.Burst, c.Latency, c.Duration
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["agents"] {
+			pc.Agents = 16
+		}
+		if !set["duration"] {
+			pc.Duration = 20 * time.Second
+		}
+		pc.Strategies = strings.Split(strats, ",")
+		if !set["strategies"] {
+			pc.Strategies = []string{"rebound-fleet", "rebound-local", "sdk-default", "naive-article"}
+			if pc.Scenario != "rate" {
+				pc.Strategies = []string{"rebound-fleet", "rebound-local"}
+			}
+			if pc.Scenario == "redis-kill" {
+				pc.Strategies = []string{"rebound-fleet"}
+			}
+		}
+		rs, err := RunProcs(pc)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fleet:", err)
+			os.Exit(1)
+		}
+		PrintProcs(os.Stdout, pc, rs)
+		return
+	}
 	c.Strategies = strings.Split(strats, ",")
 	if c.Provider != "anthropic" && c.Provider != "openai" {
 		fmt.Fprintln(os.Stderr, "fleet: -provider must be anthropic or openai")

@@ -2,6 +2,7 @@ package fleetredis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -93,7 +94,16 @@ type Limiter struct {
 	onError    func(error)
 
 	locals    sync.Map     // key → *ratelimit.Limiter
+	known     sync.Map     // key → *atomic.Bool: the fleet's state holds a report of the key's limits
 	skipUntil atomic.Int64 // unix ns: Redis failed, pace locally until then
+}
+
+func (l *Limiter) knownFlag(key string) *atomic.Bool {
+	if v, ok := l.known.Load(key); ok {
+		return v.(*atomic.Bool)
+	}
+	v, _ := l.known.LoadOrStore(key, new(atomic.Bool))
+	return v.(*atomic.Bool)
 }
 
 // NewLimiter returns a fleet-wide rate limiter kept in Redis through client (a *redis.Client,
@@ -172,16 +182,18 @@ func (l *Limiter) Local(key string) *ratelimit.Limiter {
 
 // Permit is a call admitted by Wait. Report the provider's response with Observe, once.
 type Permit struct {
-	l       *Limiter
-	key     string
-	local   ratelimit.Permit
-	fleet   bool          // admitted by the fleet's bucket (not by the local limiter alone)
-	seq     int64         // the admission's number in the fleet
-	tot     int64         // the fleet's tokens admitted up to and including this call
-	turnMS  int64         // when the call's turn came, in ms on Redis's clock
-	waited  time.Duration // the fleet's wait, before jitter
-	tokens  int
-	localOK bool
+	l        *Limiter
+	key      string
+	local    ratelimit.Permit
+	fleet    bool          // admitted by the fleet's bucket (not by the local limiter alone)
+	seq      int64         // the admission's number in the fleet
+	tot      int64         // the fleet's tokens admitted up to and including this call
+	turnMS   int64         // when the call's turn came, in ms on Redis's clock
+	waited   time.Duration // the fleet's wait, before jitter
+	tokens   int
+	localOK  bool      // a valid Permit (Wait admitted the call)
+	hasLocal bool      // the local limiter admitted it too, and learns from its response
+	sent     time.Time // when Wait let the call go, on this process's clock
 }
 
 // Fleet reports whether the fleet's bucket admitted the call; false when Redis failed and the
@@ -212,12 +224,26 @@ func (p Permit) Turn() time.Time {
 // When Redis fails, the call is admitted by the local limiter alone and OnError is told.
 func (l *Limiter) Wait(ctx context.Context, key string, tokens int) (Permit, error) {
 	tokens = max(tokens, 0)
-	lp, err := l.Local(key).Wait(ctx, tokens)
-	if err != nil {
-		return Permit{}, err
+	loc := l.Local(key)
+	known := l.knownFlag(key)
+	p := Permit{l: l, key: key, tokens: tokens, localOK: true}
+	if time.Now().UnixNano() >= l.skipUntil.Load() && known.Load() {
+		// The fleet's bucket paces. The local limiter sees only this process's calls (its proofs
+		// of the refill rate miss the others'), so it must not hold calls back; it admits what it
+		// would admit anyway, and learns from those calls' responses, so that it is ready to pace
+		// alone if Redis fails.
+		if lp, wait := loc.AllowAt(time.Now(), tokens); wait == 0 {
+			p.local, p.hasLocal = lp, true
+		}
+	} else {
+		lp, err := l.waitLocal(ctx, loc, known, tokens)
+		if err != nil {
+			return Permit{}, err
+		}
+		p.local, p.hasLocal = lp.local, lp.hasLocal
 	}
-	p := Permit{l: l, key: key, local: lp, tokens: tokens, localOK: true}
 	if time.Now().UnixNano() < l.skipUntil.Load() {
+		p.sent = time.Now()
 		return p, nil
 	}
 	maxWait := int64(-1)
@@ -233,19 +259,29 @@ func (l *Limiter) Wait(ctx context.Context, key string, tokens int) (Permit, err
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			lp.Observe(nil, 0)
+			p.observeLocal(nil, 0)
 			return Permit{}, ctx.Err()
 		}
 		l.down(fmt.Errorf("reserve in rate limiter %s for %q: %w", l.prefix, key, err))
+		if !p.hasLocal { // Redis failed after the fleet had the key: pace locally from here
+			lp, err := loc.Wait(ctx, tokens)
+			if err != nil {
+				return Permit{}, err
+			}
+			p.local, p.hasLocal = lp, true
+		}
+		p.sent = time.Now()
 		return p, nil
 	}
+	known.Store(res[5] > 0)
 	wait := time.Duration(res[1]) * time.Millisecond
 	if res[0] != 1 {
-		lp.Observe(nil, 0)
+		p.observeLocal(nil, 0)
 		return Permit{}, &fleetWaitError{key: key, wait: wait}
 	}
 	p.fleet, p.seq, p.tot, p.turnMS, p.waited = true, res[2], res[3], res[4]+res[1], wait
 	if wait <= 0 {
+		p.sent = time.Now()
 		return p, nil
 	}
 	d := wait + time.Duration(l.rand()*float64(l.minJitter))
@@ -258,12 +294,60 @@ func (l *Limiter) Wait(ctx context.Context, key string, tokens int) (Permit, err
 	t := time.NewTimer(d)
 	select {
 	case <-t.C:
+		p.sent = time.Now()
 		return p, nil
 	case <-ctx.Done():
 		t.Stop()
 		l.refund(context.WithoutCancel(ctx), key, res[5], res[2], tokens)
-		lp.Observe(nil, 0)
+		p.observeLocal(nil, 0)
 		return Permit{}, ctx.Err()
+	}
+}
+
+// waitLocal waits for the local limiter while the fleet has no report of the key's limits (one
+// probe at a time per process until the provider has been heard), in slices, so that a caller
+// queued behind the local limiter is released as soon as the fleet knows the limits: the local
+// limiter then sees only this process's share of the key and would pace it far below the limit.
+func (l *Limiter) waitLocal(ctx context.Context, loc *ratelimit.Limiter, known *atomic.Bool, tokens int) (Permit, error) {
+	for {
+		if time.Now().UnixNano() >= l.skipUntil.Load() && known.Load() {
+			if lp, wait := loc.AllowAt(time.Now(), tokens); wait == 0 {
+				return Permit{local: lp, hasLocal: true}, nil
+			}
+			return Permit{}, nil
+		}
+		wctx, cancel := context.WithTimeout(ctx, localSlice)
+		lp, err := loc.Wait(wctx, tokens)
+		cancel()
+		if err == nil {
+			return Permit{local: lp, hasLocal: true}, nil
+		}
+		if ctx.Err() != nil {
+			return Permit{}, ctx.Err()
+		}
+		if errors.Is(err, ratelimit.ErrWouldExceedDeadline) {
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < localSlice {
+				return Permit{}, err // the caller's own deadline, not the slice's
+			}
+			t := time.NewTimer(localSlice / 2)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return Permit{}, ctx.Err()
+			}
+		}
+	}
+}
+
+// localSlice is how long a caller waits for the local limiter before it looks again whether
+// the fleet knows the key's limits.
+const localSlice = 200 * time.Millisecond
+
+// observeLocal reports the response to the local limiter, if it admitted the call.
+func (p Permit) observeLocal(h http.Header, status int) {
+	if p.hasLocal {
+		p.local.Observe(h, status)
 	}
 }
 
@@ -292,10 +376,19 @@ func (p Permit) Observe(ctx context.Context, h http.Header, status int) {
 	if !p.localOK {
 		return
 	}
-	p.local.Observe(h, status)
+	p.observeLocal(h, status)
 	l := p.l
 	now := time.Now()
-	rep := ratelimit.ParseHeader(h, now)
+	// The provider counted the call and computed its reset when the request arrived, about when
+	// it was sent, not when the answer (or this process, late under load) got round to it:
+	// resets given as durations are anchored there, and every reset's distance is measured from
+	// there, so that an answer's latency does not shorten the reset and inflate the refill rate
+	// (which only ever ratchets up under one limit).
+	at := p.sent
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	rep := ratelimit.ParseHeader(h, at)
 	var blockMS int64
 	if status == http.StatusTooManyRequests && !rep.Requests.Known && !rep.Tokens.Known {
 		d, ok := rebound.DelayHint(status, h, now)
@@ -322,11 +415,13 @@ func (p Permit) Observe(ctx context.Context, h http.Header, status int) {
 			args = append(args, 0, 0, 0, 0)
 			continue
 		}
-		args = append(args, 1, b.Limit, b.Remaining, max(b.Reset.Sub(now).Milliseconds(), 0))
+		args = append(args, 1, b.Limit, b.Remaining, max(b.Reset.Sub(at).Milliseconds(), 0))
 	}
 	args = append(args, member(p.seq, p.tokens))
 	if err := observeScript.Run(ctx, l.client, l.keys(p.key), args...).Err(); err != nil {
 		l.down(fmt.Errorf("report response to rate limiter %s for %q: %w", l.prefix, p.key, err))
+	} else if rep.Requests.Known || rep.Tokens.Known {
+		l.knownFlag(p.key).Store(true)
 	}
 }
 

@@ -111,18 +111,23 @@ return 1
 // restarted: its seq is ahead of the state's). The level is the remaining, refilled since the
 // call's turn, minus what the fleet admitted after the call and the reservations admitted
 // before it whose turn came too late for the report to count them (see above). The refill rate is
-// (limit - remaining) / reset, never slower than the last one under the same limit (resets are
-// rounded up), and limit per minute when the bucket is full.
+// (limit - remaining - 1) / reset, never slower than the last one under the same limit: a lower
+// bound, as resets are rounded up and measured from the call's sending, and remaining is rounded
+// down (the bucket may lack up to one call less than limit - remaining, and a whole-second reset
+// may then be a few ms away: (limit - remaining) / reset would overstate the rate, and the
+// ratchet would keep it). Limit per minute until a report proves more.
 var observeScript = redis.NewScript(limiterNowLua + `
 local k = KEYS[1]
 local pseq, ptot, sent, block = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local f = redis.call('HMGET', k, 'seq', 'tot', 'blocked', 'r_cap', 'r_rate', 'r_rseq', 't_cap', 't_rate', 't_rseq')
+local f = redis.call('HMGET', k, 'seq', 'tot', 'blocked', 'r_cap', 'r_rate', 'r_rseq', 't_cap', 't_rate', 't_rseq',
+  'r_aseq', 'r_arem', 'r_ats', 'r_alate', 'r_proved')
 local seq, tot = tonumber(f[1]) or 0, tonumber(f[2]) or 0
 if block > 0 and now + block > (tonumber(f[3]) or 0) then
   redis.call('HSET', k, 'blocked', now + block)
 end
 local names = {'r_', 't_'}
 local after = {math.max(0, seq - pseq), math.max(0, tot - ptot)}
+local nlate = 0
 if pseq >= 0 then
   redis.call('ZREM', KEYS[2], ARGV[14])
   local late = redis.call('ZRANGEBYSCORE', KEYS[2], sent - 100, '+inf')
@@ -131,6 +136,7 @@ if pseq >= 0 then
     if s and tonumber(s) < pseq then
       after[1] = after[1] + 1
       after[2] = after[2] + tonumber(tk)
+      nlate = nlate + 1
     end
   end
 end
@@ -142,8 +148,40 @@ for i = 0, 1 do
     local cap, prate, rseq = tonumber(f[4 + 3 * i]), tonumber(f[5 + 3 * i]), tonumber(f[6 + 3 * i]) or -1
     if not (cap == limit and pseq < rseq) then
       local rate = limit / 60000
-      if reset > 0 and remaining < limit then rate = (limit - remaining) / reset end
+      if reset > 0 and remaining < limit - 1 then rate = (limit - remaining - 1) / reset end
+      local seed = 0
+      if i == 0 then
+        if cap == limit then prate = tonumber(f[14]) or prate end
+        -- Until a pair of reports proves a rate (in the first second), the calls queue at the
+        -- rate of the whole limit per reset (at least a second). It may overstate the rate (a
+        -- few 429s at the start, whose reports then prove the rate: a per-minute limit's empty
+        -- bucket reports a reset a minute away), but a turn given at too slow a rate stays late however much is
+        -- proved later, and a queue formed at the start would wait for seconds.
+        local aseq, ats = tonumber(f[10]), tonumber(f[12])
+        if reset > 0 and remaining < limit and not (cap == limit and aseq and sent - ats >= 1000) then
+          seed = limit / math.max(reset, 1000)
+        end
+      end
+      if i == 0 and cap == limit then
+        -- A pair of reports 1-20 s apart (the anchor, then this one): the bucket held r1, the
+        -- fleet admitted n calls in between (less those that may not have reached the provider
+        -- yet), and it held r2, so it gained at least r2 - r1 + n - 2 over the time between
+        -- their turns (2: remaining is rounded down, and one call may be counted either side).
+        local aseq, arem, ats, alate = tonumber(f[10]), tonumber(f[11]), tonumber(f[12]), tonumber(f[13]) or 0
+        if aseq and pseq > aseq and sent - ats >= 1000 and sent - ats <= 20000 then
+          local gained = remaining - arem + (pseq - aseq) - nlate + alate - 2
+          if gained > 0 then rate = math.max(rate, gained / (sent - ats)) end
+        end
+        if not aseq or sent - ats > 20000 or sent < ats then
+          redis.call('HSET', k, 'r_aseq', pseq, 'r_arem', remaining, 'r_ats', sent, 'r_alate', nlate)
+        end
+      end
+      if i == 0 and cap ~= limit then
+        redis.call('HSET', k, 'r_aseq', pseq, 'r_arem', remaining, 'r_ats', sent, 'r_alate', nlate)
+      end
       if cap == limit and prate and prate > rate then rate = prate end
+      if i == 0 then redis.call('HSET', k, 'r_proved', tostring(rate)) end
+      rate = math.max(rate, seed)
       local snap = math.min(sent, now)
       local level = math.min(limit, remaining + rate * math.max(0, now - snap)) - after[i + 1]
       local n = names[i + 1]
