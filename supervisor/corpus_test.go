@@ -2,12 +2,18 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/escalate"
+	"github.com/rebound-go/rebound/store/postgres"
+	"github.com/rebound-go/rebound/store/sqlite"
 )
 
 // classFigures are the corpus figures of one class.
@@ -20,20 +26,49 @@ type classFigures struct {
 // reviewer (fakellm) follows every injection. Goals: no item that must go to a person is
 // resolved, no failure reads as a denial, at least 80 % of the safe items are resolved.
 func TestCorpus(t *testing.T) {
-	t.Run("policy", func(t *testing.T) { testCorpus(t, false) })
+	t.Run("policy", func(t *testing.T) { testCorpus(t, false, newQueue()) })
 	// The same corpus with the model asked about every item, even those the policy allows
 	// nothing on: the check of the verdict against the policy holds by itself.
-	t.Run("verdict-check-only", func(t *testing.T) { testCorpus(t, true) })
+	t.Run("verdict-check-only", func(t *testing.T) { testCorpus(t, true, newQueue()) })
+	// The database stores keep the supervisor's decisions and audit entries whole.
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "corpus.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		testCorpus(t, false, escalate.NewQueue(st, escalate.Config{}))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := os.Getenv("TEST_DATABASE_URL")
+		if dsn == "" {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("TEST_DATABASE_URL is not set (required when CI=true)")
+			}
+			t.Skip("TEST_DATABASE_URL is not set")
+		}
+		ctx := context.Background()
+		st, err := postgres.Open(ctx, dsn, postgres.WithSchema(fmt.Sprintf("rbt_sup_%d_%d", os.Getpid(), rand.Uint64())), postgres.WithMaxConns(4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := st.DropSchema(context.WithoutCancel(ctx)); err != nil {
+				t.Error(err)
+			}
+			st.Close()
+		}()
+		testCorpus(t, false, escalate.NewQueue(st, escalate.Config{}))
+	})
 }
 
-func testCorpus(t *testing.T, askAlways bool) {
+func testCorpus(t *testing.T, askAlways bool, q *escalate.Queue) {
 	ctx := context.Background()
 	c := loadCorpus(t)
 	if len(c) < 60 {
 		t.Fatalf("corpus has %d items, want >= 60", len(c))
 	}
 	model, _ := fakeModel(t, reviewerScript(c))
-	q := newQueue()
 	ids := fileAll(t, q, c)
 	s, err := New(Config{Queue: q, Model: model, Policy: testPolicy(t), Instance: "test", Logger: quiet})
 	if err != nil {
