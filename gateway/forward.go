@@ -464,6 +464,39 @@ func (x *exchange) attemptErr(ctx, actx context.Context, t *target, err error) e
 	return &rebound.Error{Class: c, Provider: t.key, Message: x.g.redact(err.Error())}
 }
 
+// errorBodyJSON is the error body both providers send, in an answer and as an in-band event
+// (Anthropic's error.details.error_code, OpenAI's error.code).
+type errorBodyJSON struct {
+	Error struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+		Code    any    `json:"code"`
+		Details struct {
+			ErrorCode string `json:"error_code"`
+		} `json:"details"`
+	} `json:"error"`
+}
+
+// classify sets e's Code and, where the provider's own table knows the error, its Class: the
+// llm adapters' tables, so that the gateway and the library classify a body alike. inStream
+// says the error came as an in-band event of a streamed answer.
+func (eb *errorBodyJSON) classify(provider string, e *rebound.Error, inStream bool) {
+	var c rebound.Class
+	ok := false
+	if provider == Anthropic {
+		e.Code = eb.Error.Details.ErrorCode
+		c, ok = anthropicllm.ClassOf(e.Type, e.Code, eb.Error.Message)
+	} else {
+		if s, isStr := eb.Error.Code.(string); isStr {
+			e.Code = s
+		}
+		c, ok = openaillm.ClassOf(e.Type, e.Code, eb.Error.Message, inStream)
+	}
+	if ok {
+		e.Class = c
+	}
+}
+
 // maxErrorBody bounds the error body kept of a failing response.
 const maxErrorBody = 64 << 10
 
@@ -477,32 +510,10 @@ func (x *exchange) statusErr(ctx, actx context.Context, t *target, resp *http.Re
 	e := rebound.HTTPError(resp.StatusCode, resp.Header, time.Now())
 	e.Provider = t.key
 	e.Message = resp.Status
-	var eb struct {
-		Error struct {
-			Type    string `json:"type"`
-			Message string `json:"message"`
-			Code    any    `json:"code"`
-			Details struct {
-				ErrorCode string `json:"error_code"`
-			} `json:"details"`
-		} `json:"error"`
-	}
+	var eb errorBodyJSON
 	if json.Unmarshal(body, &eb) == nil {
 		e.Type, e.Message = eb.Error.Type, x.g.redact(eb.Error.Message)
-		var c rebound.Class
-		ok := false
-		if t.up.provider == Anthropic {
-			e.Code = eb.Error.Details.ErrorCode
-			c, ok = anthropicllm.ClassOf(e.Type, e.Code, eb.Error.Message)
-		} else {
-			if s, isStr := eb.Error.Code.(string); isStr {
-				e.Code = s
-			}
-			c, ok = openaillm.ClassOf(e.Type, e.Code, eb.Error.Message, false)
-		}
-		if ok {
-			e.Class = c
-		}
+		eb.classify(t.up.provider, e, false)
 		if e.Class == rebound.ClassQuota || e.Class == rebound.ClassContextOverflow {
 			e.RetryAfter = 0
 		}

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/rebound-go/rebound"
-	"github.com/rebound-go/rebound/llm/anthropicllm"
-	"github.com/rebound-go/rebound/llm/openaillm"
 )
 
 // Stream outcomes (the outcome label of rebound_gateway_streams_total).
@@ -227,33 +225,11 @@ func hasTopKey(b []byte, key string) bool {
 
 // eventError classifies the upstream's in-band error event.
 func (x *exchange) eventError(t *target, data []byte) *rebound.Error {
-	var eb struct {
-		Error struct {
-			Type    string `json:"type"`
-			Message string `json:"message"`
-			Code    any    `json:"code"`
-			Details struct {
-				ErrorCode string `json:"error_code"`
-			} `json:"details"`
-		} `json:"error"`
-	}
+	var eb errorBodyJSON
 	_ = json.Unmarshal(data, &eb)
 	e := &rebound.Error{Class: rebound.ClassTransient, Provider: t.key, Status: http.StatusOK,
 		Type: eb.Error.Type, Message: "in-band error: " + x.g.redact(eb.Error.Message)}
-	var c rebound.Class
-	ok := false
-	if t.up.provider == Anthropic {
-		e.Code = eb.Error.Details.ErrorCode
-		c, ok = anthropicllm.ClassOf(e.Type, e.Code, eb.Error.Message)
-	} else {
-		if s, isStr := eb.Error.Code.(string); isStr {
-			e.Code = s
-		}
-		c, ok = openaillm.ClassOf(e.Type, e.Code, eb.Error.Message, true)
-	}
-	if ok {
-		e.Class = c
-	}
+	eb.classify(t.up.provider, e, true)
 	return e
 }
 
