@@ -31,6 +31,29 @@ func BenchmarkAllowObserveAt(b *testing.B) {
 	}
 }
 
+// BenchmarkAllowObserveAtBusy is BenchmarkAllowObserveAt at a gateway's pace: 5,000 calls a
+// second of explicit time, 256 in flight, no token estimate (a gateway sends none), with room
+// in the bucket.
+func BenchmarkAllowObserveAtBusy(b *testing.B) {
+	l := ratelimit.New(ratelimit.Config{})
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	probe, _ := l.AllowAt(now, 0)
+	probe.ObserveAt(now, anthropicHeader(4000, 4000, now), http.StatusOK)
+	var inFlight [256]ratelimit.Permit
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(200 * time.Microsecond)
+		p, d := l.AllowAt(now, 0)
+		if d != 0 {
+			b.Fatalf("wait %v", d)
+		}
+		inFlight[i%len(inFlight)].ObserveAt(now, anthropicHeader(4000, 4000, now), http.StatusOK)
+		inFlight[i%len(inFlight)] = p
+		i++
+	}
+}
+
 // BenchmarkParseHeader parses the six OpenAI rate-limit headers.
 func BenchmarkParseHeader(b *testing.B) {
 	h := http.Header{}
