@@ -78,6 +78,9 @@
 // timings, escalation) and its messages; Store.PruneRuns deletes finished runs older than a time.
 // WithWorkflow records a run's workflow name and input, and Runner.Resume runs a run again with
 // the workflow registered under that name, for `rebound runs resume` and the resume Worker.
+// RunInfo.LeaseAt says what a running run's lease says of its worker at a time: LeaseHeld, or
+// LeaseExpired for a run whose worker died or stalled and that nothing runs until a Worker
+// with Recover takes it or it is resumed.
 //
 // # Resuming decided runs
 //
@@ -99,7 +102,9 @@
 // actions, decisions) is the root package's: rebound.EscalationReason, rebound.Decision.
 //
 // A reader of runs (a CLI, a dashboard) uses [Get], which returns a [RunView] of [StepView]s,
-// and Store.ListRuns with a [RunFilter], which returns [RunInfo]s in a [Status].
+// and Store.ListRuns with a [RunFilter], which returns [RunInfo]s in a [Status] with a
+// [LeaseState] (RunInfo.LeaseAt); their JSON is MarshalJSON, or MarshalJSONAt and
+// [MarshalRunsAt] for a reader with its own clock.
 //
 // A store's author implements [Store] over the journal's record types: [ClaimRequest],
 // [Claimed], [Lease], [Write], [RunUpdate], [RunRecord], [StepRecord], [MessageRecord],
