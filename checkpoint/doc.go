@@ -33,6 +33,20 @@
 // journal is append-only, so recording step n costs what step n added, not the whole history.
 // On resume Run.Messages returns the history in order, as far as the workflow has replayed.
 //
+// # Damaged journals
+//
+// Each record is versioned and its bytes checksummed (CRC-32C); messages are numbered from 0;
+// the run's record counts its steps (RunInfo.StepCount) and its messages (RunInfo.MessageCount,
+// the Seq its next message takes, which the store sets as it appends them). A record that fails
+// its version or checksum, a message missing from the middle of the journal (a gap in the
+// numbering), or a journal holding fewer steps or messages than the run counts (a row deleted,
+// one table restored from an older backup) is a *CorruptError naming the run, the step and the
+// record ("message count": the run records 7 messages, its journal ends after 6), at resume and
+// in Get alike. It is never a fresh start and never a shorter history, from which a resumed run
+// would carry on: running again steps it had done, an irreversible one included, or going on
+// without what was said. The Runner verifies, not the store, so damage reads the same on every
+// store; Get returns the view beside the error, each damaged record described, for display.
+//
 // # Leases
 //
 // A run is held by one worker through a lease (owner, epoch, expiry) renewed by a heartbeat.
@@ -78,12 +92,18 @@
 // timings, escalation) and its messages; Store.PruneRuns deletes finished runs older than a time.
 // WithWorkflow records a run's workflow name and input, and Runner.Resume runs a run again with
 // the workflow registered under that name, for `rebound runs resume` and the resume Worker.
+// RunInfo.LeaseAt says what a running run's lease says of its worker at a time: LeaseHeld, or
+// LeaseExpired for a run whose worker died or stalled and that nothing runs until a Worker
+// with Recover takes it or it is resumed.
 //
 // # Resuming decided runs
 //
 // A Worker (NewWorker, WorkerConfig) resumes the runs whose escalation has been decided, with the
 // same map of workflows by name that Runner.Resume takes; `rebound serve --worker` runs one. A
-// store that keeps the escalation queue too answers its poll in one query (DecidedLister).
+// store that keeps the escalation queue too answers its poll in one query (DecidedLister). A
+// poll does not wait for the resumes it starts, so with WorkerConfig.Recover a run left by a
+// dead worker is taken within LeaseTTL plus Interval (at the next poll when its owner is a
+// process of this host found dead), given a free slot of Concurrency.
 //
 // # The API, by audience
 //
@@ -96,7 +116,9 @@
 // actions, decisions) is the root package's: rebound.EscalationReason, rebound.Decision.
 //
 // A reader of runs (a CLI, a dashboard) uses [Get], which returns a [RunView] of [StepView]s,
-// and Store.ListRuns with a [RunFilter], which returns [RunInfo]s in a [Status].
+// and Store.ListRuns with a [RunFilter], which returns [RunInfo]s in a [Status] with a
+// [LeaseState] (RunInfo.LeaseAt); their JSON is MarshalJSON, or MarshalJSONAt and
+// [MarshalRunsAt] for a reader with its own clock.
 //
 // A store's author implements [Store] over the journal's record types: [ClaimRequest],
 // [Claimed], [Lease], [Write], [RunUpdate], [RunRecord], [StepRecord], [MessageRecord],

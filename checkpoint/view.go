@@ -31,6 +31,33 @@ type RunView struct {
 	Damaged []string
 }
 
+// LeaseState is what a running run's lease says of its worker at a given time (RunInfo.LeaseAt).
+type LeaseState string
+
+const (
+	// LeaseHeld: a worker holds the run's lease (RunInfo.Owner, until RunInfo.LeaseExpires) and
+	// renews it while it runs the run.
+	LeaseHeld LeaseState = "held"
+	// LeaseExpired: the run is running but its lease ran out: its worker died (a process
+	// killed, a machine lost) or stalled past the lease, and nothing runs it until a worker
+	// recovers it (WorkerConfig.Recover) or it is resumed. A stalled worker that wakes up
+	// before anyone takes the run over carries on.
+	LeaseExpired LeaseState = "expired"
+)
+
+// LeaseAt returns the state of a running run's lease at now: LeaseHeld before LeaseExpires,
+// LeaseExpired from then on. For a run that is not running it returns "": no worker is meant
+// to hold it.
+func (ri RunInfo) LeaseAt(now time.Time) LeaseState {
+	switch {
+	case ri.Status != StatusRunning:
+		return ""
+	case now.Before(ri.LeaseExpires):
+		return LeaseHeld
+	}
+	return LeaseExpired
+}
+
 // StepView is one step of a RunView.
 type StepView struct {
 	Index        int
@@ -114,21 +141,16 @@ func Get(ctx context.Context, r RunReader, runID string) (*RunView, error) {
 			}
 		}
 	}
-	for i, m := range rec.Messages {
-		msg, err := decodeMessage(m, int64(i))
-		if err != nil {
-			step := "(outside steps)"
-			if m.Step >= 0 && m.Step < len(v.Steps) {
-				step = v.Steps[m.Step].Name
-			}
-			damage(&CorruptError{RunID: runID, Step: step, Record: fmt.Sprintf("message %d", m.Seq), Err: err})
-			continue
-		}
-		v.Messages = append(v.Messages, msg)
-		if m.Step >= 0 && m.Step < len(v.Steps) && msg.Degraded && v.Steps[m.Step].Fallback == "" {
-			v.Steps[m.Step].Fallback = msg.Source
-			if msg.Source == "" {
-				v.Steps[m.Step].Fallback = "a fallback"
+	msgs, bad := readJournal(rec.RunInfo, rec.Steps, rec.Messages)
+	for _, e := range bad {
+		damage(e)
+	}
+	for _, m := range msgs {
+		v.Messages = append(v.Messages, m.msg)
+		if m.step >= 0 && m.step < len(v.Steps) && m.msg.Degraded && v.Steps[m.step].Fallback == "" {
+			v.Steps[m.step].Fallback = m.msg.Source
+			if m.msg.Source == "" {
+				v.Steps[m.step].Fallback = "a fallback"
 			}
 		}
 	}

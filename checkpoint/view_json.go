@@ -20,6 +20,7 @@ type runInfoJSON struct {
 	Owner        string          `json:"owner,omitempty"`
 	Epoch        int64           `json:"epoch"`
 	LeaseExpires *time.Time      `json:"lease_expires,omitempty"`
+	Lease        LeaseState      `json:"lease,omitempty"`
 	CreatedAt    time.Time       `json:"created_at"`
 	UpdatedAt    time.Time       `json:"updated_at"`
 	LastStep     string          `json:"last_step,omitempty"`
@@ -29,10 +30,10 @@ type runInfoJSON struct {
 	Error        string          `json:"error,omitempty"`
 }
 
-func (ri RunInfo) toJSON() runInfoJSON {
+func (ri RunInfo) toJSON(now time.Time) runInfoJSON {
 	j := runInfoJSON{
 		ID: ri.ID, Workflow: ri.Workflow, Status: ri.Status, Owner: ri.Owner, Epoch: ri.Epoch,
-		LeaseExpires: timeOrNil(ri.LeaseExpires), CreatedAt: ri.CreatedAt, UpdatedAt: ri.UpdatedAt,
+		LeaseExpires: timeOrNil(ri.LeaseExpires), Lease: ri.LeaseAt(now), CreatedAt: ri.CreatedAt, UpdatedAt: ri.UpdatedAt,
 		LastStep: ri.LastStep, StepCount: ri.StepCount, AttemptCount: ri.AttemptCount,
 		EscalationID: ri.EscalationID, Error: ri.Error,
 	}
@@ -44,9 +45,23 @@ func (ri RunInfo) toJSON() runInfoJSON {
 
 // MarshalJSON writes the run's summary with snake_case names: id, workflow (empty when the run
 // has none), input (omitted when none), status, owner, epoch, lease_expires (omitted when the
-// run never had a lease), created_at, updated_at, last_step, step_count, attempt_count,
+// run never had a lease), lease (LeaseAt the time of encoding: "held" or "expired", omitted
+// when the run is not running), created_at, updated_at, last_step, step_count, attempt_count,
 // escalation_id, error.
-func (ri RunInfo) MarshalJSON() ([]byte, error) { return json.Marshal(ri.toJSON()) }
+func (ri RunInfo) MarshalJSON() ([]byte, error) { return ri.MarshalJSONAt(time.Now()) }
+
+// MarshalJSONAt is MarshalJSON with the lease judged at now, for a reader with its own clock.
+func (ri RunInfo) MarshalJSONAt(now time.Time) ([]byte, error) { return json.Marshal(ri.toJSON(now)) }
+
+// MarshalRunsAt encodes runs as a JSON array (empty, never null, for none), each run as
+// RunInfo.MarshalJSONAt(now) writes it: what a list of runs prints.
+func MarshalRunsAt(runs []RunInfo, now time.Time) ([]byte, error) {
+	out := make([]runInfoJSON, len(runs))
+	for i, ri := range runs {
+		out[i] = ri.toJSON(now)
+	}
+	return json.Marshal(out)
+}
 
 // eventJSON is AttemptRecord's JSON form.
 type eventJSON struct {
@@ -119,7 +134,10 @@ func (sv StepView) MarshalJSON() ([]byte, error) {
 // MarshalJSON writes the run's summary (as RunInfo does) and beside it steps (always an
 // array), message_count, and damaged (the damaged records, omitted for a sound run). Messages
 // are counted, not written: they are the run's conversation, journaled unredacted.
-func (v RunView) MarshalJSON() ([]byte, error) {
+func (v RunView) MarshalJSON() ([]byte, error) { return v.MarshalJSONAt(time.Now()) }
+
+// MarshalJSONAt is MarshalJSON with the lease judged at now, for a reader with its own clock.
+func (v RunView) MarshalJSONAt(now time.Time) ([]byte, error) {
 	steps := v.Steps
 	if steps == nil {
 		steps = []StepView{}
@@ -129,7 +147,7 @@ func (v RunView) MarshalJSON() ([]byte, error) {
 		Steps        []StepView `json:"steps"`
 		MessageCount int        `json:"message_count"`
 		Damaged      []string   `json:"damaged,omitempty"`
-	}{v.RunInfo.toJSON(), steps, len(v.Messages), v.Damaged})
+	}{v.RunInfo.toJSON(now), steps, len(v.Messages), v.Damaged})
 }
 
 func timeOrNil(t time.Time) *time.Time {

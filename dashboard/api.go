@@ -215,10 +215,10 @@ func (s *Server) apiReopen(w http.ResponseWriter, r *http.Request) {
 }
 
 // runDetailJSON is the API's run: the run's own JSON (checkpoint.RunView's, the one the CLI's
-// `runs show --json` prints) with two fields beside it, breaker_events (the breaker_changed
+// `runs show --json` prints, its lease judged at the page's Now) with two fields beside it, breaker_events (the breaker_changed
 // events of its steps) and escalations (its items in the queue).
 func runDetailJSON(p runPage) ([]byte, error) {
-	b, err := json.Marshal(p.view)
+	b, err := p.view.MarshalJSONAt(p.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -257,10 +257,12 @@ func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	if runs == nil {
-		runs = []checkpoint.RunInfo{}
+	b, err := checkpoint.MarshalRunsAt(runs, s.now()) // docs/api.md, "Runs as JSON"
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, runs) // checkpoint.RunInfo's JSON (docs/api.md, "Runs as JSON")
+	writeJSON(w, http.StatusOK, json.RawMessage(b))
 }
 
 func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {

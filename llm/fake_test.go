@@ -49,28 +49,4 @@ func answer(m *model, text string) *llm.Response {
 
 func classErr(c rebound.Class) error { return &rebound.Error{Class: c, Message: c.String()} }
 
-// events records a hook's events.
-type events struct {
-	mu sync.Mutex
-	ev []rebound.Event
-}
-
-func (e *events) hook(_ context.Context, ev rebound.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.ev = append(e.ev, ev)
-}
-
-func (e *events) of(k rebound.EventKind) []rebound.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []rebound.Event
-	for _, ev := range e.ev {
-		if ev.Kind == k {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 var retryTwice = retry.Policy{MaxAttempts: 2}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 	"github.com/rebound-go/rebound/llm/openaillm"
 	"github.com/rebound-go/rebound/retry"
 )
@@ -42,8 +43,8 @@ func TestFallbackRulesThroughSDKs(t *testing.T) {
 			oc := openai.NewClient(ooption.WithAPIKey("sk-t"), ooption.WithBaseURL(srv.OpenAIBaseURL))
 			small := openaillm.New(oc, "gpt-4o-mini", openaillm.WithContextWindow(100_000))
 			large := openaillm.New(oc, "gpt-4.1", openaillm.WithContextWindow(1_000_000))
-			var ev events
-			cfg := llm.Config{Retry: slow, Hook: ev.hook}
+			var ev llmtest.Events
+			cfg := llm.Config{Retry: slow, Hook: ev.Emit}
 			chain := llm.FallbackWith(tt.cfg, mustResilient(t, a, cfg), mustResilient(t, small, cfg), mustResilient(t, large, cfg))
 			resp, err := chain.Generate(context.Background(), req)
 			if tt.answer == "" {
@@ -62,7 +63,7 @@ func TestFallbackRulesThroughSDKs(t *testing.T) {
 					t.Errorf("provenance %+v", p)
 				}
 			}
-			if r := ev.of(rebound.RetryScheduled); len(r) != 0 {
+			if r := ev.Of(rebound.RetryScheduled); len(r) != 0 {
 				t.Errorf("retries scheduled: %+v", r)
 			}
 			var want int64 = tt.primary
@@ -88,8 +89,8 @@ func TestFirstTokenTimeoutThroughSDK(t *testing.T) {
 			if provider == "openai" {
 				m = o
 			}
-			var ev events
-			r := mustResilient(t, m, llm.Config{Retry: quick, FirstTokenTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute, Hook: ev.hook})
+			var ev llmtest.Events
+			r := mustResilient(t, m, llm.Config{Retry: quick, FirstTokenTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute, Hook: ev.Emit})
 			resp, err := r.Stream(context.Background(), req, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -97,7 +98,7 @@ func TestFirstTokenTimeoutThroughSDK(t *testing.T) {
 			if resp.Text == "" {
 				t.Error("empty answer")
 			}
-			f := ev.of(rebound.AttemptFailed)
+			f := ev.Of(rebound.AttemptFailed)
 			if len(f) != 1 || f[0].Class != rebound.ClassTimeout {
 				t.Fatalf("attempt_failed %+v", f)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 )
 
 func failing(name string, window int, c rebound.Class) *model {
@@ -26,8 +27,8 @@ func answering(name string, window int) *model {
 func TestFallbackMarksTheAnswer(t *testing.T) {
 	a := failing("anthropic/a", 200_000, rebound.ClassOverloaded)
 	b := answering("openai/b", 128_000)
-	var ev events
-	resp, err := llm.FallbackWith(llm.FallbackConfig{Hook: ev.hook}, a, b).Generate(context.Background(), req)
+	var ev llmtest.Events
+	resp, err := llm.FallbackWith(llm.FallbackConfig{Hook: ev.Emit}, a, b).Generate(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestFallbackMarksTheAnswer(t *testing.T) {
 	if m := resp.Message(); !m.Degraded || m.Source != "openai/b" {
 		t.Errorf("message %+v", m)
 	}
-	used := ev.of(rebound.FallbackUsed)
+	used := ev.Of(rebound.FallbackUsed)
 	if len(used) != 1 || used[0].From != "anthropic/a" || used[0].To != "openai/b" {
 		t.Errorf("fallback_used %+v", used)
 	}

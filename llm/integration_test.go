@@ -15,6 +15,7 @@ import (
 	"github.com/rebound-go/rebound/fakellm"
 	"github.com/rebound-go/rebound/llm"
 	"github.com/rebound-go/rebound/llm/anthropicllm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 	"github.com/rebound-go/rebound/llm/openaillm"
 	"github.com/rebound-go/rebound/retry"
 )
@@ -40,8 +41,8 @@ func TestStreamFaultsRecover(t *testing.T) {
 				if provider == "openai" {
 					m = o
 				}
-				var ev events
-				r := mustResilient(t, m, llm.Config{Retry: quick, FirstTokenTimeout: time.Second, IdleTimeout: time.Second, Hook: ev.hook})
+				var ev llmtest.Events
+				r := mustResilient(t, m, llm.Config{Retry: quick, FirstTokenTimeout: time.Second, IdleTimeout: time.Second, Hook: ev.Emit})
 				var text string
 				resp, err := r.Stream(context.Background(), req, func(d llm.Delta) {
 					if d.Restart {
@@ -55,7 +56,7 @@ func TestStreamFaultsRecover(t *testing.T) {
 				if text != resp.Text || resp.Text == "" {
 					t.Errorf("delivered %q, answer %q", text, resp.Text)
 				}
-				if f := ev.of(rebound.AttemptFailed); len(f) != 1 {
+				if f := ev.Of(rebound.AttemptFailed); len(f) != 1 {
 					t.Errorf("attempt_failed %+v", f)
 				} else if fault == "stall after=3" && f[0].Class != rebound.ClassTimeout {
 					t.Errorf("stall: class %v", f[0].Class)

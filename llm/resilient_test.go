@@ -12,6 +12,7 @@ import (
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
 	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 	"github.com/rebound-go/rebound/retry"
 )
 
@@ -26,8 +27,8 @@ func TestResilientRetriesThenAnswers(t *testing.T) {
 			}
 			return answer(m, "ok"), nil
 		}
-		var ev events
-		r := mustResilient(t, m, llm.Config{Hook: ev.hook})
+		var ev llmtest.Events
+		r := mustResilient(t, m, llm.Config{Hook: ev.Emit})
 		resp, err := r.Generate(context.Background(), req)
 		if err != nil || resp.Text != "ok" {
 			t.Fatalf("%v %v", resp, err)
@@ -35,7 +36,7 @@ func TestResilientRetriesThenAnswers(t *testing.T) {
 		if m.Calls() != 3 {
 			t.Errorf("%d calls, want 3", m.Calls())
 		}
-		failed := ev.of(rebound.AttemptFailed)
+		failed := ev.Of(rebound.AttemptFailed)
 		if len(failed) != 2 || failed[0].Model != "anthropic/a" || failed[0].Class != rebound.ClassOverloaded {
 			t.Errorf("attempt_failed events %+v", failed)
 		}
@@ -74,13 +75,13 @@ func TestResilientAttemptTimeout(t *testing.T) {
 			}
 			return answer(m, "ok"), nil
 		}
-		var ev events
-		r := mustResilient(t, m, llm.Config{AttemptTimeout: 10 * time.Second, Hook: ev.hook})
+		var ev llmtest.Events
+		r := mustResilient(t, m, llm.Config{AttemptTimeout: 10 * time.Second, Hook: ev.Emit})
 		resp, err := r.Generate(context.Background(), req)
 		if err != nil || resp.Text != "ok" {
 			t.Fatalf("%v %v", resp, err)
 		}
-		if f := ev.of(rebound.AttemptFailed); len(f) != 1 || f[0].Class != rebound.ClassTimeout {
+		if f := ev.Of(rebound.AttemptFailed); len(f) != 1 || f[0].Class != rebound.ClassTimeout {
 			t.Errorf("events %+v", f)
 		}
 	})
@@ -96,8 +97,8 @@ func TestResilientBreakerOpens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ev events
-		r := mustResilient(t, m, llm.Config{Breakers: set, Hook: ev.hook, Retry: retry.Policy{MaxAttempts: 8}})
+		var ev llmtest.Events
+		r := mustResilient(t, m, llm.Config{Breakers: set, Hook: ev.Emit, Retry: retry.Policy{MaxAttempts: 8}})
 		_, err = r.Generate(context.Background(), req) // the 5th failure opens the breaker
 		if m.Calls() != 5 {
 			t.Fatalf("%d calls", m.Calls())
@@ -111,7 +112,7 @@ func TestResilientBreakerOpens(t *testing.T) {
 		if c, _ := rebound.Classify(err); c != rebound.ClassOverloaded {
 			t.Errorf("class %v, want overloaded", c)
 		}
-		if n := len(ev.of(rebound.RetryScheduled)); n != 4 {
+		if n := len(ev.Of(rebound.RetryScheduled)); n != 4 {
 			t.Errorf("%d retries scheduled, want 4 (none after the breaker opened)", n)
 		}
 		start := time.Now()
@@ -157,8 +158,8 @@ func TestResilientPaces(t *testing.T) {
 			resp.Header.Set("anthropic-ratelimit-requests-reset", time.Now().Add(10*time.Second).UTC().Format(time.RFC3339))
 			return resp, nil
 		}
-		var ev events
-		r := mustResilient(t, m, llm.Config{Hook: ev.hook})
+		var ev llmtest.Events
+		r := mustResilient(t, m, llm.Config{Hook: ev.Emit})
 		if _, err := r.Generate(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +170,7 @@ func TestResilientPaces(t *testing.T) {
 		if time.Since(start) == 0 {
 			t.Error("second call not paced")
 		}
-		if len(ev.of(rebound.AttemptFailed)) != 0 {
+		if len(ev.Of(rebound.AttemptFailed)) != 0 {
 			t.Error("a pacing wait counted as a failure")
 		}
 		// A call whose deadline comes before its turn gives up at once, without being sent.
@@ -200,8 +201,8 @@ func TestResilientStreamTimeouts(t *testing.T) {
 			on(llm.Delta{Text: "whole answer"})
 			return answer(m, "whole answer"), nil
 		}
-		var ev events
-		r := mustResilient(t, m, llm.Config{FirstTokenTimeout: 5 * time.Second, IdleTimeout: 2 * time.Second, Hook: ev.hook})
+		var ev llmtest.Events
+		r := mustResilient(t, m, llm.Config{FirstTokenTimeout: 5 * time.Second, IdleTimeout: 2 * time.Second, Hook: ev.Emit})
 		var got []string
 		resp, err := r.Stream(context.Background(), req, func(d llm.Delta) {
 			if d.Restart {
@@ -216,7 +217,7 @@ func TestResilientStreamTimeouts(t *testing.T) {
 		if strings.Join(got, "") != "whole answer" {
 			t.Errorf("deltas after restarts: %q", got)
 		}
-		f := ev.of(rebound.AttemptFailed)
+		f := ev.Of(rebound.AttemptFailed)
 		if len(f) != 2 || f[0].Class != rebound.ClassTimeout || f[1].Class != rebound.ClassTimeout {
 			t.Fatalf("attempt_failed %+v", f)
 		}

@@ -69,7 +69,7 @@ func TestDriversAgainstFakellm(t *testing.T) {
 					}
 					h.SetScript("")
 					r := e.call(d, provider, model, stream)
-					if ok, why := e.complete(r, f, model); !ok {
+					if why := e.complete(r, f, model); why != "" {
 						t.Fatalf("healthy: %s", why)
 					}
 					if r.header("request-id") == "" && r.header("x-request-id") == "" {

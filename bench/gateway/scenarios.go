@@ -15,7 +15,8 @@ import (
 const prompt = "explain why gateways must never hide truncated answers"
 
 // A Scenario is one named failure, defined in README.md: the faults each fake account injects
-// and what the agent must see.
+// and what the agent must see. Most scenarios are one call (Call) whose result must pass each
+// check in Want, in order; a scenario of several calls or its own timing has Run instead.
 type Scenario struct {
 	Name string
 	// Scripts are the fault scripts of the fakes A, B, C (fakellm's script format), loaded
@@ -23,7 +24,40 @@ type Scenario struct {
 	A, B, C string
 	// Short: part of the reduced scorecard go test runs.
 	Short bool
-	Run   func(e *env, d Driver) verdict
+	Call  request
+	Want  []check
+	// Passed is the detail of a pass of Call's checks.
+	Passed func(e *env, r Result) string
+	// Run, if set, is the whole scenario, in place of Call, Want and Passed.
+	Run func(e *env, d Driver) verdict
+}
+
+// A request is a scenario's one call: the wire, the model asked for, streamed or not.
+type request struct {
+	provider, model string
+	stream          bool
+}
+
+// A check looks at a scenario's result and says what is wrong with it ("" nothing). It gets
+// the driver to make calls of its own (stillHealthy).
+type check func(e *env, d Driver, r Result) string
+
+func (s Scenario) run(e *env, d Driver) verdict {
+	if s.Run != nil {
+		return s.Run(e, d)
+	}
+	r := e.call(d, s.Call.provider, s.Call.model, s.Call.stream)
+	for _, c := range s.Want {
+		if why := c(e, d, r); why != "" {
+			return fail("%s", why)
+		}
+	}
+	return pass("%s", s.Passed(e, r))
+}
+
+// says is a Passed that does not depend on the result.
+func says(detail string) func(*env, Result) string {
+	return func(*env, Result) string { return detail }
 }
 
 // A verdict is one scenario's outcome through one SDK.
@@ -95,16 +129,27 @@ func (e *env) answeredBy(r Result) *answer {
 	return nil
 }
 
-// complete checks that r is a complete answer by fake f for model (nil f: any fake).
-func (e *env) complete(r Result, f *fake, model string) (bool, string) {
+// complete says what keeps r from being a complete answer by fake f for model (nil f: any
+// fake), "" nothing.
+func (e *env) complete(r Result, f *fake, model string) string {
 	a := e.answeredBy(r)
 	if a == nil {
-		return false, "not a complete answer: " + describe(r)
+		return "not a complete answer: " + describe(r)
 	}
 	if f != nil && (a.fake != f || a.model != model) {
-		return false, fmt.Sprintf("answered by %s/%s, want %s/%s", a.fake.name, a.model, f.name, model)
+		return fmt.Sprintf("answered by %s/%s, want %s/%s", a.fake.name, a.model, f.name, model)
 	}
-	return true, ""
+	return ""
+}
+
+// fake is the fake account named "A", "B" or "C" (nil for any other name).
+func (e *env) fake(name string) *fake {
+	for _, f := range []*fake{e.a, e.b, e.c} {
+		if f.name == name {
+			return f
+		}
+	}
+	return nil
 }
 
 // describe sums up a result for a detail column.
@@ -120,24 +165,24 @@ func describe(r Result) string {
 }
 
 // marked checks the marking headers of a fallback answer.
-func marked(r Result, upstream, model string) (bool, string) {
+func marked(r Result, upstream, model string) string {
 	if r.header("x-rebound-degraded") != "true" || r.header("x-rebound-upstream") != upstream || r.header("x-rebound-model") != model {
-		return false, fmt.Sprintf("marking: degraded=%q upstream=%q model=%q, want true %s %s",
+		return fmt.Sprintf("marking: degraded=%q upstream=%q model=%q, want true %s %s",
 			r.header("x-rebound-degraded"), r.header("x-rebound-upstream"), r.header("x-rebound-model"), upstream, model)
 	}
-	return true, ""
+	return ""
 }
 
 // healthy checks the gateway still answers (a request on a route whose upstream is healthy).
-func (e *env) healthy(d Driver) (bool, string) {
+func (e *env) healthy(d Driver) string {
 	if !e.gw.alive() {
-		return false, "the gateway process died"
+		return "the gateway process died"
 	}
 	r := e.call(d, "anthropic", "claude-healthy", true)
-	if ok, why := e.complete(r, e.a, "claude-healthy"); !ok {
-		return false, "a healthy request afterwards: " + why
+	if why := e.complete(r, e.a, "claude-healthy"); why != "" {
+		return "a healthy request afterwards: " + why
 	}
-	return true, ""
+	return ""
 }
 
 // gap is the time between the first two requests of recs.
@@ -152,20 +197,93 @@ func secs(ms float64) string { return fmt.Sprintf("%.2fs", ms/1000) }
 
 // inBand checks that a call whose stream broke after content ended with an error the SDK
 // raised from inside the stream (the provider's in-band error event), not a clean end.
-func inBand(r Result) (bool, string) {
+func inBand(r Result) string {
 	switch {
 	case r.OK:
-		return false, "TRUNCATED answer passed off as complete: " + describe(r)
+		return "TRUNCATED answer passed off as complete: " + describe(r)
 	case r.Err == nil:
-		return false, "no error"
+		return "no error"
 	case r.Err.Kind != "stream":
-		return false, "ended by " + describe(r) + ", not by an in-band error event"
+		return "ended by " + describe(r) + ", not by an in-band error event"
 	case r.Text == "":
-		return false, "no content reached the client before the error (the fault struck after content)"
+		return "no content reached the client before the error (the fault struck after content)"
 	case r.Starts > 1:
-		return false, fmt.Sprintf("%d stream starts: two streams spliced", r.Starts)
+		return fmt.Sprintf("%d stream starts: two streams spliced", r.Starts)
 	}
-	return true, ""
+	return ""
+}
+
+// The checks of the scenario table.
+
+// completeBy: a complete answer by the fake account ("" any) for model.
+func completeBy(account, model string) check {
+	return func(e *env, _ Driver, r Result) string { return e.complete(r, e.fake(account), model) }
+}
+
+// markedAs: the answer is marked degraded, by upstream's model.
+func markedAs(upstream, model string) check {
+	return func(_ *env, _ Driver, r Result) string { return marked(r, upstream, model) }
+}
+
+// inBandError: the stream ended with an in-band error after content (inBand).
+func inBandError(_ *env, _ Driver, r Result) string { return inBand(r) }
+
+// stillHealthy: the gateway answers a healthy request afterwards.
+func stillHealthy(e *env, d Driver, _ Result) string { return e.healthy(d) }
+
+// noLeak: no upstream key reached the client.
+func noLeak(_ *env, _ Driver, r Result) string { return leaks(r) }
+
+// oneStart: the client saw one stream start (nothing of a failed stream leaked).
+func oneStart(_ *env, _ Driver, r Result) string {
+	if r.Starts != 1 {
+		return fmt.Sprintf("%d stream starts (want 1): the failed stream leaked", r.Starts)
+	}
+	return ""
+}
+
+// within: the call ended within limit; what names the end.
+func within(limit time.Duration, what string) check {
+	return func(_ *env, _ Driver, r Result) string {
+		if r.ElapsedMS > float64(limit.Milliseconds()) {
+			return fmt.Sprintf("%s after %s (limit %v)", what, secs(r.ElapsedMS), limit)
+		}
+		return ""
+	}
+}
+
+// attempts: the fake account got exactly want generation requests for model ("" any);
+// what says which.
+func attempts(account, model string, want int, what string) check {
+	return func(e *env, _ Driver, _ Result) string {
+		if n := len(e.fake(account).requests(model)); n != want {
+			return fmt.Sprintf("%d attempts %s (want %d)", n, what, want)
+		}
+		return ""
+	}
+}
+
+// atMost: as attempts, but no more than most.
+func atMost(account, model string, most int, what string) check {
+	return func(e *env, _ Driver, _ Result) string {
+		if n := len(e.fake(account).requests(model)); n > most {
+			return fmt.Sprintf("%d attempts %s (at most %d)", n, what, most)
+		}
+		return ""
+	}
+}
+
+// apiError: the SDK raised the upstream's API error, with the status, type and code parsed.
+func apiError(status int, typ, code string) check {
+	return func(_ *env, _ Driver, r Result) string {
+		switch {
+		case r.Err == nil || r.Err.Kind != "api" || r.Err.Status != status:
+			return fmt.Sprintf("want the upstream's %d, got %s", status, describe(r))
+		case r.Err.Type != typ || r.Err.Code != code:
+			return fmt.Sprintf("the SDK parsed type=%q code=%q, want %s/%s", r.Err.Type, r.Err.Code, typ, code)
+		}
+		return ""
+	}
 }
 
 var scenarios = []Scenario{
@@ -176,7 +294,7 @@ var scenarios = []Scenario{
 		Run: func(e *env, d Driver) verdict {
 			r := e.call(d, "anthropic", "claude-primary", true)
 			recs := e.a.requests("claude-primary")
-			if ok, why := e.complete(r, nil, ""); !ok {
+			if why := e.complete(r, nil, ""); why != "" {
 				return fail("%s", why)
 			}
 			if len(recs) >= 2 {
@@ -185,7 +303,7 @@ var scenarios = []Scenario{
 				}
 				return pass("retried the primary after %v (retry-after: 2), answered in %s", gap(recs).Round(10*time.Millisecond), secs(r.ElapsedMS))
 			}
-			if ok, why := marked(r, "anthropic-b", "claude-fallback"); !ok {
+			if why := marked(r, "anthropic-b", "claude-fallback"); why != "" {
 				return fail("%s", why)
 			}
 			return pass("fell over at once to the fallback, marked, in %s", secs(r.ElapsedMS))
@@ -195,19 +313,12 @@ var scenarios = []Scenario{
 		Name:  "overload-with-fallback",
 		A:     "error 529 model=claude-primary",
 		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "anthropic", "claude-primary", false)
-			if ok, why := e.complete(r, e.b, "claude-fallback"); !ok {
-				return fail("%s", why)
-			}
-			if ok, why := marked(r, "anthropic-b", "claude-fallback"); !ok {
-				return fail("%s", why)
-			}
-			n := len(e.a.requests("claude-primary"))
-			if n > 2 {
-				return fail("%d attempts on the overloaded primary", n)
-			}
-			return pass("fallback answered, marked degraded (failures: %s), body model %s; %d primary attempts", r.header("x-rebound-failures"), r.Model, n)
+		Call:  request{"anthropic", "claude-primary", false},
+		Want: []check{completeBy("B", "claude-fallback"), markedAs("anthropic-b", "claude-fallback"),
+			atMost("A", "claude-primary", 2, "on the overloaded primary")},
+		Passed: func(e *env, r Result) string {
+			return fmt.Sprintf("fallback answered, marked degraded (failures: %s), body model %s; %d primary attempts",
+				r.header("x-rebound-failures"), r.Model, len(e.a.requests("claude-primary")))
 		},
 	},
 	{
@@ -218,7 +329,7 @@ var scenarios = []Scenario{
 			var last string
 			for range 8 {
 				r := e.call(d, "openai", "gpt-primary", true)
-				if ok, why := e.complete(r, nil, ""); ok {
+				if why := e.complete(r, nil, ""); why == "" {
 					okN++
 				} else {
 					last = why
@@ -238,141 +349,85 @@ var scenarios = []Scenario{
 		Name:  "reset-before-headers",
 		A:     "reset times=1 model=gpt-primary",
 		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "openai", "gpt-primary", false)
-			if ok, why := e.complete(r, nil, ""); !ok {
-				return fail("%s", why)
-			}
-			return pass("answered by %s after a TCP reset, %d upstream attempts", r.header("x-rebound-upstream"), len(e.a.requests("gpt-primary"))+len(e.b.requests("gpt-fallback")))
+		Call:  request{"openai", "gpt-primary", false},
+		Want:  []check{completeBy("", "")},
+		Passed: func(e *env, r Result) string {
+			return fmt.Sprintf("answered by %s after a TCP reset, %d upstream attempts", r.header("x-rebound-upstream"),
+				len(e.a.requests("gpt-primary"))+len(e.b.requests("gpt-fallback")))
 		},
 	},
 	{
 		Name:  "silent-upstream",
 		A:     "hang model=claude-primary",
 		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "anthropic", "claude-primary", true)
-			if ok, why := e.complete(r, e.b, "claude-fallback"); !ok {
-				return fail("%s", why)
-			}
-			if r.ElapsedMS > 11000 {
-				return fail("the fallback answered after %s (limit 11s)", secs(r.ElapsedMS))
-			}
-			if ok, why := marked(r, "anthropic-b", "claude-fallback"); !ok {
-				return fail("%s", why)
-			}
-			return pass("fallback answered after %s; %d attempts on the silent primary", secs(r.ElapsedMS), len(e.a.requests("claude-primary")))
+		Call:  request{"anthropic", "claude-primary", true},
+		Want: []check{completeBy("B", "claude-fallback"), within(11*time.Second, "the fallback answered"),
+			markedAs("anthropic-b", "claude-fallback")},
+		Passed: func(e *env, r Result) string {
+			return fmt.Sprintf("fallback answered after %s; %d attempts on the silent primary", secs(r.ElapsedMS), len(e.a.requests("claude-primary")))
 		},
 	},
 	{
 		Name: "slow-first-token",
 		A:    "stall after=1 for=20s model=gpt-primary",
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "openai", "gpt-primary", true)
-			if ok, why := e.complete(r, e.b, "gpt-fallback"); !ok {
-				return fail("%s", why)
-			}
-			if r.Starts != 1 {
-				return fail("%d stream starts", r.Starts)
-			}
-			if r.ElapsedMS > 11000 {
-				return fail("answered after %s (limit 11s)", secs(r.ElapsedMS))
-			}
-			return pass("primary's first token due at 20s; fallback answered in %s", secs(r.ElapsedMS))
+		Call: request{"openai", "gpt-primary", true},
+		Want: []check{completeBy("B", "gpt-fallback"), oneStart, within(11*time.Second, "the fallback answered")},
+		Passed: func(_ *env, r Result) string {
+			return fmt.Sprintf("primary's first token due at 20s; fallback answered in %s", secs(r.ElapsedMS))
 		},
 	},
 	{
-		Name:  "fallback-before-first-token",
-		A:     "stream-error after=1 model=claude-primary",
-		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "anthropic", "claude-primary", true)
-			if ok, why := e.complete(r, e.b, "claude-fallback"); !ok {
-				return fail("%s", why)
-			}
-			if r.Starts != 1 {
-				return fail("%d message_start frames: the failed stream leaked", r.Starts)
-			}
-			if ok, why := marked(r, "anthropic-b", "claude-fallback"); !ok {
-				return fail("%s", why)
-			}
-			return pass("primary sent message_start then overloaded_error; the client saw one clean stream from the fallback")
-		},
+		Name:   "fallback-before-first-token",
+		A:      "stream-error after=1 model=claude-primary",
+		Short:  true,
+		Call:   request{"anthropic", "claude-primary", true},
+		Want:   []check{completeBy("B", "claude-fallback"), oneStart, markedAs("anthropic-b", "claude-fallback")},
+		Passed: says("primary sent message_start then overloaded_error; the client saw one clean stream from the fallback"),
 	},
 	{
 		Name:  "stream-cut-after-content",
 		A:     "cut after=5 model=claude-primary",
 		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "anthropic", "claude-primary", true)
-			if ok, why := inBand(r); !ok {
-				return fail("%s", why)
-			}
-			if ok, why := e.healthy(d); !ok {
-				return fail("%s", why)
-			}
-			return pass("%d chars, then in-band %s; not passed as complete", len(r.Text), r.Err)
+		Call:  request{"anthropic", "claude-primary", true},
+		Want:  []check{inBandError, stillHealthy},
+		Passed: func(_ *env, r Result) string {
+			return fmt.Sprintf("%d chars, then in-band %s; not passed as complete", len(r.Text), r.Err)
 		},
 	},
 	{
 		Name: "stream-ended-early",
 		A:    "truncate after=3 model=gpt-primary",
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "openai", "gpt-primary", true)
-			if ok, why := inBand(r); !ok {
-				return fail("%s", why)
-			}
-			return pass("a clean end without finish_reason/[DONE] after %d chars became in-band %s", len(r.Text), r.Err)
+		Call: request{"openai", "gpt-primary", true},
+		Want: []check{inBandError},
+		Passed: func(_ *env, r Result) string {
+			return fmt.Sprintf("a clean end without finish_reason/[DONE] after %d chars became in-band %s", len(r.Text), r.Err)
 		},
 	},
 	{
 		Name:  "stall-mid-stream",
 		A:     "stall after=3 model=gpt-primary",
 		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "openai", "gpt-primary", true)
-			if ok, why := inBand(r); !ok {
-				return fail("%s", why)
-			}
-			if r.ElapsedMS > 10000 {
-				return fail("the stall was ended after %s", secs(r.ElapsedMS))
-			}
-			if ok, why := e.healthy(d); !ok {
-				return fail("%s", why)
-			}
-			return pass("stall ended after %s by in-band %s", secs(r.ElapsedMS), r.Err)
+		Call:  request{"openai", "gpt-primary", true},
+		Want:  []check{inBandError, within(10*time.Second, "the stall ended"), stillHealthy},
+		Passed: func(_ *env, r Result) string {
+			return fmt.Sprintf("stall ended after %s by in-band %s", secs(r.ElapsedMS), r.Err)
 		},
 	},
 	{
-		Name:  "malformed-frame",
-		A:     "malformed after=1 model=claude-primary",
-		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "anthropic", "claude-primary", true)
-			if ok, why := e.complete(r, e.b, "claude-fallback"); !ok {
-				return fail("%s", why)
-			}
-			if r.Starts != 1 {
-				return fail("%d message_start frames", r.Starts)
-			}
-			if ok, why := e.healthy(d); !ok {
-				return fail("%s", why)
-			}
-			return pass("a half JSON frame before content: the fallback answered, one clean stream")
-		},
+		Name:   "malformed-frame",
+		A:      "malformed after=1 model=claude-primary",
+		Short:  true,
+		Call:   request{"anthropic", "claude-primary", true},
+		Want:   []check{completeBy("B", "claude-fallback"), oneStart, stillHealthy},
+		Passed: says("a half JSON frame before content: the fallback answered, one clean stream"),
 	},
 	{
 		Name: "malformed-after-content",
 		A:    "malformed after=2 model=gpt-primary",
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "openai", "gpt-primary", true)
-			if ok, why := inBand(r); !ok {
-				return fail("%s", why)
-			}
-			if ok, why := e.healthy(d); !ok {
-				return fail("%s", why)
-			}
-			return pass("%d chars, then in-band %s", len(r.Text), r.Err)
+		Call: request{"openai", "gpt-primary", true},
+		Want: []check{inBandError, stillHealthy},
+		Passed: func(_ *env, r Result) string {
+			return fmt.Sprintf("%d chars, then in-band %s", len(r.Text), r.Err)
 		},
 	},
 	{
@@ -384,72 +439,37 @@ var scenarios = []Scenario{
 		Name:  "quota-on-one-provider",
 		A:     "quota model=gpt-quota",
 		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "openai", "gpt-quota", false)
-			if ok, why := e.complete(r, e.b, "gpt-quota"); !ok {
-				return fail("%s", why)
-			}
-			if n := len(e.a.requests("gpt-quota")); n != 1 {
-				return fail("%d attempts on the account out of quota (want 1)", n)
-			}
-			if ok, why := marked(r, "openai-b", "gpt-quota"); !ok {
-				return fail("%s", why)
-			}
-			return pass("account A out of quota, tried once; account B answered, marked")
-		},
+		Call:  request{"openai", "gpt-quota", false},
+		Want: []check{completeBy("B", "gpt-quota"), attempts("A", "gpt-quota", 1, "on the account out of quota"),
+			markedAs("openai-b", "gpt-quota")},
+		Passed: says("account A out of quota, tried once; account B answered, marked"),
 	},
 	{
 		Name:  "context-overflow-to-larger-window",
 		A:     "context-overflow model=claude-small",
 		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "anthropic", "claude-small", false)
-			if ok, why := e.complete(r, e.a, "claude-large"); !ok {
-				return fail("%s", why)
-			}
-			if n := len(e.a.requests("claude-small")); n != 1 {
-				return fail("%d attempts on the small window (want 1)", n)
-			}
-			return pass("prompt too long for claude-small (1 attempt); claude-large answered, degraded=%s", r.header("x-rebound-degraded"))
+		Call:  request{"anthropic", "claude-small", false},
+		Want:  []check{completeBy("A", "claude-large"), attempts("A", "claude-small", 1, "on the small window")},
+		Passed: func(_ *env, r Result) string {
+			return "prompt too long for claude-small (1 attempt); claude-large answered, degraded=" + r.header("x-rebound-degraded")
 		},
 	},
 	{
 		Name:  "invalid-request-not-retried",
 		A:     `error 400 type=invalid_request_error code=invalid_value message="bad value" model=gpt-primary`,
 		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "openai", "gpt-primary", false)
-			na, nb := len(e.a.requests("gpt-primary")), len(e.b.requests(""))
-			switch {
-			case r.Err == nil || r.Err.Kind != "api" || r.Err.Status != 400:
-				return fail("want the upstream's 400, got %s", describe(r))
-			case r.Err.Type != "invalid_request_error" || r.Err.Code != "invalid_value":
-				return fail("the SDK parsed type=%q code=%q, want invalid_request_error/invalid_value", r.Err.Type, r.Err.Code)
-			case na != 1 || nb != 0:
-				return fail("%d primary and %d fallback attempts (want 1 and 0)", na, nb)
-			}
-			return pass("400 invalid_value in OpenAI's shape, 1 attempt, no fallback")
-		},
+		Call:  request{"openai", "gpt-primary", false},
+		Want: []check{apiError(400, "invalid_request_error", "invalid_value"),
+			attempts("A", "gpt-primary", 1, "on the primary"), attempts("B", "", 0, "on the fallback")},
+		Passed: says("400 invalid_value in OpenAI's shape, 1 attempt, no fallback"),
 	},
 	{
 		Name:  "key-refused",
 		Short: true,
-		Run: func(e *env, d Driver) verdict {
-			r := e.call(d, "anthropic", "claude-keyed", false)
-			if ok, why := e.complete(r, e.b, "claude-fallback"); !ok {
-				return fail("%s", why)
-			}
-			if n := len(e.c.requests("")); n != 1 {
-				return fail("%d attempts with the refused key (want 1)", n)
-			}
-			if leak := leaks(r); leak != "" {
-				return fail("%s", leak)
-			}
-			if ok, why := marked(r, "anthropic-b", "claude-fallback"); !ok {
-				return fail("%s", why)
-			}
-			return pass("account C refused the gateway's key (401, 1 attempt); B answered, marked; no key in the answer")
-		},
+		Call:  request{"anthropic", "claude-keyed", false},
+		Want: []check{completeBy("B", "claude-fallback"), attempts("C", "", 1, "with the refused key"), noLeak,
+			markedAs("anthropic-b", "claude-fallback")},
+		Passed: says("account C refused the gateway's key (401, 1 attempt); B answered, marked; no key in the answer"),
 	},
 	{
 		Name:  "tool-conversation-across-fallback",
@@ -521,7 +541,7 @@ func toolConversation(e *env, d Driver) verdict {
 			Message{Role: "assistant", ToolCalls: []ToolCall{tc}},
 			Message{Role: "user", ToolResults: []ToolResult{{ID: tc.ID, Content: `{"temp_c":14}`}}, Text: prompt})
 	})
-	if ok, why := e.complete(r2, e.b, "claude-fallback"); !ok {
+	if why := e.complete(r2, e.b, "claude-fallback"); why != "" {
 		for _, rec := range e.b.requests("") {
 			if rec.Invalid != "" {
 				why += "; the fallback refused the conversation: " + rec.Invalid

@@ -116,7 +116,7 @@ func runOne(o ScorecardOptions, s Scenario, d Driver, a, b, c *fake) (verdict, *
 		f.h.Reset()
 	}
 	e := &env{gw: gw, a: a, b: b, c: c, quick: o.Quick, start: time.Now()}
-	v := s.Run(e, d)
+	v := s.run(e, d)
 	if !gw.alive() {
 		v = fail("the gateway process died: %s", tailOf(gw.logs.String()))
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -22,6 +23,8 @@ type env struct {
 	// invocation is how the user ran this command ("rebound", or "go run ./cmd/rebound"), for
 	// the commands the summaries print. Empty: "rebound".
 	invocation string
+	// now is the clock for what the CLI judges by time (a run's lease). Nil: time.Now.
+	now func() time.Time
 }
 
 // self is how to run rebound again, as the user did.
@@ -63,6 +66,9 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 func execute(ctx context.Context, args []string, e env) int {
 	if e.getenv == nil {
 		e.getenv = func(string) string { return "" }
+	}
+	if e.now == nil {
+		e.now = time.Now
 	}
 	// Nothing printed may drive the terminal (termsafe.go).
 	e.stdout, e.stderr = newTermWriter(e.stdout), newTermWriter(e.stderr)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -84,11 +85,13 @@ func (c *runsListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("list runs: %w", err)
 	}
+	now := c.g.now()
 	if c.g.json {
-		if runs == nil {
-			runs = []checkpoint.RunInfo{}
+		b, err := checkpoint.MarshalRunsAt(runs, now) // docs/api.md, "Runs as JSON"
+		if err != nil {
+			return err
 		}
-		return writeJSON(w, runs) // checkpoint.RunInfo's JSON (docs/api.md, "Runs as JSON")
+		return writeJSON(w, json.RawMessage(b))
 	}
 	if len(runs) == 0 {
 		fmt.Fprintln(w, "No runs. Start one with 'rebound demo'.")
@@ -96,16 +99,44 @@ func (c *runsListCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tWORKFLOW\tSTATUS\tSTEPS\tATTEMPTS\tLAST STEP\tUPDATED")
-	now := time.Now()
+	abandoned := 0
 	for _, r := range runs {
 		status := string(r.Status)
 		if r.Status == checkpoint.StatusEscalated && r.EscalationID != "" {
 			status += " (" + r.EscalationID + ")"
 		}
+		if r.LeaseAt(now) == checkpoint.LeaseExpired {
+			abandoned++
+		}
+		status += leaseNote(r, now)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s ago\n", r.ID, orDash(r.Workflow), status, r.StepCount,
 			r.AttemptCount, orDash(r.LastStep), humanAge(now.Sub(r.UpdatedAt)))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if abandoned > 0 {
+		verb := "has"
+		if abandoned > 1 {
+			verb = "have"
+		}
+		fmt.Fprintf(w, "\n%s %s no worker (its process died or stalled). '%s serve --worker' recovers abandoned runs of the demo; or resume one: %s runs resume ID\n",
+			plural(abandoned, "running run"), verb, c.g.self(), c.g.self())
+	}
+	return nil
+}
+
+// leaseNote is what a running run's lease says of its worker at now, to follow its status:
+// " — held by OWNER until 15:04:05", or " — no worker: lease of OWNER expired 3m ago";
+// empty for a run that is not running.
+func leaseNote(r checkpoint.RunInfo, now time.Time) string {
+	switch r.LeaseAt(now) {
+	case checkpoint.LeaseHeld:
+		return fmt.Sprintf(" — held by %s until %s", orUnknown(r.Owner), r.LeaseExpires.Local().Format(time.TimeOnly))
+	case checkpoint.LeaseExpired:
+		return fmt.Sprintf(" — no worker: lease of %s expired %s ago", orUnknown(r.Owner), humanAge(now.Sub(r.LeaseExpires)))
+	}
+	return ""
 }
 
 // runsShowCmd is `rebound runs show`.
@@ -135,11 +166,15 @@ func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error
 	}
 	// A damaged run is shown with its damaged records marked, and the command still fails.
 	if c.g.json {
-		if werr := writeJSON(w, v); werr != nil {
+		b, jerr := v.MarshalJSONAt(c.g.now()) // docs/api.md, "Runs as JSON"
+		if jerr != nil {
+			return jerr
+		}
+		if werr := writeJSON(w, json.RawMessage(b)); werr != nil {
 			return werr
 		}
 	} else {
-		showRun(w, v, c.g.self(), s.queue.RedactText)
+		showRun(w, v, c.g.now(), c.g.self(), c.g.storeArg(), s.queue.RedactText)
 	}
 	if err != nil {
 		return runError(err, args[0])
@@ -147,13 +182,23 @@ func (c *runsShowCmd) run(ctx context.Context, args []string, w io.Writer) error
 	return nil
 }
 
-func showRun(w io.Writer, v *checkpoint.RunView, self string, redact func(string) string) {
-	fmt.Fprintf(w, "Run %s (%s): %s\n", v.ID, orDash(v.Workflow), v.Status)
+// showRun prints a run as `runs show` does, its lease judged at now; self and store make the
+// commands it suggests (the invocation and its --store argument).
+func showRun(w io.Writer, v *checkpoint.RunView, now time.Time, self, store string, redact func(string) string) {
+	fmt.Fprintf(w, "Run %s (%s): %s%s\n", v.ID, orDash(v.Workflow), v.Status, leaseNote(v.RunInfo, now))
 	fmt.Fprintf(w, "  created %s, updated %s ago; %s, %s, %s\n",
-		v.CreatedAt.Local().Format(time.DateTime), humanAge(time.Since(v.UpdatedAt)), plural(len(v.Steps), "step"),
+		v.CreatedAt.Local().Format(time.DateTime), humanAge(now.Sub(v.UpdatedAt)), plural(len(v.Steps), "step"),
 		plural(v.AttemptCount, "attempt"), plural(len(v.Messages), "message"))
-	if v.Owner != "" && v.LeaseExpires.After(time.Now()) {
-		fmt.Fprintf(w, "  held by %s until %s\n", v.Owner, v.LeaseExpires.Local().Format(time.TimeOnly))
+	if v.LeaseAt(now) == checkpoint.LeaseExpired {
+		fmt.Fprintln(w, "  Nothing runs it now: its worker died or stalled past its lease.")
+		if v.Workflow == researchWorkflow || v.Workflow == agentWorkflow {
+			fmt.Fprintf(w, "  Resume it:\n    %s runs resume %s%s\n", self, v.ID, store)
+			if v.Workflow == researchWorkflow {
+				fmt.Fprintf(w, "  or let a worker recover it with every abandoned run of the demo:\n    %s serve --worker%s\n", self, store)
+			}
+		} else {
+			fmt.Fprintf(w, "  Resume it from the program that started it (workflow %s), or under a worker that recovers abandoned runs (checkpoint.WorkerConfig.Recover).\n", orDash(v.Workflow))
+		}
 	}
 	if v.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", v.Error)

@@ -18,6 +18,7 @@ import (
 	"github.com/rebound-go/rebound/agent"
 	"github.com/rebound-go/rebound/fakellm"
 	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 	"github.com/rebound-go/rebound/llm/openaillm"
 	"github.com/rebound-go/rebound/retry"
 
@@ -52,64 +53,14 @@ func (c *counter) calls() int {
 	return c.n
 }
 
-type events struct {
-	mu  sync.Mutex
-	evs []rebound.Event
-}
-
-func (e *events) Emit(_ context.Context, ev rebound.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.evs = append(e.evs, ev)
-}
-
-func (e *events) of(kind rebound.EventKind) []rebound.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []rebound.Event
-	for _, ev := range e.evs {
-		if ev.Kind == kind {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 // chain is gpt-4o (primary) and gpt-4o-mini (fallback), each in llm.Resilient with 2 attempts
 // a call, over the two fakes. (Rebound's Anthropic adapter cannot be linked with Genkit v1.4.0:
 // see README.md.)
 func chain(t *testing.T, first, second *fakellm.Server, hook rebound.Hook) llm.Model {
 	t.Helper()
-	cfg := llm.Config{Retry: retry.Policy{MaxAttempts: 2, Base: time.Millisecond, Cap: time.Second}, Hook: hook}
-	primary, err := llm.Resilient(openaillm.New(openai.NewClient(ooption.WithAPIKey("sk-primary"), ooption.WithBaseURL(first.OpenAIBaseURL)), "gpt-4o"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backup, err := llm.Resilient(openaillm.New(openai.NewClient(ooption.WithAPIKey("sk-backup"), ooption.WithBaseURL(second.OpenAIBaseURL)), "gpt-4o-mini"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return llm.FallbackWith(llm.FallbackConfig{Hook: hook}, primary, backup)
-}
-
-func logOf(srv *fakellm.Server, n int) []fakellm.RequestRecord {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		recs := srv.Requests()
-		if len(recs) >= n || time.Now().After(deadline) {
-			slices.SortFunc(recs, func(a, b fakellm.RequestRecord) int { return int(a.ID - b.ID) })
-			return recs
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func statuses(recs []fakellm.RequestRecord) []int {
-	var out []int
-	for _, r := range recs {
-		out = append(out, r.Status)
-	}
-	return out
+	return llmtest.Chain(t, hook,
+		openaillm.New(openai.NewClient(ooption.WithAPIKey("sk-primary"), ooption.WithBaseURL(first.OpenAIBaseURL)), "gpt-4o"),
+		openaillm.New(openai.NewClient(ooption.WithAPIKey("sk-backup"), ooption.WithBaseURL(second.OpenAIBaseURL)), "gpt-4o-mini"))
 }
 
 // tools returns lookup_order (read-only) and issue_refund (irreversible) as Genkit tools run
@@ -158,14 +109,9 @@ func tools(t *testing.T, g *genkit.Genkit, hook rebound.Hook, lookup, refund *co
 // primary's again. Every attempt is one HTTP request, and every request is a valid
 // conversation.
 func TestGenerateThroughFaults(t *testing.T) {
-	primary := fakellm.NewServer(t, strings.Join([]string{
-		"error 429 times=1 retry-after-ms=150",
-		"tool-use name=lookup_order times=1",
-		"error 529 times=2",
-		"ok result=issue_refund",
-	}, "\n"))
-	backup := fakellm.NewServer(t, "tool-use name=issue_refund result=lookup_order")
-	var evs events
+	primary := fakellm.NewServer(t, llmtest.ConversationPrimary)
+	backup := fakellm.NewServer(t, llmtest.ConversationFallback)
+	var evs llmtest.Events
 	ctx := context.Background()
 	g := genkit.Init(ctx)
 	model := reboundgenkit.DefineModel(g, "rebound/support", chain(t, primary, backup, evs.Emit), reboundgenkit.Config{})
@@ -213,36 +159,9 @@ func TestGenerateThroughFaults(t *testing.T) {
 	}
 
 	// One request per attempt, none an SDK retry; every conversation valid for its API.
-	primaryLog, backupLog := logOf(primary, 5), logOf(backup, 1)
-	if got := statuses(primaryLog); !slices.Equal(got, []int{429, 200, 529, 529, 200}) {
-		t.Errorf("primary statuses %v", got)
-	}
-	if got := statuses(backupLog); !slices.Equal(got, []int{200}) {
-		t.Errorf("fallback statuses %v", got)
-	}
-	for _, r := range append(slices.Clone(primaryLog), backupLog...) {
-		if r.RetryCount != "" && r.RetryCount != "0" {
-			t.Errorf("%s request %d was an SDK retry (%s)", r.Provider, r.Seq, r.RetryCount)
-		}
-		if r.Invalid != "" {
-			t.Errorf("%s request %d refused: %s", r.Provider, r.Seq, r.Invalid)
-		}
-	}
-	failed := evs.of(rebound.AttemptFailed)
-	if len(failed) != 3 || len(failed)+3 != len(primaryLog)+len(backupLog) {
-		t.Errorf("%d attempts failed (want 3), %d requests", len(failed), len(primaryLog)+len(backupLog))
-	}
-	if rs := evs.of(rebound.RetryScheduled); len(rs) == 0 || rs[0].Delay < 150*time.Millisecond {
-		t.Errorf("retries scheduled %+v", rs)
-	}
-	if fb := evs.of(rebound.FallbackUsed); len(fb) != 1 || fb[0].To != "openai/gpt-4o-mini" {
+	llmtest.CheckConversation(t, primary, backup, &evs)
+	if fb := evs.Of(rebound.FallbackUsed); len(fb) != 1 || fb[0].To != "openai/gpt-4o-mini" {
 		t.Errorf("fallback events %+v", fb)
-	}
-	if o := backupLog[0]; len(o.ToolUses) != 1 || !slices.Equal(o.ToolUses, o.ToolResults) {
-		t.Errorf("fallback conversation: calls %v results %v", o.ToolUses, o.ToolResults)
-	}
-	if last := primaryLog[4]; len(last.ToolUses) != 2 || !slices.Equal(last.ToolUses, last.ToolResults) {
-		t.Errorf("primary turn 3: calls %v results %v", last.ToolUses, last.ToolResults)
 	}
 }
 
@@ -287,7 +206,7 @@ func TestGenerateToolFailures(t *testing.T) {
 	if err != nil || resp.FinishReason != ai.FinishReasonStop || pay.calls() != 2 || !strings.HasPrefix(resp.Text(), "[fakellm ") {
 		t.Fatalf("approved: %v, %+v; refund ran %d times", err, resp, pay.calls())
 	}
-	if recs := logOf(srv, 2); len(recs) != 2 || recs[1].Invalid != "" || len(recs[1].ToolResults) != 1 {
+	if recs := llmtest.Log(srv, 2); len(recs) != 2 || recs[1].Invalid != "" || len(recs[1].ToolResults) != 1 {
 		t.Errorf("requests %+v", recs)
 	}
 

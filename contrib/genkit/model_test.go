@@ -10,6 +10,7 @@ import (
 
 	"github.com/rebound-go/rebound/fakellm"
 	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 
 	reboundgenkit "github.com/rebound-go/rebound/contrib/genkit"
 )
@@ -76,7 +77,7 @@ func TestStreaming(t *testing.T) {
 	if restarts != 1 || !strings.HasPrefix(resp.Text(), "[fakellm ") || !strings.HasSuffix(all, resp.Text()) || all == resp.Text() {
 		t.Errorf("restarts %d, chunks %q, answer %q", restarts, chunks, resp.Text())
 	}
-	if n := len(logOf(srv, 2)); n != 2 {
+	if n := len(llmtest.Log(srv, 2)); n != 2 {
 		t.Errorf("%d requests, want 2", n)
 	}
 }

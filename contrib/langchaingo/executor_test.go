@@ -25,6 +25,7 @@ import (
 	"github.com/rebound-go/rebound/fakellm"
 	"github.com/rebound-go/rebound/llm"
 	"github.com/rebound-go/rebound/llm/anthropicllm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 	"github.com/rebound-go/rebound/llm/openaillm"
 	"github.com/rebound-go/rebound/retry"
 
@@ -80,52 +81,13 @@ func (a *answers) HandleLLMError(_ context.Context, err error) {
 	a.errs = append(a.errs, err)
 }
 
-// events records Rebound's events.
-type events struct {
-	mu  sync.Mutex
-	evs []rebound.Event
-}
-
-func (e *events) Emit(_ context.Context, ev rebound.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.evs = append(e.evs, ev)
-}
-
-func (e *events) of(kind rebound.EventKind) []rebound.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []rebound.Event
-	for _, ev := range e.evs {
-		if ev.Kind == kind {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 // chain is Anthropic (primary) and OpenAI (fallback), each in llm.Resilient with 2 attempts a
 // call, over the two fakes.
 func chain(t *testing.T, ant, oai *fakellm.Server, hook rebound.Hook) llm.Model {
 	t.Helper()
-	cfg := llm.Config{Retry: retry.Policy{MaxAttempts: 2, Base: time.Millisecond, Cap: time.Second}, Hook: hook}
-	primary, err := llm.Resilient(anthropicllm.New(anthropic.NewClient(aoption.WithAPIKey("sk-ant-test"), aoption.WithBaseURL(ant.AnthropicBaseURL)), "claude-haiku-4-5"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backup, err := llm.Resilient(openaillm.New(openai.NewClient(ooption.WithAPIKey("sk-test"), ooption.WithBaseURL(oai.OpenAIBaseURL)), "gpt-4o"), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return llm.FallbackWith(llm.FallbackConfig{Hook: hook}, primary, backup)
-}
-
-func statuses(recs []fakellm.RequestRecord) []int {
-	var out []int
-	for _, r := range recs {
-		out = append(out, r.Status)
-	}
-	return out
+	return llmtest.Chain(t, hook,
+		anthropicllm.New(anthropic.NewClient(aoption.WithAPIKey("sk-ant-test"), aoption.WithBaseURL(ant.AnthropicBaseURL)), "claude-haiku-4-5"),
+		openaillm.New(openai.NewClient(ooption.WithAPIKey("sk-test"), ooption.WithBaseURL(oai.OpenAIBaseURL)), "gpt-4o"))
 }
 
 // langchaingo's own agent loop (the OpenAI-functions agent and its executor) runs a support
@@ -137,14 +99,9 @@ func statuses(recs []fakellm.RequestRecord) []int {
 // translated; the last turn is Anthropic's again. Every attempt is one HTTP request (the SDKs
 // never retry under Rebound), and every request is a valid conversation for its API.
 func TestExecutorThroughFaults(t *testing.T) {
-	ant := fakellm.NewServer(t, strings.Join([]string{
-		"error 429 times=1 retry-after-ms=150",
-		"tool-use name=lookup_order times=1",
-		"error 529 times=2",
-		"ok result=issue_refund",
-	}, "\n"))
-	oai := fakellm.NewServer(t, "tool-use name=issue_refund result=lookup_order")
-	var evs events
+	ant := fakellm.NewServer(t, llmtest.ConversationPrimary)
+	oai := fakellm.NewServer(t, llmtest.ConversationFallback)
+	var evs llmtest.Events
 	rec := &answers{}
 	model := reboundlangchaingo.NewWith(chain(t, ant, oai, evs.Emit), reboundlangchaingo.Config{CallbacksHandler: rec})
 
@@ -179,33 +136,8 @@ func TestExecutorThroughFaults(t *testing.T) {
 	}
 
 	// One request per attempt: the fakes saw exactly the attempts Rebound made, none of them
-	// an SDK retry.
-	antLog, oaiLog := logOf(ant, 5), logOf(oai, 1)
-	if got := statuses(antLog); !slices.Equal(got, []int{429, 200, 529, 529, 200}) {
-		t.Errorf("anthropic statuses %v", got)
-	}
-	if got := statuses(oaiLog); !slices.Equal(got, []int{200}) {
-		t.Errorf("openai statuses %v", got)
-	}
-	for _, r := range append(slices.Clone(antLog), oaiLog...) {
-		if r.RetryCount != "" && r.RetryCount != "0" {
-			t.Errorf("%s request %d was an SDK retry (%s)", r.Provider, r.Seq, r.RetryCount)
-		}
-		if r.Invalid != "" {
-			t.Errorf("%s request %d refused: %s", r.Provider, r.Seq, r.Invalid)
-		}
-	}
-	failed := evs.of(rebound.AttemptFailed)
-	if len(failed) != 3 {
-		t.Errorf("%d attempts failed, want 3 (429, 529, 529): %+v", len(failed), failed)
-	}
-	if attempts := len(failed) + 3; attempts != len(antLog)+len(oaiLog) {
-		t.Errorf("%d attempts, %d requests", attempts, len(antLog)+len(oaiLog))
-	}
-	// The 429's retry-after was honoured: the retry was scheduled at the hint, not the 1 ms base.
-	if rs := evs.of(rebound.RetryScheduled); len(rs) == 0 || rs[0].Delay < 150*time.Millisecond {
-		t.Errorf("retries scheduled %+v", rs)
-	}
+	// an SDK retry; the 429's retry-after was honoured.
+	llmtest.CheckConversation(t, ant, oai, &evs)
 
 	// The fallback is marked: turn 2 was OpenAI's, degraded, after Anthropic's overload.
 	if len(rec.resps) != 3 {
@@ -228,33 +160,14 @@ func TestExecutorThroughFaults(t *testing.T) {
 		p.Failures[0].Model != "anthropic/claude-haiku-4-5" || p.Failures[0].Class != rebound.ClassOverloaded {
 		t.Errorf("turn 2 provenance %+v", p)
 	}
-	if fb := evs.of(rebound.FallbackUsed); len(fb) != 1 || fb[0].To != "openai/gpt-4o" {
+	if fb := evs.Of(rebound.FallbackUsed); len(fb) != 1 || fb[0].To != "openai/gpt-4o" {
 		t.Errorf("fallback events %+v", fb)
 	}
-	// OpenAI got Anthropic's call and its result under one id; Anthropic got OpenAI's back.
-	if o := oaiLog[0]; len(o.ToolUses) != 1 || !slices.Equal(o.ToolUses, o.ToolResults) {
-		t.Errorf("openai conversation: calls %v results %v", o.ToolUses, o.ToolResults)
-	}
-	if last := antLog[4]; len(last.ToolUses) != 2 || !slices.Equal(last.ToolUses, last.ToolResults) {
-		t.Errorf("anthropic turn 3: calls %v results %v", last.ToolUses, last.ToolResults)
-	}
-	if tf := evs.of(rebound.ToolFailed); len(tf) != 0 {
+	if tf := evs.Of(rebound.ToolFailed); len(tf) != 0 {
 		t.Errorf("tool calls failed: %+v", tf)
 	}
-	if tc := evs.of(rebound.ToolCompleted); len(tc) != 2 {
+	if tc := evs.Of(rebound.ToolCompleted); len(tc) != 2 {
 		t.Errorf("%d tool calls completed, want 2", len(tc))
-	}
-}
-
-func logOf(srv *fakellm.Server, n int) []fakellm.RequestRecord {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		recs := srv.Requests()
-		if len(recs) >= n || time.Now().After(deadline) {
-			slices.SortFunc(recs, func(a, b fakellm.RequestRecord) int { return int(a.ID - b.ID) })
-			return recs
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -312,7 +225,7 @@ func TestExecutorToolFailures(t *testing.T) {
 	}
 	// The error result went to Anthropic as one (is_error): the script's result-error=true
 	// rule answered it.
-	if recs := logOf(srv, 2); len(recs) != 2 || !strings.HasPrefix(recs[1].Fault, "line 1:") {
+	if recs := llmtest.Log(srv, 2); len(recs) != 2 || !strings.HasPrefix(recs[1].Fault, "line 1:") {
 		t.Errorf("requests %+v", recs)
 	}
 }

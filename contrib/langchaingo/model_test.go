@@ -11,6 +11,7 @@ import (
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/fakellm"
 	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 
 	reboundlangchaingo "github.com/rebound-go/rebound/contrib/langchaingo"
 )
@@ -96,7 +97,7 @@ func TestStreaming(t *testing.T) {
 	if restarts != 1 || !strings.HasPrefix(text, "[fakellm ") || !strings.HasSuffix(all, text) || all == text {
 		t.Errorf("restarts %d, chunks %q, answer %q", restarts, chunks, text)
 	}
-	if n := len(logOf(srv, 2)); n != 2 {
+	if n := len(llmtest.Log(srv, 2)); n != 2 {
 		t.Errorf("%d requests, want 2", n)
 	}
 
