@@ -754,3 +754,41 @@ func TestJitterDoesNotOverflow(t *testing.T) {
 		t.Fatalf("state a century later = %v, want open", got)
 	}
 }
+
+// Trip opens a closed breaker as its own failures would: refused until the open time, then a
+// probe decides. It leaves an open or forced breaker as it is.
+func TestTrip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := mustNew(t, breaker.Settings{OpenFor: time.Second, Jitter: -1})
+		early, _ := b.Allow()
+		until, ok := b.Trip()
+		if !ok || !until.Equal(time.Now().Add(time.Second)) {
+			t.Fatalf("Trip = %v, %v; want the open time from now, true", until, ok)
+		}
+		if open := wantRefused(t, b); !open.Until.Equal(until) {
+			t.Errorf("refused until %v, want %v", open.Until, until)
+		}
+		early.Done(nil) // admitted before the trip: dropped
+		wantState(t, b, breaker.Open)
+		if _, ok := b.Trip(); ok {
+			t.Error("Trip of an open breaker reported a trip")
+		}
+		time.Sleep(time.Second)
+		wantState(t, b, breaker.HalfOpen)
+		call(t, b, errTransient)
+		wantState(t, b, breaker.Open)
+		time.Sleep(time.Second)
+		call(t, b, nil)
+		call(t, b, nil) // SuccessesToClose
+		wantState(t, b, breaker.Closed)
+
+		b.ForceOpen()
+		if _, ok := b.Trip(); ok {
+			t.Error("Trip of a forced breaker reported a trip")
+		}
+		b.ForceClosed()
+		if _, ok := b.Trip(); ok || b.State() != breaker.Closed {
+			t.Errorf("Trip of a breaker forced closed: %v, state %v; want no trip", ok, b.State())
+		}
+	})
+}

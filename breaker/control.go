@@ -26,6 +26,25 @@ func (b *Breaker) ForceClosed() {
 	b.notify(context.Background(), ch)
 }
 
+// Trip opens a closed breaker as its own failures would have: calls are refused until its open
+// time (Settings.OpenFor, with jitter) has passed, then probes decide, as after any opening.
+// It is for a caller with evidence the breaker's own counts do not hold (package fleet/redis
+// trips a breaker on its first failure while another process's breaker is open on the same
+// dependency). It reports when the breaker will admit a probe, and false, changing nothing,
+// when the breaker was not closed or is forced. Outcomes of calls admitted before are dropped.
+func (b *Breaker) Trip() (until time.Time, ok bool) {
+	b.mu.Lock()
+	if b.state != Closed || b.forced != notForced {
+		b.mu.Unlock()
+		return time.Time{}, false
+	}
+	ch := b.setState(Open, time.Time{})
+	until = b.openUntil
+	b.mu.Unlock()
+	b.notify(context.Background(), ch)
+	return until, true
+}
+
 // Reset returns the breaker to its first state: closed, unforced, with empty counts and the
 // first open time (Settings.OpenFor).
 func (b *Breaker) Reset() {

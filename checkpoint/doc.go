@@ -33,6 +33,20 @@
 // journal is append-only, so recording step n costs what step n added, not the whole history.
 // On resume Run.Messages returns the history in order, as far as the workflow has replayed.
 //
+// # Damaged journals
+//
+// Each record is versioned and its bytes checksummed (CRC-32C); messages are numbered from 0;
+// the run's record counts its steps (RunInfo.StepCount) and its messages (RunInfo.MessageCount,
+// the Seq its next message takes, which the store sets as it appends them). A record that fails
+// its version or checksum, a message missing from the middle of the journal (a gap in the
+// numbering), or a journal holding fewer steps or messages than the run counts (a row deleted,
+// one table restored from an older backup) is a *CorruptError naming the run, the step and the
+// record ("message count": the run records 7 messages, its journal ends after 6), at resume and
+// in Get alike. It is never a fresh start and never a shorter history, from which a resumed run
+// would carry on: running again steps it had done, an irreversible one included, or going on
+// without what was said. The Runner verifies, not the store, so damage reads the same on every
+// store; Get returns the view beside the error, each damaged record described, for display.
+//
 // # Leases
 //
 // A run is held by one worker through a lease (owner, epoch, expiry) renewed by a heartbeat.

@@ -140,6 +140,7 @@ func (m *MemoryStore) WriteRun(ctx context.Context, lease Lease, w Write) error 
 	for _, msg := range w.Messages {
 		msg.Body = clone(msg.Body)
 		r.messages = append(r.messages, msg)
+		r.info.MessageCount = int(msg.Seq) + 1
 	}
 	r.attempts = append(r.attempts, w.Attempts...)
 	if u := w.Run; u != nil {

@@ -9,7 +9,13 @@ import (
 )
 
 func TestMemoryStore(t *testing.T) {
-	checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return checkpoint.NewMemoryStore() })
+	checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return checkpoint.NewMemoryStore() }, checkpointtest.Hooks{
+		DeleteMessage: func(t *testing.T, s checkpoint.Store, runID string, seq int64) {
+			if !s.(*checkpoint.MemoryStore).DeleteMessageForTest(runID, seq) {
+				t.Fatalf("run %q has no message %d to delete", runID, seq)
+			}
+		},
+	})
 }
 
 // A write the store refuses changes nothing, even when its first records were acceptable.

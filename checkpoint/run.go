@@ -81,21 +81,16 @@ func newRun(r *Runner, c *Claimed, sent time.Time, prevDead bool) (*Run, error) 
 	if err := verifyStepCount(c.Run, len(c.Steps)); err != nil {
 		return nil, err
 	}
-	run.journal = make([]journalMsg, 0, len(c.Messages))
+	msgs, damage := readJournal(c.Run, c.Steps, c.Messages)
+	if len(damage) > 0 {
+		return nil, damage[0]
+	}
+	run.journal = msgs
 	run.firstMsg = make(map[int]int)
-	for i, m := range c.Messages {
-		msg, err := decodeMessage(m, int64(i))
-		if err != nil {
-			step := "(outside steps)"
-			if m.Step >= 0 && m.Step < len(run.steps) {
-				step = run.steps[m.Step].Name
-			}
-			return nil, &CorruptError{RunID: run.id, Step: step, Record: fmt.Sprintf("message %d", m.Seq), Err: err}
+	for i, m := range msgs {
+		if _, ok := run.firstMsg[m.step]; !ok && m.step >= 0 {
+			run.firstMsg[m.step] = i
 		}
-		if _, ok := run.firstMsg[m.Step]; !ok && m.Step >= 0 {
-			run.firstMsg[m.Step] = len(run.journal)
-		}
-		run.journal = append(run.journal, journalMsg{msg: msg, step: m.Step})
 	}
 	return run, nil
 }
@@ -132,11 +127,76 @@ func verifyStep(s StepRecord) error {
 	return nil
 }
 
-func decodeMessage(m MessageRecord, wantSeq int64) (rebound.Message, error) {
-	var msg rebound.Message
-	if m.Seq != wantSeq {
-		return msg, fmt.Errorf("sequence %d where %d was expected", m.Seq, wantSeq)
+// readJournal verifies and decodes a run's message journal: each record's place (messages are
+// numbered from 0 without a gap), version and checksum, and that the journal holds every message
+// the run's MessageCount counts; steps name the step a message belongs to. msgs is the
+// journal without its damaged records; damage describes each damaged or missing record, in
+// journal order: a message deleted from the middle, or from the end (the run counts it, the
+// journal does not hold it), is damage, never a shorter conversation, which a resumed run would
+// carry on from as if the message had never been said. A journal holding more messages than
+// the run counts is accepted, as are more steps than StepCount: a writer from before the count
+// appends without counting.
+func readJournal(info RunInfo, steps []StepRecord, recs []MessageRecord) (msgs []journalMsg, damage []*CorruptError) {
+	stepName := func(i int) string {
+		if i >= 0 && i < len(steps) {
+			return steps[i].Name
+		}
+		return "(outside steps)"
 	}
+	corrupt := func(step, record string, err error) {
+		damage = append(damage, &CorruptError{RunID: info.ID, Step: step, Record: record, Err: err})
+	}
+	var next int64 // the Seq the next record must have
+	for i, m := range recs {
+		if m.Seq < next {
+			corrupt(stepName(m.Step), fmt.Sprintf("message %d", m.Seq), fmt.Errorf("sequence %d where %d was expected", m.Seq, next))
+			continue
+		}
+		if m.Seq > next {
+			// The missing messages belong to the step of the messages on both sides, when
+			// those are one step's; otherwise which step appended them is not known.
+			missing := messagesRange(next, m.Seq)
+			step := "(" + missing + ")"
+			if i > 0 && recs[i-1].Step == m.Step {
+				step = stepName(m.Step)
+			}
+			where := fmt.Sprintf("the journal starts at message %d", m.Seq)
+			if next > 0 {
+				where = fmt.Sprintf("the journal goes from message %d to message %d", next-1, m.Seq)
+			}
+			corrupt(step, missing, fmt.Errorf("missing from the journal: %s", where))
+			next = m.Seq
+		}
+		next++
+		msg, err := decodeMessage(m)
+		if err != nil {
+			corrupt(stepName(m.Step), fmt.Sprintf("message %d", m.Seq), err)
+			continue
+		}
+		msgs = append(msgs, journalMsg{msg: msg, step: m.Step})
+	}
+	if n := int64(info.MessageCount); n > next {
+		missing := messagesRange(next, n)
+		verb := "is"
+		if n-next > 1 {
+			verb = "are"
+		}
+		corrupt("("+missing+")", "message count", fmt.Errorf("the run records %d messages, its journal ends after %d: %s %s missing from its end",
+			n, next, missing, verb))
+	}
+	return msgs, damage
+}
+
+// messagesRange names the messages from..to-1: "message 4", "messages 4 to 6".
+func messagesRange(from, to int64) string {
+	if to-from == 1 {
+		return fmt.Sprintf("message %d", from)
+	}
+	return fmt.Sprintf("messages %d to %d", from, to-1)
+}
+
+func decodeMessage(m MessageRecord) (rebound.Message, error) {
+	var msg rebound.Message
 	if m.Version != RecordVersion {
 		return msg, fmt.Errorf("unknown record version %d", m.Version)
 	}

@@ -113,7 +113,8 @@ type Claimed struct {
 type Write struct {
 	// Steps are inserted or replaced, keyed by run and Index.
 	Steps []StepRecord
-	// Messages are appended; their Seq numbers continue the run's.
+	// Messages are appended; their Seq numbers continue the run's, and the run's MessageCount
+	// becomes the Seq after the last one (the run's message journal then ends there).
 	Messages []MessageRecord
 	// Attempts are appended.
 	Attempts []AttemptRecord
@@ -204,6 +205,11 @@ type RunInfo struct {
 	// LastStep is the name of the last step that started.
 	LastStep  string
 	StepCount int
+	// MessageCount is how many messages the run has journaled (the Seq its next message takes),
+	// as the store counted them when it appended them. Get and a resume check the journal
+	// against it, as they check the steps against StepCount: a journal that holds fewer is
+	// damaged (a *CorruptError), never a shorter conversation.
+	MessageCount int
 	// AttemptCount is how many attempts the run's steps made: for each execution of a step,
 	// the calls that failed and the one that succeeded, and at least one (CountAttempts says
 	// which events are attempts). The CLI's summary, `runs list`, `runs show` and the dashboard

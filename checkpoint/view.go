@@ -141,21 +141,16 @@ func Get(ctx context.Context, r RunReader, runID string) (*RunView, error) {
 			}
 		}
 	}
-	for i, m := range rec.Messages {
-		msg, err := decodeMessage(m, int64(i))
-		if err != nil {
-			step := "(outside steps)"
-			if m.Step >= 0 && m.Step < len(v.Steps) {
-				step = v.Steps[m.Step].Name
-			}
-			damage(&CorruptError{RunID: runID, Step: step, Record: fmt.Sprintf("message %d", m.Seq), Err: err})
-			continue
-		}
-		v.Messages = append(v.Messages, msg)
-		if m.Step >= 0 && m.Step < len(v.Steps) && msg.Degraded && v.Steps[m.Step].Fallback == "" {
-			v.Steps[m.Step].Fallback = msg.Source
-			if msg.Source == "" {
-				v.Steps[m.Step].Fallback = "a fallback"
+	msgs, bad := readJournal(rec.RunInfo, rec.Steps, rec.Messages)
+	for _, e := range bad {
+		damage(e)
+	}
+	for _, m := range msgs {
+		v.Messages = append(v.Messages, m.msg)
+		if m.step >= 0 && m.step < len(v.Steps) && m.msg.Degraded && v.Steps[m.step].Fallback == "" {
+			v.Steps[m.step].Fallback = m.msg.Source
+			if m.msg.Source == "" {
+				v.Steps[m.step].Fallback = "a fallback"
 			}
 		}
 	}

@@ -91,6 +91,36 @@ func TestReplicasShareBreakerEvidence(t *testing.T) {
 	}
 }
 
+// Two replicas behind one Redis, the default breakers (5 failures in a row): once replica A's
+// breaker has opened on the outage, replica B pays one upstream attempt, not its own five
+// failures: A's open breaker makes the model suspect, and B's first failure trips its breaker
+// (the retry stops there); its next request goes straight to the fallback.
+func TestReplicaHonoursPeersOpenBreaker(t *testing.T) {
+	u := redisURL(t)
+	cfg := baseConfig + fmt.Sprintf("redis: %s\nredis_prefix: gwtest-peer-%d\n", u, time.Now().UnixNano())
+	a := newRig(t, "error 529 model=claude-a\n", cfg)
+	b := newRig(t, "error 529 model=claude-a\n", cfg)
+	body := `{"model":"claude-a","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`
+	for i := 0; ; i++ {
+		if i == 10 {
+			t.Fatalf("replica A's breaker for claude-a did not open in 10 requests (%d sent)", a.fake.Counters().ByModel["claude-a"])
+		}
+		if resp := post(t, a.srv.URL, "/v1/messages", body); resp.Header.Get(gateway.HeaderFailures) == "ant/claude-a circuit_open" {
+			break
+		}
+	}
+	resp := post(t, b.srv.URL, "/v1/messages", body)
+	if n := b.fake.Counters().ByModel["claude-a"]; n != 1 || resp.Header.Get(gateway.HeaderModel) != "claude-b" {
+		t.Fatalf("replica B's first request: %d attempts reached claude-a, answered by %q; want 1, claude-b",
+			n, resp.Header.Get(gateway.HeaderModel))
+	}
+	resp = post(t, b.srv.URL, "/v1/messages", body)
+	if f := resp.Header.Get(gateway.HeaderFailures); f != "ant/claude-a circuit_open" || b.fake.Counters().ByModel["claude-a"] != 1 {
+		t.Fatalf("replica B's second request: failures %q, %d attempts in all on claude-a; want its breaker open, still 1",
+			f, b.fake.Counters().ByModel["claude-a"])
+	}
+}
+
 // With Redis down, each replica goes on with its local state, and says so.
 func TestRedisDownGoesOnLocally(t *testing.T) {
 	r := newRig(t, "", baseConfig+"redis: redis://127.0.0.1:1/0\n")

@@ -2,7 +2,8 @@
 // process-kill crash harness the database stores run.
 //
 //	func TestConformance(t *testing.T) {
-//		checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return openFresh(t) })
+//		checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return openFresh(t) },
+//			checkpointtest.Hooks{DeleteMessage: deleteMessageRow})
 //	}
 package checkpointtest
 
@@ -25,9 +26,10 @@ import (
 // Open returns a fresh, empty store for one test; the test's cleanup closes it.
 type Open func(t *testing.T) checkpoint.Store
 
-// Run runs the conformance suite against the stores open returns. Each case has a fresh store
-// of its own, so the cases run in parallel (as many at once as go test's -parallel allows).
-func Run(t *testing.T, open Open) {
+// Run runs the conformance suite against the stores open returns, damaging their journals with
+// hooks where a case needs to. Each case has a fresh store of its own, so the cases run in
+// parallel (as many at once as go test's -parallel allows).
+func Run(t *testing.T, open Open, hooks Hooks) {
 	fresh := func(f func(*testing.T, checkpoint.Store)) func(*testing.T, Open) {
 		return func(t *testing.T, open Open) { f(t, open(t)) }
 	}
@@ -46,6 +48,7 @@ func Run(t *testing.T, open Open) {
 		{"LeaseTakeOverAfterExpiry", fresh(testTakeOver)},
 		{"DeadOwnerTakenOverAtOnce", fresh(testDeadOwner)},
 		{"DamagedRecords", testDamaged},
+		{"LostMessages", func(t *testing.T, open Open) { testLostMessages(t, open, hooks) }},
 		{"InDoubtIdempotentRerunsWithSameKey", fresh(testInDoubtIdempotent)},
 		{"InDoubtIrreversibleEscalates", fresh(testInDoubtIrreversible)},
 		{"IrreversibleRefusedAfterLeaseLost", fresh(testIrreversibleAfterLeaseLost)},

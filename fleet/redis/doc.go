@@ -36,8 +36,11 @@
 // a short window. A [Guard] wraps a process's breaker.Breaker: it records every outcome, forces
 // the breaker open when the fleet is failing (so a fresh process does not pay its own 5
 // failures), and resets it once the fleet is not; a breaker that opened on its own failures
-// recovers through its own probes, and tells the fleet when it does. When Redis fails, the
-// local breaker decides alone.
+// recovers through its own probes, and tells the fleet when it does. The fleet is failing once
+// the own breakers of a quorum of processes (MinProcesses, 2) have opened, so that one process
+// with a broken network path cannot open the others'; below it, another process's open breaker
+// makes the dependency suspect, and a process's first failure then trips its breaker, without
+// counting toward the quorum (see Guard). When Redis fails, the local breaker decides alone.
 //
 //	ev := fleetredis.NewEvidence(rdb, fleetredis.EvidenceConfig{})
 //	guard := ev.Guard(b) // b is the process's *breaker.Breaker for the model

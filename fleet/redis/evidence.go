@@ -45,7 +45,15 @@ type EvidenceConfig struct {
 	// processes' successes (Counts.Opened), and the number that must have recorded failures for
 	// the failure share to count. So one process with a bad network path cannot open every other
 	// process's breaker. Zero: 2; 1: a fresh process trusts one other process's failures.
+	//
+	// Below the quorum, another process's open breaker still makes the dependency suspect (see
+	// Guard): a process's breaker then opens on its own first failure, not its threshold, so that
+	// with two processes the second pays one call for an outage the first has seen, not five. An
+	// opening on suspicion casts no vote (Counts.Opened), so the quorum's property holds.
 	MinProcesses int
+	// IgnorePeers turns suspicion off: a process's breaker opens on its own threshold or on the
+	// quorum's evidence, whatever the other processes' breakers say below the quorum.
+	IgnorePeers bool
 	// Failures lists the classes that count as failures. Nil: transient, overloaded, timeout
 	// (the breaker's default; rate limiting is the limiter's business).
 	Failures []rebound.Class
@@ -80,6 +88,7 @@ type Evidence struct {
 	rate       float64
 	minCalls   int64
 	minProcs   int64
+	peers      bool // suspicion: another process's open breaker lowers this one's threshold
 	process    string
 	failures   uint32
 	neutral    uint32
@@ -99,9 +108,15 @@ type Counts struct {
 	// breaker recovered, within the window; 0 if none.
 	Recovered int64
 	// Opened counts the distinct processes whose own breaker was open after a failure they
-	// recorded (not one a Guard forced) in the window, after the last recovery: each such
-	// process's vote that the dependency is down.
+	// recorded (not one a Guard forced or tripped on suspicion) in the window, after the last
+	// recovery: each such process's vote that the dependency is down.
 	Opened int64
+	// PeerOpened counts the votes of Opened cast by processes other than the one asking.
+	PeerOpened int64
+	// PeerVote is the second (on Redis's clock) of the latest of those other processes' votes
+	// (a process votes again with each failure while its breaker is open, its probes' included);
+	// 0 if none.
+	PeerVote int64
 }
 
 // Outcome is how a call's result counts as evidence.
@@ -156,6 +171,7 @@ func NewEvidence(client redis.Scripter, cfg EvidenceConfig) *Evidence {
 		rate:       min(cfg.FailureRate, 1),
 		minCalls:   int64(cfg.MinCalls),
 		minProcs:   int64(cfg.MinProcesses),
+		peers:      !cfg.IgnorePeers,
 		process:    hex.EncodeToString(id[:]),
 		failures:   classBits(cfg.Failures),
 		neutral:    classBits(cfg.Neutral),
@@ -211,10 +227,11 @@ func (e *Evidence) Failing(c Counts) bool {
 // with a quorum (MinProcesses > 1), <prefix>:<dependency>:p:<unix second> is the set of the
 // processes that recorded failures in that second; <prefix>:<dependency>:open is a sorted set of
 // the processes whose own breaker was open after a failure, scored by the second of their latest
-// such failure. ARGV[1] is the window, ARGV[2] 1 to count the processes.
+// such failure. ARGV[1] is the window, ARGV[2] 1 to count the processes, ARGV[3] the process
+// asking (whose own vote is not a peer's).
 
 const evidenceCountsLua = `
-local function counts(k, now, window, procs)
+local function counts(k, now, window, procs, me)
   local since = tonumber(redis.call('GET', k .. ':recovered')) or 0
   local calls, failures, seen, n = 0, 0, {}, 0
   for i = 0, window - 1 do
@@ -229,8 +246,16 @@ local function counts(k, now, window, procs)
       end
     end
   end
-  local opened = redis.call('ZCOUNT', k .. ':open', '(' .. math.max(since, now - window), '+inf')
-  return {calls, failures, n, since, opened}
+  local ok, floor = k .. ':open', math.max(since, now - window)
+  local opened = redis.call('ZCOUNT', ok, '(' .. floor, '+inf')
+  local peers, vote = opened, 0
+  local mine = redis.call('ZSCORE', ok, me)
+  if mine and tonumber(mine) > floor then peers = peers - 1 end
+  if peers > 0 then
+    local top = redis.call('ZREVRANGEBYSCORE', ok, '+inf', '(' .. floor, 'WITHSCORES', 'LIMIT', 0, 2)
+    if top[1] ~= me then vote = tonumber(top[2]) else vote = tonumber(top[4]) end
+  end
+  return {calls, failures, n, since, opened, peers, vote}
 end
 `
 
@@ -240,32 +265,32 @@ local window = tonumber(ARGV[1])
 local k = KEYS[1] .. ':' .. now
 redis.call('HINCRBY', k, 'c', 1)
 redis.call('EXPIRE', k, window + 1)
-if ARGV[3] == '1' then
+if ARGV[4] == '1' then
   redis.call('HINCRBY', k, 'f', 1)
   if ARGV[2] == '1' then
     local pk = KEYS[1] .. ':p:' .. now
-    redis.call('SADD', pk, ARGV[4])
+    redis.call('SADD', pk, ARGV[3])
     redis.call('EXPIRE', pk, window + 1)
   end
   if ARGV[5] == '1' then
     local ok = KEYS[1] .. ':open'
-    redis.call('ZADD', ok, now, ARGV[4])
+    redis.call('ZADD', ok, now, ARGV[3])
     redis.call('ZREMRANGEBYSCORE', ok, '-inf', now - window)
     redis.call('EXPIRE', ok, window + 1)
   end
 end
-return counts(KEYS[1], now, window, ARGV[2] == '1')
+return counts(KEYS[1], now, window, ARGV[2] == '1', ARGV[3])
 `)
 
 var evidenceScript = redis.NewScript(evidenceCountsLua + `
-return counts(KEYS[1], tonumber(redis.call('TIME')[1]), tonumber(ARGV[1]), ARGV[2] == '1')
+return counts(KEYS[1], tonumber(redis.call('TIME')[1]), tonumber(ARGV[1]), ARGV[2] == '1', ARGV[3])
 `)
 
 var recoveredScript = redis.NewScript(evidenceCountsLua + `
 local now = tonumber(redis.call('TIME')[1])
 local window = tonumber(ARGV[1])
 redis.call('SET', KEYS[1] .. ':recovered', now, 'EX', window + 1)
-return counts(KEYS[1], now, window, ARGV[2] == '1')
+return counts(KEYS[1], now, window, ARGV[2] == '1', ARGV[3])
 `)
 
 // Record counts one call to the dependency key in the fleet's current second, a failure or a
@@ -284,7 +309,7 @@ func (e *Evidence) record(ctx context.Context, key string, failure, opened bool)
 	if failure && opened {
 		o = 1
 	}
-	return e.run(ctx, recordScript, key, "record outcome", f, e.process, o)
+	return e.run(ctx, recordScript, key, "record outcome", f, o)
 }
 
 // Counts returns the fleet's counts for the dependency key over the window.
@@ -307,14 +332,15 @@ func (e *Evidence) run(ctx context.Context, s *redis.Script, key, what string, a
 	if e.minProcs > 1 {
 		procs = 1
 	}
-	res, err := s.Run(ctx, e.client, []string{e.prefix + ":" + key}, append([]any{e.window, procs}, args...)...).Int64Slice()
-	if err == nil && len(res) != 5 {
+	res, err := s.Run(ctx, e.client, []string{e.prefix + ":" + key}, append([]any{e.window, procs, e.process}, args...)...).Int64Slice()
+	if err == nil && len(res) != 7 {
 		err = fmt.Errorf("unexpected reply %v", res)
 	}
 	if err != nil {
 		return Counts{}, fmt.Errorf("%s of %q in breaker evidence %s: %w", what, key, e.prefix, err)
 	}
-	return Counts{Calls: res[0], Failures: res[1], Processes: res[2], Recovered: res[3], Opened: res[4]}, nil
+	return Counts{Calls: res[0], Failures: res[1], Processes: res[2], Recovered: res[3], Opened: res[4],
+		PeerOpened: res[5], PeerVote: res[6]}, nil
 }
 
 // probeScript takes the probe slot KEYS[1] for process ARGV[1] for ARGV[2] ms, or keeps it if

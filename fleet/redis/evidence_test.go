@@ -140,7 +140,9 @@ func (p *process) call(ctx context.Context, err error) error {
 func TestGuardFreshProcessOpensOnFleetEvidence(t *testing.T) {
 	c, prefix := testRedis(t)
 	ctx := t.Context()
-	cfg := fleetredis.EvidenceConfig{Name: prefix, OnError: failOnError(t)}
+	// The quorum alone: without suspicion, the second process pays its breaker's 5 failures too
+	// (see TestGuardSuspicion).
+	cfg := fleetredis.EvidenceConfig{Name: prefix, IgnorePeers: true, OnError: failOnError(t)}
 	a := newProcess(t, c, cfg, breaker.Settings{})
 	b := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
 	// Two processes each pay their breaker's 5 failures; the fleet has seen 10.
@@ -167,7 +169,7 @@ func TestGuardFreshProcessOpensOnFleetEvidence(t *testing.T) {
 func TestGuardFleetRecovers(t *testing.T) {
 	c, prefix := testRedis(t)
 	ctx := t.Context()
-	cfg := fleetredis.EvidenceConfig{Name: prefix, CheckEvery: 10 * time.Millisecond, OnError: failOnError(t)}
+	cfg := fleetredis.EvidenceConfig{Name: prefix, CheckEvery: 10 * time.Millisecond, IgnorePeers: true, OnError: failOnError(t)}
 	s := breaker.Settings{OpenFor: 50 * time.Millisecond}
 	a := newProcess(t, c, cfg, s)
 	b := newProcess(t, newClient(t, c), cfg, s)
@@ -420,5 +422,95 @@ func TestFleetBreakerRedisDown(t *testing.T) {
 	b.Done(ctx, p, nil)
 	if len(errs.all()) == 0 {
 		t.Error("OnError heard nothing of Redis being down")
+	}
+}
+
+// TestGuardSuspicion: below the quorum, another process's open breaker makes the dependency
+// suspect. A process that has not answered since pays one call: its first failure trips its
+// breaker (the retry around it stops: an OpenedError), and that opening casts no vote. With
+// IgnorePeers it pays its breaker's threshold.
+func TestGuardSuspicion(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	cfg := fleetredis.EvidenceConfig{Name: prefix, OnError: failOnError(t)}
+	a := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
+	for range 6 {
+		a.call(ctx, errDown)
+	}
+	if a.calls.Load() != 5 || a.guard.Breaker().State() != breaker.Open {
+		t.Fatalf("process a: %d calls, breaker %v; want its 5, open", a.calls.Load(), a.guard.Breaker().State())
+	}
+	own, _ := fleetredis.NewEvidence(c, cfg).Counts(ctx, dependency)
+	if own.Opened != 1 || own.PeerOpened != 1 || own.PeerVote == 0 {
+		t.Fatalf("counts seen by another process: %+v; want a's vote, a peer's", own)
+	}
+	b := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
+	err := b.call(ctx, errDown)
+	var opened *breaker.OpenedError
+	if !errors.As(err, &opened) || opened.Until.IsZero() {
+		t.Fatalf("process b's first failure = %v, want an OpenedError with the time of its probe", err)
+	}
+	for range 5 {
+		b.call(ctx, errDown)
+	}
+	if b.calls.Load() != 1 || b.guard.Breaker().State() != breaker.Open || b.guard.Forced() {
+		t.Fatalf("process b: %d calls, breaker %v, forced %v; want 1 call, open on its own (not forced)", b.calls.Load(), b.guard.Breaker().State(), b.guard.Forced())
+	}
+	if got, _ := fleetredis.NewEvidence(c, cfg).Counts(ctx, dependency); got.Opened != 1 {
+		t.Fatalf("counts after b's trip: %+v; want still a's vote alone", got)
+	}
+	// Without suspicion, a first failure is one of the breaker's five.
+	ignore := cfg
+	ignore.IgnorePeers = true
+	d := newProcess(t, newClient(t, c), ignore, breaker.Settings{})
+	if err := d.call(ctx, errDown); errors.Is(err, rebound.ErrCircuitOpen) || d.guard.Breaker().State() != breaker.Closed {
+		t.Fatalf("IgnorePeers: first failure = %v, breaker %v; want closed", err, d.guard.Breaker().State())
+	}
+}
+
+// TestGuardOneBrokenProcess: one process with a broken network path (its own breaker open, its
+// vote in the fleet) does not trip the fleet. A process that answered since learning of the
+// vote keeps its breaker's own threshold; a fresh process that is served clears it too; one
+// whose own first call after the vote fails trips its breaker alone, and the others are still
+// served, never forced.
+func TestGuardOneBrokenProcess(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	cfg := fleetredis.EvidenceConfig{Name: prefix, CheckEvery: 10 * time.Millisecond, OnError: failOnError(t)}
+	broken := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
+	healthy := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
+	unlucky := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
+	for range 20 {
+		healthy.call(ctx, nil)
+	}
+	for range 6 {
+		broken.call(ctx, errDown)
+	}
+	if broken.guard.Breaker().State() != breaker.Open {
+		t.Fatalf("broken process: breaker %v, want open", broken.guard.Breaker().State())
+	}
+	time.Sleep(2 * cfg.CheckEvery) // real time, short setting: the others' views are stale
+	if err := healthy.call(ctx, nil); err != nil {
+		t.Fatalf("healthy process after the vote: %v, want served", err)
+	}
+	// Its answer after the vote cleared the suspicion: a transient failure is one of its
+	// breaker's five.
+	if err := healthy.call(ctx, errDown); errors.Is(err, rebound.ErrCircuitOpen) || healthy.guard.Breaker().State() != breaker.Closed {
+		t.Fatalf("healthy process's failure after its answer = %v, breaker %v; want closed", err, healthy.guard.Breaker().State())
+	}
+	// A process whose first call after the vote fails trips alone.
+	if err := unlucky.call(ctx, errDown); !errors.Is(err, rebound.ErrCircuitOpen) {
+		t.Fatalf("unlucky process's first failure = %v, want its breaker tripped", err)
+	}
+	fresh := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
+	time.Sleep(2 * cfg.CheckEvery)
+	for i, p := range []*process{healthy, fresh, fresh} {
+		if err := p.call(ctx, nil); err != nil || p.guard.Forced() {
+			t.Fatalf("call %d of a served process: %v (forced %v); want served", i, err, p.guard.Forced())
+		}
+	}
+	got, _ := fleetredis.NewEvidence(c, cfg).Counts(ctx, dependency)
+	if got.Opened != 1 || fleetredis.NewEvidence(c, cfg).Failing(got) {
+		t.Fatalf("fleet counts %+v: want the broken process's vote alone, not failing", got)
 	}
 }

@@ -24,7 +24,15 @@ import (
 //     that opened on its own failures probes on its own schedule, one probe at a time
 //     fleet-wide (the fleet's probe slot, see Allow); when its probes close it, the Guard tells
 //     the fleet (Evidence.Recovered), so that stale failures stop holding the others open and
-//     the breakers that opened on their own before the recovery are reset without probing.
+//     the breakers that opened on their own before the recovery are reset without probing;
+//   - below the quorum, another process's breaker that opened on its own failures
+//     (Counts.PeerOpened) makes the dependency suspect: the next failure of this process trips
+//     its breaker (breaker.Breaker.Trip) instead of waiting for its threshold, unless an answer
+//     of its own, recorded after it learned of that process's latest vote (Counts.PeerVote),
+//     cleared the suspicion. A breaker tripped on suspicion is open as if on its own failures
+//     (it probes, and a recovery elsewhere resets it), but it casts no vote: one process with a
+//     broken network path trips at most the breakers whose own next call fails too, and never
+//     makes the fleet failing for the processes whose calls succeed.
 //
 // The fleet's view is read at most once per CheckEvery (and refreshed by every outcome
 // recorded); one caller at a time reads it, the others act on the view they have. When Redis
@@ -41,12 +49,18 @@ type Guard struct {
 
 	forced  atomic.Bool // the Guard forced the breaker open
 	suspect atomic.Bool // the breaker opened on its own: look for its recovery
+	// tripped: the Guard tripped the breaker on suspicion; until a probe goes out, failures of
+	// calls admitted before cast no vote.
+	tripped atomic.Bool
 	// seenRecovery is the fleet's last recovery (Counts.Recovered) when the breaker opened on
 	// its own; -1: not known yet.
 	seenRecovery atomic.Int64
-	view         atomic.Pointer[view]
-	refreshing   atomic.Bool
-	skipUntil    atomic.Int64 // unix ns: Redis failed, leave it alone until then
+	// cleared is the latest peer vote (Counts.PeerVote) that a success of this process came
+	// after, or that tripped its breaker: only a newer vote makes the dependency suspect again.
+	cleared    atomic.Int64
+	view       atomic.Pointer[view]
+	refreshing atomic.Bool
+	skipUntil  atomic.Int64 // unix ns: Redis failed, leave it alone until then
 }
 
 type view struct {
@@ -97,6 +111,9 @@ func (g *Guard) Allow(ctx context.Context) (GuardPermit, error) {
 		}
 		return GuardPermit{}, err
 	}
+	if g.tripped.Load() && g.b.State() != breaker.Closed {
+		g.tripped.Store(false) // a probe: its failure is this process's own evidence
+	}
 	return GuardPermit{g: g, p: p}, nil
 }
 
@@ -128,24 +145,69 @@ func (p GuardPermit) Done(ctx context.Context, err error) error {
 	}
 	var c Counts
 	var rerr error
+	opened := false
 	switch {
 	case o == Failure:
-		opened := !g.forced.Load() && g.b.State() != breaker.Closed // its own failures opened it
+		// Its own failures opened it (not the Guard: forced, or tripped on suspicion).
+		opened = !g.forced.Load() && !g.tripped.Load() && g.b.State() != breaker.Closed
 		if opened {
 			g.markSuspect()
 		}
 		c, rerr = g.ev.record(context.WithoutCancel(ctx), g.key, true, opened)
 	case g.suspect.Load() && !g.forced.Load() && g.b.State() == breaker.Closed && g.suspect.CompareAndSwap(true, false):
+		g.tripped.Store(false)
 		c, rerr = g.ev.Recovered(context.WithoutCancel(ctx), g.key) // the breaker's probes closed it
 	default:
+		if v := g.view.Load(); v != nil {
+			g.clear(v.counts.PeerVote) // an answer after the vote it knew of
+		}
 		c, rerr = g.ev.Record(context.WithoutCancel(ctx), g.key, false)
 	}
 	g.store(c, rerr)
+	if o == Failure && !opened && rerr == nil {
+		return g.onSuspicion(err, out, c)
+	}
 	return out
 }
 
+// clear notes that this process has an answer of its own after the peer vote of second vote.
+func (g *Guard) clear(vote int64) {
+	for {
+		old := g.cleared.Load()
+		if vote <= old || g.cleared.CompareAndSwap(old, vote) {
+			return
+		}
+	}
+}
+
+// onSuspicion trips the breaker after a failure err (out as the local breaker returned it)
+// when c holds a peer's vote newer than the last this process cleared, and returns err as the
+// *breaker.OpenedError of the opening, so that a retry stops at once; when the fleet's evidence
+// forced the breaker open on the failure's counts, likewise (with a zero Until).
+func (g *Guard) onSuspicion(err, out error, c Counts) error {
+	var oe *breaker.OpenedError
+	if errors.As(out, &oe) {
+		return out
+	}
+	if g.forced.Load() {
+		return &breaker.OpenedError{Err: err, Name: g.b.Name()}
+	}
+	if !g.ev.peers || c.PeerOpened == 0 || c.PeerVote <= g.cleared.Load() {
+		return out
+	}
+	until, ok := g.b.Trip()
+	if !ok {
+		return out
+	}
+	g.clear(c.PeerVote)
+	g.tripped.Store(true)
+	g.markSuspect()
+	return &breaker.OpenedError{Err: err, Name: g.b.Name(), Until: until}
+}
+
 // Do runs op if g admits it and reports its outcome, as breaker.Do does for a breaker. A
-// refusal is the breaker's *breaker.OpenError and op does not run. A panic in op counts as a
+// refusal is the breaker's *breaker.OpenError and op does not run; a failure after which the
+// breaker is open is returned as a *breaker.OpenedError (see GuardPermit.Done). A panic in op counts as a
 // failure and is re-panicked.
 func Do[T any](ctx context.Context, g *Guard, op rebound.Op[T]) (T, error) {
 	p, err := g.Allow(ctx)
@@ -161,8 +223,7 @@ func Do[T any](ctx context.Context, g *Guard, op rebound.Op[T]) (T, error) {
 	}()
 	v, err := op(ctx)
 	done = true
-	p.Done(ctx, err)
-	return v, err
+	return v, p.Done(ctx, err)
 }
 
 var errPanicked = rebound.Transient(errors.New("call panicked"))
@@ -217,6 +278,7 @@ func (g *Guard) apply() {
 	}
 	if g.forced.Load() && g.forced.CompareAndSwap(true, false) {
 		g.suspect.Store(false)
+		g.tripped.Store(false)
 		g.b.Reset()
 		return
 	}
@@ -224,6 +286,7 @@ func (g *Guard) apply() {
 	// ours closes too instead of waiting for a probe of its own.
 	if v != nil && g.suspect.Load() && v.counts.Recovered > 0 {
 		if seen := g.seenRecovery.Load(); seen >= 0 && v.counts.Recovered > seen && g.suspect.CompareAndSwap(true, false) {
+			g.tripped.Store(false)
 			if g.b.State() != breaker.Closed {
 				g.b.Reset()
 			}

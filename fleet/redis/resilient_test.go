@@ -60,8 +60,10 @@ func (f *fleetModel) forced() bool { return f.guards.Get(f.m.Name()).Forced() }
 // the fleet's window.
 //
 //   - Process 0 failing alone opens only its own breaker: process 2 is still served (quorum 2).
-//   - Once process 1's breaker opens too (two processes' breakers: the quorum), process 2's next
-//     call after CheckEvery is refused without a request, its breaker forced open by the fleet.
+//   - Process 1 pays one request: process 0's open breaker makes the model suspect, and its first
+//     failure trips its breaker, which casts no vote. When its first probe fails too (its own
+//     evidence: two processes' breakers, the quorum), process 2's next call after CheckEvery is
+//     refused without a request, its breaker forced open by the fleet.
 //   - While processes 0 and 1 are half-open, sixteen concurrent calls from both send one probe
 //     fleet-wide.
 //   - When the failing path recovers, one process's probes close its breaker and the others
@@ -101,6 +103,17 @@ func TestResilientFleetBreaker(t *testing.T) {
 
 	for range 5 {
 		ps[1].call(ctx)
+	}
+	if n := down.Counters().Requests; n != 6 || ps[1].m.Breaker().State() != breaker.Open {
+		t.Fatalf("process 1 after process 0's opening: %d requests in all, breaker %v; want 6 (its one), open", n, ps[1].m.Breaker().State())
+	}
+	time.Sleep(2 * cfg.CheckEvery)
+	if err := ps[2].call(ctx); err != nil {
+		t.Fatalf("an opening on suspicion opened the fleet: process 2's call = %v", err)
+	}
+	time.Sleep(s.OpenFor + 20*time.Millisecond)
+	if err := ps[1].call(ctx); !errors.Is(err, rebound.ErrCircuitOpen) || down.Counters().Requests != 7 {
+		t.Fatalf("process 1's probe = %v after %d requests; want it sent and failed", err, down.Counters().Requests)
 	}
 	time.Sleep(2 * cfg.CheckEvery)
 	before := up.Counters().Requests

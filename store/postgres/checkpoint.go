@@ -15,15 +15,15 @@ import (
 var _ checkpoint.Store = (*Store)(nil)
 
 const runColumns = `id, workflow, input, status, owner, epoch, lease_expires, created_at, updated_at,
-	last_step, step_count, attempt_count, escalation_id, error`
+	last_step, step_count, message_count, attempt_count, escalation_id, error`
 
 func scanRun(row pgx.Row) (checkpoint.RunInfo, error) {
 	var r checkpoint.RunInfo
 	var status string
-	var steps, attempts int32
+	var steps, messages, attempts int32
 	err := row.Scan(&r.ID, &r.Workflow, &r.Input, &status, &r.Owner, &r.Epoch, &r.LeaseExpires, &r.CreatedAt,
-		&r.UpdatedAt, &r.LastStep, &steps, &attempts, &r.EscalationID, &r.Error)
-	r.Status, r.StepCount, r.AttemptCount = checkpoint.Status(status), int(steps), int(attempts)
+		&r.UpdatedAt, &r.LastStep, &steps, &messages, &attempts, &r.EscalationID, &r.Error)
+	r.Status, r.StepCount, r.MessageCount, r.AttemptCount = checkpoint.Status(status), int(steps), int(messages), int(attempts)
 	r.LeaseExpires, r.CreatedAt, r.UpdatedAt = utc(r.LeaseExpires), utc(r.CreatedAt), utc(r.UpdatedAt)
 	return r, err
 }
@@ -150,6 +150,10 @@ func (s *Store) WriteRun(ctx context.Context, lease checkpoint.Lease, w checkpoi
 	if u := w.Run; u != nil {
 		set = append(set, "status = $5", "last_step = $6", "step_count = $7", "attempt_count = $8", "escalation_id = $9", "error = $10")
 		args = append(args, string(u.Status), u.LastStep, u.StepCount, u.AttemptCount, u.EscalationID, u.Error)
+	}
+	if n := len(w.Messages); n > 0 {
+		set = append(set, fmt.Sprintf("message_count = $%d", len(args)+1))
+		args = append(args, int32(w.Messages[n-1].Seq+1))
 	}
 	if w.Release {
 		set = append(set, fmt.Sprintf("lease_expires = $%d", len(args)+1))

@@ -45,5 +45,21 @@ func open(t testing.TB) *postgres.Store {
 }
 
 func TestConformance(t *testing.T) {
-	checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return open(t) })
+	checkpointtest.Run(t, func(t *testing.T) checkpoint.Store { return open(t) }, checkpointtest.Hooks{
+		DeleteMessage: func(t *testing.T, s checkpoint.Store, runID string, seq int64) {
+			deleteMessage(t, s.(*postgres.Store), runID, seq)
+		},
+	})
+}
+
+// deleteMessage deletes a message row of a run behind the store's back.
+func deleteMessage(t *testing.T, s *postgres.Store, runID string, seq int64) {
+	t.Helper()
+	tag, err := s.Pool().Exec(context.Background(), `DELETE FROM messages WHERE run_id = $1 AND seq = $2`, runID, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tag.RowsAffected(); n != 1 {
+		t.Fatalf("run %q: %d rows of message %d deleted, want 1", runID, n, seq)
+	}
 }

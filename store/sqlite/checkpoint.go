@@ -14,7 +14,7 @@ import (
 var _ checkpoint.Store = (*Store)(nil)
 
 const runColumns = `id, workflow, input, status, owner, epoch, lease_expires, created_at, updated_at,
-	last_step, step_count, attempt_count, escalation_id, error`
+	last_step, step_count, message_count, attempt_count, escalation_id, error`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -23,7 +23,7 @@ func scanRun(row scanner) (checkpoint.RunInfo, error) {
 	var status string
 	var expires, created, updated int64
 	err := row.Scan(&r.ID, &r.Workflow, (*[]byte)(&r.Input), &status, &r.Owner, &r.Epoch, &expires, &created, &updated,
-		&r.LastStep, &r.StepCount, &r.AttemptCount, &r.EscalationID, &r.Error)
+		&r.LastStep, &r.StepCount, &r.MessageCount, &r.AttemptCount, &r.EscalationID, &r.Error)
 	r.Status = checkpoint.Status(status)
 	r.LeaseExpires, r.CreatedAt, r.UpdatedAt = fromNanos(expires), fromNanos(created), fromNanos(updated)
 	return r, err
@@ -175,6 +175,10 @@ func (s *Store) WriteRun(ctx context.Context, lease checkpoint.Lease, w checkpoi
 		if u := w.Run; u != nil {
 			set = append(set, "status = ?", "last_step = ?", "step_count = ?", "attempt_count = ?", "escalation_id = ?", "error = ?")
 			args = append(args, string(u.Status), u.LastStep, u.StepCount, u.AttemptCount, u.EscalationID, u.Error)
+		}
+		if n := len(w.Messages); n > 0 {
+			set = append(set, "message_count = ?")
+			args = append(args, w.Messages[n-1].Seq+1)
 		}
 		if w.Release {
 			set = append(set, "lease_expires = ?")
