@@ -13,6 +13,7 @@ import (
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/agent"
 	"github.com/rebound-go/rebound/breaker"
+	"github.com/rebound-go/rebound/llm/llmtest"
 	"github.com/rebound-go/rebound/retry"
 )
 
@@ -80,7 +81,7 @@ func refundTool(c *counter, fail func(n int) error) agent.Tool {
 func TestRunCallsToolsAndAnswers(t *testing.T) {
 	h := newHarness(t)
 	var lc counter
-	m := &scripted{script: []*llm_Response{
+	m := &llmtest.Scripted{Script: []*llm_Response{
 		use("Let me look.", tc("c1", "lookup_order", `{"order_id":"1042"}`)),
 		answer("Your order was delivered."),
 	}}
@@ -92,12 +93,12 @@ func TestRunCallsToolsAndAnswers(t *testing.T) {
 	if res.Text != "Your order was delivered." || res.Turns != 2 || len(res.Calls) != 1 {
 		t.Fatalf("result %+v", res)
 	}
-	rs := results(m.last())
+	rs := results(m.Last())
 	if len(rs) != 1 || rs[0].CallID != "c1" || rs[0].IsError || rs[0].ResultText() != `{"id":"1042","status":"delivered"}` {
 		t.Fatalf("tool results sent %+v", rs)
 	}
-	if len(m.reqs[0].Tools) != 1 || !strings.Contains(string(m.reqs[0].Tools[0].InputSchema), `"order_id"`) {
-		t.Fatalf("tools sent %+v", m.reqs[0].Tools)
+	if len(m.Requests()[0].Tools) != 1 || !strings.Contains(string(m.Requests()[0].Tools[0].InputSchema), `"order_id"`) {
+		t.Fatalf("tools sent %+v", m.Requests()[0].Tools)
 	}
 	ev := h.toolEvents()
 	if len(ev) != 2 || ev[0].Kind != rebound.ToolStarted || ev[1].Kind != rebound.ToolCompleted ||
@@ -109,7 +110,7 @@ func TestRunCallsToolsAndAnswers(t *testing.T) {
 func TestResumeReplaysWithoutAskingAgain(t *testing.T) {
 	h := newHarness(t)
 	var lc, rc counter
-	m := &scripted{script: []*llm_Response{
+	m := &llmtest.Scripted{Script: []*llm_Response{
 		use("", tc("c1", "lookup_order", `{"order_id":"1042"}`)),
 		use("The order arrived broken; refunding 79.99.", tc("c2", "issue_refund", `{"amount_cents":7999,"order_id":"1042"}`)),
 		answer("Refunded."),
@@ -122,8 +123,8 @@ func TestResumeReplaysWithoutAskingAgain(t *testing.T) {
 			t.Errorf("approval context lacks %q:\n%s", want, esc.Context)
 		}
 	}
-	if m.calls() != 2 || rc.n.Load() != 0 {
-		t.Fatalf("before approval: %d model calls, %d refunds", m.calls(), rc.n.Load())
+	if m.Calls() != 2 || rc.n.Load() != 0 {
+		t.Fatalf("before approval: %d model calls, %d refunds", m.Calls(), rc.n.Load())
 	}
 	// Resumed before a decision: still waiting, nothing asked or run again.
 	_, err = h.run(a, "r1", "Order 1042 arrived broken.")
@@ -133,15 +134,15 @@ func TestResumeReplaysWithoutAskingAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.calls() != 3 || lc.n.Load() != 1 || rc.n.Load() != 1 || res.Text != "Refunded." {
-		t.Fatalf("after approval: %d model calls (want 3), %d lookups, %d refunds, %q", m.calls(), lc.n.Load(), rc.n.Load(), res.Text)
+	if m.Calls() != 3 || lc.n.Load() != 1 || rc.n.Load() != 1 || res.Text != "Refunded." {
+		t.Fatalf("after approval: %d model calls (want 3), %d lookups, %d refunds, %q", m.Calls(), lc.n.Load(), rc.n.Load(), res.Text)
 	}
 	// Completed: a rerun replays everything and runs nothing.
 	if _, err := h.run(a, "r1", "Order 1042 arrived broken."); err != nil {
 		t.Fatal(err)
 	}
-	if m.calls() != 3 || rc.n.Load() != 1 {
-		t.Fatalf("replay asked or ran again: %d model calls, %d refunds", m.calls(), rc.n.Load())
+	if m.Calls() != 3 || rc.n.Load() != 1 {
+		t.Fatalf("replay asked or ran again: %d model calls, %d refunds", m.Calls(), rc.n.Load())
 	}
 }
 
@@ -161,7 +162,7 @@ func TestIdempotencyKeyStableAcrossAttemptsAndResumes(t *testing.T) {
 		}),
 	}
 	var rc counter
-	m := &scripted{script: []*llm_Response{
+	m := &llmtest.Scripted{Script: []*llm_Response{
 		use("", tc("c1", "set_status", `{"order_id":"1"}`), tc("c2", "issue_refund", `{"order_id":"1","amount_cents":9000}`)),
 		answer("done"),
 	}}
@@ -180,7 +181,7 @@ func TestIdempotencyKeyStableAcrossAttemptsAndResumes(t *testing.T) {
 	}
 	// Another run gets other keys.
 	h2 := newHarness(t)
-	m.reqs = nil
+	m.Reset()
 	ic.n.Store(1)
 	ic.keys = nil
 	rc.keys = nil
@@ -197,7 +198,7 @@ func TestFailureTable(t *testing.T) {
 	t.Run("InvalidInputIsAnErrorResultTheModelCorrects", func(t *testing.T) {
 		h := newHarness(t)
 		var lc counter
-		m := &scripted{script: []*llm_Response{
+		m := &llmtest.Scripted{Script: []*llm_Response{
 			use("", tc("c1", "lookup_order", `{"order":"1042"}`)),
 			use("", tc("c2", "lookup_order", `{"order_id":"1042"}`)),
 			answer("ok"),
@@ -207,7 +208,7 @@ func TestFailureTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs := results(m.reqs[1])
+		rs := results(m.Requests()[1])
 		if len(rs) != 1 || !rs[0].IsError || !strings.Contains(rs[0].ResultText(), `missing required property "order_id"`) ||
 			!strings.Contains(rs[0].ResultText(), `unknown property "order"`) {
 			t.Fatalf("invalid input result %+v", rs)
@@ -219,7 +220,7 @@ func TestFailureTable(t *testing.T) {
 	t.Run("InvalidInputNTimesInARowEscalates", func(t *testing.T) {
 		h := newHarness(t)
 		var lc counter
-		m := &scripted{script: []*llm_Response{
+		m := &llmtest.Scripted{Script: []*llm_Response{
 			use("", tc("c1", "lookup_order", `{"id":1}`)),
 			use("", tc("c2", "lookup_order", `{"id":2}`)),
 			use("", tc("c3", "lookup_order", `{"order_id":3}`)),
@@ -234,7 +235,7 @@ func TestFailureTable(t *testing.T) {
 	t.Run("TransientRetriedInsideTheStep", func(t *testing.T) {
 		h := newHarness(t)
 		var lc counter
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{lookupTool(&lc, func(n int) error {
 			if n == 1 {
 				return &rebound.Error{Class: rebound.ClassTransient, Message: "503"}
@@ -261,7 +262,7 @@ func TestFailureTable(t *testing.T) {
 				}
 				return "found", nil
 			})}
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "search", `{"order_id":"1"}`)), answer("ok")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "search", `{"order_id":"1"}`)), answer("ok")}}
 		res, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{slow}}), "r", "x")
 		if err != nil || n.Load() != 2 || res.Calls[0].Content != "found" {
 			t.Fatalf("err %v, %d attempts, %+v", err, n.Load(), res)
@@ -276,7 +277,7 @@ func TestFailureTable(t *testing.T) {
 			}
 			return nil
 		})
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "issue_refund", `{"order_id":"1","amount_cents":100}`)), answer("ok")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "issue_refund", `{"order_id":"1","amount_cents":100}`)), answer("ok")}}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{tool}})
 		_, err := h.run(a, "r", "x")
 		id, esc := h.escalated(err, rebound.ReasonAmbiguousState)
@@ -309,7 +310,7 @@ func TestFailureTable(t *testing.T) {
 			}
 			return nil
 		})
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "issue_refund", `{"order_id":"1","amount_cents":100}`)), answer("ok")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "issue_refund", `{"order_id":"1","amount_cents":100}`)), answer("ok")}}
 		if _, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{tool}}), "r", "x"); err != nil || rc.n.Load() != 2 {
 			t.Fatalf("err %v, %d runs", err, rc.n.Load())
 		}
@@ -321,12 +322,12 @@ func TestFailureTable(t *testing.T) {
 		b.ForceOpen()
 		tool := lookupTool(&lc, nil)
 		tool.Breaker = b
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
 		res, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{tool}}), "r", "x")
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs := results(m.last())
+		rs := results(m.Last())
 		if lc.n.Load() != 0 || len(rs) != 1 || !rs[0].IsError || !strings.Contains(rs[0].ResultText(), "lookup_order is unavailable") ||
 			res.Calls[0].Class != agent.ClassUnavailable {
 			t.Fatalf("%d runs, results %+v", lc.n.Load(), rs)
@@ -339,7 +340,7 @@ func TestFailureTable(t *testing.T) {
 		tool.Fallback = "lookup_cache"
 		cache := agent.Tool{Name: "lookup_cache", Effect: agent.ReadOnly,
 			Handler: agent.Handle(func(_ context.Context, _ agent.Call, in orderIn) (string, error) { return "cached " + in.OrderID, nil })}
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
 		res, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{tool, cache}}), "r", "x")
 		if err != nil {
 			t.Fatal(err)
@@ -353,19 +354,19 @@ func TestFailureTable(t *testing.T) {
 		var lc counter
 		tool := lookupTool(&lc, func(int) error { return &rebound.Error{Class: rebound.ClassTransient, Message: "down"} })
 		tool.EscalateUnavailable = true
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
 		_, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{tool}}), "r", "x")
 		h.escalated(err, rebound.ReasonMaxRetriesExceeded)
 	})
 	t.Run("UnknownToolNamesTheTools", func(t *testing.T) {
 		h := newHarness(t)
 		var lc counter
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "find_order", `{"order_id":"1"}`)), answer("ok")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "find_order", `{"order_id":"1"}`)), answer("ok")}}
 		res, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{lookupTool(&lc, nil)}}), "r", "x")
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs := results(m.last())
+		rs := results(m.Last())
 		if !rs[0].IsError || !strings.Contains(rs[0].ResultText(), `"find_order" is not a tool. The tools are: lookup_order.`) || res.Calls[0].Class != agent.ClassUnknownTool {
 			t.Fatalf("%+v", rs)
 		}
@@ -373,7 +374,7 @@ func TestFailureTable(t *testing.T) {
 	t.Run("PanicIsAFailedCall", func(t *testing.T) {
 		h := newHarness(t)
 		var lc counter
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "lookup_order", `{"order_id":"1"}`)), answer("ok")}}
 		tool := lookupTool(&lc, func(int) error { panic("nil map") })
 		res, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{tool}}), "r", "x")
 		if err != nil {
@@ -386,7 +387,7 @@ func TestFailureTable(t *testing.T) {
 	t.Run("IrreversiblePanicIsInDoubt", func(t *testing.T) {
 		h := newHarness(t)
 		var rc counter
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "issue_refund", `{"order_id":"1","amount_cents":1}`)), answer("ok")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "issue_refund", `{"order_id":"1","amount_cents":1}`)), answer("ok")}}
 		tool := refundTool(&rc, func(int) error { panic("after the transfer") })
 		_, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{tool}}), "r", "x")
 		h.escalated(err, rebound.ReasonAmbiguousState)
@@ -394,14 +395,14 @@ func TestFailureTable(t *testing.T) {
 	t.Run("EveryCallGetsAResult", func(t *testing.T) {
 		h := newHarness(t)
 		var lc counter
-		m := &scripted{script: []*llm_Response{
+		m := &llmtest.Scripted{Script: []*llm_Response{
 			use("", tc("a", "lookup_order", `{"order_id":"1"}`), tc("b", "nope", `{}`), tc("c", "lookup_order", `not json`)),
 			answer("ok"),
 		}}
 		if _, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{lookupTool(&lc, nil)}}), "r", "x"); err != nil {
 			t.Fatal(err)
 		}
-		rs := results(m.last())
+		rs := results(m.Last())
 		if len(rs) != 3 || rs[0].CallID != "a" || rs[1].CallID != "b" || rs[2].CallID != "c" || !rs[1].IsError || !rs[2].IsError {
 			t.Fatalf("%+v", rs)
 		}

@@ -6,15 +6,16 @@ import (
 
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/agent"
+	"github.com/rebound-go/rebound/llm/llmtest"
 )
 
 // TestDecisions checks every decision kind on a call waiting for approval.
 func TestDecisions(t *testing.T) {
 	refund := `{"amount_cents":7999,"order_id":"1042"}`
-	start := func(t *testing.T) (*harness, *scripted, *counter, *agent.Agent, string) {
+	start := func(t *testing.T) (*harness, *llmtest.Scripted, *counter, *agent.Agent, string) {
 		h := newHarness(t)
 		var rc counter
-		m := &scripted{script: []*llm_Response{
+		m := &llmtest.Scripted{Script: []*llm_Response{
 			use("Refunding the broken order.", tc("c1", "issue_refund", refund)),
 			answer("Done."),
 		}}
@@ -44,7 +45,7 @@ func TestDecisions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("a rejected call failed the run: %v", err)
 		}
-		rs := results(m.last())
+		rs := results(m.Last())
 		if rc.n.Load() != 0 || !rs[0].IsError || !strings.Contains(rs[0].ResultText(), "over the limit for this customer") ||
 			res.Calls[0].Class != agent.ClassRejected || res.Text != "Done." {
 			t.Fatalf("%d runs, %+v, %q", rc.n.Load(), rs, res.Text)
@@ -56,7 +57,7 @@ func TestDecisions(t *testing.T) {
 		if _, err := h.run(a, "r", "refund 1042"); err != nil {
 			t.Fatal(err)
 		}
-		rs := results(m.last())
+		rs := results(m.Last())
 		if rc.n.Load() != 0 || rs[0].IsError || rs[0].ResultText() != "Refunded by hand: RF-77." {
 			t.Fatalf("%d runs, %+v", rc.n.Load(), rs)
 		}
@@ -89,7 +90,7 @@ func TestDecisions(t *testing.T) {
 		credit := refundTool(&cc, nil)
 		credit.Name = "issue_credit"
 		credit.Approval = agent.Always()
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "issue_refund", refund)), answer("Done.")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "issue_refund", refund)), answer("Done.")}}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{refundTool(&rc, nil), credit}})
 		_, err := h.run(a, "r", "x")
 		id, _ := h.escalated(err, rebound.ReasonIrreversibleAction)
@@ -123,7 +124,7 @@ func TestDecisions(t *testing.T) {
 	t.Run("SmallRefundNeedsNoApproval", func(t *testing.T) {
 		h := newHarness(t)
 		var rc counter
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "issue_refund", `{"order_id":"1","amount_cents":5000}`)), answer("Done.")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "issue_refund", `{"order_id":"1","amount_cents":5000}`)), answer("Done.")}}
 		if _, err := h.run(newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{refundTool(&rc, nil)}}), "r", "x"); err != nil || rc.n.Load() != 1 {
 			t.Fatalf("%v, %d", err, rc.n.Load())
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/rebound-go/rebound/agent"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
+	"github.com/rebound-go/rebound/llm/llmtest"
 )
 
 type Refund struct {
@@ -17,7 +18,7 @@ type Refund struct {
 
 func Example() {
 	// A model that calls issue_refund, then answers (a real one is llm.Resilient over an adapter).
-	model := &scripted{script: []*llm_Response{
+	model := &llmtest.Scripted{Script: []*llm_Response{
 		use("The order arrived broken: refunding it.", tc("call_1", "issue_refund", `{"order_id":"1042","amount_cents":7999}`)),
 		answer("I have refunded 79.99."),
 	}}

@@ -11,6 +11,7 @@ import (
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/agent"
 	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 )
 
 type pageIn struct {
@@ -106,7 +107,7 @@ func TestLoopDetector(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			m := &scripted{script: tt.script}
+			m := &llmtest.Scripted{Script: tt.script}
 			res, err := h.run(newAgent(t, agent.Config{Model: m, Tools: tt.tools, Limits: tt.lim}), "r", "go")
 			if tt.reason == "" {
 				if err != nil || res.Text != "finished" {
@@ -115,17 +116,17 @@ func TestLoopDetector(t *testing.T) {
 				return
 			}
 			h.escalated(err, tt.reason)
-			if m.calls() != tt.calls {
-				t.Fatalf("fired after %d model calls, want %d", m.calls(), tt.calls)
+			if m.Calls() != tt.calls {
+				t.Fatalf("fired after %d model calls, want %d", m.Calls(), tt.calls)
 			}
 		})
 	}
 }
 
 func TestGuardDecisions(t *testing.T) {
-	loop := func(t *testing.T) (*harness, *scripted, *agent.Agent, string) {
+	loop := func(t *testing.T) (*harness, *llmtest.Scripted, *agent.Agent, string) {
 		h := newHarness(t)
-		m := &scripted{script: turns(12, func(i int) rebound.Block { return tc("c"+strconv.Itoa(i), "list", `{"page":1}`) })}
+		m := &llmtest.Scripted{Script: turns(12, func(i int) rebound.Block { return tc("c"+strconv.Itoa(i), "list", `{"page":1}`) })}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{pager("list", func(int, pageIn) (string, error) { return "same", nil })}})
 		_, err := h.run(a, "r", "go")
 		id, _ := h.escalated(err, rebound.ReasonLoopDetected)
@@ -136,15 +137,15 @@ func TestGuardDecisions(t *testing.T) {
 		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 		_, err := h.run(a, "r", "go")
 		h.escalated(err, rebound.ReasonLoopDetected)
-		if m.calls() != 2*agent.DefaultRepeatedCall {
-			t.Fatalf("%d model calls, want %d", m.calls(), 2*agent.DefaultRepeatedCall)
+		if m.Calls() != 2*agent.DefaultRepeatedCall {
+			t.Fatalf("%d model calls, want %d", m.Calls(), 2*agent.DefaultRepeatedCall)
 		}
 	})
 	t.Run("RespondGuidesTheModel", func(t *testing.T) {
 		h, m, a, id := loop(t)
 		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionRespond, Answer: "Stop listing; answer with what you have.", By: "ana"})
 		_, _ = h.run(a, "r", "go")
-		req := m.reqs[agent.DefaultRepeatedCall]
+		req := m.Requests()[agent.DefaultRepeatedCall]
 		last := req.Messages[len(req.Messages)-1]
 		if len(last.ToolResultBlocks()) != 1 || !strings.Contains(last.Text(), "A reviewer says: Stop listing") {
 			t.Fatalf("the model was not told: %+v", last)
@@ -166,7 +167,7 @@ func TestGuardDecisions(t *testing.T) {
 func TestCountersSurviveResume(t *testing.T) {
 	h := newHarness(t)
 	var rc counter
-	m := &scripted{script: []*llm_Response{
+	m := &llmtest.Scripted{Script: []*llm_Response{
 		use("", tc("a", "list", `{"page":1}`)),
 		use("", tc("b", "list", `{"page":1}`)),
 		use("", tc("c", "list", `{"page":1}`), tc("r", "issue_refund", `{"order_id":"1","amount_cents":9999}`)),
@@ -179,8 +180,8 @@ func TestCountersSurviveResume(t *testing.T) {
 	h.esc.Decide(id, rebound.Decision{Action: rebound.ActionApprove, By: "ana"})
 	_, err = h.run(a, "r", "go")
 	h.escalated(err, rebound.ReasonLoopDetected)
-	if m.calls() != 4 || rc.n.Load() != 1 {
-		t.Fatalf("%d model calls, %d refunds", m.calls(), rc.n.Load())
+	if m.Calls() != 4 || rc.n.Load() != 1 {
+		t.Fatalf("%d model calls, %d refunds", m.Calls(), rc.n.Load())
 	}
 }
 
@@ -198,7 +199,7 @@ func TestLowConfidence(t *testing.T) {
 		})}
 	t.Run("ToolResult", func(t *testing.T) {
 		h := newHarness(t)
-		m := &scripted{script: []*llm_Response{use("", tc("c1", "classify", `{"page":1}`)), answer("finished")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{use("", tc("c1", "classify", `{"page":1}`)), answer("finished")}}
 		a := newAgent(t, agent.Config{Model: m, Tools: []agent.Tool{classify}, MinConfidence: 0.7})
 		_, err := h.run(a, "r", "go")
 		id, esc := h.escalated(err, rebound.ReasonLowConfidence)
@@ -207,13 +208,13 @@ func TestLowConfidence(t *testing.T) {
 		}
 		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionRespond, Answer: `{"answer":"replace"}`, By: "ana"})
 		res, err := h.run(a, "r", "go")
-		if err != nil || results(m.last())[0].ResultText() != `{"answer":"replace"}` || res.Calls[0].Decision != "respond" {
+		if err != nil || results(m.Last())[0].ResultText() != `{"answer":"replace"}` || res.Calls[0].Decision != "respond" {
 			t.Fatalf("%v %+v", err, res)
 		}
 	})
 	t.Run("FinalAnswer", func(t *testing.T) {
 		h := newHarness(t)
-		m := &scripted{script: []*llm_Response{answer("maybe refund? (confidence 0.3)"), answer("refund (confidence 0.9)")}}
+		m := &llmtest.Scripted{Script: []*llm_Response{answer("maybe refund? (confidence 0.3)"), answer("refund (confidence 0.9)")}}
 		conf := func(s string) (float64, bool) {
 			if strings.Contains(s, "0.3") {
 				return 0.3, true
@@ -225,7 +226,7 @@ func TestLowConfidence(t *testing.T) {
 		id, _ := h.escalated(err, rebound.ReasonLowConfidence)
 		h.esc.Decide(id, rebound.Decision{Action: rebound.ActionReject, Note: "check the photos first", By: "ana"})
 		res, err := h.run(a, "r", "go")
-		if err != nil || res.Text != "refund (confidence 0.9)" || !strings.Contains(m.last().Messages[len(m.last().Messages)-1].Text(), "check the photos first") {
+		if err != nil || res.Text != "refund (confidence 0.9)" || !strings.Contains(m.Last().Messages[len(m.Last().Messages)-1].Text(), "check the photos first") {
 			t.Fatalf("%v %+v", err, res)
 		}
 	})

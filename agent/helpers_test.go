@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 
@@ -14,43 +13,6 @@ import (
 	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
 	"github.com/rebound-go/rebound/llm"
 )
-
-// scripted is an llm.Model that answers the n-th request (from 0) with script[n].
-type scripted struct {
-	mu     sync.Mutex
-	script []*llm.Response
-	reqs   []llm.Request
-}
-
-func (m *scripted) Name() string       { return "test/scripted" }
-func (m *scripted) ContextWindow() int { return 0 }
-func (m *scripted) Generate(_ context.Context, req llm.Request) (*llm.Response, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := len(m.reqs)
-	m.reqs = append(m.reqs, req)
-	if n >= len(m.script) {
-		return nil, rebound.Permanent(fmt.Errorf("scripted model: no answer %d", n))
-	}
-	r := *m.script[n]
-	r.Provenance.Model = m.Name()
-	return &r, nil
-}
-func (m *scripted) Stream(ctx context.Context, req llm.Request, _ func(llm.Delta)) (*llm.Response, error) {
-	return m.Generate(ctx, req)
-}
-
-func (m *scripted) calls() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.reqs)
-}
-
-func (m *scripted) last() llm.Request {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.reqs[len(m.reqs)-1]
-}
 
 // use is a model turn that calls tools, after saying text.
 func use(text string, calls ...rebound.Block) *llm.Response {

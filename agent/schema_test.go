@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rebound-go/rebound/agent"
+	"github.com/rebound-go/rebound/llm/llmtest"
 )
 
 type email struct {
@@ -48,7 +49,7 @@ func TestSchemaFromGoType(t *testing.T) {
 
 func TestNewRefusesBadTools(t *testing.T) {
 	h := agent.Handle(func(_ ctxT, _ agent.Call, in orderIn) (string, error) { return "", nil })
-	m := &scripted{}
+	m := &llmtest.Scripted{}
 	tests := []struct {
 		name string
 		c    agent.Config
@@ -75,7 +76,7 @@ func TestGivenSchemaValidates(t *testing.T) {
 	tool := agent.Tool{Name: "search", Effect: agent.ReadOnly,
 		Schema:  json.RawMessage(`{"type":"object","properties":{"q":{"type":"string","minLength":2},"limit":{"type":"integer","minimum":1,"maximum":50}},"required":["q"]}`),
 		Handler: agent.Handle(func(_ ctxT, _ agent.Call, in map[string]any) (string, error) { n++; return "ok", nil })}
-	m := &scripted{script: []*llm_Response{
+	m := &llmtest.Scripted{Script: []*llm_Response{
 		use("", tc("a", "search", `{"q":"x","limit":100}`), tc("b", "search", `{"q":"xy","limit":2.5}`), tc("c", "search", `{"q":"xy","limit":5,"extra":true}`)),
 		answer("ok"),
 	}}

@@ -100,7 +100,10 @@
 //
 // A Worker (NewWorker, WorkerConfig) resumes the runs whose escalation has been decided, with the
 // same map of workflows by name that Runner.Resume takes; `rebound serve --worker` runs one. A
-// store that keeps the escalation queue too answers its poll in one query (DecidedLister).
+// store that keeps the escalation queue too answers its poll in one query (DecidedLister). A
+// poll does not wait for the resumes it starts, so with WorkerConfig.Recover a run left by a
+// dead worker is taken within LeaseTTL plus Interval (at the next poll when its owner is a
+// process of this host found dead), given a free slot of Concurrency.
 //
 // # The API, by audience
 //

@@ -67,8 +67,12 @@ type Worker struct {
 	log    *slog.Logger
 	back   retry.Backoff
 
-	mu    sync.Mutex
-	retry map[string]retryState // by run ID
+	// slots holds a token per resume in flight: Concurrency in all, shared by Run and Poll.
+	slots chan struct{}
+
+	mu       sync.Mutex
+	retry    map[string]retryState // by run ID
+	inflight map[string]bool       // the runs this worker is resuming
 }
 
 type retryState struct {
@@ -96,16 +100,24 @@ func NewWorker(r *Runner, cfg WorkerConfig) (*Worker, error) {
 	cfg.MaxBackoff = max(cmp.Or(cfg.MaxBackoff, 5*time.Minute), cfg.Interval)
 	return &Worker{runner: r, cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()),
 		back:  retry.Backoff{Base: cfg.Interval, Factor: 2, Cap: cfg.MaxBackoff},
-		retry: make(map[string]retryState)}, nil
+		slots: make(chan struct{}, cfg.Concurrency),
+		retry: make(map[string]retryState), inflight: make(map[string]bool)}, nil
 }
 
-// Run polls every Interval until ctx ends, and returns ctx's error. Resumes in flight when ctx
-// ends see it cancelled (the runs stay resumable) and are waited for.
+// Run polls every Interval until ctx ends, and returns ctx's error. A poll does not wait for
+// the resumes it starts: the next poll comes an Interval later whatever they do, so a run left
+// by a dead worker, or decided meanwhile, is taken within an Interval of being due (of its
+// lease running out, for a dead worker's run) even while this worker resumes long runs; it
+// needs a free slot of Concurrency, and a run due while every slot is busy waits for a later
+// poll. Resumes in flight when ctx ends see it cancelled (the runs stay resumable) and are
+// waited for.
 func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	t := time.NewTicker(w.cfg.Interval)
 	defer t.Stop()
 	for {
-		if _, err := w.Poll(ctx); err != nil && ctx.Err() == nil {
+		if err := w.dispatch(ctx, &wg); err != nil && ctx.Err() == nil {
 			w.log.WarnContext(ctx, "resume worker: poll failed", "err", err)
 		}
 		select {
@@ -116,32 +128,74 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
+// dispatch starts resuming the due runs that find a free slot, and returns without waiting for
+// them (wg counts them); the others wait for the next poll.
+func (w *Worker) dispatch(ctx context.Context, wg *sync.WaitGroup) error {
+	due, err := w.due(ctx)
+	if err != nil {
+		return err
+	}
+	for _, run := range due {
+		select {
+		case w.slots <- struct{}{}:
+		default:
+			return nil // every slot is busy
+		}
+		w.start(ctx, run, wg)
+	}
+	return nil
+}
+
 // Poll looks once for runs whose escalation was decided and resumes them, at most Concurrency
 // at a time, returning when they are done. It returns how many it resumed, and an error only
-// when the runs could not be listed (a resume's failure goes to the log and OnResume).
+// when the runs could not be listed (a resume's failure goes to the log and OnResume). A run
+// this worker is resuming already (under Run) is not resumed twice.
 func (w *Worker) Poll(ctx context.Context) (int, error) {
 	due, err := w.due(ctx)
 	if err != nil {
 		return 0, err
 	}
-	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
+	n := 0
 	for _, run := range due {
 		select {
-		case sem <- struct{}{}:
+		case w.slots <- struct{}{}:
 		case <-ctx.Done():
 			wg.Wait()
 			return 0, ctx.Err()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			w.resume(ctx, run)
-		}()
+		if w.start(ctx, run, &wg) {
+			n++
+		}
 	}
 	wg.Wait()
-	return len(due), nil
+	return n, nil
+}
+
+// start resumes run on a goroutine counted in wg, with the slot the caller took, which the
+// resume gives back; it reports false (and gives the slot back at once) when this worker is
+// resuming run already.
+func (w *Worker) start(ctx context.Context, run RunInfo, wg *sync.WaitGroup) bool {
+	w.mu.Lock()
+	busy := w.inflight[run.ID]
+	w.inflight[run.ID] = true
+	w.mu.Unlock()
+	if busy {
+		<-w.slots
+		return false
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() {
+			w.mu.Lock()
+			delete(w.inflight, run.ID)
+			w.mu.Unlock()
+			<-w.slots
+		}()
+		w.resume(ctx, run)
+	}()
+	return true
 }
 
 // due lists the escalated runs whose escalation has a decision and that are not backing off.
@@ -240,12 +294,12 @@ func (w *Worker) decided(ctx context.Context, f RunFilter) (runs []RunInfo, more
 	return runs, len(escalated) == f.Limit, nil
 }
 
-// forgetExcept drops the back-off state of runs that are no longer due.
+// forgetExcept drops the back-off state of runs that are no longer due and not being resumed.
 func (w *Worker) forgetExcept(seen map[string]bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for id := range w.retry {
-		if !seen[id] {
+		if !seen[id] && !w.inflight[id] {
 			delete(w.retry, id)
 		}
 	}

@@ -12,21 +12,38 @@ import (
 // admission and one report of a response with Anthropic's rate-limit headers, at 100 calls a
 // second of explicit time with 4 calls in flight.
 func BenchmarkAllowObserveAt(b *testing.B) {
+	benchAllowObserve(b, 10*time.Millisecond, 4, 100, func(now time.Time) http.Header {
+		return anthropicHeader(1_000_000, 999_990, now.Add(time.Second))
+	})
+}
+
+// BenchmarkAllowObserveAtBusy is BenchmarkAllowObserveAt at a gateway's pace: 5,000 calls a
+// second of explicit time, 256 in flight, no token estimate (a gateway sends none), with room
+// in the bucket (fakellm's nominal full bucket of 4,000).
+func BenchmarkAllowObserveAtBusy(b *testing.B) {
+	benchAllowObserve(b, 200*time.Microsecond, 256, 0, func(now time.Time) http.Header {
+		return anthropicHeader(4000, 4000, now)
+	})
+}
+
+// benchAllowObserve admits a call every step and reports the one admitted inFlight calls
+// before, with header(now).
+func benchAllowObserve(b *testing.B, step time.Duration, inFlight, tokens int, header func(time.Time) http.Header) {
 	l := ratelimit.New(ratelimit.Config{})
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	probe, _ := l.AllowAt(now, 100)
-	probe.ObserveAt(now, anthropicHeader(1_000_000, 999_999, now.Add(time.Second)), http.StatusOK)
-	var inFlight [4]ratelimit.Permit
+	probe, _ := l.AllowAt(now, tokens)
+	probe.ObserveAt(now, header(now), http.StatusOK)
+	out := make([]ratelimit.Permit, inFlight)
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		now = now.Add(10 * time.Millisecond)
-		p, d := l.AllowAt(now, 100)
+		now = now.Add(step)
+		p, d := l.AllowAt(now, tokens)
 		if d != 0 {
 			b.Fatalf("wait %v", d)
 		}
-		inFlight[i%4].ObserveAt(now, anthropicHeader(1_000_000, 999_990, now.Add(time.Second)), http.StatusOK)
-		inFlight[i%4] = p
+		out[i%inFlight].ObserveAt(now, header(now), http.StatusOK)
+		out[i%inFlight] = p
 		i++
 	}
 }

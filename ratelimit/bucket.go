@@ -204,6 +204,14 @@ func (l *Limiter) levelAt(now time.Time, b *bucket, r report, rate float64, toke
 	return level
 }
 
+// levelFloor is a lower bound of levelAt for the request bucket with kept admissions in the
+// record: levelAt starts from the report's remaining, never refills above the limit, and takes
+// one request off for each kept admission at most, so it never falls below the smaller of the
+// two less kept.
+func levelFloor(b *bucket, r report, kept int) float64 {
+	return min(r.remaining, b.limit) - float64(kept)
+}
+
 // rateOf is the refill rate to pace by: the proved one, or before any is proved the one that
 // fills the bucket from the report's remaining by its reset (or, for a report of a full bucket,
 // the whole limit over the providers' window of a minute).
@@ -224,6 +232,11 @@ func (b *bucket) rateOf(r report) float64 {
 // waitFor returns how long until the bucket holds cost plus the reserve (0: now).
 func (l *Limiter) waitFor(now time.Time, b *bucket, r report, cost float64, tokens bool) time.Duration {
 	need := min(cost+l.cfg.Reserve*b.limit, b.limit)
+	if !tokens && levelFloor(b, r, len(l.sends)) >= need {
+		// Room even if every call kept were uncounted and nothing refilled: levelAt's walk
+		// over the calls in flight (thousands under load, for every admission) is not needed.
+		return 0
+	}
 	rate := b.rateOf(r)
 	level := l.levelAt(now, b, r, rate, tokens)
 	if level >= need {

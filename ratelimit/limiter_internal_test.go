@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"testing"
@@ -169,6 +170,47 @@ func TestRateFromRoundedResets(t *testing.T) {
 				t.Errorf("openai %v, burst %v: inferred rate %.3f/s after 10 s, want %.3f/s", openai, burst, rate, want)
 			}
 			t.Logf("openai %v, burst %v: %.3f/s", openai, burst, rate)
+		}
+	}
+}
+
+// TestLevelFloor: levelFloor, which lets waitFor skip the walk over the kept admissions, is
+// never above the level that walk finds, over random traffic (bursts, calls left in flight,
+// 429s, remaining above the limit, reports arriving out of order).
+func TestLevelFloor(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for trial := range 50 {
+		l := New(Config{Rand: rng.Float64})
+		limit := 1 + rng.IntN(50)
+		var out []Permit
+		for range 400 {
+			now = now.Add(time.Duration(rng.IntN(int(40 * time.Millisecond))))
+			if p, d := l.AllowAt(now, 0); d == 0 {
+				out = append(out, p)
+			}
+			for len(out) > 0 && rng.IntN(3) > 0 {
+				i := rng.IntN(len(out))
+				p := out[i]
+				out = append(out[:i], out[i+1:]...)
+				status := http.StatusOK
+				if rng.IntN(10) == 0 {
+					status = http.StatusTooManyRequests
+				}
+				h := http.Header{}
+				h.Set("anthropic-ratelimit-requests-limit", strconv.Itoa(limit))
+				h.Set("anthropic-ratelimit-requests-remaining", strconv.Itoa(rng.IntN(limit+3)))
+				h.Set("anthropic-ratelimit-requests-reset", now.Add(time.Duration(rng.IntN(3))*time.Second).Format(time.RFC3339))
+				p.ObserveAt(now, h, status)
+			}
+			l.mu.Lock()
+			for _, r := range l.requests.reports {
+				level := l.levelAt(now, &l.requests, r, l.requests.rateOf(r), false)
+				if floor := levelFloor(&l.requests, r, len(l.sends)); floor > level+1e-9 {
+					t.Fatalf("trial %d: floor %v above the level %v (%d kept)", trial, floor, level, len(l.sends))
+				}
+			}
+			l.mu.Unlock()
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,19 +28,16 @@ import (
 // The boundaries are checkpointtest's, applied to the step of one tool call.
 var Boundaries = checkpointtest.Boundaries
 
-const (
-	crashCalls = 6 // tool calls of the crash conversation; odd ones call the irreversible tool
-	envChild   = "AGENTTEST_CRASH_CHILD"
-	envDSN     = "AGENTTEST_DSN"
-	envRunID   = "AGENTTEST_RUN_ID"
-	envLog     = "AGENTTEST_LOG"
-	envKill    = "AGENTTEST_KILL"
-)
+const crashCalls = 6 // tool calls of the crash conversation; odd ones call the irreversible tool
+
+// vars are the crash children's environment variables.
+var vars = crashtest.Vars{Child: "AGENTTEST_CRASH_CHILD", DSN: "AGENTTEST_DSN", RunID: "AGENTTEST_RUN_ID",
+	Log: "AGENTTEST_LOG", Kill: "AGENTTEST_KILL"}
 
 // CrashMain must be called in the TestMain of a package that runs Crash: in a child process
 // started by Crash it runs the agent and exits; otherwise it returns.
 func CrashMain(open checkpointtest.OpenDSN) {
-	if os.Getenv(envChild) == "" {
+	if os.Getenv(vars.Child) == "" {
 		return
 	}
 	os.Exit(crashChild(open))
@@ -85,25 +81,15 @@ type callIn struct {
 
 func crashChild(open checkpointtest.OpenDSN) int {
 	ctx := context.Background()
-	s, closeStore, err := open(ctx, os.Getenv(envDSN))
+	s, closeStore, err := open(ctx, os.Getenv(vars.DSN))
 	if err != nil {
 		return crashtest.OpenFailed(err)
 	}
 	defer closeStore()
-	b, killAt := crashtest.ParseKill(os.Getenv(envKill))
+	b, killAt := crashtest.ParseKill(os.Getenv(vars.Kill))
 	boundary := checkpointtest.Boundary(b)
-	target := callStep(killAt)
-	ks := &crashtest.KillStore{Store: s, Before: func(w checkpoint.Write) {
-		if boundary == checkpointtest.BeforeIntent && stepIs(w, target, checkpoint.StepStarted) {
-			sigkill.Self()
-		}
-	}, After: func(w checkpoint.Write) {
-		if (boundary == checkpointtest.AfterIntent && stepIs(w, target, checkpoint.StepStarted)) ||
-			(boundary == checkpointtest.AfterResult && stepIs(w, target, checkpoint.StepCompleted)) {
-			sigkill.Self()
-		}
-	}}
-	log := &logFile{path: os.Getenv(envLog)}
+	ks := crashtest.KillAtStep(s, b, func(r checkpoint.StepRecord) bool { return r.Name == callStep(killAt) })
+	log := &logFile{path: os.Getenv(vars.Log)}
 	effect := func(ctx context.Context, call agent.Call, in callIn) (string, error) {
 		if err := log.add("effect", strconv.Itoa(in.N), call.Key); err != nil {
 			return "", err
@@ -121,20 +107,11 @@ func crashChild(open checkpointtest.OpenDSN) int {
 		return crashtest.Report(err)
 	}
 	r := checkpoint.NewRunner(ks, checkpoint.Config{Escalations: &crashtest.FileEscalator{Path: log.path + ".escalations"}})
-	err = r.Run(ctx, os.Getenv(envRunID), func(ctx context.Context, run *checkpoint.Run) error {
+	err = r.Run(ctx, os.Getenv(vars.RunID), func(ctx context.Context, run *checkpoint.Run) error {
 		_, err := a.Run(ctx, run, rebound.User("go"))
 		return err
 	})
 	return crashtest.Report(err)
-}
-
-func stepIs(w checkpoint.Write, name string, st checkpoint.StepStatus) bool {
-	for _, s := range w.Steps {
-		if s.Name == name && s.Status == st {
-			return true
-		}
-	}
-	return false
 }
 
 // logFile is the side-effect log: one line per model request and per tool effect, synced.
@@ -185,51 +162,32 @@ type Counts struct {
 // model turn was asked again.
 func Crash(t *testing.T, dsn string, open checkpointtest.OpenDSN, perBoundary, parallel int) map[checkpointtest.Boundary]*Counts {
 	t.Helper()
-	if !sigkill.Supported {
-		t.Skip("the crash test needs SIGKILL (unix)")
-	}
-	ctx := context.Background()
-	s, closeStore, err := open(ctx, dsn)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	defer closeStore()
-	dir := t.TempDir()
 	counts := map[checkpointtest.Boundary]*Counts{}
 	for _, b := range Boundaries {
 		counts[b] = &Counts{}
 	}
-	crashtest.Fan(Boundaries, perBoundary, parallel, crashCalls, func(b checkpointtest.Boundary, k, trial int) Counts {
-		id := fmt.Sprintf("agentcrash-%d-%d-%s-%d", os.Getpid(), trial, b, k)
-		return trialRun(t, ctx, s, dsn, id, filepath.Join(dir, id+".log"), b, k)
-	}, func(b checkpointtest.Boundary, c Counts) {
-		cc := counts[b]
-		cc.Trials++
-		cc.Killed += c.Killed
-		cc.Completed += c.Completed
-		cc.IrreversibleTwice += c.IrreversibleTwice
-		cc.InDoubtEscalated += c.InDoubtEscalated
-		cc.IdempotentReruns += c.IdempotentReruns
-		cc.ExactlyOnce += c.ExactlyOnce
-		cc.TurnsAskedAgain += c.TurnsAskedAgain
-	})
+	crashtest.Trials(t, dsn, open, vars, "agentcrash", "call", Boundaries, perBoundary, parallel, crashCalls,
+		func(tr crashtest.Trial[checkpointtest.Boundary]) Counts { return trialRun(t, tr) },
+		func(b checkpointtest.Boundary, c Counts) {
+			cc := counts[b]
+			cc.Trials++
+			cc.Killed += c.Killed
+			cc.Completed += c.Completed
+			cc.IrreversibleTwice += c.IrreversibleTwice
+			cc.InDoubtEscalated += c.InDoubtEscalated
+			cc.IdempotentReruns += c.IdempotentReruns
+			cc.ExactlyOnce += c.ExactlyOnce
+			cc.TurnsAskedAgain += c.TurnsAskedAgain
+		})
 	return counts
 }
 
-func trialRun(t *testing.T, ctx context.Context, s checkpoint.Store, dsn, id, log string, b checkpointtest.Boundary, k int) Counts {
-	var c Counts
-	env := []string{envChild + "=1", envDSN + "=" + dsn, envRunID + "=" + id, envLog + "=" + log}
-	res, ok := crashtest.KillThenResume(t, ctx, id, fmt.Sprintf("%s of call %d", b, k), env, fmt.Sprintf("%s=%s:%d", envKill, b, k))
-	if !ok {
-		return c
-	}
-	c.Killed = 1
-	v, err := checkpoint.Get(ctx, s, id)
-	if err != nil {
-		t.Errorf("%s: read the run after the crash: %v", id, err)
-		return c
-	}
-	effects, turns := readLog(t, log)
+// trialRun checks a trial: what the resumed run reported and recorded against the log of its
+// model turns and tool effects.
+func trialRun(t *testing.T, tr crashtest.Trial[checkpointtest.Boundary]) Counts {
+	c := Counts{Killed: 1}
+	id, b, k, res, v := tr.ID, tr.Boundary, tr.At, tr.Result, tr.Run
+	effects, turns := readLog(t, tr.Log)
 	irreversible := k%2 == 1
 	inDoubt := b == checkpointtest.AfterIntent || b == checkpointtest.AfterSideEffect
 	if inDoubt && irreversible {

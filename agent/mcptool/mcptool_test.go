@@ -94,7 +94,7 @@ func TestIsErrorIsAnErrorResult(t *testing.T) {
 	if n := c.get("find_order"); n != 1 {
 		t.Fatalf("ran %d times, want 1 (a tool's own error is not retried)", n)
 	}
-	last := model.reqs[len(model.reqs)-1].Messages
+	last := model.Last().Messages
 	rs := last[len(last)-1].ToolResultBlocks()
 	if len(rs) != 1 || !rs[0].IsError {
 		t.Fatalf("the model was sent %+v", rs)

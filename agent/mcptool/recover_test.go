@@ -21,6 +21,7 @@ import (
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
 	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 	"github.com/rebound-go/rebound/retry"
 )
 
@@ -305,12 +306,12 @@ func escalation(t *testing.T, err error, reason rebound.EscalationReason) string
 }
 
 // turn is a model turn calling tools, then an answer.
-func turn(calls ...[2]string) *scripted {
+func turn(calls ...[2]string) *llmtest.Scripted {
 	var bs []rebound.Block
 	for i, c := range calls {
 		bs = append(bs, rebound.ToolUse(fmt.Sprintf("call_%d", i+1), c[0], json.RawMessage(c[1])))
 	}
-	return &scripted{script: []*llm.Response{
+	return &llmtest.Scripted{Script: []*llm.Response{
 		{Blocks: bs, StopReason: llm.StopToolUse},
 		{Text: "done", StopReason: llm.StopEndTurn},
 	}}

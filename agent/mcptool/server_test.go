@@ -18,6 +18,7 @@ import (
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/checkpoint/checkpointtest"
 	"github.com/rebound-go/rebound/llm"
+	"github.com/rebound-go/rebound/llm/llmtest"
 	"go.uber.org/goleak"
 )
 
@@ -144,34 +145,9 @@ func subprocess(marker string) func() *exec.Cmd {
 	}
 }
 
-// scripted is an llm.Model that answers the n-th request with script[n].
-type scripted struct {
-	mu     sync.Mutex
-	script []*llm.Response
-	reqs   []llm.Request
-}
-
-func (m *scripted) Name() string       { return "test/scripted" }
-func (m *scripted) ContextWindow() int { return 0 }
-func (m *scripted) Generate(_ context.Context, req llm.Request) (*llm.Response, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := len(m.reqs)
-	m.reqs = append(m.reqs, req)
-	if n >= len(m.script) {
-		return nil, rebound.Permanent(fmt.Errorf("scripted model: no answer %d", n))
-	}
-	r := *m.script[n]
-	r.Provenance.Model = m.Name()
-	return &r, nil
-}
-func (m *scripted) Stream(ctx context.Context, req llm.Request, _ func(llm.Delta)) (*llm.Response, error) {
-	return m.Generate(ctx, req)
-}
-
 // calls is a model turn that calls one tool, then an answer.
-func calls(name, input string) *scripted {
-	return &scripted{script: []*llm.Response{
+func calls(name, input string) *llmtest.Scripted {
+	return &llmtest.Scripted{Script: []*llm.Response{
 		{Blocks: []rebound.Block{rebound.ToolUse("call_1", name, json.RawMessage(input))}, StopReason: llm.StopToolUse},
 		{Text: "done", StopReason: llm.StopEndTurn},
 	}}

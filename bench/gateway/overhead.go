@@ -41,6 +41,19 @@ type OverheadRun struct {
 	// (rebound_gateway_added_latency_seconds over the run), when it exports one.
 	SelfP50, SelfP99 time.Duration
 	Self             bool
+	// GatewayCPU is the CPU time the gateway process used during the run (user plus system,
+	// from /proc), BenchCPU this program's (the generator and the fake, both paths); InProcess
+	// says the gateway ran in this program (then the two are one figure).
+	GatewayCPU, BenchCPU time.Duration
+	InProcess            bool
+}
+
+// perRequest is d over n requests, in microseconds.
+func perRequest(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(d.Nanoseconds()) / 1000 / float64(n)
 }
 
 // PeakStep is one step of the ramp.
@@ -52,6 +65,10 @@ type PeakStep struct {
 	OK       bool
 	Why      string
 	Load     string
+	// Served counts the requests answered; GatewayCPU is the gateway process's CPU time during
+	// the step.
+	Served     int
+	GatewayCPU time.Duration
 }
 
 // MemSample is the gateway's RSS after some requests.
@@ -202,8 +219,11 @@ func RunOverhead(o OverheadOptions) (*OverheadResult, error) {
 		openLoop([]*target{direct, through}, body, o.Rate, warm)
 		load := loadAvg()
 		before := scrapeHistogram(gw.url, addedMetric)
+		gw0, self0 := gw.cpu(), selfCPU()
 		ss := openLoop([]*target{direct, through}, body, o.Rate, o.Duration)
-		run := OverheadRun{Stream: stream, Rate: o.Rate, Direct: latencyOf(ss[0]), Gateway: latencyOf(ss[1]), Load: load}
+		gw1, self1 := gw.cpu(), selfCPU()
+		run := OverheadRun{Stream: stream, Rate: o.Rate, Direct: latencyOf(ss[0]), Gateway: latencyOf(ss[1]), Load: load,
+			GatewayCPU: gw1 - gw0, BenchCPU: self1 - self0, InProcess: gw.cmd == nil}
 		after := scrapeHistogram(gw.url, addedMetric)
 		run.SelfP50, run.Self = quantile(before, after, 0.5)
 		run.SelfP99, _ = quantile(before, after, 0.99)
@@ -214,11 +234,12 @@ func RunOverhead(o OverheadOptions) (*OverheadResult, error) {
 		step := max(2*time.Second, o.Duration/5)
 		for _, rate := range []int{1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000} {
 			load := loadAvg()
-			t0 := time.Now()
+			t0, cpu0 := time.Now(), gw.cpu()
 			ss := openLoop([]*target{through}, body, rate, step)
-			took := time.Since(t0)
+			took, cpu1 := time.Since(t0), gw.cpu()
 			l := latencyOf(ss[0])
-			ps := PeakStep{Target: rate, Achieved: float64(l.N-l.Errors) / took.Seconds(), Errors: l.Errors, P50: l.P50, P99: l.P99, Load: load}
+			ps := PeakStep{Target: rate, Achieved: float64(l.N-l.Errors) / took.Seconds(), Errors: l.Errors, P50: l.P50, P99: l.P99, Load: load,
+				Served: l.N - l.Errors, GatewayCPU: cpu1 - cpu0}
 			switch {
 			case l.Errors > l.N/1000:
 				ps.Why = fmt.Sprintf("%d errors", l.Errors)
@@ -229,7 +250,8 @@ func RunOverhead(o OverheadOptions) (*OverheadResult, error) {
 			default:
 				ps.OK = true
 			}
-			fmt.Fprintf(o.Log, "peak: %d/s -> %.0f/s p50 %v p99 %v errors %d %s\n", rate, ps.Achieved, l.P50, l.P99, l.Errors, ps.Why)
+			fmt.Fprintf(o.Log, "peak: %d/s -> %.0f/s p50 %v p99 %v errors %d, gateway CPU %.1f µs a request %s\n", rate, ps.Achieved, l.P50, l.P99, l.Errors,
+				perRequest(ps.GatewayCPU, ps.Served), ps.Why)
 			res.Peak = append(res.Peak, ps)
 			if !ps.OK {
 				break
@@ -297,8 +319,8 @@ func fmtMS(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d.Micros
 // Print writes the overhead tables.
 func (r *OverheadResult) Print(w io.Writer) {
 	if len(r.Runs) > 0 {
-		fmt.Fprintln(w, "| body | rate (each path) | direct p50 | direct p99 | gateway p50 | gateway p99 | added p50 | added p99 | gateway's own p50 / p99 | errors | load average |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+		fmt.Fprintln(w, "| body | rate (each path) | direct p50 | direct p99 | gateway p50 | gateway p99 | added p50 | added p99 | gateway's own p50 / p99 | gateway CPU a request | bench CPU a request | errors | load average |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 		for _, x := range r.Runs {
 			body := "non-streamed"
 			if x.Stream {
@@ -308,15 +330,21 @@ func (r *OverheadResult) Print(w io.Writer) {
 			if x.Self {
 				self = fmtMS(x.SelfP50) + " / " + fmtMS(x.SelfP99) + " ms"
 			}
-			fmt.Fprintf(w, "| %s | %d/s | %s ms | %s ms | %s ms | %s ms | **%s ms** | **%s ms** | %s | %d / %d | %s |\n", body, x.Rate,
+			gwCPU := fmt.Sprintf("%.1f µs", perRequest(x.GatewayCPU, x.Gateway.N))
+			if x.InProcess {
+				gwCPU = "(in-process)"
+			}
+			fmt.Fprintf(w, "| %s | %d/s | %s ms | %s ms | %s ms | %s ms | **%s ms** | **%s ms** | %s | %s | %.1f µs | %d / %d | %s |\n", body, x.Rate,
 				fmtMS(x.Direct.P50), fmtMS(x.Direct.P99), fmtMS(x.Gateway.P50), fmtMS(x.Gateway.P99),
-				fmtMS(x.Gateway.P50-x.Direct.P50), fmtMS(x.Gateway.P99-x.Direct.P99), self, x.Direct.Errors+x.Gateway.Errors, x.Direct.N+x.Gateway.N, x.Load)
+				fmtMS(x.Gateway.P50-x.Direct.P50), fmtMS(x.Gateway.P99-x.Direct.P99), self, gwCPU,
+				perRequest(x.BenchCPU, x.Direct.N+x.Gateway.N), x.Direct.Errors+x.Gateway.Errors, x.Direct.N+x.Gateway.N, x.Load)
 		}
+		fmt.Fprintln(w, "\n(CPU a request: the gateway process's user+system time over the requests sent through it; the bench's, the generator and the fake together, over every request of both paths)")
 		fmt.Fprintf(w, "\n(generator's send lag p99: %s ms)\n\n", fmtMS(r.Runs[0].Gateway.SchedulerLagP99))
 	}
 	if len(r.Peak) > 0 {
-		fmt.Fprintln(w, "| offered (through the gateway) | served | p50 | p99 | errors | verdict | load average |")
-		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---|---|")
+		fmt.Fprintln(w, "| offered (through the gateway) | served | p50 | p99 | gateway CPU a request | errors | verdict | load average |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---|---|")
 		best := 0.0
 		for _, p := range r.Peak {
 			v := "held"
@@ -325,7 +353,8 @@ func (r *OverheadResult) Print(w io.Writer) {
 			} else {
 				best = max(best, p.Achieved)
 			}
-			fmt.Fprintf(w, "| %d/s | %.0f/s | %s ms | %s ms | %d | %s | %s |\n", p.Target, p.Achieved, fmtMS(p.P50), fmtMS(p.P99), p.Errors, v, p.Load)
+			fmt.Fprintf(w, "| %d/s | %.0f/s | %s ms | %s ms | %.1f µs | %d | %s | %s |\n", p.Target, p.Achieved, fmtMS(p.P50), fmtMS(p.P99),
+				perRequest(p.GatewayCPU, p.Served), p.Errors, v, p.Load)
 		}
 		fmt.Fprintf(w, "\npeak held: %.0f requests/s\n\n", best)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,18 +22,25 @@ type Boundary string
 
 // The persistence boundaries.
 const (
-	BeforeIntent    Boundary = "before_intent"     // the previous step is recorded; this one's intent is not
-	AfterIntent     Boundary = "after_intent"      // the intent is recorded; the step has not run
-	AfterSideEffect Boundary = "after_side_effect" // the step's effect happened; its result is not recorded
-	AfterResult     Boundary = "after_result"      // the result is recorded; the workflow has not advanced
-	crashSteps               = 10                  // steps of the crash workflow; odd ones are irreversible
-	envCrash                 = "CHECKPOINTTEST_CRASH_CHILD"
-	envNoop                  = "CHECKPOINTTEST_NOOP"
-	envDSN                   = "CHECKPOINTTEST_DSN"
-	envRunID                 = "CHECKPOINTTEST_RUN_ID"
-	envEffects               = "CHECKPOINTTEST_EFFECTS"
-	envKill                  = "CHECKPOINTTEST_KILL"
+	// BeforeIntent ("before_intent"): the previous step is recorded; this one's intent is not.
+	BeforeIntent Boundary = crashtest.BeforeIntent
+	// AfterIntent ("after_intent"): the intent is recorded; the step has not run.
+	AfterIntent Boundary = crashtest.AfterIntent
+	// AfterSideEffect ("after_side_effect"): the step's effect happened; its result is not
+	// recorded.
+	AfterSideEffect Boundary = crashtest.AfterSideEffect
+	// AfterResult ("after_result"): the result is recorded; the workflow has not advanced.
+	AfterResult Boundary = crashtest.AfterResult
 )
+
+const (
+	crashSteps = 10 // steps of the crash workflow; odd ones are irreversible
+	envNoop    = "CHECKPOINTTEST_NOOP"
+)
+
+// crashVars are the crash children's environment variables.
+var crashVars = crashtest.Vars{Child: "CHECKPOINTTEST_CRASH_CHILD", DSN: "CHECKPOINTTEST_DSN",
+	RunID: "CHECKPOINTTEST_RUN_ID", Log: "CHECKPOINTTEST_EFFECTS", Kill: "CHECKPOINTTEST_KILL"}
 
 // Boundaries lists the four boundaries in protocol order.
 var Boundaries = []Boundary{BeforeIntent, AfterIntent, AfterSideEffect, AfterResult}
@@ -48,7 +54,7 @@ func CrashMain(open OpenDSN) {
 	if os.Getenv(envNoop) != "" {
 		os.Exit(0)
 	}
-	if os.Getenv(envCrash) == "" {
+	if os.Getenv(crashVars.Child) == "" {
 		return
 	}
 	os.Exit(crashChild(open))
@@ -56,27 +62,18 @@ func CrashMain(open OpenDSN) {
 
 func crashChild(open OpenDSN) int {
 	ctx := context.Background()
-	s, closeStore, err := open(ctx, os.Getenv(envDSN))
+	s, closeStore, err := open(ctx, os.Getenv(crashVars.DSN))
 	if err != nil {
 		return crashtest.OpenFailed(err)
 	}
 	defer closeStore()
-	b, killAt := crashtest.ParseKill(os.Getenv(envKill))
+	b, killAt := crashtest.ParseKill(os.Getenv(crashVars.Kill))
 	boundary := Boundary(b)
-	ks := &crashtest.KillStore{Store: s, Before: func(w checkpoint.Write) {
-		if boundary == BeforeIntent && stepIs(w, killAt, checkpoint.StepStarted) {
-			sigkill.Self()
-		}
-	}, After: func(w checkpoint.Write) {
-		if (boundary == AfterIntent && stepIs(w, killAt, checkpoint.StepStarted)) ||
-			(boundary == AfterResult && stepIs(w, killAt, checkpoint.StepCompleted)) {
-			sigkill.Self()
-		}
-	}}
-	effects := os.Getenv(envEffects)
+	ks := crashtest.KillAtStep(s, b, func(r checkpoint.StepRecord) bool { return r.Index == killAt })
+	effects := os.Getenv(crashVars.Log)
 	esc := &crashtest.FileEscalator{Path: effects + ".escalations"}
 	r := checkpoint.NewRunner(ks, checkpoint.Config{Escalations: esc})
-	err = r.Run(ctx, os.Getenv(envRunID), func(ctx context.Context, run *checkpoint.Run) error {
+	err = r.Run(ctx, os.Getenv(crashVars.RunID), func(ctx context.Context, run *checkpoint.Run) error {
 		for i := range crashSteps {
 			var opts []checkpoint.StepOption
 			if i%2 == 1 {
@@ -124,50 +121,31 @@ type CrashCounts struct {
 // same idempotency key; the store opened cleanly every time. It returns the counts per boundary.
 func Crash(t *testing.T, dsn string, open OpenDSN, perBoundary, parallel int) map[Boundary]*CrashCounts {
 	t.Helper()
-	if !sigkill.Supported {
-		t.Skip("the crash test needs SIGKILL (unix)")
-	}
-	ctx := context.Background()
-	s, closeStore, err := open(ctx, dsn)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	defer closeStore()
-	dir := t.TempDir()
 	counts := map[Boundary]*CrashCounts{}
 	for _, b := range Boundaries {
 		counts[b] = &CrashCounts{}
 	}
-	crashtest.Fan(Boundaries, perBoundary, parallel, crashSteps, func(b Boundary, k, trial int) CrashCounts {
-		id := fmt.Sprintf("crash-%d-%d-%s-%d", os.Getpid(), trial, b, k)
-		return crashTrial(t, ctx, s, dsn, id, filepath.Join(dir, id+".log"), b, k)
-	}, func(b Boundary, c CrashCounts) {
-		cc := counts[b]
-		cc.Trials++
-		cc.Killed += c.Killed
-		cc.Completed += c.Completed
-		cc.Escalated += c.Escalated
-		cc.ExactlyOnce += c.ExactlyOnce
-		cc.IdempotentReruns += c.IdempotentReruns
-		cc.IrreversibleEscalated += c.IrreversibleEscalated
-	})
+	crashtest.Trials(t, dsn, open, crashVars, "crash", "step", Boundaries, perBoundary, parallel, crashSteps,
+		func(tr crashtest.Trial[Boundary]) CrashCounts { return crashTrial(t, tr) },
+		func(b Boundary, c CrashCounts) {
+			cc := counts[b]
+			cc.Trials++
+			cc.Killed += c.Killed
+			cc.Completed += c.Completed
+			cc.Escalated += c.Escalated
+			cc.ExactlyOnce += c.ExactlyOnce
+			cc.IdempotentReruns += c.IdempotentReruns
+			cc.IrreversibleEscalated += c.IrreversibleEscalated
+		})
 	return counts
 }
 
-func crashTrial(t *testing.T, ctx context.Context, s checkpoint.Store, dsn, id, effects string, b Boundary, k int) CrashCounts {
-	var c CrashCounts
-	env := []string{envCrash + "=1", envDSN + "=" + dsn, envRunID + "=" + id, envEffects + "=" + effects}
-	res, ok := crashtest.KillThenResume(t, ctx, id, fmt.Sprintf("%s of step %d", b, k), env, fmt.Sprintf("%s=%s:%d", envKill, b, k))
-	if !ok {
-		return c
-	}
-	c.Killed = 1
-	v, err := checkpoint.Get(ctx, s, id)
-	if err != nil {
-		t.Errorf("%s: read the run after the crash: %v", id, err)
-		return c
-	}
-	ran := readEffects(t, effects)
+// crashTrial checks a trial: what the resumed run reported and recorded against the side
+// effects its steps logged.
+func crashTrial(t *testing.T, tr crashtest.Trial[Boundary]) CrashCounts {
+	c := CrashCounts{Killed: 1}
+	id, b, k, res, v := tr.ID, tr.Boundary, tr.At, tr.Result, tr.Run
+	ran := readEffects(t, tr.Log)
 	inDoubt := b == AfterIntent || b == AfterSideEffect
 	irreversible := k%2 == 1
 	wantEscalated := inDoubt && irreversible

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,4 +157,95 @@ func Fan[B comparable, C any](boundaries []B, perBoundary, parallel, n int, tria
 		}
 	}
 	wg.Wait()
+}
+
+// The persistence boundaries at which a trial kills its child (checkpointtest.Boundary holds
+// them, with their meaning).
+const (
+	BeforeIntent    = "before_intent"
+	AfterIntent     = "after_intent"
+	AfterSideEffect = "after_side_effect"
+	AfterResult     = "after_result"
+)
+
+// KillAtStep wraps s in a KillStore that kills the process at boundary of the step whose
+// record is accepts: before the write that starts it (BeforeIntent), after
+// that write (AfterIntent) or after the write that completes it (AfterResult). AfterSideEffect
+// is inside the step: its function kills there itself. Another boundary kills nowhere.
+func KillAtStep(s checkpoint.Store, boundary string, is func(checkpoint.StepRecord) bool) *KillStore {
+	at := func(w checkpoint.Write, st checkpoint.StepStatus) bool {
+		for _, r := range w.Steps {
+			if r.Status == st && is(r) {
+				return true
+			}
+		}
+		return false
+	}
+	return &KillStore{Store: s, Before: func(w checkpoint.Write) {
+		if boundary == BeforeIntent && at(w, checkpoint.StepStarted) {
+			sigkill.Self()
+		}
+	}, After: func(w checkpoint.Write) {
+		if (boundary == AfterIntent && at(w, checkpoint.StepStarted)) ||
+			(boundary == AfterResult && at(w, checkpoint.StepCompleted)) {
+			sigkill.Self()
+		}
+	}}
+}
+
+// Vars names the environment variables a package's children read: Child marks a child (its
+// TestMain runs the child's workflow when it is set), and the others carry the store's DSN,
+// the run id, the side-effect log's path and the kill spec (ParseKill).
+type Vars struct{ Child, DSN, RunID, Log, Kill string }
+
+// A Trial is one trial of Trials once both its children ended: the run, the side-effect log
+// its children wrote, where the first child was killed, what the resumed child reported, and
+// the run as the store has it afterwards.
+type Trial[B ~string] struct {
+	ID, Log  string
+	Boundary B
+	At       int
+	Result   Result
+	Run      *checkpoint.RunView
+}
+
+// Trials is a crash test's frame. It opens the store at dsn with open and runs perBoundary
+// trials for each boundary (Fan: at most parallel at once, each at a random point in [0,
+// points)). A trial starts a child with vars set that dies of SIGKILL at its boundary of that
+// point, then resumes the run in another (KillThenResume), reads the run, and gives all that to
+// check, which returns the trial's counts; add merges the counts of every trial, zero for one
+// whose processes or run failed (reported on t). Run ids start with prefix; point names a point
+// in the messages ("step", "call"). It skips the test where there is no SIGKILL.
+func Trials[B ~string, C any](t *testing.T, dsn string, open func(context.Context, string) (checkpoint.Store, func(), error),
+	vars Vars, prefix, point string, boundaries []B, perBoundary, parallel, points int,
+	check func(Trial[B]) C, add func(B, C)) {
+	t.Helper()
+	if !sigkill.Supported {
+		t.Skip("the crash test needs SIGKILL (unix)")
+	}
+	ctx := context.Background()
+	s, closeStore, err := open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	defer closeStore()
+	dir := t.TempDir()
+	Fan(boundaries, perBoundary, parallel, points, func(b B, k, i int) C {
+		var zero C
+		tr := Trial[B]{ID: fmt.Sprintf("%s-%d-%d-%s-%d", prefix, os.Getpid(), i, b, k), Boundary: b, At: k}
+		tr.Log = filepath.Join(dir, tr.ID+".log")
+		env := []string{vars.Child + "=1", vars.DSN + "=" + dsn, vars.RunID + "=" + tr.ID, vars.Log + "=" + tr.Log}
+		res, ok := KillThenResume(t, ctx, tr.ID, fmt.Sprintf("%s of %s %d", b, point, k), env, fmt.Sprintf("%s=%s:%d", vars.Kill, b, k))
+		if !ok {
+			return zero
+		}
+		tr.Result = res
+		v, err := checkpoint.Get(ctx, s, tr.ID)
+		if err != nil {
+			t.Errorf("%s: read the run after the crash: %v", tr.ID, err)
+			return zero
+		}
+		tr.Run = v
+		return check(tr)
+	}, add)
 }

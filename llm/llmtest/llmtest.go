@@ -5,9 +5,10 @@
 // each row through Generate and Stream, checks the *rebound.Error the adapter made of it, and
 // checks that the server saw exactly one request (the SDK's own retries must be off). The cases
 // that do not depend on the provider (a malformed body, a reset connection, a hung call) are
-// the suite's own. Beside the suite are the helpers those tests and the framework integrations'
-// (contrib/...) share: Log and Statuses of a fake's requests, Events, a hook that records, and
-// the support conversation of the agent-loop tests (ConversationPrimary, CheckConversation).
+// the suite's own. Beside the suite are the helpers those tests and the framework
+// integrations' (contrib/...) share: Log and Statuses of a fake's requests; Events, a hook that
+// records; Scripted, a model that answers from a list; Chain; and the support conversation of
+// the agent-loop tests (ConversationPrimary, CheckConversation).
 package llmtest
 
 import (
