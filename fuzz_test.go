@@ -13,19 +13,29 @@ import (
 // maxHint is the bound every parsed hint stays under (a year).
 const maxHint = 365 * 24 * time.Hour
 
+// hint checks what every hint parser promises of its answer d, ok for v: no hint is zero, a
+// hint lies in [0, maxHint]. It reports whether there is a hint to check further.
+func hint(t *testing.T, parser, v string, d time.Duration, ok bool) bool {
+	t.Helper()
+	if !ok {
+		if d != 0 {
+			t.Fatalf("%s(%q) = %v with ok false", parser, v, d)
+		}
+		return false
+	}
+	if d < 0 || d > maxHint {
+		t.Fatalf("%s(%q) = %v, outside [0, %v]", parser, v, d, maxHint)
+	}
+	return true
+}
+
 // Seeds live in testdata/fuzz/<FuzzName>; run with go test -fuzz FuzzParseRetryAfter.
 
 func FuzzParseRetryAfterMS(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		d, ok := rebound.ParseRetryAfterMS(v)
-		if !ok {
-			if d != 0 {
-				t.Fatalf("ParseRetryAfterMS(%q) = %v with ok false", v, d)
-			}
+		if !hint(t, "ParseRetryAfterMS", v, d, ok) {
 			return
-		}
-		if d < 0 || d > maxHint {
-			t.Fatalf("ParseRetryAfterMS(%q) = %v, outside [0, %v]", v, d, maxHint)
 		}
 		// A plain count of milliseconds means exactly that.
 		if n, err := strconv.ParseUint(v, 10, 32); err == nil && d != time.Duration(n)*time.Millisecond {
@@ -38,14 +48,8 @@ func FuzzParseRetryAfter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string, nowUnix int64) {
 		now := time.Unix(nowUnix%(1<<40), 0)
 		d, ok := rebound.ParseRetryAfter(v, now)
-		if !ok {
-			if d != 0 {
-				t.Fatalf("ParseRetryAfter(%q) = %v with ok false", v, d)
-			}
+		if !hint(t, "ParseRetryAfter", v, d, ok) {
 			return
-		}
-		if d < 0 || d > maxHint {
-			t.Fatalf("ParseRetryAfter(%q) = %v, outside [0, %v]", v, d, maxHint)
 		}
 		if n, err := strconv.ParseUint(v, 10, 24); err == nil && d != time.Duration(n)*time.Second {
 			t.Fatalf("ParseRetryAfter(%q) = %v, want %ds", v, d, n)
@@ -62,14 +66,8 @@ func FuzzParseRetryAfter(f *testing.F) {
 func FuzzParseResetDuration(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		d, ok := rebound.ParseResetDuration(v)
-		if !ok {
-			if d != 0 {
-				t.Fatalf("ParseResetDuration(%q) = %v with ok false", v, d)
-			}
+		if !hint(t, "ParseResetDuration", v, d, ok) {
 			return
-		}
-		if d < 0 || d > maxHint {
-			t.Fatalf("ParseResetDuration(%q) = %v, outside [0, %v]", v, d, maxHint)
 		}
 		// What time.Duration.String writes, it reads back.
 		if pd, err := time.ParseDuration(v); err == nil && pd >= 0 && pd <= maxHint && d != pd {

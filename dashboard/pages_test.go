@@ -167,19 +167,16 @@ func TestForms(t *testing.T) {
 
 	t.Run("ClaimResolve", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, setupOpts{})
-		id := b.escalatedRun(t, "run-1")
-		var s formSession
-		b.open(t, &s, "/escalations/"+id)
-		rec := b.post(t, &s, "/escalations/"+id+"/claim", url.Values{"csrf": {s.csrf}, "by": {"alice"}})
+		b, id, s := escalationPage(t)
+		rec := b.post(t, s, "/escalations/"+id+"/claim", url.Values{"csrf": {s.csrf}, "by": {"alice"}})
 		wantStatus(t, rec, http.StatusSeeOther)
 		if loc := rec.Header().Get("Location"); loc != "/escalations/"+id+"?done=claimed" {
 			t.Errorf("Location = %q", loc)
 		}
-		rec = b.open(t, &s, "/escalations/"+id+"?done=claimed")
+		rec = b.open(t, s, "/escalations/"+id+"?done=claimed")
 		wantBody(t, rec, "Claimed by <strong>alice</strong>", "Claimed. Other reviewers", `value="alice"`)
 
-		rec = b.post(t, &s, "/escalations/"+id+"/resolve", url.Values{"csrf": {s.csrf}, "by": {"alice"},
+		rec = b.post(t, s, "/escalations/"+id+"/resolve", url.Values{"csrf": {s.csrf}, "by": {"alice"},
 			"action": {"approve"}, "note": {"looks right"}})
 		wantStatus(t, rec, http.StatusSeeOther)
 		it, err := b.queue.Get(t.Context(), id)
@@ -190,7 +187,7 @@ func TestForms(t *testing.T) {
 			it.Decision.By != "alice" || it.Decision.Note != "looks right" {
 			t.Fatalf("item after resolve: %+v decision %+v", it, it.Decision)
 		}
-		rec = b.open(t, &s, "/escalations/"+id)
+		rec = b.open(t, s, "/escalations/"+id)
 		wantBody(t, rec, "looks right", `action="/escalations/`+id+`/reopen"`, "resolved")
 	})
 
@@ -213,10 +210,7 @@ func TestForms(t *testing.T) {
 
 	t.Run("BadDecision", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, setupOpts{})
-		id := b.escalatedRun(t, "run-1")
-		var s formSession
-		b.open(t, &s, "/escalations/"+id)
+		b, id, s := escalationPage(t)
 		for _, f := range []url.Values{
 			{"action": {"respond"}, "by": {"bob"}}, // respond without an answer
 			{"action": {"launch"}, "by": {"bob"}},  // no such action
@@ -224,7 +218,7 @@ func TestForms(t *testing.T) {
 			{"by": {"bob"}},                        // no action
 		} {
 			f.Set("csrf", s.csrf)
-			rec := b.post(t, &s, "/escalations/"+id+"/resolve", f)
+			rec := b.post(t, s, "/escalations/"+id+"/resolve", f)
 			wantStatus(t, rec, http.StatusBadRequest)
 		}
 		it, _ := b.queue.Get(t.Context(), id)
@@ -235,52 +229,43 @@ func TestForms(t *testing.T) {
 
 	t.Run("DismissReopen", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, setupOpts{})
-		id := b.escalatedRun(t, "run-1")
-		var s formSession
-		b.open(t, &s, "/escalations/"+id)
-		rec := b.post(t, &s, "/escalations/"+id+"/dismiss", url.Values{"csrf": {s.csrf}, "by": {"dora"}, "note": {"duplicate"}})
+		b, id, s := escalationPage(t)
+		rec := b.post(t, s, "/escalations/"+id+"/dismiss", url.Values{"csrf": {s.csrf}, "by": {"dora"}, "note": {"duplicate"}})
 		wantStatus(t, rec, http.StatusSeeOther)
 		if it, _ := b.queue.Get(t.Context(), id); it.Status != escalate.StatusDismissed {
 			t.Fatalf("status = %s, want dismissed", it.Status)
 		}
-		rec = b.post(t, &s, "/escalations/"+id+"/dismiss", url.Values{"csrf": {s.csrf}, "by": {"dora"}})
+		rec = b.post(t, s, "/escalations/"+id+"/dismiss", url.Values{"csrf": {s.csrf}, "by": {"dora"}})
 		wantStatus(t, rec, http.StatusConflict)
-		rec = b.post(t, &s, "/escalations/"+id+"/reopen", url.Values{"csrf": {s.csrf}, "by": {"dora"}, "note": {"not a duplicate"}})
+		rec = b.post(t, s, "/escalations/"+id+"/reopen", url.Values{"csrf": {s.csrf}, "by": {"dora"}, "note": {"not a duplicate"}})
 		wantStatus(t, rec, http.StatusSeeOther)
 		if it, _ := b.queue.Get(t.Context(), id); it.Status != escalate.StatusOpen {
 			t.Fatalf("status = %s, want open", it.Status)
 		}
-		rec = b.open(t, &s, "/escalations/"+id)
+		rec = b.open(t, s, "/escalations/"+id)
 		wantBody(t, rec, "dismissed", "reopened", "not a duplicate", "duplicate")
-		rec = b.post(t, &s, "/escalations/"+id+"/reopen", url.Values{"csrf": {s.csrf}, "by": {"dora"}})
+		rec = b.post(t, s, "/escalations/"+id+"/reopen", url.Values{"csrf": {s.csrf}, "by": {"dora"}})
 		wantStatus(t, rec, http.StatusConflict)
 	})
 
 	t.Run("UnknownID", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, setupOpts{})
-		id := b.escalatedRun(t, "run-1")
-		var s formSession
-		b.open(t, &s, "/escalations/"+id)
+		b, _, s := escalationPage(t)
 		for _, op := range []string{"claim", "resolve", "dismiss", "reopen"} {
-			rec := b.post(t, &s, "/escalations/esc-nope/"+op, url.Values{"csrf": {s.csrf}, "by": {"x"}, "action": {"approve"}})
+			rec := b.post(t, s, "/escalations/esc-nope/"+op, url.Values{"csrf": {s.csrf}, "by": {"x"}, "action": {"approve"}})
 			wantStatus(t, rec, http.StatusNotFound)
 		}
 	})
 
 	t.Run("CSRF", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, setupOpts{})
-		id := b.escalatedRun(t, "run-1")
-		var s formSession
-		b.open(t, &s, "/escalations/"+id)
+		b, id, s := escalationPage(t)
 		good := s.csrf
 		for name, f := range map[string]url.Values{
 			"Missing": {"by": {"eve"}, "action": {"approve"}},
 			"Wrong":   {"by": {"eve"}, "action": {"approve"}, "csrf": {good[:len(good)-2] + "xx"}},
 		} {
-			rec := b.post(t, &s, "/escalations/"+id+"/resolve", f)
+			rec := b.post(t, s, "/escalations/"+id+"/resolve", f)
 			if rec.Code != http.StatusForbidden {
 				t.Errorf("%s token: status %d, want 403", name, rec.Code)
 			}
@@ -298,6 +283,16 @@ func TestForms(t *testing.T) {
 			t.Fatalf("status = %s after forged requests", it.Status)
 		}
 	})
+}
+
+// escalationPage is a fresh bundle with one escalated run, whose escalation page s has open.
+func escalationPage(t *testing.T) (*bundle, string, *formSession) {
+	t.Helper()
+	b := setup(t, setupOpts{})
+	id := b.escalatedRun(t, "run-1")
+	s := &formSession{}
+	b.open(t, s, "/escalations/"+id)
+	return b, id, s
 }
 
 func newFormRequest(path string, form url.Values, cookies []*http.Cookie) *http.Request {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,6 +57,7 @@ type Gateway struct {
 	rt           http.RoundTripper
 	routes       map[routeKey]*route
 	upstreams    []*upstream
+	byName       map[string]*upstream
 	upstreamKeys []string
 	clientKeys   map[[32]byte]struct{}
 	pipe         *pipeline.Pipeline
@@ -94,7 +96,11 @@ type upstream struct {
 	url      string // the messages or chat completions endpoint
 	countURL string // Anthropic's count_tokens endpoint
 	key      rebound.Secret
-	limiter  *ratelimit.Limiter
+	// account names the limits the upstream's answers report: the provider, base URL and key
+	// (the key as a hash), so that upstreams that share a key share one limiter, and every
+	// replica paces under one bucket in Redis whatever it calls the upstream.
+	account string
+	limiter *ratelimit.Limiter // the account's: shared by the upstreams of the account
 }
 
 // New builds a Gateway from a validated configuration (see Load). It reads the upstream and
@@ -124,14 +130,18 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 	}
 	// Upstreams and their keys.
 	byName := map[string]*upstream{}
+	limiters := map[string]*ratelimit.Limiter{} // by account
 	for i, u := range cfg.Upstreams {
 		key := getenv(u.KeyEnv)
 		if key == "" {
 			return nil, fmt.Errorf("%s: upstreams[%d].key_env: the environment variable %s is empty or unset", cfg.file, i, u.KeyEnv)
 		}
 		base := strings.TrimRight(u.BaseURL, "/")
-		up := &upstream{name: u.Name, provider: u.Provider, key: rebound.Secret(key),
-			limiter: ratelimit.New(ratelimit.Config{Name: u.Name})}
+		up := &upstream{name: u.Name, provider: u.Provider, key: rebound.Secret(key), account: accountOf(u.Provider, base, key)}
+		if up.limiter = limiters[up.account]; up.limiter == nil {
+			up.limiter = ratelimit.New(ratelimit.Config{Name: u.Name})
+			limiters[up.account] = up.limiter
+		}
 		if u.Provider == Anthropic {
 			up.url, up.countURL = base+"/v1/messages", base+"/v1/messages/count_tokens"
 		} else {
@@ -141,6 +151,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		g.upstreams = append(g.upstreams, up)
 		g.upstreamKeys = append(g.upstreamKeys, key)
 	}
+	g.byName = byName
 	// Routes: the configured chains, then every listed model not routed explicitly (served by
 	// the first upstream that lists it).
 	g.routes = map[routeKey]*route{}
@@ -271,7 +282,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		ev := fleetredis.NewEvidence(g.rdb, fleetredis.EvidenceConfig{Name: prefix + ":breaker", OnError: onErr("evidence")})
 		guards := ev.Guards(set)
 		pc.Pace = func(ctx context.Context, key string, tokens int) (func(http.Header, int), error) {
-			return lim.PaceRequest(ctx, upstreamOf(key), tokens)
+			return lim.PaceRequest(ctx, g.accountOf(key), tokens)
 		}
 		pc.Limiter = nil
 		pc.BreakerFor = guards.BreakerFor
@@ -310,23 +321,38 @@ func upstreamOf(key string) string {
 	return key
 }
 
-// limiterOf paces the attempts of a target key under its upstream's limiter (one API key, one
-// set of limits, shared by its models).
+// accountOf is the account of an upstream: provider and a hash of its base URL and key (never
+// the key), the fleet limiter's key in Redis.
+func accountOf(provider, base, key string) string {
+	h := sha256.Sum256([]byte(base + "\x00" + key))
+	return provider + "-" + hex.EncodeToString(h[:8])
+}
+
+// limiterOf paces the attempts of a target key under its upstream's limiter (one account, one
+// set of limits, shared by its models and by the upstreams of the same account).
 func (g *Gateway) limiterOf(key string) *ratelimit.Limiter {
-	name := upstreamOf(key)
-	for _, u := range g.upstreams {
-		if u.name == name {
-			return u.limiter
-		}
+	if u := g.byName[upstreamOf(key)]; u != nil {
+		return u.limiter
 	}
 	return nil
 }
 
-func (g *Gateway) localLimiter(name string) *ratelimit.Limiter {
-	if l := g.limiterOf(name); l != nil {
-		return l
+// accountOf is the account of a target key's upstream.
+func (g *Gateway) accountOf(key string) string {
+	if u := g.byName[upstreamOf(key)]; u != nil {
+		return u.account
 	}
-	return ratelimit.New(ratelimit.Config{Name: name})
+	return upstreamOf(key)
+}
+
+// localLimiter is the fleet limiter's local limiter for an account.
+func (g *Gateway) localLimiter(account string) *ratelimit.Limiter {
+	for _, u := range g.upstreams {
+		if u.account == account {
+			return u.limiter
+		}
+	}
+	return ratelimit.New(ratelimit.Config{Name: account})
 }
 
 func (g *Gateway) setRedisUp(up bool) {

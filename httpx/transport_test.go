@@ -31,6 +31,18 @@ func client(t *testing.T, c httpx.Config) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// answering is a server that answers every request with status, and counts them; it closes
+// when the test ends.
+func answering(t *testing.T, status int) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
 func TestRetriesAndRewindsTheBody(t *testing.T) {
 	var n atomic.Int32
 	var mu sync.Mutex
@@ -66,68 +78,46 @@ func TestRetriesAndRewindsTheBody(t *testing.T) {
 	}
 }
 
-func TestNotRetriedStatusComesBack(t *testing.T) {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		http.Error(w, "no such thing", http.StatusNotFound)
-	}))
-	defer srv.Close()
-	resp, err := client(t, httpx.Config{}).Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
+// A failing answer the transport does not retry, or retries to the end, comes back to the
+// caller as the server sent it, body and all.
+func TestFailingResponseComesBack(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		header   [2]string // a header of the answer, if any
+		body     string
+		attempts int32
+	}{
+		{"not retried", http.StatusNotFound, [2]string{}, "no such thing", 1},
+		{"the last of the retries", http.StatusTooManyRequests, [2]string{"retry-after-ms", "5"}, "busy", 3},
+		{"x-should-retry false wins", http.StatusInternalServerError, [2]string{"x-should-retry", "false"}, "broken", 1},
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 404 || !strings.Contains(string(b), "no such thing") || n.Load() != 1 {
-		t.Errorf("%d %q after %d", resp.StatusCode, b, n.Load())
-	}
-}
-
-func TestLastFailingResponseComesBack(t *testing.T) {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		w.Header().Set("retry-after-ms", "5")
-		http.Error(w, "busy", http.StatusTooManyRequests)
-	}))
-	defer srv.Close()
-	resp, err := client(t, httpx.Config{}).Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 429 || !strings.Contains(string(b), "busy") || n.Load() != 3 {
-		t.Errorf("%d %q after %d attempts", resp.StatusCode, b, n.Load())
-	}
-}
-
-func TestShouldRetryFalseWins(t *testing.T) {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		w.Header().Set("x-should-retry", "false")
-		w.WriteHeader(http.StatusInternalServerError)
-	}))
-	defer srv.Close()
-	resp, err := client(t, httpx.Config{}).Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if n.Load() != 1 {
-		t.Errorf("%d attempts, want 1", n.Load())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var n atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n.Add(1)
+				if tt.header[0] != "" {
+					w.Header().Set(tt.header[0], tt.header[1])
+				}
+				http.Error(w, tt.body, tt.status)
+			}))
+			defer srv.Close()
+			resp, err := client(t, httpx.Config{}).Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.body) || n.Load() != tt.attempts {
+				t.Errorf("%d %q after %d attempts, want %d %q after %d", resp.StatusCode, b, n.Load(), tt.status, tt.body, tt.attempts)
+			}
+		})
 	}
 }
 
 func TestNonIdempotentNotRetried(t *testing.T) {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		w.WriteHeader(http.StatusBadGateway)
-	}))
-	defer srv.Close()
+	srv, n := answering(t, http.StatusBadGateway)
 	c := client(t, httpx.Config{})
 	resp, err := c.Post(srv.URL, "text/plain", strings.NewReader("x"))
 	if err != nil {
@@ -150,12 +140,7 @@ func TestNonIdempotentNotRetried(t *testing.T) {
 }
 
 func TestBreakerPerHost(t *testing.T) {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	defer srv.Close()
+	srv, n := answering(t, http.StatusServiceUnavailable)
 	c := client(t, httpx.Config{Retry: retry.Policy{MaxAttempts: 5, Base: time.Millisecond, Cap: time.Millisecond}})
 	resp, err := c.Get(srv.URL)
 	if err != nil {
@@ -173,12 +158,7 @@ func TestBreakerPerHost(t *testing.T) {
 
 // Retry stops the moment the host's breaker opens: no wait that would end at the open breaker.
 func TestRetryStopsWhenBreakerOpens(t *testing.T) {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	defer srv.Close()
+	srv, n := answering(t, http.StatusServiceUnavailable)
 	var retries atomic.Int32
 	c := client(t, httpx.Config{
 		Retry: retry.Policy{MaxAttempts: 8, Base: time.Millisecond, Cap: time.Millisecond},
