@@ -19,10 +19,15 @@
 //
 // [Limiter] is a fleet-wide rate limiter: processes that share a provider key share one view
 // of its limits, a token bucket per limit (requests, tokens) set by the providers' own
-// rate-limit headers and refilled at the pace their reset times imply. A call reserves its cost
-// and waits its turn, with jitter, bounded by its context; a 429 without headers blocks the
-// fleet's calls on the key for its delay. Each process's ratelimit.Limiter for the key is
-// passed as well and learns from every response; when Redis fails, it paces alone.
+// rate-limit headers and refilled at the rate the reports prove (from each report's reset, and
+// from pairs of reports 250 ms to 20 s apart: what the bucket gained while the fleet's calls in
+// between were taken from it). A call reserves its cost and waits its turn, with jitter, bounded
+// by its context, asking for its turn again every Recheck (250 ms) so that a report of more room
+// or a faster proved rate brings waiting turns forward; a 429 without headers blocks the fleet's
+// calls on the key for its delay. Each process's ratelimit.Limiter for the key is passed as well
+// and learns from every response. When Redis fails, each process paces at 90 % of its share of
+// the fleet's last known rate (the rate over the processes that used the key within MemberFor,
+// 10 s), never unlimited, and OnError is told how ([DegradedError]).
 //
 //	lim := fleetredis.NewLimiter(rdb, fleetredis.LimiterConfig{})
 //	p, err := lim.Wait(ctx, "anthropic/team-a", estimatedTokens)

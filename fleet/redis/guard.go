@@ -131,8 +131,9 @@ func (g *Guard) markSuspect() {
 
 // Done reports the outcome of the call, returned under ctx, to the local breaker
 // (breaker.Permit.DoneContext) and, unless neutral, to the fleet.
-// It returns err, or, when the local breaker is open after it, a *breaker.OpenedError that
-// keeps err (see breaker.Permit.DoneContext).
+// It returns err, or, when the local breaker is open after it (on its own failures, tripped on
+// suspicion, or forced on the counts the failure's record returned), a *breaker.OpenedError
+// that keeps err (see breaker.Permit.DoneContext).
 func (p GuardPermit) Done(ctx context.Context, err error) error {
 	g := p.g
 	if g == nil {
@@ -207,8 +208,8 @@ func (g *Guard) onSuspicion(err, out error, c Counts) error {
 
 // Do runs op if g admits it and reports its outcome, as breaker.Do does for a breaker. A
 // refusal is the breaker's *breaker.OpenError and op does not run; a failure after which the
-// breaker is open is returned as a *breaker.OpenedError (see GuardPermit.Done). A panic in op counts as a
-// failure and is re-panicked.
+// breaker is open is returned as a *breaker.OpenedError (see GuardPermit.Done). A panic in op
+// counts as a failure and is re-panicked.
 func Do[T any](ctx context.Context, g *Guard, op rebound.Op[T]) (T, error) {
 	p, err := g.Allow(ctx)
 	if err != nil {
