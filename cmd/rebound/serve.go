@@ -23,9 +23,11 @@ import (
 
 // serveCmd is `rebound serve`.
 type serveCmd struct {
-	g     *globals
-	addr  string
-	token string
+	g    *globals
+	addr string
+	// Token is --token. Exported, as every field holding a rebound.Secret: fmt prints an
+	// unexported field without calling its String method, so %v of the struct would show it.
+	Token rebound.Secret
 	// dash is the dashboard's part of serve (serve_dashboard.go): its flags, handler and worker.
 	dash dashboardServe
 	// sup is --supervise (supervise.go): the supervisor in this process.
@@ -51,7 +53,11 @@ answered.
 
 With --worker it also resumes runs whose escalations were resolved. It sends the environment's
 ANTHROPIC_API_KEY or OPENAI_API_KEY only to the providers' own APIs and to the base URLs given with
---trust-base-url; a run that recorded another --base-url resumes with no key.`,
+--trust-base-url; a run that recorded another --base-url resumes with no key.
+
+A SQLite store this user cannot write (the file, or its directory, read-only) is served
+read-only: pages and reads answer, and every decision is refused (status 503, naming the file;
+the item stays open). --worker and --supervise, which write, are refused on it (exit code 2).`,
 		Example: `  rebound serve
   rebound serve --worker
   rebound serve --addr 0.0.0.0:8080 --token "$(openssl rand -hex 16)" --worker
@@ -60,7 +66,7 @@ ANTHROPIC_API_KEY or OPENAI_API_KEY only to the providers' own APIs and to the b
 		RunE: g.runE(c.run),
 	}
 	cmd.Flags().StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
-	cmd.Flags().StringVar(&c.token, "token", "", "token every request needs (env REBOUND_TOKEN); required off loopback")
+	cmd.Flags().Var(secretFlag{&c.Token}, "token", "token every request needs (env REBOUND_TOKEN); required off loopback")
 	c.dash.register(cmd.Flags())
 	c.sup.register(cmd.Flags())
 	return cmd
@@ -74,14 +80,14 @@ type serveDeps struct {
 	// metricsHandler serves /metrics, behind the token when there is one.
 	metricsHandler http.Handler
 	healthz        http.Handler
-	token          rebound.Secret
+	Token          rebound.Secret // exported, so that %v of serveDeps prints it redacted
 	logger         *slog.Logger
 }
 
 func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
-	token, from := rebound.Secret(c.token), "--token"
+	token, from := c.Token, "--token"
 	if token == "" {
-		token, from = rebound.Secret(c.g.getenv("REBOUND_TOKEN")), "REBOUND_TOKEN"
+		token, from = c.g.secretEnv("REBOUND_TOKEN"), "REBOUND_TOKEN"
 	}
 	host, _, err := net.SplitHostPort(c.addr)
 	if err != nil {
@@ -90,7 +96,7 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if !isLoopback(host) && token == "" {
 		return usagef("--addr %s is not a loopback address: refusing to serve without a token (--token or REBOUND_TOKEN)", c.addr)
 	}
-	if err := checkToken(token.Reveal(), !isLoopback(host)); err != nil {
+	if err := checkToken(token, !isLoopback(host)); err != nil {
 		return usagef("%s: %w", from, err)
 	}
 	if err := c.dash.check(); err != nil {
@@ -99,16 +105,19 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if err := c.sup.check(c.g); err != nil {
 		return err
 	}
-	s, err := c.g.openStores(ctx)
+	s, err := c.g.openStoresToServe(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	if err := c.refuseReadOnly(s); err != nil {
+		return err
+	}
 
 	logger := slog.New(slog.NewTextHandler(c.g.stderr, nil))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	deps := serveDeps{stores: s, registry: reg, metrics: observe.NewMetrics(reg), token: token, logger: logger}
+	deps := serveDeps{stores: s, registry: reg, metrics: observe.NewMetrics(reg), Token: token, logger: logger}
 	reg.MustRegister(observe.NewEscalationCollector(queueStats(s), observe.EscalationConfig{Logger: logger}))
 	deps.metricsHandler = requireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
 	deps.healthz = healthz(s)
@@ -122,6 +131,9 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		return usagef("--addr %s: %w", c.addr, err)
 	}
 	fmt.Fprintf(c.g.human(), "Serving on http://%s (dashboard at /, metrics at /metrics, health at /healthz); store %s\n", ln.Addr(), s.dsn)
+	if s.readOnly != nil {
+		fmt.Fprintf(c.g.human(), "The store is open read-only, so decisions are refused: %v\n", s.readOnly)
+	}
 	stopWorker, err := c.dash.start(ctx, c.g, deps)
 	if err != nil {
 		ln.Close()
@@ -138,6 +150,24 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		c.ready(ln.Addr().String())
 	}
 	return serveUntil(ctx, "serve", ln, h, func() { stopSupervisor(); stopWorker() })
+}
+
+// refuseReadOnly refuses --worker and --supervise on a store serve could open only for reading:
+// each of them writes (the steps it resumes, the decisions it makes), and would fail at every
+// turn.
+func (c *serveCmd) refuseReadOnly(s *stores) error {
+	if s.readOnly == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{c.dash.worker, "--worker"}, {c.sup.on, "--supervise"}} {
+		if f.on {
+			return usagef("%s: store %s cannot be written by this user (%v); serve without %s to look at it read-only, or as a user who can write it", f.name, s.dsn, s.readOnly, f.name)
+		}
+	}
+	return nil
 }
 
 // serveUntil serves h on ln until ctx ends; then it runs drain, if set (to release what would
@@ -180,8 +210,10 @@ func newHTTPServer(h http.Handler) *http.Server {
 const minTokenLen = 16
 
 // checkToken refuses a token that is blank or has blanks around it, and off loopback one that
-// is easy to guess: shorter than minTokenLen or made of fewer than 6 distinct characters.
-func checkToken(token string, offLoopback bool) error {
+// is easy to guess: shorter than minTokenLen or made of fewer than 6 distinct characters. Its
+// errors never quote the token.
+func checkToken(secret rebound.Secret, offLoopback bool) error {
+	token := secret.Reveal() // to judge it, not to print it
 	if token == "" {
 		return nil
 	}
