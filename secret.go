@@ -9,7 +9,9 @@ import (
 // of every place a value usually leaks to: printed (fmt's %v, %s, %q and %#v), logged (slog) or
 // marshalled as a value (encoding/json, encoding's TextMarshaler) it reads "[REDACTED]", or ""
 // when empty (so that "no token" still shows). Reveal returns the value, for the one place that
-// needs it. (Used as a map key, it is marshalled as the string it is: do not.)
+// needs it. (Used as a map key, it is marshalled as the string it is: do not. Held in an
+// unexported struct field, it prints as its value under %v of the struct, since fmt cannot call
+// the methods of an unexported field: hold it in an exported one.)
 type Secret string
 
 // Reveal returns the secret's value.

@@ -392,7 +392,7 @@ func (x *exchange) attempt(ctx context.Context, t *target, body []byte) (*result
 			putBuf(buf)
 			return nil, x.attemptErr(ctx, actx, t, err)
 		}
-		if buf.Len() == 0 || !json.Valid(buf.Bytes()) {
+		if buf.Len() == 0 || !validJSON(buf.Bytes()) {
 			putBuf(buf)
 			return nil, &rebound.Error{Class: rebound.ClassMalformed, Provider: t.key, Status: resp.StatusCode,
 				Message: "the upstream's answer is not valid JSON"}

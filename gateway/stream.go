@@ -128,7 +128,7 @@ var doneData = []byte("[DONE]")
 func (x *exchange) kind(ev event, committed bool) eventKind {
 	if x.api.provider() == Anthropic {
 		name := ev.name
-		if len(ev.data) > 0 && !json.Valid(ev.data) {
+		if len(ev.data) > 0 && !validJSON(ev.data) {
 			return evMalformed
 		}
 		switch name {
@@ -151,7 +151,7 @@ func (x *exchange) kind(ev event, committed bool) eventKind {
 	if bytes.Equal(ev.data, doneData) {
 		return evTerminal
 	}
-	if !json.Valid(ev.data) {
+	if !validJSON(ev.data) {
 		return evMalformed
 	}
 	if hasTopKey(ev.data, "error") {

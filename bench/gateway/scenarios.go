@@ -46,7 +46,12 @@ func (s Scenario) run(e *env, d Driver) verdict {
 	if s.Run != nil {
 		return s.Run(e, d)
 	}
-	r := e.call(d, s.Call.provider, s.Call.model, s.Call.stream)
+	return s.judge(e, d, e.call(d, s.Call.provider, s.Call.model, s.Call.stream))
+}
+
+// judge applies the checks to r in order: the first that finds something wrong fails the
+// scenario, and the checks after it do not run.
+func (s Scenario) judge(e *env, d Driver, r Result) verdict {
 	for _, c := range s.Want {
 		if why := c(e, d, r); why != "" {
 			return fail("%s", why)

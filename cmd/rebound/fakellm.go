@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/fakellm"
 )
 
@@ -19,9 +20,11 @@ type fakeLLMCmd struct {
 	script string
 	demo   bool
 	public bool
-	// logSize and requireKey are fakellm.Options.
+	// logSize and RequireKey are fakellm.Options. RequireKey is exported, as every field
+	// holding a rebound.Secret: fmt prints an unexported field without calling its String
+	// method, so %v of the struct would show it.
 	logSize    int
-	requireKey string
+	RequireKey rebound.Secret
 	models     []string
 	ready      func(addr string)
 }
@@ -64,7 +67,7 @@ A script has one rule a line, first match wins, e.g.:
 	cmd.Flags().BoolVar(&c.demo, "demo-script", false, "run the demo's default fault script")
 	cmd.Flags().BoolVar(&c.public, "public", false, "allow an --addr that is not a loopback address")
 	cmd.Flags().IntVar(&c.logSize, "log-size", 1000, "requests kept in the request log (/_fakellm/requests); 0 keeps none")
-	cmd.Flags().StringVar(&c.requireKey, "require-key", "", "accept only this API key: any other key, or none, gets 401")
+	cmd.Flags().Var(secretFlag{&c.RequireKey}, "require-key", "accept only this API key: any other key, or none, gets 401")
 	cmd.Flags().StringSliceVar(&c.models, "models", nil, "serve only these models (comma-separated globs, e.g. claude-*,gpt-4o); any other gets 404")
 	return cmd
 }
@@ -108,7 +111,7 @@ func (c *fakeLLMCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if logSize == 0 {
 		logSize = -1 // fakellm.Options: negative keeps none, zero is its default
 	}
-	h := fakellm.NewWithScript(script, fakellm.Options{LogSize: logSize, Key: c.requireKey, Models: c.models})
+	h := fakellm.NewWithScript(script, fakellm.Options{LogSize: logSize, Key: c.RequireKey.Reveal(), Models: c.models})
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return usagef("--addr %s: %w", c.addr, err)

@@ -15,7 +15,7 @@ func TestFakeLLMKeyAndModels(t *testing.T) {
 	var out bytes.Buffer
 	g := &globals{env: env{stdout: &out, stderr: &out, getenv: func(string) string { return "" }}}
 	addr := make(chan string, 1)
-	c := &fakeLLMCmd{g: g, addr: "127.0.0.1:0", requireKey: "sk-right", models: []string{"claude-*"}, ready: func(a string) { addr <- a }}
+	c := &fakeLLMCmd{g: g, addr: "127.0.0.1:0", RequireKey: "sk-right", models: []string{"claude-*"}, ready: func(a string) { addr <- a }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.run(ctx, nil, &out) }()

@@ -10,6 +10,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	anthropicoption "github.com/anthropics/anthropic-sdk-go/v2/option"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/breaker"
 	"github.com/rebound-go/rebound/fakellm"
 	"github.com/rebound-go/rebound/llm"
@@ -49,9 +50,9 @@ func (g *globals) checkKeys(in demoInput) error {
 	switch {
 	case in.Provider == providerOAI && !openAIBuilt:
 		return errNoOpenAI
-	case in.Provider == providerAnth && in.BaseURL == "" && g.getenv("ANTHROPIC_API_KEY") == "":
+	case in.Provider == providerAnth && in.BaseURL == "" && g.secretEnv("ANTHROPIC_API_KEY") == "":
 		return usagef("--provider anthropic needs ANTHROPIC_API_KEY in the environment")
-	case in.Provider == providerOAI && in.BaseURL == "" && g.getenv("OPENAI_API_KEY") == "":
+	case in.Provider == providerOAI && in.BaseURL == "" && g.secretEnv("OPENAI_API_KEY") == "":
 		return usagef("--provider openai needs OPENAI_API_KEY in the environment")
 	}
 	return nil
@@ -102,11 +103,11 @@ func (g *globals) buildModelsTrusting(_ context.Context, in demoInput, trust bas
 	if err := g.checkKeys(in); err != nil {
 		return nil, err
 	}
-	keyFor := func(env string) string {
+	keyFor := func(env string) rebound.Secret {
 		if !trust.trusts(in.BaseURL) {
 			return ""
 		}
-		return g.getenv(env)
+		return g.secretEnv(env)
 	}
 	m := &demoModels{close: func() {}}
 	var primary, fallback llm.Model
@@ -132,7 +133,7 @@ func (g *globals) buildModelsTrusting(_ context.Context, in demoInput, trust bas
 		cfg = llm.Config{Retry: fakeRetry, Breaker: fakeBreak, AttemptTimeout: fakeAttemptTimeout}
 	case providerAnth:
 		key := keyFor("ANTHROPIC_API_KEY")
-		opts := []anthropicoption.RequestOption{anthropicoption.WithAPIKey(orKey(key))}
+		opts := []anthropicoption.RequestOption{anthropicoption.WithAPIKey(orKey(key).Reveal())}
 		if in.BaseURL != "" {
 			opts = append(opts, anthropicoption.WithBaseURL(in.BaseURL))
 		}
@@ -184,7 +185,7 @@ func (g *globals) buildModelsTrusting(_ context.Context, in demoInput, trust bas
 }
 
 // orKey stands in for a key a compatible server does not check.
-func orKey(k string) string {
+func orKey(k rebound.Secret) rebound.Secret {
 	if k == "" {
 		return "unused"
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/llm"
 	"github.com/rebound-go/rebound/llm/openaillm"
 )
@@ -14,8 +15,8 @@ import (
 const openAIBuilt = true
 
 // openAIModels makes the demo's models on the OpenAI SDK (or a compatible server at in.BaseURL).
-func openAIModels(key string, in demoInput) (primary, fallback llm.Model, err error) {
-	opts := []option.RequestOption{option.WithAPIKey(orKey(key))}
+func openAIModels(key rebound.Secret, in demoInput) (primary, fallback llm.Model, err error) {
+	opts := []option.RequestOption{option.WithAPIKey(orKey(key).Reveal())}
 	if in.BaseURL != "" {
 		opts = append(opts, option.WithBaseURL(openAIBase(in.BaseURL)))
 	}

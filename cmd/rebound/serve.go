@@ -23,9 +23,11 @@ import (
 
 // serveCmd is `rebound serve`.
 type serveCmd struct {
-	g     *globals
-	addr  string
-	token string
+	g    *globals
+	addr string
+	// Token is --token. Exported, as every field holding a rebound.Secret: fmt prints an
+	// unexported field without calling its String method, so %v of the struct would show it.
+	Token rebound.Secret
 	// dash is the dashboard's part of serve (serve_dashboard.go): its flags, handler and worker.
 	dash dashboardServe
 	// sup is --supervise (supervise.go): the supervisor in this process.
@@ -60,7 +62,7 @@ ANTHROPIC_API_KEY or OPENAI_API_KEY only to the providers' own APIs and to the b
 		RunE: g.runE(c.run),
 	}
 	cmd.Flags().StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
-	cmd.Flags().StringVar(&c.token, "token", "", "token every request needs (env REBOUND_TOKEN); required off loopback")
+	cmd.Flags().Var(secretFlag{&c.Token}, "token", "token every request needs (env REBOUND_TOKEN); required off loopback")
 	c.dash.register(cmd.Flags())
 	c.sup.register(cmd.Flags())
 	return cmd
@@ -74,14 +76,14 @@ type serveDeps struct {
 	// metricsHandler serves /metrics, behind the token when there is one.
 	metricsHandler http.Handler
 	healthz        http.Handler
-	token          rebound.Secret
+	Token          rebound.Secret // exported, so that %v of serveDeps prints it redacted
 	logger         *slog.Logger
 }
 
 func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
-	token, from := rebound.Secret(c.token), "--token"
+	token, from := c.Token, "--token"
 	if token == "" {
-		token, from = rebound.Secret(c.g.getenv("REBOUND_TOKEN")), "REBOUND_TOKEN"
+		token, from = c.g.secretEnv("REBOUND_TOKEN"), "REBOUND_TOKEN"
 	}
 	host, _, err := net.SplitHostPort(c.addr)
 	if err != nil {
@@ -90,7 +92,7 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if !isLoopback(host) && token == "" {
 		return usagef("--addr %s is not a loopback address: refusing to serve without a token (--token or REBOUND_TOKEN)", c.addr)
 	}
-	if err := checkToken(token.Reveal(), !isLoopback(host)); err != nil {
+	if err := checkToken(token, !isLoopback(host)); err != nil {
 		return usagef("%s: %w", from, err)
 	}
 	if err := c.dash.check(); err != nil {
@@ -108,7 +110,7 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(c.g.stderr, nil))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	deps := serveDeps{stores: s, registry: reg, metrics: observe.NewMetrics(reg), token: token, logger: logger}
+	deps := serveDeps{stores: s, registry: reg, metrics: observe.NewMetrics(reg), Token: token, logger: logger}
 	reg.MustRegister(observe.NewEscalationCollector(queueStats(s), observe.EscalationConfig{Logger: logger}))
 	deps.metricsHandler = requireToken(token, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}))
 	deps.healthz = healthz(s)
@@ -180,8 +182,10 @@ func newHTTPServer(h http.Handler) *http.Server {
 const minTokenLen = 16
 
 // checkToken refuses a token that is blank or has blanks around it, and off loopback one that
-// is easy to guess: shorter than minTokenLen or made of fewer than 6 distinct characters.
-func checkToken(token string, offLoopback bool) error {
+// is easy to guess: shorter than minTokenLen or made of fewer than 6 distinct characters. Its
+// errors never quote the token.
+func checkToken(secret rebound.Secret, offLoopback bool) error {
+	token := secret.Reveal() // to judge it, not to print it
 	if token == "" {
 		return nil
 	}

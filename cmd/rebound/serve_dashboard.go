@@ -68,7 +68,7 @@ func (d *dashboardServe) handler(deps serveDeps) (http.Handler, error) {
 		Escalations: deps.stores.queue,
 		Runs:        deps.stores.runs,
 		Breakers:    d.breakers(),
-		Token:       deps.token,
+		Token:       deps.Token,
 		Metrics:     deps.metricsHandler,
 		Healthz:     deps.healthz,
 		Logger:      deps.logger,

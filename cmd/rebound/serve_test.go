@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rebound-go/rebound"
 )
 
 // startServe runs `rebound serve` in this process and returns its base URL; it stops when the
@@ -18,7 +20,7 @@ func startServe(t *testing.T, store, token string) string {
 	g := &globals{env: env{stdout: &out, stderr: &out, getenv: func(string) string { return "" }},
 		store: strings.TrimPrefix(store, "--store="), storeSet: true}
 	addr := make(chan string, 1)
-	c := &serveCmd{g: g, addr: "127.0.0.1:0", token: token, ready: func(a string) { addr <- a }}
+	c := &serveCmd{g: g, addr: "127.0.0.1:0", Token: rebound.Secret(token), ready: func(a string) { addr <- a }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.run(ctx, nil, &out) }()

@@ -514,3 +514,29 @@ func TestGuardOneBrokenProcess(t *testing.T) {
 		t.Fatalf("fleet counts %+v: want the broken process's vote alone, not failing", got)
 	}
 }
+
+// TestGuardSuspicionOldAnswer: an answer to a call admitted before the process learned of the
+// peer's vote (it was on its way before the outage) clears nothing; the next failure trips.
+func TestGuardSuspicionOldAnswer(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	cfg := fleetredis.EvidenceConfig{Name: prefix, CheckEvery: 10 * time.Millisecond, OnError: failOnError(t)}
+	a := newProcess(t, newClient(t, c), cfg, breaker.Settings{})
+	b := fleetredis.NewEvidence(newClient(t, c), cfg).Guard(newBreaker(t, breaker.Settings{}))
+	early, err := b.Allow(ctx) // in flight before the outage
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		a.call(ctx, errDown)
+	}
+	time.Sleep(2 * cfg.CheckEvery) // real time, short setting: b's view is stale
+	late, err := b.Allow(ctx)      // reads the fleet: a's vote
+	if err != nil {
+		t.Fatal(err)
+	}
+	early.Done(ctx, nil)
+	if err := late.Done(ctx, errDown); !errors.Is(err, rebound.ErrCircuitOpen) || b.Breaker().State() != breaker.Open {
+		t.Fatalf("failure after an old call's answer = %v, breaker %v; want tripped", err, b.Breaker().State())
+	}
+}

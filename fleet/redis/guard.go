@@ -28,8 +28,9 @@ import (
 //   - below the quorum, another process's breaker that opened on its own failures
 //     (Counts.PeerOpened) makes the dependency suspect: the next failure of this process trips
 //     its breaker (breaker.Breaker.Trip) instead of waiting for its threshold, unless an answer
-//     of its own, recorded after it learned of that process's latest vote (Counts.PeerVote),
-//     cleared the suspicion. A breaker tripped on suspicion is open as if on its own failures
+//     of its own to a call admitted after it learned of that process's latest vote
+//     (Counts.PeerVote) cleared the suspicion (the calls in flight then are counted, and the
+//     first outcomes after it taken for theirs). A breaker tripped on suspicion is open as if on its own failures
 //     (it probes, and a recovery elsewhere resets it), but it casts no vote: one process with a
 //     broken network path trips at most the breakers whose own next call fails too, and never
 //     makes the fleet failing for the processes whose calls succeed.
@@ -57,10 +58,14 @@ type Guard struct {
 	seenRecovery atomic.Int64
 	// cleared is the latest peer vote (Counts.PeerVote) that a success of this process came
 	// after, or that tripped its breaker: only a newer vote makes the dependency suspect again.
-	cleared    atomic.Int64
-	view       atomic.Pointer[view]
-	refreshing atomic.Bool
-	skipUntil  atomic.Int64 // unix ns: Redis failed, leave it alone until then
+	cleared atomic.Int64
+	// known is the latest peer vote a view showed; old counts the outcomes still to come from
+	// the calls in flight when it was learnt (admitted before it: their successes clear
+	// nothing); inflight counts the calls admitted and not yet reported.
+	known, old, inflight atomic.Int64
+	view                 atomic.Pointer[view]
+	refreshing           atomic.Bool
+	skipUntil            atomic.Int64 // unix ns: Redis failed, leave it alone until then
 }
 
 type view struct {
@@ -114,6 +119,7 @@ func (g *Guard) Allow(ctx context.Context) (GuardPermit, error) {
 	if g.tripped.Load() && g.b.State() != breaker.Closed {
 		g.tripped.Store(false) // a probe: its failure is this process's own evidence
 	}
+	g.inflight.Add(1)
 	return GuardPermit{g: g, p: p}, nil
 }
 
@@ -139,6 +145,8 @@ func (p GuardPermit) Done(ctx context.Context, err error) error {
 	if g == nil {
 		return err
 	}
+	g.inflight.Add(-1)
+	fresh := !g.takeOld() // admitted after the latest peer vote was learnt
 	out := p.p.DoneContext(ctx, err)
 	o := g.ev.Outcome(ctx, err)
 	if o == Neutral || g.redisDown() {
@@ -159,8 +167,8 @@ func (p GuardPermit) Done(ctx context.Context, err error) error {
 		g.tripped.Store(false)
 		c, rerr = g.ev.Recovered(context.WithoutCancel(ctx), g.key) // the breaker's probes closed it
 	default:
-		if v := g.view.Load(); v != nil {
-			g.clear(v.counts.PeerVote) // an answer after the vote it knew of
+		if v := g.view.Load(); v != nil && fresh {
+			g.clear(v.counts.PeerVote) // an answer to a call admitted after the vote was known
 		}
 		c, rerr = g.ev.Record(context.WithoutCancel(ctx), g.key, false)
 	}
@@ -169,6 +177,35 @@ func (p GuardPermit) Done(ctx context.Context, err error) error {
 		return g.onSuspicion(err, out, c)
 	}
 	return out
+}
+
+// takeOld counts one outcome of a call admitted before the latest peer vote was learnt, if any
+// remain.
+func (g *Guard) takeOld() bool {
+	for {
+		n := g.old.Load()
+		if n <= 0 {
+			return false
+		}
+		if g.old.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
+// learn notes the peer vote of counts c: when it is newer than the last known, the calls in
+// flight now were admitted before it.
+func (g *Guard) learn(c Counts) {
+	for {
+		k := g.known.Load()
+		if c.PeerVote <= k {
+			return
+		}
+		if g.known.CompareAndSwap(k, c.PeerVote) {
+			g.old.Store(max(g.inflight.Load(), 0))
+			return
+		}
+	}
 }
 
 // clear notes that this process has an answer of its own after the peer vote of second vote.
@@ -263,6 +300,7 @@ func (g *Guard) store(c Counts, err error) {
 		return
 	}
 	g.view.Store(&view{counts: c, at: now.UnixNano()})
+	g.learn(c)
 	g.seenRecovery.CompareAndSwap(-1, c.Recovered)
 	g.apply() // act on fresh counts at once, not at the next call
 }
