@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"sort"
@@ -297,8 +298,8 @@ func (s *Server) pageEscalation(w http.ResponseWriter, r *http.Request) {
 }
 
 // formAction runs one reviewer action from a form: on success it remembers the reviewer's name
-// and returns to the item's page with a message; a refused action (409, 400) shows the page
-// again with the reason and what was typed.
+// and returns to the item's page with a message; a refused action (409, 400, or 503 from a
+// read-only store) shows the page again with the reason and what was typed, the item unchanged.
 func (s *Server) formAction(w http.ResponseWriter, r *http.Request, done string,
 	act func(id string, f decisionForm) error) {
 	id := r.PathValue("id")
@@ -314,7 +315,7 @@ func (s *Server) formAction(w http.ResponseWriter, r *http.Request, done string,
 	}
 	if err := act(id, f); err != nil {
 		status := statusOf(err)
-		if status == http.StatusNotFound || status >= 500 {
+		if status == http.StatusNotFound || (status >= 500 && !errors.Is(err, fs.ErrPermission)) {
 			s.pageFailed(w, r, err)
 			return
 		}

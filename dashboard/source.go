@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
 	"time"
 
@@ -66,9 +67,13 @@ type Transition struct {
 
 // statusOf maps the typed errors of the queue and the run store to HTTP statuses: 404 for an
 // unknown ID, 409 for a conflict (claimed by someone else, a status that does not allow the
-// change), 400 for a bad request (an unknown action, a respond without an answer, no name).
+// change), 400 for a bad request (an unknown action, a respond without an answer, no name), 503
+// for a store that refuses writes as read-only (an error matching fs.ErrPermission: the store's
+// file cannot be written by the server's user).
 func statusOf(err error) int {
 	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, escalate.ErrNotFound), errors.Is(err, checkpoint.ErrRunNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, escalate.ErrConflict):

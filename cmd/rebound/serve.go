@@ -53,7 +53,11 @@ answered.
 
 With --worker it also resumes runs whose escalations were resolved. It sends the environment's
 ANTHROPIC_API_KEY or OPENAI_API_KEY only to the providers' own APIs and to the base URLs given with
---trust-base-url; a run that recorded another --base-url resumes with no key.`,
+--trust-base-url; a run that recorded another --base-url resumes with no key.
+
+A SQLite store this user cannot write (the file, or its directory, read-only) is served
+read-only: pages and reads answer, and every decision is refused (status 503, naming the file;
+the item stays open). --worker and --supervise, which write, are refused on it (exit code 2).`,
 		Example: `  rebound serve
   rebound serve --worker
   rebound serve --addr 0.0.0.0:8080 --token "$(openssl rand -hex 16)" --worker
@@ -101,11 +105,14 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 	if err := c.sup.check(c.g); err != nil {
 		return err
 	}
-	s, err := c.g.openStores(ctx)
+	s, err := c.g.openStoresToServe(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	if err := c.refuseReadOnly(s); err != nil {
+		return err
+	}
 
 	logger := slog.New(slog.NewTextHandler(c.g.stderr, nil))
 	reg := prometheus.NewRegistry()
@@ -124,6 +131,9 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		return usagef("--addr %s: %w", c.addr, err)
 	}
 	fmt.Fprintf(c.g.human(), "Serving on http://%s (dashboard at /, metrics at /metrics, health at /healthz); store %s\n", ln.Addr(), s.dsn)
+	if s.readOnly != nil {
+		fmt.Fprintf(c.g.human(), "The store is open read-only, so decisions are refused: %v\n", s.readOnly)
+	}
 	stopWorker, err := c.dash.start(ctx, c.g, deps)
 	if err != nil {
 		ln.Close()
@@ -140,6 +150,24 @@ func (c *serveCmd) run(ctx context.Context, _ []string, w io.Writer) error {
 		c.ready(ln.Addr().String())
 	}
 	return serveUntil(ctx, "serve", ln, h, func() { stopSupervisor(); stopWorker() })
+}
+
+// refuseReadOnly refuses --worker and --supervise on a store serve could open only for reading:
+// each of them writes (the steps it resumes, the decisions it makes), and would fail at every
+// turn.
+func (c *serveCmd) refuseReadOnly(s *stores) error {
+	if s.readOnly == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{c.dash.worker, "--worker"}, {c.sup.on, "--supervise"}} {
+		if f.on {
+			return usagef("%s: store %s cannot be written by this user (%v); serve without %s to look at it read-only, or as a user who can write it", f.name, s.dsn, s.readOnly, f.name)
+		}
+	}
+	return nil
 }
 
 // serveUntil serves h on ln until ctx ends; then it runs drain, if set (to release what would

@@ -34,6 +34,7 @@ func startServe(t *testing.T, store, token string) string {
 	case a := <-addr:
 		return "http://" + a
 	case err := <-done:
+		done <- nil // for the cleanup, which waits for serve to end
 		t.Fatalf("serve ended: %v\n%s", err, out.String())
 	case <-time.After(10 * time.Second):
 		t.Fatalf("serve did not start:\n%s", out.String())

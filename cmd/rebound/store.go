@@ -13,6 +13,7 @@ import (
 	"github.com/rebound-go/rebound"
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/escalate"
+	"github.com/rebound-go/rebound/store/sqlite"
 )
 
 // defaultStore is the store used without --store or REBOUND_STORE: a SQLite file in the working
@@ -93,6 +94,9 @@ type stores struct {
 	runs   checkpoint.Store
 	queue  *escalate.Queue
 	closer io.Closer
+	// readOnly, when set, says why the store is open for reading only (serve opens a store this
+	// user cannot write that way): every write fails, naming the file.
+	readOnly error
 }
 
 // runner returns the Runner of the CLI's runs on s: escalations go to s's queue, and the lease is
@@ -161,5 +165,26 @@ func (g *globals) openStores(ctx context.Context) (*stores, error) {
 	if err != nil {
 		return nil, usagef("open store %s: %w", d, err)
 	}
+	return s, nil
+}
+
+// openStoresToServe opens the store for serve: read-write, or, when this user cannot write it
+// (a SQLite file, or its directory, read-only), read-only, with the reason in readOnly, so that
+// the pages and the read API still answer.
+func (g *globals) openStoresToServe(ctx context.Context) (*stores, error) {
+	s, err := g.openStores(ctx)
+	var ro *sqlite.ReadOnlyError
+	if err == nil || !errors.As(err, &ro) {
+		return s, err
+	}
+	d, err := g.resolveDSN()
+	if err != nil {
+		return nil, err
+	}
+	s, err = openDSNReadOnly(ctx, d)
+	if err != nil {
+		return nil, usagef("open store %s: %w; read-only: %w", d, ro, err)
+	}
+	s.readOnly = ro
 	return s, nil
 }

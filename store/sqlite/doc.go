@@ -30,7 +30,17 @@
 // Open reads the schema version first, without a write transaction: while another process
 // holds the write lock (a worker paused mid-write), an open that needs no migration does not
 // queue behind it. WithReadOnly opens the file read-only (the CLI's runs list/show and
-// escalations list/show do): it reads beside a writer, works on a file the user cannot write,
-// and never migrates; an error opening it names the file (and the -wal/-shm files WAL reading
+// escalations list/show do, and serve when the store cannot be written): it reads beside a
+// writer, works on a file the user cannot write and in a directory the user cannot write, and
+// never migrates; an error opening it names the file (and the -wal/-shm files WAL reading
 // needs) that could not be opened or written.
+//
+// # Read-only files
+//
+// Open without WithReadOnly refuses a database this user cannot write with a *ReadOnlyError
+// naming what is read-only (the file, its directory, its -shm file); it checks with a BEGIN
+// IMMEDIATE that fails at once on a read-only file and does not wait for another process's
+// lock. Every write of a store opened WithReadOnly, and any write SQLite refuses as read-only,
+// returns a *ReadOnlyError too. It matches fs.ErrPermission, which is how the dashboard tells
+// "the store is read-only" (503, the item stays open) from a failing store.
 package sqlite

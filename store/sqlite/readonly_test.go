@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/rebound-go/rebound/checkpoint"
 	"github.com/rebound-go/rebound/store/sqlite"
+	"github.com/rebound-go/rebound/store/sqlite/sqlitetest"
 )
 
 // While another connection holds the write lock (a paused worker), opening the store needs no
@@ -17,32 +20,8 @@ import (
 func TestOpenBesideAWriter(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "rebound.db")
-	s, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := checkpoint.NewRunner(s, checkpoint.Config{}).Run(ctx, "r1", func(ctx context.Context, run *checkpoint.Run) error {
-		_, err := checkpoint.Step(ctx, run, "s", func(ctx context.Context) (int, error) { return 1, nil })
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-
-	writer, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer writer.Close()
-	conn, err := writer.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+	sqlitetest.CreateWithRun(t, path, "r1")
+	sqlitetest.HoldWriteLock(t, path)
 
 	rw, err := sqlite.Open(ctx, path, sqlite.WithBusyTimeout(200*time.Millisecond))
 	if err != nil {
@@ -63,8 +42,9 @@ func TestOpenBesideAWriter(t *testing.T) {
 	}
 	// A read-only store refuses writes, naming the file.
 	err = ro.WriteRun(ctx, checkpoint.Lease{RunID: "r1"}, checkpoint.Write{})
-	if err == nil {
-		t.Fatal("a read-only store accepted a write")
+	var roErr *sqlite.ReadOnlyError
+	if !errors.As(err, &roErr) || !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("write of a read-only store: %v, want a *sqlite.ReadOnlyError naming %s", err, path)
 	}
 }
 

@@ -21,8 +21,10 @@ var migrationFiles embed.FS
 // Store is a checkpoint.Store (and, with package escalate's files, an escalate.Store) in one
 // SQLite database file.
 type Store struct {
-	db   *sql.DB
-	path string
+	db       *sql.DB
+	path     string
+	readOnly bool
+	busy     time.Duration
 }
 
 // Option configures Open.
@@ -37,7 +39,11 @@ type options struct {
 // WithReadOnly opens the database read-only, for commands that only read (listing runs and
 // escalations): nothing is written, no migration is applied (a schema older than this version's
 // is an error saying so), and a writer holding the write lock does not stop it (WAL readers
-// read beside a writer). A file the user cannot write opens this way too.
+// read beside a writer). A file the user cannot write opens this way too, and so does one in a
+// directory the user cannot write (where WAL reading would create the -wal and -shm files):
+// when no process has the database open (there is no -wal file), it is read as an unchanging
+// file (SQLite's immutable=1), so what another process writes after the open is not seen until
+// the store is opened again. Every write of the store returns a *ReadOnlyError.
 func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
 // WithBusyTimeout sets how long a connection waits for another writer (default 10 s).
@@ -55,9 +61,12 @@ func WithSynchronous(mode string) Option { return func(o *options) { o.synchrono
 
 // Open opens (creating if needed) the SQLite database at path and applies the embedded
 // migrations not yet applied, in order. Whether any is missing is read first, without a write
-// transaction, so that an open needing none does not wait for another process's write lock. The database runs in WAL mode with a busy timeout;
-// every transaction is BEGIN IMMEDIATE, so writers queue instead of failing with SQLITE_BUSY
-// at commit.
+// transaction, so that an open needing none does not wait for another process's write lock.
+// The database runs in WAL mode with a busy timeout; every transaction is BEGIN IMMEDIATE, so
+// writers queue instead of failing with SQLITE_BUSY at commit.
+//
+// A database this user cannot write (the file, or the directory that holds it, is read-only)
+// is an error, a *ReadOnlyError naming what is read-only, unless WithReadOnly is given.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	o := options{busy: 10 * time.Second, synchronous: "FULL"}
 	for _, opt := range opts {
@@ -68,11 +77,59 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("sqlite: open %q: unknown synchronous mode %q", path, o.synchronous)
 	}
+	s, err := open(path, o, false)
+	if err != nil {
+		return nil, err
+	}
+	// The schema version is checked with a plain read first: while another process holds the
+	// write lock (a paused worker), an open that needs no migration must not queue behind it.
+	missing, err := s.missingMigrations(ctx)
+	if err != nil && o.readOnly && snapshotOnly(path, err) {
+		// A directory this user cannot write, and no process has the database open: read the
+		// file as it is.
+		s.db.Close()
+		if s, err = open(path, o, true); err != nil {
+			return nil, err
+		}
+		missing, err = s.missingMigrations(ctx)
+	}
+	switch {
+	case err != nil && o.readOnly:
+		s.db.Close()
+		return nil, fmt.Errorf("sqlite: open %q read-only: %w%s", path, err, cantOpenHint(path, err))
+	case o.readOnly && len(missing) > 0:
+		s.db.Close()
+		return nil, fmt.Errorf("sqlite: open %q read-only: the database lacks migration %s of this version of rebound: open it once read-write (rebound serve, rebound demo) to migrate it", path, missing[0])
+	case o.readOnly:
+		return s, nil
+	case err == nil && len(missing) == 0:
+		if err := s.checkWritable(ctx, o.busy); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		}
+		return s, nil
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		if ro := readOnlyCause(path, err); ro != nil {
+			return nil, fmt.Errorf("sqlite: open %q: %w", path, ro)
+		}
+		return nil, fmt.Errorf("sqlite: open %q: %w%s", path, err, cantOpenHint(path, err))
+	}
+	return s, nil
+}
+
+// open opens the database handle the options describe; immutable opens a read-only store as an
+// unchanging file (no -wal or -shm file, no locks).
+func open(path string, o options, immutable bool) (*Store, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busy.Milliseconds(), 10)+")")
 	if o.readOnly {
 		q.Set("mode", "ro")
 		q.Set("_txlock", "deferred")
+		if immutable {
+			q.Set("immutable", "1")
+		}
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+strings.ToUpper(o.synchronous)+")")
@@ -87,37 +144,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == ":memory:" {
 		db.SetMaxOpenConns(1) // every connection would be a database of its own
 	}
-	s := &Store{db: db, path: path}
-	// The schema version is checked with a plain read first: while another process holds the
-	// write lock (a paused worker), an open that needs no migration must not queue behind it.
-	missing, err := s.missingMigrations(ctx)
-	switch {
-	case err != nil && o.readOnly:
-		db.Close()
-		return nil, fmt.Errorf("sqlite: open %q read-only: %w%s", path, err, readOnlyHint(path, err))
-	case o.readOnly && len(missing) > 0:
-		db.Close()
-		return nil, fmt.Errorf("sqlite: open %q read-only: the database lacks migration %s of this version of rebound: open it once read-write (rebound serve, rebound demo) to migrate it", path, missing[0])
-	case err == nil && len(missing) == 0:
-		return s, nil
-	}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w%s", path, err, readOnlyHint(path, err))
-	}
-	return s, nil
+	return &Store{db: db, path: path, readOnly: o.readOnly, busy: o.busy}, nil
 }
 
-// readOnlyHint names what is read-only when err says SQLite could not write or open a file.
-func readOnlyHint(path string, err error) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "readonly"), strings.Contains(msg, "read-only"):
-		return fmt.Sprintf(" (the database file %s, or its directory, is read-only for this user; commands that only read open it read-only)", path)
-	case strings.Contains(msg, "unable to open"):
-		return fmt.Sprintf(" (SQLite could not open %s or the -wal/-shm files beside it: reading a database in WAL mode needs write access to its directory, or existing %s-shm and %s-wal files)", path, path, path)
+// cantOpenHint names the files SQLite needs when err says it could not open one.
+func cantOpenHint(path string, err error) string {
+	if !strings.Contains(err.Error(), "unable to open") {
+		return ""
 	}
-	return ""
+	return fmt.Sprintf(" (SQLite could not open %s or the -wal/-shm files beside it: reading a database in WAL mode needs write access to its directory, or existing %s-shm and %s-wal files)", path, path, path)
 }
 
 // missingMigrations returns the names of the embedded migrations the database has not applied,
@@ -168,8 +203,21 @@ func (s *Store) Close() error { return s.db.Close() }
 // DB returns the database handle, for tools and tests.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// tx runs fn in one immediate transaction, committing if fn returns nil.
+// tx runs fn in one immediate transaction, committing if fn returns nil. A write the database
+// refuses as read-only is a *ReadOnlyError; a write lock not granted within the busy timeout
+// says so, naming the file.
 func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.readOnly {
+		return &ReadOnlyError{Path: s.path, What: "the database file " + s.path}
+	}
+	err := s.tx1(ctx, fn)
+	if ro := readOnlyCause(s.path, err); ro != nil {
+		return ro
+	}
+	return busyCause(s.path, s.busy, err)
+}
+
+func (s *Store) tx1(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
