@@ -65,3 +65,21 @@ func TestReadOnlyNeedsMigratedSchema(t *testing.T) {
 		t.Fatalf("read-only open of an unmigrated database: %v, want an error saying to open it read-write", err)
 	}
 }
+
+// A write that waited out the busy timeout for another connection's write lock says so, naming
+// the file.
+func TestWriteBesideAWriterNamesTheLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rebound.db")
+	sqlitetest.CreateWithRun(t, path, "r1")
+	s, err := sqlite.Open(ctx, path, sqlite.WithBusyTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sqlitetest.HoldWriteLock(t, path)
+	_, err = s.ClaimRun(ctx, checkpoint.ClaimRequest{RunID: "r2", Owner: "w", TTL: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "write lock") {
+		t.Fatalf("write beside a held write lock: %v, want an error naming %s and the write lock", err, path)
+	}
+}
