@@ -283,7 +283,7 @@ for i = 0, 1 do
         end
         -- A bucket found full while calls queue for it refills faster than it is paced, and a
         -- full bucket proves nothing more (pairs of full reports prove the pace, not the
-        -- refill): try 25 % more every 250 ms while reports find it full, and keep the trial
+        -- refill): try 10 % more every 250 ms while reports find it full, and keep the trial
         -- until a 429 says it went too far (by then the bucket ran short of full, and its pairs
         -- proved the rate); then back to the proved rate.
         local trial, ceil = 0, 0
@@ -299,7 +299,7 @@ for i = 0, 1 do
           trial = 0
         elseif paired and remaining == limit - 1 and queued then
           trial = math.max(trial, rate)
-          if pushed then trial = trial * 1.25 end
+          if pushed then trial = trial * 1.1 end
           if ceil > 0 then trial = math.min(trial, ceil) end
         end
         redis.call('HSET', k, 'r_trial', tostring(trial), 'r_ceil', tostring(ceil), 'r_ceilat', ceilAt)
