@@ -35,7 +35,7 @@ const (
 type exchange struct {
 	g     *Gateway
 	w     http.ResponseWriter
-	r     *http.Request
+	in    http.Header // the client request's
 	api   api
 	body  []byte
 	ri    reqInfo
@@ -124,11 +124,17 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, a api) {
 		writeError(w, a, http.StatusNotFound, "model "+strconv.Quote(ri.model)+" is not served by this gateway ("+a.provider()+" endpoint)")
 		return
 	}
-	ctx, span := g.tracer.Start(r.Context(), "gateway "+a.String(), trace.WithSpanKind(trace.SpanKindServer))
+	ctx, span := g.tracer.Start(r.Context(), spanNames[a], serverSpan...)
 	defer span.End()
-	x := &exchange{g: g, w: w, r: r.WithContext(ctx), api: a, body: body, ri: ri, route: rt, span: span, start: start}
+	x := &exchange{g: g, w: w, in: r.Header, api: a, body: body, ri: ri, route: rt, span: span, start: start}
 	x.run(ctx)
 }
+
+// The spans' names, by API, and their options.
+var (
+	spanNames  = [...]string{apiMessages: "gateway messages", apiCountTokens: "gateway count_tokens", apiChat: "gateway chat_completions"}
+	serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+)
 
 // run tries the route's targets in order, each through the pipeline (its retries, its
 // breaker, its pacing), and answers with the first success, or the last failure.
@@ -190,7 +196,9 @@ func (x *exchange) failed(t *target, err error) {
 		f.resp = ue
 	}
 	x.failures = append(x.failures, f)
-	x.span.AddEvent("attempt failed", trace.WithAttributes(attribute.String("target", t.key), attribute.String("class", class.String())))
+	if x.span.IsRecording() {
+		x.span.AddEvent("attempt failed", trace.WithAttributes(attribute.String("target", t.key), attribute.String("class", class.String())))
+	}
 }
 
 // responseOf is what an attempt tells the pacer: the header and status of the response.
@@ -209,14 +217,14 @@ func responseOf(res *result, err error) (http.Header, int) {
 var passHeaders = []string{"Request-Id", "X-Request-Id"}
 
 func (x *exchange) mark(h http.Header, t *target, degraded bool) {
-	h[HeaderUpstream] = []string{t.up.name}
-	h[HeaderModel] = []string{t.model}
+	h[HeaderUpstream] = t.hot.upstreamValue
+	h[HeaderModel] = t.hot.modelValue
 	if degraded {
 		h[HeaderDegraded] = trueValue
 	} else {
 		h[HeaderDegraded] = falseValue
 	}
-	h[HeaderAttempts] = []string{strconv.Itoa(x.attempts)}
+	h[HeaderAttempts] = attemptsValue(x.attempts)
 	if len(x.failures) > 0 {
 		h[HeaderFailures] = []string{x.failureList()}
 	}
@@ -287,9 +295,13 @@ func (x *exchange) finish(t *target, degraded bool, class rebound.Class) {
 	if degraded {
 		fb = "true"
 	}
-	g.met.requests.WithLabelValues(x.api.String(), up, model, outcome, fb).Inc()
+	if outcome == "ok" && t != nil {
+		t.served(g.met, x.api, degraded).Inc()
+	} else {
+		g.met.requests.WithLabelValues(x.api.String(), up, model, outcome, fb).Inc()
+	}
 	if x.ri.stream && x.streamOutcome != "" {
-		g.met.streams.WithLabelValues(x.api.String(), x.streamOutcome).Inc()
+		g.met.stream(x.api, x.streamOutcome).Inc()
 	}
 	if outcome == "ok" && x.attempts == 1 {
 		// The gateway's own share of the time: the whole minus the upstream's.
@@ -300,13 +312,15 @@ func (x *exchange) finish(t *target, degraded bool, class rebound.Class) {
 			g.met.added.Observe(added.Seconds())
 		}
 	}
-	x.span.SetAttributes(
-		attribute.String("rebound.upstream", up), attribute.String("rebound.model", model),
-		attribute.Int("rebound.attempts", x.attempts), attribute.Bool("rebound.degraded", degraded),
-		attribute.String("rebound.outcome", outcome),
-	)
-	if outcome != "ok" {
-		x.span.SetStatus(codes.Error, outcome)
+	if x.span.IsRecording() {
+		x.span.SetAttributes(
+			attribute.String("rebound.upstream", up), attribute.String("rebound.model", model),
+			attribute.Int("rebound.attempts", x.attempts), attribute.Bool("rebound.degraded", degraded),
+			attribute.String("rebound.outcome", outcome),
+		)
+		if outcome != "ok" {
+			x.span.SetStatus(codes.Error, outcome)
+		}
 	}
 	if outcome != "ok" || degraded {
 		g.log.Info("gateway request", "api", x.api.String(), "route", x.route.label, "upstream", up, "model", model,
@@ -357,9 +371,9 @@ var (
 // client as it comes, and the exchange is committed).
 func (x *exchange) attempt(ctx context.Context, t *target, body []byte) (*result, error) {
 	x.attempts++
-	url := t.up.url
+	url, u := t.up.url, t.up.hot.url
 	if x.api == apiCountTokens {
-		url = t.up.countURL
+		url, u = t.up.countURL, t.up.hot.countURL
 	}
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -370,12 +384,11 @@ func (x *exchange) attempt(ctx context.Context, t *target, body []byte) (*result
 	timer := time.AfterFunc(limit, func() { cancel(cause) })
 	defer timer.Stop()
 
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := upstreamRequest(actx, u, url, body)
 	if err != nil {
 		return nil, rebound.Permanent(err)
 	}
 	x.upstreamHeaders(req.Header, t.up)
-	req.ContentLength = int64(len(body))
 	sent := time.Now()
 	resp, err := x.g.rt.RoundTrip(req)
 	if err != nil {
@@ -406,7 +419,7 @@ func (x *exchange) attempt(ctx context.Context, t *target, body []byte) (*result
 // upstreamHeaders sets the headers of an upstream request: the client's protocol headers
 // (never its key), and the upstream's own key.
 func (x *exchange) upstreamHeaders(h http.Header, up *upstream) {
-	in := x.r.Header
+	in := x.in
 	h["Content-Type"] = jsonContentType
 	if x.ri.stream {
 		h["Accept"] = sseAccept

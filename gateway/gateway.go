@@ -88,6 +88,7 @@ type target struct {
 	up    *upstream
 	model string
 	key   string // "upstream/model": the breaker's and the events' key
+	hot   targetHot
 }
 
 type upstream struct {
@@ -101,6 +102,7 @@ type upstream struct {
 	// replica paces under one bucket in Redis whatever it calls the upstream.
 	account string
 	limiter *ratelimit.Limiter // the account's: shared by the upstreams of the account
+	hot     upstreamHot
 }
 
 // New builds a Gateway from a validated configuration (see Load). It reads the upstream and
@@ -229,6 +231,7 @@ func New(cfg *Config, opts Options) (*Gateway, error) {
 		tp = otel.GetTracerProvider()
 	}
 	g.tracer = tp.Tracer("github.com/rebound-go/rebound/gateway")
+	g.prepareHot()
 
 	// The pipeline: one retry layer, the breaker of each upstream model, pacing by upstream.
 	bs := breaker.Settings{

@@ -35,8 +35,9 @@ type rig struct {
 }
 
 // newRig starts a fakellm running script (accepting only upstreamKey) and a gateway in front
-// of it configured by cfg (YAML), where FAKE stands for the fake's URL.
-func newRig(t testing.TB, script, cfg string) *rig {
+// of it configured by cfg (YAML), where FAKE stands for the fake's URL; opts change the
+// gateway's Options.
+func newRig(t testing.TB, script, cfg string, opts ...func(*gateway.Options)) *rig {
 	t.Helper()
 	h, err := fakellm.New(script, fakellm.Options{Key: upstreamKey})
 	if err != nil {
@@ -50,10 +51,14 @@ func newRig(t testing.TB, script, cfg string) *rig {
 	}
 	log := new(bytes.Buffer)
 	env := map[string]string{"UP_KEY": upstreamKey, "GW_KEY": clientKey}
-	gw, err := gateway.New(c, gateway.Options{
+	o := gateway.Options{
 		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Getenv: func(k string) string { return env[k] },
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	gw, err := gateway.New(c, o)
 	if err != nil {
 		t.Fatal(err)
 	}

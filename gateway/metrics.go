@@ -20,6 +20,8 @@ type metrics struct {
 	addedStream prometheus.Observer
 	redisUp     prometheus.Gauge
 	redisErrors *prometheus.CounterVec
+	// streamSeries are streams' series, by API and streamOutcomes.
+	streamSeries [3][len(streamOutcomes)]series
 }
 
 func newRegistry() *prometheus.Registry {
