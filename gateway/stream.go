@@ -85,7 +85,7 @@ func (s *sseReader) next() (event, error) {
 		}
 		switch string(name) {
 		case "event":
-			ev.name = string(value)
+			ev.name = eventName(value)
 		case "data":
 			ndata++
 			if ndata == 1 {
@@ -108,6 +108,30 @@ func (s *sseReader) next() (event, error) {
 		ev.data = s.raw[dataStart:dataEnd]
 	}
 	return ev, nil
+}
+
+// eventName is the event: field's value as a string, without allocating one for the names
+// the providers send.
+func eventName(b []byte) string {
+	switch string(b) {
+	case "message_start":
+		return "message_start"
+	case "content_block_start":
+		return "content_block_start"
+	case "content_block_delta":
+		return "content_block_delta"
+	case "content_block_stop":
+		return "content_block_stop"
+	case "message_delta":
+		return "message_delta"
+	case "message_stop":
+		return "message_stop"
+	case "ping":
+		return "ping"
+	case "error":
+		return "error"
+	}
+	return string(b)
 }
 
 // What an event is to the gateway.
