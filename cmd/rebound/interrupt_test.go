@@ -3,8 +3,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -27,36 +25,12 @@ func TestDemoInterruptedIsCanceled(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "demo", "--run-id", "ctrlc", "--faults", faults, store)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "REBOUND_TEST_AS_MAIN=1")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	sc := bufio.NewScanner(stdout)
-	sent := false
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		if !sent && strings.HasSuffix(sc.Text(), "section_1: started") {
-			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-				t.Fatal(err)
-			}
-			sent = true
-		}
-	}
-	err = cmd.Wait()
-	if !sent {
-		t.Fatalf("the demo ended before section_1 started:\n%s\n%s", out.String(), stderr.String())
-	}
+	stdout, stderr, err := signalAtLine(t, cmd, "section_1: started", syscall.SIGINT)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
 		t.Errorf("exit: %v, want exit code %d", err, exitInterrupted)
 	}
-	all := out.String() + stderr.String()
+	all := stdout + stderr
 	for _, want := range []string{"run ctrlc canceled (interrupted)", "rebound runs resume ctrlc"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the output lacks %q", want)
@@ -66,7 +40,7 @@ func TestDemoInterruptedIsCanceled(t *testing.T) {
 		t.Errorf("the output says failed")
 	}
 	if t.Failed() {
-		t.Fatalf("output:\n%s\nstderr:\n%s", out.String(), stderr.String())
+		t.Fatalf("output:\n%s\nstderr:\n%s", stdout, stderr)
 	}
 	t.Chdir(dir)
 	show := cli(t, nil, "runs", "show", "ctrlc", store)

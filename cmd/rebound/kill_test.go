@@ -30,32 +30,7 @@ func TestDemoKilledMidRunResumes(t *testing.T) {
 
 	cmd := exec.Command(bin, "demo", "--run-id", "killed", store)
 	cmd.Dir = dir
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var first strings.Builder
-	sc := bufio.NewScanner(stdout)
-	killed := false
-	for sc.Scan() {
-		first.WriteString(sc.Text() + "\n")
-		if strings.HasSuffix(sc.Text(), "section_1: done") {
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-			break
-		}
-	}
-	_ = cmd.Wait()
-	if !killed {
-		t.Fatalf("the demo ended before section_1 was done:\n%s\n%s", first.String(), stderr.String())
-	}
+	signalAtLine(t, cmd, "section_1: done", syscall.SIGKILL)
 
 	again := exec.Command(bin, "demo", "--run-id", "killed", store)
 	again.Dir = dir
@@ -98,4 +73,37 @@ func TestDemoKilledMidRunResumes(t *testing.T) {
 		}
 	}
 	_ = os.Remove(bin)
+}
+
+// signalAtLine starts cmd, sends it sig the first time a line of its standard output ends with
+// suffix, reads the rest of its output and waits for it. The test fails if cmd ends before such a
+// line. It returns what cmd wrote and Wait's error.
+func signalAtLine(t *testing.T, cmd *exec.Cmd, suffix string, sig os.Signal) (stdout, stderr string, err error) {
+	t.Helper()
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs bytes.Buffer
+	cmd.Stderr = &errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sent := false
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if !sent && strings.HasSuffix(sc.Text(), suffix) {
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			sent = true
+		}
+	}
+	err = cmd.Wait()
+	if !sent {
+		t.Fatalf("%s ended before a line ending %q:\n%s\n%s", cmd.Args[1:], suffix, out.String(), errs.String())
+	}
+	return out.String(), errs.String(), err
 }
