@@ -26,6 +26,11 @@ type Bucket struct {
 	// ResetIn is the reset as the provider sent it when it is a duration (OpenAI's), counted
 	// from when the provider took its figures; 0 for an absolute time (Anthropic's).
 	ResetIn time.Duration
+	// ResetAt is the reset as the provider sent it when it is an absolute time (Anthropic's),
+	// even when it has passed by the time the response is read (Reset is then now); zero
+	// otherwise. With answers slower than a second, a reset rounded up to the second has
+	// usually passed, and only the time sent says how soon after the call the bucket was full.
+	ResetAt time.Time
 }
 
 // ParseHeader reads the rate-limit headers of a response received at now: Anthropic's
@@ -85,7 +90,11 @@ func anthropicBucket(h http.Header, k headerKeys, now time.Time) Bucket {
 		return Bucket{}
 	}
 	b.Reset = now
-	if t, err := time.Parse(time.RFC3339, strings.TrimSpace(get(h, k.reset))); err == nil && t.After(now) {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(get(h, k.reset)))
+	if err == nil {
+		b.ResetAt = t
+	}
+	if err == nil && t.After(now) {
 		b.Reset = t
 	} else if err != nil && b.Remaining < b.Limit {
 		// No usable reset: the bucket is taken to refill over a minute, the providers' window.

@@ -70,6 +70,19 @@ type Config struct {
 // n calls counted in between, and held r2, so it gained r2-r1+n, within one call for the
 // rounding of remaining). A limit of 20 a second with a burst of 5 and whole-second resets is
 // paced at 19–20 a second, not at the 3.75 one report proves; a proved rate is trusted 30 s.
+// Pairs are measured between admissions widened by 20 ms, for the calls' own ways to the
+// provider.
+//
+// While the limiter paces below the true rate, a small bucket refills between calls and every
+// report is of a full bucket, which proves only the rate in use. Under whole-second resets the
+// limiter then times one admission a second (moving it by less than the pacing's spacing,
+// never adding one) to reach the provider 1/target before a whole second: if its reset is that
+// second, the bucket gained a call in that time and the rate is at least target. The target
+// grows fourfold until one fails, then bisects. A bucket of 2 at 20/s answered after 1 s is paced
+// at 95 % of its rate 5 s after the first answer (85 % without the timing). This assumes the
+// provider's clock and the limiter's agree to a few milliseconds (NTP): a provider clock ahead of
+// ours only makes the proofs lower, one behind by d makes a call timed ε before a second prove
+// 1/ε where the truth may be 1/(ε+d).
 //
 // Waiters are served in order of arrival, so no caller starves while others pass; only the head
 // of the queue waits for its turn, the others sleep until they are the head. Before any
@@ -190,7 +203,8 @@ func (l *Limiter) Wait(ctx context.Context, tokens int) (Permit, error) {
 		var gate, wakeable bool
 		if head {
 			var p Permit
-			p, d, gate = l.allow(now, tokens)
+			dl, _ := ctx.Deadline()
+			p, d, gate = l.allow(now, tokens, dl)
 			if d == 0 {
 				l.queue.Remove(e)
 				l.signalHead() // the next in line may go too
@@ -261,12 +275,13 @@ func (l *Limiter) jitter(d time.Duration) time.Duration {
 func (l *Limiter) AllowAt(now time.Time, tokens int) (Permit, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p, d, _ := l.allow(now, tokens)
+	p, d, _ := l.allow(now, tokens, time.Time{})
 	return p, d
 }
 
-// allow is AllowAt with l.mu held; gate reports a wait behind a 429 or a probe.
-func (l *Limiter) allow(now time.Time, tokens int) (p Permit, wait time.Duration, gate bool) {
+// allow is AllowAt with l.mu held; gate reports a wait behind a 429 or a probe. A hold to time
+// the admission (see phase) never passes deadline, if nonzero.
+func (l *Limiter) allow(now time.Time, tokens int, deadline time.Time) (p Permit, wait time.Duration, gate bool) {
 	if l.expire(now) {
 		l.prune(now)
 	}
@@ -294,7 +309,15 @@ func (l *Limiter) allow(now time.Time, tokens int) (p Permit, wait time.Duration
 		l.throttled++
 		return Permit{}, wait, false
 	}
-	return l.admit(now, tokens, false), 0, false
+	hold, timed := l.phase(now, deadline)
+	if hold > 0 {
+		return Permit{}, hold, false
+	}
+	p = l.admit(now, tokens, false)
+	if timed {
+		l.requests.timed(now, p.seq)
+	}
+	return p, 0, false
 }
 
 func (l *Limiter) admit(now time.Time, tokens int, probe bool) Permit {
@@ -343,10 +366,10 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 	if ok {
 		l.known, l.headers = true, true
 		if req.Known {
-			l.requests.add(now, float64(req.Limit), report{remaining: float64(req.Remaining), seq: p.seq, snap: p.sent, reset: req.Reset, resetIn: req.ResetIn}, l.spent)
+			l.requests.add(now, float64(req.Limit), report{remaining: float64(req.Remaining), seq: p.seq, snap: p.sent, reset: req.Reset, resetIn: req.ResetIn, resetAt: req.ResetAt}, l.spent)
 		}
 		if tok.Known {
-			l.tokens.add(now, float64(tok.Limit), report{remaining: float64(tok.Remaining), seq: p.seq, snap: p.sent, reset: tok.Reset, resetIn: tok.ResetIn}, nil)
+			l.tokens.add(now, float64(tok.Limit), report{remaining: float64(tok.Remaining), seq: p.seq, snap: p.sent, reset: tok.Reset, resetIn: tok.ResetIn, resetAt: tok.ResetAt}, nil)
 		}
 	} else if status != 0 {
 		l.known = true

@@ -270,50 +270,94 @@ func TestPacingUsesTheWholeLimit(t *testing.T) {
 				if openai {
 					name = fmt.Sprintf("openai/burst=%v/latency=%v", burst, latency)
 				}
-				t.Run(name, func(t *testing.T) { pace(t, openai, burst, latency) })
+				t.Run(name, func(t *testing.T) { pace(t, paceCase{openai: openai, burst: burst, latency: latency}) })
 			}
 		}
 	}
 }
 
-func pace(t *testing.T, openai bool, burst float64, latency time.Duration) {
+// TestPacingHarderSettings: the settings of TestPacingUsesTheWholeLimit made harder (other seeds,
+// a minute's run, 2 s answers, 32 and 128 agents, a way to the provider of 0–20 ms) keep 95 % of
+// the limit after the warm-up and no 429. Known shortfalls, not asserted: a bucket of 2 with 2 s
+// answers (88.8 % after 5 s), and a bucket of 2 with a 0–20 ms way to the provider (2–7 429s
+// in 30 s, 75–82 %): calls that overtake each other on the way make the reports of a bucket of
+// two disagree with the order of admission.
+func TestPacingHarderSettings(t *testing.T) {
+	for _, c := range []paceCase{
+		{burst: 2, latency: time.Second, seed: 7},
+		{burst: 2, latency: time.Second, seed: 99},
+		{burst: 2, latency: time.Second, run: time.Minute},
+		{burst: 5, latency: 2 * time.Second},
+		{burst: 20, latency: 2 * time.Second},
+		{burst: 2, latency: time.Second, agents: 32},
+		{burst: 2, latency: time.Second, agents: 128},
+		{burst: 5, latency: time.Second, way: 20 * time.Millisecond},
+		{burst: 20, latency: 200 * time.Millisecond, way: 20 * time.Millisecond},
+		{openai: true, burst: 2, latency: 2 * time.Second},
+	} {
+		name := fmt.Sprintf("openai=%v/burst=%v/latency=%v/agents=%d/run=%v/seed=%d/way=%v", c.openai, c.burst, c.latency, c.agents, c.run, c.seed, c.way)
+		t.Run(name, func(t *testing.T) { pace(t, c) })
+	}
+}
+
+// paceCase is a run of pace: the provider's headers, its bucket and its answers' latency, and
+// the fleet (64 agents, 30 s, seed 1, the way to the provider 0–2 ms unless set).
+type paceCase struct {
+	openai  bool
+	burst   float64
+	latency time.Duration
+	agents  int
+	run     time.Duration
+	seed    uint64
+	way     time.Duration
+}
+
+func pace(t *testing.T, c paceCase) {
+	if c.agents == 0 {
+		c.agents = 64
+	}
+	if c.run == 0 {
+		c.run = 30 * time.Second
+	}
+	if c.seed == 0 {
+		c.seed = 1
+	}
+	if c.way == 0 {
+		c.way = 2 * time.Millisecond
+	}
 	synctest.Test(t, func(t *testing.T) {
-		const rps, agents, warm, run = 20, 64, 5 * time.Second, 30 * time.Second
-		f := &fakeProvider{rps: rps, burst: burst, level: burst, openai: openai, warm: time.Now().Add(warm)}
+		const rps, warm = 20, 5 * time.Second
+		run := c.run
+		f := &fakeProvider{rps: rps, burst: c.burst, level: c.burst, openai: c.openai, warm: time.Now().Add(warm)}
 		l := ratelimit.New(ratelimit.Config{})
 		ctx, cancel := context.WithTimeout(context.Background(), run)
 		defer cancel()
 		var mu sync.Mutex
-		rnd := rand.New(rand.NewPCG(1, 2))
+		rnd := rand.New(rand.NewPCG(c.seed, 2))
 		delay := func(d time.Duration) time.Duration {
 			mu.Lock()
 			defer mu.Unlock()
 			return time.Duration(rnd.Float64() * float64(d))
 		}
 		var wg sync.WaitGroup
-		for range agents {
+		for range c.agents {
 			wg.Go(func() {
 				for ctx.Err() == nil {
 					p, err := l.Wait(ctx, 0)
 					if err != nil {
 						return
 					}
-					time.Sleep(delay(2 * time.Millisecond)) // the way to the provider
+					time.Sleep(delay(c.way)) // the way to the provider
 					h, status := f.call(time.Now())
-					time.Sleep(latency - 50*time.Millisecond + delay(100*time.Millisecond))
+					time.Sleep(c.latency - 50*time.Millisecond + delay(100*time.Millisecond))
 					p.Observe(h, status)
 				}
 			})
 		}
 		wg.Wait()
 		steady := float64(f.okWarm) / (rps * (run - warm).Seconds())
-		whole := float64(f.ok) / (rps*run.Seconds() + burst)
-		// Known shortfall: with a bucket of 2 and whole-second resets, every report is of a full
-		// bucket until the bucket is drained, and with 1 s answers the pairs of reports that prove
-		// the rate come back slowly: about 85 % of the limit after 5 s. Only the 429s are held
-		// to the target there.
-		known := !openai && burst == 2 && latency == time.Second
-		if steady < 0.95 && !known {
+		whole := float64(f.ok) / (rps*run.Seconds() + c.burst)
+		if steady < 0.95 {
 			t.Errorf("goodput after the first %v: %.1f %% of the limit, want at least 95 %%", warm, 100*steady)
 		}
 		if f.t429 != 0 {
