@@ -374,7 +374,10 @@ func (l *Limiter) observe(now time.Time, p Permit, h http.Header, status int) {
 	} else if status != 0 {
 		l.known = true
 	}
-	if status != 0 {
+	if status != 0 && status != http.StatusTooManyRequests {
+		// A 429 without a limit's headers blocks (below); it is not the provider ceasing to
+		// report the limit. Counted as such, it made the report expire, so that the calls
+		// released at the end of the block went unpaced, all at once, into another 429.
 		if !req.Known {
 			l.requests.bare = max(l.requests.bare, p.seq)
 		}
