@@ -670,7 +670,7 @@ func (p Permit) observe(ctx context.Context, h http.Header, status int, now time
 			args = append(args, 0, 0, 0, 0)
 			continue
 		}
-		args = append(args, 1, b.Limit, b.Remaining, max(b.Reset.Sub(at).Milliseconds(), 0))
+		args = append(args, 1, b.Limit, b.Remaining, resetMS(b, at))
 	}
 	args = append(args, member(p.seq, p.tokens))
 	if err := observeScript.Run(ctx, l.client, l.keys(p.key), args...).Err(); err != nil {
@@ -678,6 +678,17 @@ func (p Permit) observe(ctx context.Context, h http.Header, status int, now time
 	} else if rep.Requests.Known || rep.Tokens.Known {
 		l.knownFlag(p.key).Store(true)
 	}
+}
+
+// resetMS is b's reset in whole ms from at, rounded up (a shorter reset would prove a faster
+// refill than the provider's figures do: a reset 50.7 ms away sent as 50 ms proves 20/s for
+// 19.7/s), and half a millisecond more for a duration rounded to the millisecond (OpenAI's).
+func resetMS(b ratelimit.Bucket, at time.Time) int64 {
+	d := b.Reset.Sub(at)
+	if b.ResetIn > 0 {
+		d = b.ResetIn + time.Millisecond/2
+	}
+	return max(int64((d+time.Millisecond-1)/time.Millisecond), 0)
 }
 
 // Bucket is the fleet's view of one limit of a key.
@@ -735,7 +746,7 @@ func (l *Limiter) State(ctx context.Context, key string) (LimitState, error) {
 // keys returns the Redis keys of key's state: its hash, its sorted set of reservations, its
 // history of reports and its members.
 func (l *Limiter) keys(key string) []string {
-	return []string{l.prefix + ":k:" + key, l.prefix + ":p:" + key, l.prefix + ":h:" + key, l.prefix + ":m:" + key}
+	return []string{l.prefix + ":k:" + key, l.prefix + ":p:" + key, l.prefix + ":h:" + key, l.prefix + ":m:" + key, l.prefix + ":d:" + key}
 }
 
 // member is a reservation's member in the sorted set.

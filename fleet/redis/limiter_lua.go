@@ -3,9 +3,9 @@ package fleetredis
 import "github.com/redis/go-redis/v9"
 
 // A key's state is one hash, <prefix>:k:<provider key> (KEYS[1]), one sorted set,
-// <prefix>:p:<provider key> (KEYS[2]), one list, <prefix>:h:<provider key> (KEYS[3]), and one
-// sorted set of members, <prefix>:m:<provider key> (KEYS[4]), all expiring after Idle without
-// use. The hash:
+// <prefix>:p:<provider key> (KEYS[2]), one list, <prefix>:h:<provider key> (KEYS[3]), one
+// sorted set of members, <prefix>:m:<provider key> (KEYS[4]), and one more sorted set,
+// <prefix>:d:<provider key> (KEYS[5]), all expiring after Idle without use. The hash:
 //
 //	seq, tot         calls and estimated tokens admitted so far
 //	rep              reports applied so far (a reservation given back after a newer report is
@@ -24,6 +24,10 @@ import "github.com/redis/go-redis/v9"
 // reservations admitted before the reported call whose turn is no earlier than its turn minus
 // 100 ms (a call given an earlier turn may still reach the provider after it). Reservations
 // older than a minute are dropped (their callers never reported).
+//
+// The second sorted set, <prefix>:d:<provider key> (KEYS[5]), holds the reservations reported in
+// the last 5 s, scored by their turn: a report that leaves out the calls admitted before it whose
+// turn came too late must leave them out too when their answers came back first.
 //
 // The list is the requests bucket's recent reports, newest first, at least 250 ms apart, 40 of
 // them ("seq:remaining:turn:late:n429"): a new report is paired with those 1, 2, 4, ... 32 back
@@ -215,7 +219,13 @@ local after = {math.max(0, seq - pseq), math.max(0, tot - ptot)}
 local nlate = 0
 local pend = {} -- the turns of the calls admitted after this one and not yet reported
 if pseq >= 0 then
+  local own = redis.call('ZSCORE', KEYS[2], ARGV[16])
   redis.call('ZREM', KEYS[2], ARGV[16])
+  if own then
+    redis.call('ZADD', KEYS[5], own, ARGV[16])
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - 5000)
+  redis.call('PEXPIRE', KEYS[5], idle)
   local all = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
   for j = 1, #all, 2 do
     local s, tk = string.match(all[j], '^(%d+):(%d+)$')
@@ -229,6 +239,20 @@ if pseq >= 0 then
     end
   end
   table.sort(pend)
+  -- The same of the calls reported already (an answer can come back before that of a call
+  -- sent before it): pairs of reports leave out all of them, the level those sent no more than
+  -- 20 ms before this one (ratelimit's reorder window; the others' reports had them counted).
+  local done = redis.call('ZRANGEBYSCORE', KEYS[5], sent - 100, '+inf', 'WITHSCORES')
+  for j = 1, #done, 2 do
+    local s, tk = string.match(done[j], '^(%d+):(%d+)$')
+    if s and tonumber(s) < pseq then
+      nlate = nlate + 1
+      if tonumber(done[j + 1]) >= sent - 20 then
+        after[1] = after[1] + 1
+        after[2] = after[2] + tonumber(tk)
+      end
+    end
+  end
 end
 -- The calls admitted after this one that may have reached the provider before it: reported
 -- already, or given a turn up to 100 ms after its own.
@@ -242,13 +266,26 @@ for i = 0, 1 do
   if ARGV[a] == '1' and pseq >= 0 and pseq <= seq then
     local limit, remaining, reset = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
     local cap, prate, rseq = tonumber(f[4 + 3 * i]), tonumber(f[5 + 3 * i]), tonumber(f[6 + 3 * i]) or -1
-    if not (cap == limit and pseq < rseq) then
-      local rate = 0
-      if reset > 0 and remaining == limit - 1 then
-        rate = 1 / reset
-      elseif reset > 0 and remaining < limit - 1 then
-        rate = (limit - remaining - 1) / reset
+    local rate = 0
+    if reset > 0 and remaining == limit - 1 then
+      rate = 1 / reset
+    elseif reset > 0 and remaining < limit - 1 then
+      rate = (limit - remaining - 1) / reset
+    end
+    if cap == limit and pseq < rseq then
+      -- A later admission's report set the bucket; what this one proves of the rate from its
+      -- own figures still holds.
+      if i == 0 and rate > (tonumber(f[10]) or 0) then
+        redis.call('HSET', k, 'r_proved', tostring(rate))
+        if prate and rate > prate then
+          local tok, ts = tonumber(f[12]), tonumber(f[13])
+          if tok and ts then
+            redis.call('HSET', k, 'r_tok', tostring(math.min(cap, tok + prate * math.max(0, now - ts))), 'r_ts', now)
+          end
+          redis.call('HSET', k, 'r_rate', tostring(rate))
+        end
       end
+    else
       if i == 0 then
         if cap == limit then
           rate = math.max(rate, tonumber(f[10]) or 0)

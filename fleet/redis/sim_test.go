@@ -85,18 +85,20 @@ type simAgent struct {
 type simResult struct {
 	ok, t429, okWarm int
 	limit, warmLimit float64
+	proved           []float64 // the fleet's proved rate at each whole second of the run
 }
 
 // simulate runs processes limiters of agents each on one key for run (ms on the simulation's
 // clock), through real Redis scripts: answers take latency ±50 ms, a call reaches the provider
-// 0–2 ms after it is sent, and sends carry up to MinJitter (5 ms) of jitter.
-func simulate(t *testing.T, burst float64, latency, run, warm time.Duration, recheck time.Duration) simResult {
+// 0–2 ms after it is sent, and sends carry up to MinJitter (5 ms) of jitter; seed draws them.
+func simulate(t *testing.T, burst float64, latency, run, warm time.Duration, recheck time.Duration, seed uint64) simResult {
 	c, prefix := testRedis(t)
 	ctx := t.Context()
 	const rps, processes, agents = 20, 4, 16
 	start := int64(1764633600123) // 2026-12-02T00:00:00.123Z
 	f := &simProvider{rps: rps, burst: burst, level: burst, warm: start + warm.Milliseconds(), end: start + run.Milliseconds()}
-	rnd := rand.New(rand.NewPCG(1, 2))
+	rnd := rand.New(rand.NewPCG(1, 2+seed))
+	var res simResult
 	var lims []*fleetredis.Limiter
 	for range processes {
 		lims = append(lims, fleetredis.NewLimiter(c, fleetredis.LimiterConfig{Name: prefix, Recheck: recheck, OnError: failOnError(t)}))
@@ -135,9 +137,15 @@ func simulate(t *testing.T, burst float64, latency, run, warm time.Duration, rec
 	for q.Len() > 0 {
 		e := heap.Pop(&q).(simEvent)
 		now, ag := e.at, as[e.agent]
-		if testing.Verbose() && now >= nextLog && os.Getenv("SIM_LOG") != "" {
-			st, _ := lims[0].State(ctx, providerKey)
-			t.Logf("t=%5dms ok %4d 429 %3d rate %.2f proved %.2f level %.1f", now-start, f.ok, f.t429, st.Requests.Rate, st.Proved, st.Requests.Level)
+		if now >= nextLog && now < end {
+			st, err := lims[0].State(ctx, providerKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.proved = append(res.proved, st.Proved)
+			if testing.Verbose() && os.Getenv("SIM_LOG") != "" {
+				t.Logf("t=%5dms ok %4d 429 %3d rate %.2f proved %.2f level %.1f", now-start, f.ok, f.t429, st.Requests.Rate, st.Proved, st.Requests.Level)
+			}
 			nextLog += 1000
 		}
 		switch ag.state {
@@ -168,32 +176,45 @@ func simulate(t *testing.T, burst float64, latency, run, warm time.Duration, rec
 			at(now, e.agent)
 		}
 	}
-	return simResult{ok: f.ok, t429: f.t429, okWarm: f.okWarm, limit: rps*run.Seconds() + burst, warmLimit: rps * (run - warm).Seconds()}
+	res.ok, res.t429, res.okWarm = f.ok, f.t429, f.okWarm
+	res.limit, res.warmLimit = rps*run.Seconds()+burst, rps*(run-warm).Seconds()
+	return res
 }
 
 // TestFleetPacingUsesTheWholeLimit: 4 processes of 16 agents on one key limited to 20 requests a
 // second, with a bucket of 20, 5 or 2, Anthropic's headers (remaining rounded down, reset rounded
 // up to the second), answers after 150-250 ms, run through the real scripts on a clock of the
-// test's own (so the figures are exact and do not depend on the machine). Once the fleet has
-// learnt the rate (the first 5 s of 20) it admits at least 95 % of the limit with at most 2 %
-// 429s. Before waiting calls asked for their turn again, turns given while the rate was still
-// being learnt were kept: 47 % at burst 5 (and 10 % at burst 2).
+// test's own (so the figures are exact and do not depend on the machine), for six draws of the
+// jitter. Once the fleet has learnt the rate (the first 5 s of 20) it admits at least 95 % of the
+// limit with at most 2 % 429s, and no report ever proves a rate above the true one. Before waiting
+// calls asked for their turn again, turns given while the rate was still being learnt were kept:
+// 47 % at burst 5 (and 10 % at burst 2). Before a report left out the calls sent just before its
+// own whose answers came back first, the sixth draw proved 22.5/s in its first second for the
+// true 20/s and kept it: 12 429s at burst 20, one every second or two.
 func TestFleetPacingUsesTheWholeLimit(t *testing.T) {
 	for _, burst := range []float64{20, 5, 2} {
-		t.Run(fmt.Sprintf("burst=%v", burst), func(t *testing.T) {
-			r := simulate(t, burst, 200*time.Millisecond, 20*time.Second, 5*time.Second, fleetredis.DefaultRecheck)
-			steady, share := float64(r.okWarm)/r.warmLimit, float64(r.t429)/float64(r.ok+r.t429)
-			t.Logf("after 5 s: %.1f %% of the limit; whole run: %d answers, %.1f %% of the limit (burst included); 429: %d (%.1f %%)",
-				100*steady, r.ok, 100*float64(r.ok)/r.limit, r.t429, 100*share)
-			// Known shortfall: a bucket of 2 under whole-second resets is found full by most
-			// reports until the fleet paces faster than it has proved, which it tries 10 % at a
-			// time: 93 % after 5 s, with 2.7 % 429s.
-			if steady < 0.95 && burst != 2 {
-				t.Errorf("goodput after 5 s: %.1f %% of the limit, want at least 95 %%", 100*steady)
-			}
-			if share > 0.02 && burst != 2 || share > 0.05 {
-				t.Errorf("%.1f %% of the responses were 429", 100*share)
-			}
-		})
+		for seed := range uint64(6) {
+			t.Run(fmt.Sprintf("burst=%v/seed=%d", burst, seed), func(t *testing.T) {
+				r := simulate(t, burst, 200*time.Millisecond, 20*time.Second, 5*time.Second, fleetredis.DefaultRecheck, seed)
+				steady, share := float64(r.okWarm)/r.warmLimit, float64(r.t429)/float64(r.ok+r.t429)
+				t.Logf("after 5 s: %.1f %% of the limit; whole run: %d answers, %.1f %% of the limit (burst included); 429: %d (%.1f %%)",
+					100*steady, r.ok, 100*float64(r.ok)/r.limit, r.t429, 100*share)
+				// Known shortfall: a bucket of 2 under whole-second resets is found full by most
+				// reports until the fleet paces faster than it has proved, which it tries 10 % at a
+				// time until a 429.
+				if steady < 0.95 && burst != 2 || steady < 0.75 {
+					t.Errorf("goodput after 5 s: %.1f %% of the limit, want at least 95 %%", 100*steady)
+				}
+				if share > 0.02 && burst != 2 || share > 0.05 {
+					t.Errorf("%.1f %% of the responses were 429", 100*share)
+				}
+				for i, p := range r.proved {
+					if p > 20*1.01 {
+						t.Errorf("at %d s the fleet proved %.2f requests/s, above the true 20", i, p)
+						break
+					}
+				}
+			})
+		}
 	}
 }
