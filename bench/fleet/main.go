@@ -8,7 +8,8 @@
 //	naive-article  SDK retries off; up to 5 attempts, full-jitter backoff (1 s base, 60 s cap)
 //	               on 429, 5xx and connection errors, ignoring retry-after, no pacing
 //
-// It prints one table row per strategy: goodput (answers per second as a share of the limit),
+// It prints one table row per strategy: goodput (answers per second as a share of the limit, over
+// the whole run and after its first 5 s, once the limiter has learnt the limit),
 // HTTP requests per answer, the share of responses that were 429, the logical calls given up,
 // and latency of the answered calls.
 //
@@ -66,6 +67,8 @@ func (c Config) burst() float64 {
 type Result struct {
 	Strategy      string
 	Answers       int64 // logical calls answered within the run
+	LateAnswers   int64 // of which answered after the run's first Warm
+	Warm          time.Duration
 	GaveUp        int64 // logical calls that failed (not counting calls cut by the end of the run)
 	Requests      int64 // HTTP requests the server saw
 	TooMany       int64 // of which answered 429
@@ -77,6 +80,18 @@ type Result struct {
 
 // Goodput is the answers per second as a share of the limit.
 func (r Result) Goodput() float64 { return float64(r.Answers) / r.Elapsed.Seconds() / r.Limit }
+
+// Steady is Goodput after the run's first Warm, once the limiter has learnt the limit from the
+// first answers (with 1 s answers that takes a few seconds); 0 for a run no longer than Warm.
+func (r Result) Steady() float64 {
+	if r.Elapsed <= r.Warm {
+		return 0
+	}
+	return float64(r.LateAnswers) / (r.Elapsed - r.Warm).Seconds() / r.Limit
+}
+
+// warm is the part of a run that Steady leaves out.
+const warm = 5 * time.Second
 
 // endpoint is where the fake server listens: its base URLs for each SDK.
 type endpoint struct{ anthropic, openai string }
@@ -246,6 +261,7 @@ func runOne(c Config, name string, mk func(endpoint, string) call) (Result, erro
 		mu      sync.Mutex
 		lat     []time.Duration
 		answers int64
+		late    int64
 		gaveUp  int64
 		errs    = map[string]int64{}
 		wg      sync.WaitGroup
@@ -260,6 +276,9 @@ func runOne(c Config, name string, mk func(endpoint, string) call) (Result, erro
 				switch {
 				case err == nil:
 					answers++
+					if time.Since(start) >= warm {
+						late++
+					}
 					lat = append(lat, d)
 				case ctx.Err() == nil:
 					gaveUp++
@@ -273,7 +292,7 @@ func runOne(c Config, name string, mk func(endpoint, string) call) (Result, erro
 	elapsed := time.Since(start)
 	cnt := srv.Counters()
 	r := Result{
-		Strategy: name, Answers: answers, GaveUp: gaveUp, Limit: c.RPS, Elapsed: elapsed,
+		Strategy: name, Answers: answers, LateAnswers: late, Warm: warm, GaveUp: gaveUp, Limit: c.RPS, Elapsed: elapsed,
 		Requests: cnt.Requests, TooMany: cnt.ByStatus["429"], Errors: errs,
 	}
 	slices.Sort(lat)
@@ -304,8 +323,8 @@ func describe(err error) string {
 func Print(w io.Writer, c Config, rs []Result) {
 	fmt.Fprintf(w, "%d agents, one key limited to %g requests/s (burst %g), %s API and headers, answers after %s, %s per strategy\n\n",
 		c.Agents, c.RPS, c.burst(), c.Provider, c.Latency, c.Duration)
-	fmt.Fprintln(w, "| strategy | goodput (% of limit) | HTTP requests per answer | responses that were 429 | calls given up | p50 latency | p99 latency |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| strategy | goodput (% of limit) | after the first 5 s | HTTP requests per answer | responses that were 429 | calls given up | p50 latency | p99 latency |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		perAnswer, share := 0.0, 0.0
 		if r.Answers > 0 {
@@ -315,8 +334,8 @@ func Print(w io.Writer, c Config, rs []Result) {
 			share = float64(r.TooMany) / float64(r.Requests)
 		}
 		calls := r.Answers + r.GaveUp
-		fmt.Fprintf(w, "| %s | %.1f %% | %.2f | %.1f %% (%d of %d) | %d of %d | %s | %s |\n",
-			r.Strategy, 100*r.Goodput(), perAnswer, 100*share, r.TooMany, r.Requests, r.GaveUp, calls,
+		fmt.Fprintf(w, "| %s | %.1f %% | %.1f %% | %.2f | %.1f %% (%d of %d) | %d of %d | %s | %s |\n",
+			r.Strategy, 100*r.Goodput(), 100*r.Steady(), perAnswer, 100*share, r.TooMany, r.Requests, r.GaveUp, calls,
 			r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond))
 	}
 	for _, r := range rs {
@@ -358,6 +377,7 @@ func main() {
 	flag.DurationVar(&pc.Lead, "lead", 5*time.Second, "outage, breaker: run time before the outage (breaker: before process 0's lone failure)")
 	flag.DurationVar(&pc.Outage, "outage", 10*time.Second, "outage: its length")
 	flag.DurationVar(&pc.Tail, "tail", 5*time.Second, "outage: run time after it")
+	flag.BoolVar(&pc.Limited, "limited", false, "outage: every key is also limited to -rps (burst -burst)")
 	flag.Parse()
 	if pc.Processes > 0 {
 		pc.Agents, pc.RPS, pc.Burst, pc.Latency, pc.Duration = c.Agents, c.RPS, c.Burst, c.Latency, c.Duration

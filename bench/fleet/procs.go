@@ -9,7 +9,8 @@ package main
 //	redis-kill the same through a private redis-server (started on a free port), SIGKILLed
 //	           half-way through the run
 //	outage     the primary model answers 529 from -lead for -outage; a fallback model is
-//	           healthy: primary requests per call, answers, time to the primary's recovery
+//	           healthy: primary requests per call, answers, time to the primary's recovery;
+//	           with -limited every key is also limited to -rps (burst -burst): 429s too
 //	breaker    processes 0 and 1 are busy (-agents each), the others light (2 agents, 100 ms
 //	           between calls); process 0 alone fails for 2 s (quorum: the others must not
 //	           open), then every process's path fails: how long after the quorum of breakers
@@ -56,6 +57,7 @@ type ProcConfig struct {
 	Lead       time.Duration // outage: run time before the outage; breaker: before process 0's lone failure
 	Outage     time.Duration // outage: its length
 	Tail       time.Duration // outage: run time after it
+	Limited    bool          // outage: every key is also limited to RPS (burst Burst)
 	Redis      string        // Redis URL for the fleet strategies (rate, outage, breaker)
 	Strategies []string      // rebound-fleet, rebound-local, sdk-default, naive-article
 }
@@ -159,6 +161,13 @@ func runProcs(c ProcConfig, strategy string) (ProcResult, error) {
 		script = fmt.Sprintf("limit rps=%g burst=%g\nlatency %s\n", c.RPS, burst, c.Latency)
 	case "outage":
 		script = fmt.Sprintf("latency %s\nerror 529 model=%s during=%s..%s\n", c.Latency, anthropicModel, c.Lead, c.Lead+c.Outage)
+		if c.Limited {
+			burst := c.Burst
+			if burst <= 0 {
+				burst = c.RPS
+			}
+			script = fmt.Sprintf("limit rps=%g burst=%g\n", c.RPS, burst) + script
+		}
 	case "breaker":
 		script = fmt.Sprintf("latency %s\nerror 529 model=%s contains=broken during=%s..%s\nerror 529 model=%s during=%s..\n",
 			c.Latency, anthropicModel, c.Lead, c.Lead+2*time.Second, anthropicModel, c.Lead+4*time.Second)
@@ -447,6 +456,7 @@ func runChild(cc childConfig) childResult {
 			panic(err)
 		}
 		cfg := llm.Config{Breakers: set, Retry: retry.Policy{Budget: new(retry.Budget)}}
+		var fleetLim *fleetredis.Limiter
 		if cc.Strategy == "rebound-fleet" {
 			opt, err := redis.ParseURL(cc.Redis)
 			if err != nil {
@@ -458,6 +468,7 @@ func runChild(cc childConfig) childResult {
 			budget := fleetredis.NewBudget(rdb, fleetredis.BudgetConfig{Name: cc.Name + ":budget", Local: new(retry.Budget), OnError: onError})
 			guards = fleetredis.NewEvidence(rdb, fleetredis.EvidenceConfig{Name: cc.Name + ":breaker", OnError: onError}).Guards(set)
 			cfg.Pace = lim.Pace("anthropic/sk-ant-fleet")
+			fleetLim = lim
 			cfg.Retry.Budget = budget
 			cfg.BreakerFor = guards.BreakerFor
 		}
@@ -468,7 +479,10 @@ func runChild(cc childConfig) childResult {
 		var m llm.Model = primary
 		if cc.Scenario == "outage" {
 			fcfg := cfg
-			fcfg.Pace = nil // the fallback is another provider: its own pacing
+			fcfg.Pace = nil // the fallback is another provider, another key: its own pacing
+			if fleetLim != nil {
+				fcfg.Pace = fleetLim.Pace("openai/sk-fleet")
+			}
 			backup, err := llm.Resilient(openaillm.New(openaiClient(ep), openaiModel), fcfg)
 			if err != nil {
 				panic(err)
@@ -569,9 +583,16 @@ func PrintProcs(w io.Writer, c ProcConfig, rs []ProcResult) {
 				r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.RedisErrors)
 		}
 	case "outage":
-		fmt.Fprintf(w, "%d processes × %d agents; the primary (anthropic/%s) answers 529 from t=%s for %s, then %s more; the fallback (openai/%s) is healthy; answers after %s\n\n",
+		fmt.Fprintf(w, "%d processes × %d agents; the primary (anthropic/%s) answers 529 from t=%s for %s, then %s more; the fallback (openai/%s) is healthy; answers after %s",
 			c.Processes, c.Agents, anthropicModel, c.Lead, c.Outage, c.Tail, openaiModel, c.Latency)
-		fmt.Fprint(w, "| strategy | primary requests per call started in the outage | primary requests per second after its first second (fleet-wide) | calls of the outage answered | by the fallback | calls failed (whole run) | primary serving again after the outage |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		if c.Limited {
+			burst := c.Burst
+			if burst <= 0 {
+				burst = c.RPS
+			}
+			fmt.Fprintf(w, "; each key limited to %g requests/s (burst %g)", c.RPS, burst)
+		}
+		fmt.Fprint(w, "\n\n| strategy | primary requests per call started in the outage | primary requests per second after its first second (fleet-wide) | calls of the outage answered | by the fallback | calls failed (whole run) | primary serving again after the outage | responses that were 429 |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, r := range rs {
 			per, ans := 0.0, 0.0
 			if r.InOutage > 0 {
@@ -581,7 +602,11 @@ func PrintProcs(w io.Writer, c ProcConfig, rs []ProcResult) {
 			if r.Recovered {
 				rec = r.Recovery.Round(10 * time.Millisecond).String()
 			}
-			fmt.Fprintf(w, "| %s | %.3f | %.1f | %.1f %% (%d of %d) | %d | %d | %s |\n", r.Strategy, per, r.ProbesPerSec, 100*ans, r.Answered, r.InOutage, r.Degraded, r.GaveUp, rec)
+			share := 0.0
+			if r.Requests > 0 {
+				share = float64(r.TooMany) / float64(r.Requests)
+			}
+			fmt.Fprintf(w, "| %s | %.3f | %.1f | %.1f %% (%d of %d) | %d | %d | %s | %.1f %% (%d of %d) |\n", r.Strategy, per, r.ProbesPerSec, 100*ans, r.Answered, r.InOutage, r.Degraded, r.GaveUp, rec, 100*share, r.TooMany, r.Requests)
 		}
 	case "breaker":
 		fmt.Fprintf(w, "%d processes: 0 and 1 busy (%d agents each), the others light (2 agents, 100 ms between calls); answers after %s. Process 0's path alone fails for 2 s from t=%s; every path fails from t=%s\n\n",
