@@ -616,7 +616,10 @@ func (l *Limiter) refund(ctx context.Context, key string, epoch, seq int64, toke
 // bucket is set from the response's rate-limit headers (the report of the latest admission
 // wins, minus what the fleet admitted after the call), and a 429 without them blocks the
 // fleet's calls on the key for the delay it asks (retry-after-ms, retry-after; else
-// BlockFor). A response with neither costs no round trip. Redis failures go to OnError.
+// BlockFor). A response with neither costs no round trip. No response at all (nil header and
+// status 0: the call was not sent after all, or nothing came back) gives the reservation back,
+// as a cancelled Wait does, so that the fleet does not count it as a request taken from the
+// bucket. Redis failures go to OnError.
 func (p Permit) Observe(ctx context.Context, h http.Header, status int) {
 	if !p.localOK {
 		return
@@ -633,6 +636,15 @@ func (p Permit) Observe(ctx context.Context, h http.Header, status int) {
 // observe reports the response to the fleet at now (nowMS on Redis's clock; 0: Redis's own).
 func (p Permit) observe(ctx context.Context, h http.Header, status int, now time.Time, nowMS int64) {
 	l := p.l
+	if h == nil && status == 0 && p.fleet {
+		// Not sent (a breaker refused it after its turn came), or no response: the turn goes
+		// back. Kept, it counted as a request taken from the bucket, and the pairs of reports
+		// around it proved a refill that never was: a fleet whose breaker refused the primary's
+		// calls through a 10 s outage proved 37.8/s for a true 20/s, and sent 30 a second after
+		// the recovery (4–5 % 429s).
+		l.refund(ctx, p.key, p.rep, p.seq, p.tokens)
+		return
+	}
 	// The provider counted the call and computed its reset when the request arrived, about when
 	// it was sent, not when the answer (or this process, late under load) got round to it:
 	// resets given as durations are anchored there, and every reset's distance is measured from

@@ -12,6 +12,7 @@ import "github.com/redis/go-redis/v9"
 //	                 not refunded)
 //	blocked          no call before this (ms on Redis's clock): a 429 without rate-limit headers
 //	n429             responses 429 to the fleet's calls so far (they took nothing from the bucket)
+//	nref             reservations given back so far (calls not sent, or sent and never answered)
 //	r_*, t_*         the requests and tokens buckets: cap (the limit), rate (refill per ms),
 //	                 tok (level at ts), ts (ms), rseq (the admission whose report set the bucket)
 //	r_proved         the highest requests refill rate the reports proved under this limit (per
@@ -30,7 +31,7 @@ import "github.com/redis/go-redis/v9"
 // turn came too late must leave them out too when their answers came back first.
 //
 // The list is the requests bucket's recent reports, newest first, at least 250 ms apart, 40 of
-// them ("seq:remaining:turn:late:n429"): a new report is paired with those 1, 2, 4, ... 32 back
+// them ("seq:remaining:turn:late:n429:nref"): a new report is paired with those 1, 2, 4, ... 32 back
 // to prove the refill rate (see observeScript).
 //
 // The members are the limiters (one per process) that reserved a call on the key in the last
@@ -157,7 +158,9 @@ return {wait, gate, now}
 // it saw). ARGV[1] is unused (the scripts' common time slot).
 var refundScript = redis.NewScript(`
 local k = KEYS[1]
-redis.call('ZREM', KEYS[2], ARGV[4])
+if redis.call('ZREM', KEYS[2], ARGV[4]) == 1 then
+  redis.call('HINCRBY', k, 'nref', 1)
+end
 local f = redis.call('HMGET', k, 'rep', 'r_cap', 'r_tok', 't_cap', 't_tok')
 if (tonumber(f[1]) or 0) ~= tonumber(ARGV[2]) then return 0 end
 local cost = {1, tonumber(ARGV[3])}
@@ -204,12 +207,13 @@ local k = KEYS[1]
 local pseq, ptot, sent, block = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local idle = tonumber(ARGV[6])
 local f = redis.call('HMGET', k, 'seq', 'tot', 'blocked', 'r_cap', 'r_rate', 'r_rseq', 't_cap', 't_rate', 't_rseq',
-  'r_proved', 'n429', 'r_tok', 'r_ts', 'r_trial', 'r_ceil', 'r_ceilat')
+  'r_proved', 'n429', 'r_tok', 'r_ts', 'r_trial', 'r_ceil', 'r_ceilat', 'nref')
 local seq, tot = tonumber(f[1]) or 0, tonumber(f[2]) or 0
 if block > 0 and now + block > (tonumber(f[3]) or 0) then
   redis.call('HSET', k, 'blocked', now + block)
 end
 local n429 = tonumber(f[11]) or 0
+local nref = tonumber(f[17]) or 0
 if ARGV[7] == '1' and pseq >= 0 then
   n429 = n429 + 1
   redis.call('HSET', k, 'n429', n429)
@@ -297,19 +301,19 @@ for i = 0, 1 do
         for _, idx in ipairs({0, 1, 3, 7, 15, 31}) do
           local e = redis.call('LINDEX', KEYS[3], idx)
           if not e then break end
-          local hs, hr, ht, he, hn = string.match(e, '^(%d+):(%d+):(%d+):(%d+):(%d+)$')
-          hs, hr, ht, he, hn = tonumber(hs), tonumber(hr), tonumber(ht), tonumber(he), tonumber(hn)
+          local hs, hr, ht, he, hn, hf = string.match(e, '^(%d+):(%d+):(%d+):(%d+):(%d+):?(%d*)$')
+          hs, hr, ht, he, hn, hf = tonumber(hs), tonumber(hr), tonumber(ht), tonumber(he), tonumber(hn), tonumber(hf) or nref
           if idx == 0 then head = ht end
           local span = sent - ht
           if hs < pseq and span >= 250 and span <= 20000 then
             paired = true
-            local gained = remaining - hr + (pseq - hs) - he - nlate - (n429 - hn) - 1
+            local gained = remaining - hr + (pseq - hs) - he - nlate - (n429 - hn) - (nref - hf) - 1
             if hr == limit - 1 then gained = gained + 1 end
             if gained > 0 then rate = math.max(rate, gained / span) end
           end
         end
         if not head or sent - head >= 250 then
-          redis.call('LPUSH', KEYS[3], pseq .. ':' .. remaining .. ':' .. sent .. ':' .. early .. ':' .. n429)
+          redis.call('LPUSH', KEYS[3], pseq .. ':' .. remaining .. ':' .. sent .. ':' .. early .. ':' .. n429 .. ':' .. nref)
           redis.call('LTRIM', KEYS[3], 0, 39)
           pushed = true
         end

@@ -238,6 +238,32 @@ func TestLimiterCancelGivesTurnBack(t *testing.T) {
 	}
 }
 
+// TestLimiterNotSentGivesTurnBack: a call admitted and then not sent (a breaker refused it once
+// its turn came) reports no response, and its turn goes back to the fleet's bucket: kept, it
+// counted as a request the provider never saw, and pairs of reports around such calls proved a
+// faster refill than the bucket has.
+func TestLimiterNotSentGivesTurnBack(t *testing.T) {
+	c, prefix := testRedis(t)
+	ctx := t.Context()
+	l := fleetredis.NewLimiter(c, fleetredis.LimiterConfig{Name: prefix, OnError: failOnError(t)})
+	p, _ := l.Wait(ctx, providerKey, 0)
+	p.Observe(ctx, anthropicHeader("10", "8", time.Now().Add(time.Minute)), http.StatusOK)
+	before, _ := l.State(ctx, providerKey)
+	p, err := l.Wait(ctx, providerKey, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, _ := l.State(ctx, providerKey)
+	if taken.Requests.Level > before.Requests.Level-0.9 {
+		t.Fatalf("level %v after an admission, was %v", taken.Requests.Level, before.Requests.Level)
+	}
+	p.Observe(ctx, nil, 0)
+	after, _ := l.State(ctx, providerKey)
+	if after.Requests.Level < before.Requests.Level-0.1 {
+		t.Fatalf("level %v after a call not sent, was %v: its turn was kept", after.Requests.Level, before.Requests.Level)
+	}
+}
+
 func TestLimiter429BlocksFleet(t *testing.T) {
 	c, prefix := testRedis(t)
 	ctx := t.Context()
