@@ -67,8 +67,7 @@ func (c Config) burst() float64 {
 type Result struct {
 	Strategy      string
 	Answers       int64 // logical calls answered within the run
-	LateAnswers   int64 // of which answered after the run's first Warm
-	Warm          time.Duration
+	LateAnswers   int64 // of which answered after the run's first warm
 	GaveUp        int64 // logical calls that failed (not counting calls cut by the end of the run)
 	Requests      int64 // HTTP requests the server saw
 	TooMany       int64 // of which answered 429
@@ -81,13 +80,13 @@ type Result struct {
 // Goodput is the answers per second as a share of the limit.
 func (r Result) Goodput() float64 { return float64(r.Answers) / r.Elapsed.Seconds() / r.Limit }
 
-// Steady is Goodput after the run's first Warm, once the limiter has learnt the limit from the
-// first answers (with 1 s answers that takes a few seconds); 0 for a run no longer than Warm.
+// Steady is Goodput after the run's first warm, once the limiter has learnt the limit from the
+// first answers (with 1 s answers that takes a few seconds); 0 for a run no longer than warm.
 func (r Result) Steady() float64 {
-	if r.Elapsed <= r.Warm {
+	if r.Elapsed <= warm {
 		return 0
 	}
-	return float64(r.LateAnswers) / (r.Elapsed - r.Warm).Seconds() / r.Limit
+	return float64(r.LateAnswers) / (r.Elapsed - warm).Seconds() / r.Limit
 }
 
 // warm is the part of a run that Steady leaves out.
@@ -292,7 +291,7 @@ func runOne(c Config, name string, mk func(endpoint, string) call) (Result, erro
 	elapsed := time.Since(start)
 	cnt := srv.Counters()
 	r := Result{
-		Strategy: name, Answers: answers, LateAnswers: late, Warm: warm, GaveUp: gaveUp, Limit: c.RPS, Elapsed: elapsed,
+		Strategy: name, Answers: answers, LateAnswers: late, GaveUp: gaveUp, Limit: c.RPS, Elapsed: elapsed,
 		Requests: cnt.Requests, TooMany: cnt.ByStatus["429"], Errors: errs,
 	}
 	slices.Sort(lat)

@@ -62,6 +62,14 @@ type ProcConfig struct {
 	Strategies []string      // rebound-fleet, rebound-local, sdk-default, naive-article
 }
 
+// burst is the bucket's size: Burst, or RPS when it is not set.
+func (c ProcConfig) burst() float64 {
+	if c.Burst > 0 {
+		return c.Burst
+	}
+	return c.RPS
+}
+
 // childConfig is what a child process is told, as JSON in REBOUND_FLEET_CHILD.
 type childConfig struct {
 	Index    int
@@ -154,19 +162,11 @@ func runProcs(c ProcConfig, strategy string) (ProcResult, error) {
 	var script string
 	switch c.Scenario {
 	case "rate", "redis-kill":
-		burst := c.Burst
-		if burst <= 0 {
-			burst = c.RPS
-		}
-		script = fmt.Sprintf("limit rps=%g burst=%g\nlatency %s\n", c.RPS, burst, c.Latency)
+		script = fmt.Sprintf("limit rps=%g burst=%g\nlatency %s\n", c.RPS, c.burst(), c.Latency)
 	case "outage":
 		script = fmt.Sprintf("latency %s\nerror 529 model=%s during=%s..%s\n", c.Latency, anthropicModel, c.Lead, c.Lead+c.Outage)
 		if c.Limited {
-			burst := c.Burst
-			if burst <= 0 {
-				burst = c.RPS
-			}
-			script = fmt.Sprintf("limit rps=%g burst=%g\n", c.RPS, burst) + script
+			script = fmt.Sprintf("limit rps=%g burst=%g\n", c.RPS, c.burst()) + script
 		}
 	case "breaker":
 		script = fmt.Sprintf("latency %s\nerror 529 model=%s contains=broken during=%s..%s\nerror 529 model=%s during=%s..\n",
@@ -557,40 +557,37 @@ func runChild(cc childConfig) childResult {
 	return res
 }
 
+// tooManyShare is the share of the server's responses that were 429.
+func (r ProcResult) tooManyShare() float64 {
+	if r.Requests == 0 {
+		return 0
+	}
+	return float64(r.TooMany) / float64(r.Requests)
+}
+
 // PrintProcs writes the table of a multi-process run.
 func PrintProcs(w io.Writer, c ProcConfig, rs []ProcResult) {
 	switch c.Scenario {
 	case "rate", "redis-kill":
-		burst := c.Burst
-		if burst <= 0 {
-			burst = c.RPS
-		}
-		fmt.Fprintf(w, "%d processes × %d agents, one key limited to %g requests/s (burst %g), answers after %s, %s per strategy", c.Processes, c.Agents, c.RPS, burst, c.Latency, c.Duration)
+		fmt.Fprintf(w, "%d processes × %d agents, one key limited to %g requests/s (burst %g), answers after %s, %s per strategy", c.Processes, c.Agents, c.RPS, c.burst(), c.Latency, c.Duration)
 		if c.Scenario == "redis-kill" {
 			fmt.Fprintf(w, "; the fleet's private Redis SIGKILLed at %s", c.Duration/2)
 		}
 		fmt.Fprint(w, "\n\n| strategy | goodput (% of limit) | HTTP requests per answer | responses that were 429 | calls given up | p50 latency | p99 latency | Redis errors seen |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, r := range rs {
-			per, share := 0.0, 0.0
+			per := 0.0
 			if r.Answers > 0 {
 				per = float64(r.Requests) / float64(r.Answers)
 			}
-			if r.Requests > 0 {
-				share = float64(r.TooMany) / float64(r.Requests)
-			}
 			fmt.Fprintf(w, "| %s | %.1f %% | %.2f | %.1f %% (%d of %d) | %d of %d | %s | %s | %d |\n", r.Strategy,
-				100*float64(r.Answers)/r.Elapsed.Seconds()/r.Limit, per, 100*share, r.TooMany, r.Requests, r.GaveUp, r.Answers+r.GaveUp,
+				100*float64(r.Answers)/r.Elapsed.Seconds()/r.Limit, per, 100*r.tooManyShare(), r.TooMany, r.Requests, r.GaveUp, r.Answers+r.GaveUp,
 				r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.RedisErrors)
 		}
 	case "outage":
 		fmt.Fprintf(w, "%d processes × %d agents; the primary (anthropic/%s) answers 529 from t=%s for %s, then %s more; the fallback (openai/%s) is healthy; answers after %s",
 			c.Processes, c.Agents, anthropicModel, c.Lead, c.Outage, c.Tail, openaiModel, c.Latency)
 		if c.Limited {
-			burst := c.Burst
-			if burst <= 0 {
-				burst = c.RPS
-			}
-			fmt.Fprintf(w, "; each key limited to %g requests/s (burst %g)", c.RPS, burst)
+			fmt.Fprintf(w, "; each key limited to %g requests/s (burst %g)", c.RPS, c.burst())
 		}
 		fmt.Fprint(w, "\n\n| strategy | primary requests per call started in the outage | primary requests per second after its first second (fleet-wide) | calls of the outage answered | by the fallback | calls failed (whole run) | primary serving again after the outage | responses that were 429 |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, r := range rs {
@@ -602,11 +599,7 @@ func PrintProcs(w io.Writer, c ProcConfig, rs []ProcResult) {
 			if r.Recovered {
 				rec = r.Recovery.Round(10 * time.Millisecond).String()
 			}
-			share := 0.0
-			if r.Requests > 0 {
-				share = float64(r.TooMany) / float64(r.Requests)
-			}
-			fmt.Fprintf(w, "| %s | %.3f | %.1f | %.1f %% (%d of %d) | %d | %d | %s | %.1f %% (%d of %d) |\n", r.Strategy, per, r.ProbesPerSec, 100*ans, r.Answered, r.InOutage, r.Degraded, r.GaveUp, rec, 100*share, r.TooMany, r.Requests)
+			fmt.Fprintf(w, "| %s | %.3f | %.1f | %.1f %% (%d of %d) | %d | %d | %s | %.1f %% (%d of %d) |\n", r.Strategy, per, r.ProbesPerSec, 100*ans, r.Answered, r.InOutage, r.Degraded, r.GaveUp, rec, 100*r.tooManyShare(), r.TooMany, r.Requests)
 		}
 	case "breaker":
 		fmt.Fprintf(w, "%d processes: 0 and 1 busy (%d agents each), the others light (2 agents, 100 ms between calls); answers after %s. Process 0's path alone fails for 2 s from t=%s; every path fails from t=%s\n\n",
